@@ -1,0 +1,41 @@
+"""Handover's normalized business events and topic names."""
+
+from schemas.events import (
+    EVENT_TYPES,
+    Address,
+    AnyEvent,
+    ContactData,
+    ContactSubmitted,
+    CustomerCreated,
+    CustomerData,
+    Event,
+    OrderCreated,
+    OrderData,
+    OrderLine,
+    PaymentData,
+    PaymentReceived,
+    Person,
+    decode_event,
+    encode_event,
+    to_builtins,
+)
+
+__all__ = [
+    "EVENT_TYPES",
+    "Address",
+    "AnyEvent",
+    "ContactData",
+    "ContactSubmitted",
+    "CustomerCreated",
+    "CustomerData",
+    "Event",
+    "OrderCreated",
+    "OrderData",
+    "OrderLine",
+    "PaymentData",
+    "PaymentReceived",
+    "Person",
+    "decode_event",
+    "encode_event",
+    "to_builtins",
+]

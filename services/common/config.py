@@ -1,0 +1,345 @@
+"""Settings: one TOML file decoded into frozen msgspec Structs, loaded once in `handover`'s main.
+
+Shape (every section optional except what a deployment needs):
+
+    [server] [kafka] [ledger] [logging] [web] [sync]
+    [sources.<name>]  kind = "form" | "shopify" | ...   (POST /hooks/<name>)
+    [targets.<name>]  kind = "file" | "smtp" | ...
+    [[flows]]         name, on, if, [[flows.actions]] target, action, fields, minutes_saved
+
+Scalar keys of the fixed sections can be overridden from the environment as
+HANDOVER_<SECTION>_<KEY> (e.g. HANDOVER_KAFKA_BOOTSTRAP_SERVERS). Secrets are given inline
+(`secret`, `secrets = [...]` for rotation) or by naming an environment variable (`secret_env`),
+and are held as `Secret`, whose repr is masked.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from services.common.errors import ConfigError
+from services.common.secrets import Secret
+
+
+class _Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    pass
+
+
+class ServerConfig(_Section):
+    """Where the HTTP server (gateway + web) listens."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = ""  # how others reach us, for printed links; defaults to http://host:port
+
+
+class KafkaConfig(_Section):
+    """The Kafka cluster; an empty `bootstrap_servers` starts the embedded broker."""
+
+    bootstrap_servers: str = ""
+    partitions: int = 3
+    replication_factor: int = 1
+    # The test broker answers a fetch only after the full wait (BROKER_NOTES 1): keep it short.
+    fetch_max_wait_ms: int = 20
+    session_timeout_ms: int = 10_000
+    heartbeat_interval_ms: int = 3_000
+    publish_timeout_s: float = 5.0
+    client_id: str = "handover"
+
+
+class LedgerConfig(_Section):
+    """Where deliveries, events and the dedupe memory are kept."""
+
+    url: str = "sqlite:///var/handover.db"  # or postgresql://user@host:5432/db
+
+
+class LoggingConfig(_Section):
+    """Log level and format (auto: console on a TTY, JSON otherwise)."""
+
+    level: str = "info"
+    format: str = "auto"
+
+
+class WebConfig(_Section):
+    """Admin pages and API credentials."""
+
+    admin_password: str = ""
+    admin_password_env: str = ""
+    api_token: str = ""
+    api_token_env: str = ""
+
+
+class SyncConfig(_Section):
+    """How the consumers deliver: attempts, backoff, concurrency, circuit breaker."""
+
+    max_attempts: int = 8
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 60.0
+    delivery_timeout_s: float = 10.0
+    concurrency: int = 16  # in-flight business keys per target
+    breaker_threshold: int = 5  # consecutive transient failures that pause a target
+    breaker_probe_s: float = 10.0
+
+
+class ActionConfig(_Section):
+    """One thing a flow does at one target."""
+
+    target: str
+    action: str
+    name: str = ""  # part of the idempotency key; defaults to the action
+    fields: dict[str, str] = {}  # Jinja2 templates over the event; connector defaults fill the rest
+    options: dict[str, Any] = {}  # connector-specific extras (template names, task due days, ...)
+    minutes_saved: float | None = None
+
+    @property
+    def key(self) -> str:
+        """This action's stable name inside its flow."""
+        return self.name or self.action
+
+
+class FlowConfig(_Section):
+    """On an event type, if a condition holds, do one or more actions."""
+
+    name: str
+    on: str
+    condition: str = msgspec.field(default="", name="if")
+    actions: list[ActionConfig] = []
+
+
+class SourceConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Keys every source kind takes; a kind subclasses it with its own."""
+
+    kind: str
+    secret: str = ""
+    secrets: list[str] = []
+    secret_env: str = ""
+    max_body_bytes: int = 1024 * 1024
+    rate_limit_per_minute: int = 6000
+    dedupe_window_hours: float = 72.0
+
+
+class TargetConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Keys every target kind takes; a connector subclasses it with its own."""
+
+    kind: str
+    secret: str = ""
+    secret_env: str = ""
+
+
+class SourceSpec(msgspec.Struct, frozen=True):
+    """A configured source: its name, kind-specific config and resolved secrets."""
+
+    name: str
+    config: SourceConfig
+    secrets: tuple[Secret, ...] = ()
+
+    @property
+    def kind(self) -> str:
+        """The source kind."""
+        return self.config.kind
+
+
+class TargetSpec(msgspec.Struct, frozen=True):
+    """A configured target: its name, connector config and resolved secret."""
+
+    name: str
+    config: TargetConfig
+    secret: Secret | None = None
+
+    @property
+    def kind(self) -> str:
+        """The connector kind."""
+        return self.config.kind
+
+
+class _Raw(_Section):
+    server: ServerConfig = ServerConfig()
+    kafka: KafkaConfig = KafkaConfig()
+    ledger: LedgerConfig = LedgerConfig()
+    logging: LoggingConfig = LoggingConfig()
+    web: WebConfig = WebConfig()
+    sync: SyncConfig = SyncConfig()
+    data_dir: str = "var"
+    sources: dict[str, dict[str, Any]] = {}
+    targets: dict[str, dict[str, Any]] = {}
+    flows: list[FlowConfig] = []
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything Handover needs, validated; built once by `load_settings`."""
+
+    server: ServerConfig = ServerConfig()
+    kafka: KafkaConfig = KafkaConfig()
+    ledger: LedgerConfig = LedgerConfig()
+    logging: LoggingConfig = LoggingConfig()
+    web: WebConfig = WebConfig()
+    sync: SyncConfig = SyncConfig()
+    data_dir: str = "var"
+    sources: dict[str, SourceSpec] = {}
+    targets: dict[str, TargetSpec] = {}
+    flows: list[FlowConfig] = []
+    admin_password: Secret | None = None
+    api_token: Secret | None = None
+    origin: str = ""  # the file it came from, or "built-in demo"
+
+    @property
+    def public_url(self) -> str:
+        """The base URL people use to reach the server."""
+        return self.server.public_url or f"http://{self.server.host}:{self.server.port}"
+
+    def data_path(self, *parts: str) -> Path:
+        """A path under the data directory (created on demand by whoever writes there)."""
+        return Path(self.data_dir, *parts)
+
+
+_AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
+_SIMPLE_SECTIONS = {
+    "server": ServerConfig,
+    "kafka": KafkaConfig,
+    "ledger": LedgerConfig,
+    "logging": LoggingConfig,
+    "web": WebConfig,
+    "sync": SyncConfig,
+}
+
+
+def _join(prefix: str, path: str) -> str:
+    path = path.lstrip(".")
+    if not prefix:
+        return path
+    if not path:
+        return prefix
+    return prefix + ("" if path.startswith("[") else ".") + path
+
+
+def convert(raw: object, cls: type[Any], prefix: str) -> Any:
+    """msgspec.convert with the error re-worded to name the dotted key path."""
+    try:
+        return msgspec.convert(raw, cls, strict=False)
+    except msgspec.ValidationError as exc:
+        m = _AT.match(str(exc))
+        assert m is not None
+        msg = m.group("msg")
+        path = _join(prefix, m.group("path") or "")
+        unknown = re.match(r"Object contains unknown field `([^`]+)`", msg)
+        if unknown:
+            path = _join(path, unknown.group(1))
+            msg = "unknown key"
+        missing = re.match(r"Object missing required field `([^`]+)`", msg)
+        if missing:
+            path = _join(path, missing.group(1))
+            msg = "required key is missing"
+        raise ConfigError(path, msg) from None
+
+
+def _env_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> None:
+    for section, cls in _SIMPLE_SECTIONS.items():
+        for field in msgspec.structs.fields(cls):
+            value = env.get(f"HANDOVER_{section}_{field.encode_name}".upper())
+            if value is not None:
+                raw.setdefault(section, {})[field.encode_name] = value
+
+
+def _secret(value: str, env_name: str, env: Mapping[str, str], path: str) -> Secret | None:
+    if env_name:
+        if env_name not in env:
+            raise ConfigError(path + "_env", f"environment variable {env_name} is not set")
+        return Secret(env[env_name])
+    return Secret(value) if value else None
+
+
+def _unknown_kind(path: str, kind: str, known: Mapping[str, object]) -> ConfigError:
+    return ConfigError(f"{path}.kind", f"unknown kind {kind!r}; known: {', '.join(sorted(known))}")
+
+
+def parse_settings(text: str, env: Mapping[str, str] | None = None, origin: str = "") -> Settings:
+    """Decode and validate a TOML config; raises ConfigError naming the offending key."""
+    from services.gateway.sources import source_kinds
+    from services.sync.connectors import connector_kinds
+
+    env = os.environ if env is None else env
+    try:
+        data = msgspec.toml.decode(text.encode())
+    except msgspec.DecodeError as exc:
+        raise ConfigError("", f"not valid TOML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError("", "expected a TOML table at the top")
+    _env_overrides(data, env)
+    raw: _Raw = convert(data, _Raw, "")
+
+    sources: dict[str, SourceSpec] = {}
+    kinds = source_kinds()
+    for name, table in raw.sources.items():
+        path = f"sources.{name}"
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
+            raise ConfigError(path, "a source name may use letters, digits, '-' and '_' only")
+        kind = str(table.get("kind", ""))
+        if kind not in kinds:
+            raise _unknown_kind(path, kind, kinds)
+        cfg: SourceConfig = convert(table, kinds[kind].Config, path)
+        secrets = [Secret(s) for s in ([cfg.secret] if cfg.secret else []) + list(cfg.secrets)]
+        if cfg.secret_env:
+            env_secret = _secret("", cfg.secret_env, env, f"{path}.secret")
+            assert env_secret is not None
+            secrets.insert(0, env_secret)
+        sources[name] = SourceSpec(name=name, config=cfg, secrets=tuple(secrets))
+
+    targets: dict[str, TargetSpec] = {}
+    connectors = connector_kinds()
+    for name, table in raw.targets.items():
+        path = f"targets.{name}"
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
+            raise ConfigError(path, "a target name may use letters, digits, '-' and '_' only")
+        kind = str(table.get("kind", ""))
+        if kind not in connectors:
+            raise _unknown_kind(path, kind, connectors)
+        tcfg: TargetConfig = convert(table, connectors[kind].Config, path)
+        secret = _secret(tcfg.secret, tcfg.secret_env, env, f"{path}.secret")
+        targets[name] = TargetSpec(name=name, config=tcfg, secret=secret)
+
+    settings = Settings(
+        server=raw.server,
+        kafka=raw.kafka,
+        ledger=raw.ledger,
+        logging=raw.logging,
+        web=raw.web,
+        sync=raw.sync,
+        data_dir=raw.data_dir,
+        sources=sources,
+        targets=targets,
+        flows=raw.flows,
+        admin_password=_secret(
+            raw.web.admin_password, raw.web.admin_password_env, env, "web.admin_password"
+        ),
+        api_token=_secret(raw.web.api_token, raw.web.api_token_env, env, "web.api_token"),
+        origin=origin,
+    )
+    from services.sync.flows import compile_flows
+
+    compile_flows(settings)  # raises ConfigError for unknown targets, actions, fields, conditions
+    for spec in sources.values():
+        kinds[spec.kind].check(spec)
+    return settings
+
+
+def demo_config_text() -> str:
+    """The built-in demo config: a website form into a CRM outbox and a maildir."""
+    return resources.files("services.common").joinpath("demo.toml").read_text("utf-8")
+
+
+def load_settings(path: str | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Load the config file at `path`, or the built-in demo config when `path` is None."""
+    if path is None:
+        return parse_settings(demo_config_text(), env, origin="built-in demo")
+    try:
+        text = Path(path).read_text("utf-8")
+    except OSError as exc:
+        raise ConfigError("", f"cannot read config file {path}: {exc.strerror}") from None
+    return parse_settings(text, env, origin=path)
