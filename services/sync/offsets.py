@@ -1,0 +1,28 @@
+"""Which offsets of a partition are safe to commit: everything below the first unfinished one."""
+
+from __future__ import annotations
+
+
+class PartitionOffsets:
+    """Offsets of one partition handed out (in order) and not yet finished."""
+
+    def __init__(self) -> None:
+        self.pending: set[int] = set()
+        self.highest_started: int | None = None
+        self.committed: int | None = None
+
+    def started(self, offset: int) -> None:
+        """An offset was handed out for processing (offsets arrive in increasing order)."""
+        self.pending.add(offset)
+        self.highest_started = offset
+
+    def finished(self, offset: int) -> None:
+        """An offset's work is done: delivered, skipped, or dead-lettered."""
+        self.pending.discard(offset)
+
+    def commit_offset(self) -> int | None:
+        """The offset to commit now (first unfinished, or last started + 1); None if unchanged."""
+        if self.highest_started is None:
+            return None
+        safe = min(self.pending) if self.pending else self.highest_started + 1
+        return None if safe == self.committed else safe

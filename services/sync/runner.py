@@ -1,0 +1,458 @@
+"""The sync runner: one consumer group per target, each event's actions delivered exactly once.
+
+Per target: consume the topics its flows listen to -> decode -> for each matching flow action,
+consult the ledger, deliver through the connector, retry `Transient` with backoff (pausing the
+whole target behind a circuit breaker while it keeps failing), dead-letter `Permanent` after its
+attempts -> mark the offset finished -> commit only offsets below the first unfinished one.
+Records with the same key are processed in order; different keys run concurrently (bounded).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import msgspec
+import structlog
+from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+
+from schemas import AnyEvent, decode_event
+from schemas.topics import deadletter_topic, event_topic, sync_group
+from services.common.config import Settings, SyncConfig
+from services.common.kafka import consumer as make_consumer
+from services.common.metrics import Metrics
+from services.sync.connectors import connector_kinds
+from services.sync.connectors.base import ActionRequest, Connector, ConnectorContext, Delivered
+from services.sync.errors import DeliveryError, Permanent, Transient
+from services.sync.flows import CompiledAction, CompiledFlow, compile_flows, event_context, idempotency_key
+from services.sync.ledger import Ledger, NullLedger
+from services.sync.offsets import PartitionOffsets
+
+log = structlog.get_logger("handover.sync")
+
+
+@dataclass
+class Breaker:
+    """Consecutive transient failures of one target; open (paused) past the threshold."""
+
+    threshold: int
+    failures: int = 0
+    resumed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.resumed.set()
+
+    @property
+    def open(self) -> bool:
+        """True while the target is paused."""
+        return not self.resumed.is_set()
+
+
+def backoff(attempt: int, cfg: SyncConfig, retry_after: float | None) -> float:
+    """Exponential backoff with full jitter, capped; a target's Retry-After is a floor."""
+    ceiling = min(cfg.backoff_max_s, cfg.backoff_initial_s * 2 ** (attempt - 1))
+    delay = random.uniform(ceiling / 2, ceiling)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return min(delay, max(cfg.backoff_max_s, retry_after or 0))
+
+
+class TargetWorker:
+    """Delivers every action of the configured flows to one target."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        target: str,
+        connector: Connector,
+        flows: Sequence[CompiledFlow],
+        metrics: Metrics,
+        ledger: Ledger,
+        dlq: AIOKafkaProducer,
+    ) -> None:
+        self.settings = settings
+        self.cfg = settings.sync
+        self.target = target
+        self.connector = connector
+        self.flows = [
+            (flow, tuple(a for a in flow.actions if a.target == target))
+            for flow in flows
+            if any(a.target == target for a in flow.actions)
+        ]
+        self.topics = sorted({event_topic(flow.config.on) for flow, _ in self.flows})
+        self.metrics = metrics
+        self.ledger = ledger
+        self.dlq = dlq
+        self.group = sync_group(target)
+        self.consumer = make_consumer(settings.kafka, self.group)
+        self.offsets: dict[TopicPartition, PartitionOffsets] = {}
+        self.key_tails: dict[tuple[TopicPartition, bytes | None], asyncio.Task[None]] = {}
+        self.slots = asyncio.Semaphore(self.cfg.concurrency)
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.breaker = Breaker(self.cfg.breaker_threshold)
+        self.log = log.bind(target=target)
+        self.stopping = False
+        self.assigned = asyncio.Event()
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Join the target's consumer group."""
+        self.consumer.subscribe(self.topics, listener=_Rebalance(self))
+        await self.consumer.start()
+
+    async def run(self) -> None:
+        """Fetch and dispatch until stopped."""
+        try:
+            while not self.stopping:
+                batches = await self.consumer.getmany(timeout_ms=100, max_records=self.cfg.concurrency * 8)
+                for tp, records in batches.items():
+                    for record in records:
+                        await self._dispatch(tp, record)
+                await self.commit()
+        except asyncio.CancelledError:
+            raise
+        finally:
+            self.stopping = True
+
+    async def stop(self) -> None:
+        """Drain in-flight work, commit what is done, leave the group."""
+        self.stopping = True
+        if self.tasks:
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.commit()
+        await self.consumer.stop()
+
+    # --- dispatch ----------------------------------------------------------------------------
+
+    async def _dispatch(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> None:
+        await self.slots.acquire()
+        offsets = self.offsets.setdefault(tp, PartitionOffsets())
+        offsets.started(record.offset)
+        previous = self.key_tails.get((tp, record.key))
+        task = asyncio.create_task(self._process(tp, record, previous))
+        self.key_tails[(tp, record.key)] = task
+        self.tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        self.slots.release()
+        if not task.cancelled() and task.exception() is not None:
+            self.log.error("worker_task_failed", error=repr(task.exception()))
+
+    async def _process(
+        self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes], previous: asyncio.Task[None] | None
+    ) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])  # per-key order; its outcome is its own business
+        try:
+            await self._handle(record)
+        finally:
+            self.offsets[tp].finished(record.offset)
+            if self.key_tails.get((tp, record.key)) is asyncio.current_task():
+                del self.key_tails[(tp, record.key)]
+
+    async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        structlog.contextvars.bind_contextvars(
+            topic=record.topic, partition=record.partition, offset=record.offset, target=self.target
+        )
+        try:
+            event = decode_event(record.value or b"")
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            await self._deadletter(record, None, None, Permanent(f"undecodable event: {exc}"), 1, time.time())
+            return
+        structlog.contextvars.bind_contextvars(event_id=event.id)
+        ctx = event_context(event)
+        for flow, actions in self.flows:
+            if flow.config.on != event.type:
+                continue
+            try:
+                if not flow.condition(ctx):
+                    continue
+            except Permanent as exc:
+                for action in actions:
+                    await self._deadletter(record, event, (flow, action), exc, 1, time.time())
+                continue
+            for action in actions:
+                await self._deliver(record, event, ctx, flow, action)
+
+    async def _deliver(
+        self,
+        record: ConsumerRecord[bytes, bytes],
+        event: AnyEvent,
+        ctx: dict[str, Any],
+        flow: CompiledFlow,
+        action: CompiledAction,
+    ) -> None:
+        key = idempotency_key(event, flow.name, action.key)
+        name = action.config.action
+        prior = await self.ledger.begin(key, event, self.target, flow.name, action.key, self.connector.idempotency)
+        if prior == "delivered":
+            self.metrics.deliveries.labels(self.target, name, "skipped_duplicate").inc()
+            self.log.info("event_skipped_duplicate", flow=flow.name, action=action.key)
+            return
+        if prior == "ambiguous":
+            self.metrics.ambiguous.labels(self.target).inc()
+            exc = Permanent(
+                "an earlier attempt was interrupted between sending and confirmation; "
+                "it may have been delivered. Replay it if it did not arrive."
+            )
+            await self._deadletter(record, event, (flow, action), exc, 1, time.time())
+            return
+        first = time.time()
+        attempt = 0
+        while True:
+            attempt += 1
+            await self.breaker.resumed.wait()
+            started = time.perf_counter()
+            try:
+                fields = action.render(ctx)
+                request = ActionRequest(
+                    event=event, flow=flow.name, action=name, key=action.key, idempotency_key=key,
+                    fields=fields, options=action.config.options, attempt=attempt,
+                )
+                await self.ledger.sending(key, attempt)
+                async with asyncio.timeout(self.cfg.delivery_timeout_s):
+                    result: Delivered = await self.connector.deliver(request)
+            except TimeoutError:
+                error: DeliveryError = Transient(f"no answer within {self.cfg.delivery_timeout_s} s")
+            except DeliveryError as exc:
+                error = exc
+            except Exception as exc:  # noqa: BLE001 - a connector bug must not lose the event
+                error = Permanent(f"connector error: {exc!r}")
+            else:
+                duration = time.perf_counter() - started
+                await self.ledger.delivered(key, result.external_id, attempt)
+                self._success()
+                self.metrics.deliveries.labels(self.target, name, "delivered").inc()
+                self.metrics.delivery_duration.labels(self.target).observe(duration)
+                lag = (dt.datetime.now(dt.UTC) - (event.received_at or event.time)).total_seconds()
+                self.metrics.delivery_lag.labels(self.target).observe(max(0.0, lag))
+                self.log.info(
+                    "event_delivered", flow=flow.name, action=action.key, outcome="delivered",
+                    attempts=attempt, external_id=result.external_id, duration_s=round(duration, 6),
+                )
+                return
+            self.metrics.delivery_duration.labels(self.target).observe(time.perf_counter() - started)
+            await self.ledger.failed(key, f"{type(error).__name__}: {error.message}", attempt)
+            if isinstance(error, Transient):
+                paused = self._failure()
+                if paused or attempt < self.cfg.max_attempts:
+                    delay = backoff(attempt, self.cfg, error.retry_after)
+                    if paused:
+                        delay = max(delay, self.cfg.breaker_probe_s)
+                    self.metrics.deliveries.labels(self.target, name, "retried").inc()
+                    self.log.info(
+                        "delivery_retrying", flow=flow.name, action=action.key, attempts=attempt,
+                        error=error.message, retry_in_s=round(delay, 3), paused=paused,
+                    )
+                    await self.ledger.retrying(key, time.time() + delay)
+                    await self._sleep_probe(delay, paused)
+                    continue
+            elif attempt < self.cfg.permanent_attempts:
+                await asyncio.sleep(backoff(attempt, self.cfg, None))
+                continue
+            await self._deadletter(record, event, (flow, action), error, attempt, first)
+            return
+
+    async def _sleep_probe(self, delay: float, paused: bool) -> None:
+        # While paused, this delivery is the probe: it alone waits out the delay and tries again,
+        # the others wait on the breaker.
+        if paused:
+            await asyncio.sleep(delay)
+            return
+        await asyncio.sleep(delay)
+
+    def _failure(self) -> bool:
+        self.breaker.failures += 1
+        if self.breaker.failures >= self.breaker.threshold and not self.breaker.open:
+            self.breaker.resumed.clear()
+            self.metrics.target_paused.labels(self.target).set(1)
+            self.consumer.pause(*self.consumer.assignment())
+            self.log.warning("target_paused", failures=self.breaker.failures)
+        return self.breaker.open
+
+    def _success(self) -> None:
+        self.breaker.failures = 0
+        if self.breaker.open:
+            self.breaker.resumed.set()
+            self.metrics.target_paused.labels(self.target).set(0)
+            self.consumer.resume(*self.consumer.assignment())
+            self.log.info("target_resumed")
+
+    async def _deadletter(
+        self,
+        record: ConsumerRecord[bytes, bytes],
+        event: AnyEvent | None,
+        where: tuple[CompiledFlow, CompiledAction] | None,
+        error: DeliveryError,
+        attempts: int,
+        first: float,
+    ) -> None:
+        flow, action = where if where else (None, None)
+        key = idempotency_key(event, flow.name, action.key) if event and flow and action else ""
+        headers = [
+            ("original-topic", record.topic),
+            ("original-partition", str(record.partition)),
+            ("original-offset", str(record.offset)),
+            ("target", self.target),
+            ("flow", flow.name if flow else ""),
+            ("action", action.key if action else ""),
+            ("idempotency-key", key),
+            ("event-id", event.id if event else ""),
+            ("error-class", type(error).__name__),
+            ("error-message", error.message[:2000]),
+            ("attempts", str(attempts)),
+            ("first-attempt", _iso(first)),
+            ("last-attempt", _iso(time.time())),
+        ]
+        # Written and acknowledged before the offset can be committed: never silently dropped.
+        while True:
+            try:
+                meta = await self.dlq.send_and_wait(
+                    deadletter_topic(self.target), value=record.value, key=record.key,
+                    headers=[(k, v.encode()) for k, v in headers],
+                )
+                break
+            except KafkaError as exc:
+                self.log.warning("deadletter_write_failed", error=repr(exc))
+                await asyncio.sleep(1)
+        if key and event is not None:
+            await self.ledger.deadlettered(key, f"{type(error).__name__}: {error.message}", attempts, meta.offset)
+        self.metrics.deadletters.labels(self.target).inc()
+        if action is not None:
+            self.metrics.deliveries.labels(self.target, action.config.action, "deadlettered").inc()
+        self.log.warning(
+            "event_deadlettered", flow=flow.name if flow else "", action=action.key if action else "",
+            outcome="deadlettered", attempts=attempts, error=error.message[:500],
+        )
+
+    # --- commits -----------------------------------------------------------------------------
+
+    async def commit(self, partitions: Sequence[TopicPartition] | None = None) -> None:
+        """Commit, per partition, every offset below the first unfinished one."""
+        offsets = {}
+        for tp, tracker in self.offsets.items():
+            if partitions is not None and tp not in partitions:
+                continue
+            safe = tracker.commit_offset()
+            if safe is not None:
+                offsets[tp] = safe
+        if not offsets:
+            return
+        try:
+            await self.consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:
+            # The group moved on (rebalance); the new owner redelivers and the ledger skips.
+            self.log.warning("commit_failed", error=repr(exc))
+            return
+        for tp, off in offsets.items():
+            self.offsets[tp].committed = off
+
+
+def _iso(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat()
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    """Commit what is done before partitions move; forget the ones we lost."""
+
+    def __init__(self, worker: TargetWorker) -> None:
+        self.worker = worker
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        w = self.worker
+        # Wait (bounded) for in-flight work of the revoked partitions, then commit it.
+        mine = [t for t in list(w.tasks)]
+        if mine:
+            await asyncio.wait(mine, timeout=w.settings.kafka.session_timeout_ms / 2000)
+        await w.commit(list(revoked))
+        for tp in revoked:
+            tracker = w.offsets.get(tp)
+            if tracker is not None and not tracker.pending:
+                del w.offsets[tp]
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        w = self.worker
+        for tp in assigned:
+            w.offsets.pop(tp, None)
+        if w.breaker.open:
+            w.consumer.pause(*assigned)
+        w.assigned.set()
+        w.log.info("partitions_assigned", partitions=sorted(f"{t.topic}:{t.partition}" for t in assigned))
+
+
+class SyncService:
+    """Runs a TargetWorker for every target (or the chosen ones) that a flow uses."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        metrics: Metrics,
+        targets: Sequence[str] | None = None,
+        ledger: Ledger | None = None,
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.ledger = ledger or NullLedger()
+        flows = compile_flows(settings)
+        used = {a.target for f in flows for a in f.actions}
+        self.target_names = [t for t in settings.targets if t in used and (targets is None or t in targets)]
+        self.flows = flows
+        self.workers: list[TargetWorker] = []
+        self.connectors: list[Connector] = []
+        self.run_tasks: list[asyncio.Task[None]] = []
+        self.http: aiohttp.ClientSession | None = None
+        self.dlq: AIOKafkaProducer | None = None
+
+    async def start(self) -> None:
+        """Start connectors, the dead-letter producer and one worker per target."""
+        self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.settings.sync.delivery_timeout_s))
+        kafka = self.settings.kafka
+        self.dlq = AIOKafkaProducer(
+            bootstrap_servers=kafka.bootstrap_servers, client_id=f"{kafka.client_id}-deadletter",
+            acks="all", enable_idempotence=True,
+        )
+        await self.dlq.start()
+        kinds = connector_kinds()
+        ctx = ConnectorContext(http=self.http, data_dir=Path(self.settings.data_dir), timeout_s=self.settings.sync.delivery_timeout_s, idmap=self.ledger)
+        for name in self.target_names:
+            spec = self.settings.targets[name]
+            connector = kinds[spec.kind](spec, ctx)
+            await connector.start()
+            self.connectors.append(connector)
+            worker = TargetWorker(self.settings, name, connector, self.flows, self.metrics, self.ledger, self.dlq)
+            await worker.start()
+            self.workers.append(worker)
+        for worker in self.workers:
+            self.run_tasks.append(asyncio.create_task(worker.run(), name=f"sync-{worker.target}"))
+
+    async def wait_assigned(self, timeout_s: float = 30.0) -> None:
+        """Wait until every worker has its first partition assignment (tests, readiness)."""
+        async with asyncio.timeout(timeout_s):
+            await asyncio.gather(*(w.assigned.wait() for w in self.workers))
+
+    async def stop(self) -> None:
+        """Stop fetching, drain in-flight deliveries, commit, close everything."""
+        for worker in self.workers:
+            worker.stopping = True
+        for task in self.run_tasks:
+            task.cancel()
+        await asyncio.gather(*self.run_tasks, return_exceptions=True)
+        for worker in self.workers:
+            await worker.stop()
+        for connector in self.connectors:
+            await connector.close()
+        if self.dlq is not None:
+            await self.dlq.stop()
+        if self.http is not None:
+            await self.http.close()
