@@ -58,6 +58,13 @@ def parse_scenario(data: Mapping[str, object]) -> Scenario:
         errors.append(FieldError("handovers", "add at least one handover"))
     elif len(handovers_raw) > MAX_HANDOVERS:
         errors.append(FieldError("handovers", f"at most {MAX_HANDOVERS} handovers"))
+    else:
+        # Gaps would make a warning's handovers[i] (a position) point at the wrong form row.
+        missing = sorted(set(range(max(handovers_raw) + 1)) - set(handovers_raw))
+        if missing:
+            errors.append(
+                FieldError(f"handovers[{missing[0]}]", "handovers must be numbered 0, 1, 2, ...")
+            )
 
     handovers: list[Handover] = []
     seen: dict[tuple[str, ...], int] = {}

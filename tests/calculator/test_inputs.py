@@ -190,3 +190,8 @@ def test_validation_error_as_dict_for_an_api():
 def test_parse_decimal_is_exact():
     assert parse_decimal("0.1") + parse_decimal("0.2") == D("0.3")
     assert str(parse_decimal("-0")) == "0"
+
+
+def test_handover_numbers_must_not_have_gaps():
+    moved = {k.replace("[0]", "[2]"): v for k, v in form().items()}
+    assert "handovers[0]" in errors_of(moved)
