@@ -417,65 +417,62 @@ def compute(
     settings = scenario.settings
     weeks = defaults.CALENDAR_WEEKS_PER_YEAR
 
-    rows = []
+    rows: list[tuple[HandoverResult, _Samples]] = []
     for h in scenario.handovers:
         observation = observations.get(h.key)
         volume = effective_volume(h, observation, window_weeks)
         connected = volume.provenance == "measured"
-        sim = _simulate(h, volume, samples, seed)
         p = error_probability(h.field_error_rate.likely, h.fields)
         likely_hours = hours_per_week(volume.likely, h.minutes.likely, p, h.fix_minutes.likely)
-        rows.append(
-            {
-                "key": h.key,
-                "handover": h,
-                "volume": volume,
-                "connected": connected,
-                "error_probability": p.quantize(PROB_Q),
-                "likely_hours_per_week": likely_hours.quantize(HOURS_Q),
-                "likely_cost_per_year_eur": (likely_hours * h.hourly_cost.likely * weeks).quantize(
-                    MONEY_Q
-                ),
-                "block": _block(sim, settings),
-                "minutes_floor": klm_floor_minutes(h.fields, h.chars_per_field.value).quantize(
-                    MINUTES_Q
-                ),
-                "saved": already_saved(h, observation) if connected and observation else None,
-                "_sim": sim,
-            }
+        sim = _simulate(h, volume, samples, seed)
+        result = HandoverResult(
+            rank=0,  # set after sorting
+            key=h.key,
+            handover=h,
+            volume=volume,
+            connected=connected,
+            error_probability=p.quantize(PROB_Q),
+            likely_hours_per_week=likely_hours.quantize(HOURS_Q),
+            likely_cost_per_year_eur=(likely_hours * h.hourly_cost.likely * weeks).quantize(
+                MONEY_Q
+            ),
+            block=_block(sim, settings),
+            ties_previous=False,
+            ties_next=False,
+            minutes_floor=klm_floor_minutes(h.fields, h.chars_per_field.value).quantize(MINUTES_Q),
+            saved=already_saved(h, observation) if connected and observation else None,
         )
+        rows.append((result, sim))
 
     # Worst first by P50 hours, then P50 cost; the label makes equal rows order the same way.
     rows.sort(
-        key=lambda r: (
-            -r["block"].hours_per_week.p50,
-            -r["block"].cost_per_year_eur.p50,
-            r["key"].label(),
+        key=lambda row: (
+            -row[0].block.hours_per_week.p50,
+            -row[0].block.cost_per_year_eur.p50,
+            row[0].key.label(),
         )
     )
-    results = []
-    for i, row in enumerate(rows):
-        spans = [rows[j]["block"].hours_per_week for j in (i - 1, i + 1) if 0 <= j < len(rows)]
-        own = row["block"].hours_per_week
-        results.append(
-            HandoverResult(
-                rank=i + 1,
-                ties_previous=i > 0 and own.overlaps(spans[0]),
-                ties_next=i + 1 < len(rows) and own.overlaps(spans[-1]),
-                **{k: v for k, v in row.items() if not k.startswith("_")},
-            )
+    spans = [r.block.hours_per_week for r, _ in rows]
+    ranked = tuple(
+        msgspec.structs.replace(
+            r,
+            rank=i + 1,
+            ties_previous=i > 0 and spans[i].overlaps(spans[i - 1]),
+            ties_next=i + 1 < len(spans) and spans[i].overlaps(spans[i + 1]),
         )
+        for i, (r, _) in enumerate(rows)
+    )
 
-    def group(pick: bool | None) -> Block:
-        chosen = (r["_sim"] for r in rows if pick is None or r["connected"] == pick)
+    def group(connected: bool | None) -> Block:
+        chosen = (sim for r, sim in rows if connected is None or r.connected == connected)
         return _block(_sum_samples(chosen, samples), settings)
 
     return ScenarioResult(
-        handovers=tuple(results),
+        handovers=ranked,
         total=group(None),
         automated=group(True),
         remaining=group(False),
-        saved=_sum_savings(r.saved for r in results if r.saved is not None),
+        saved=_sum_savings(r.saved for r in ranked if r.saved is not None),
         settings=settings,
         warnings=check_warnings(scenario),
         samples=samples,
