@@ -1,0 +1,348 @@
+"""Parse and validate calculator input (form data or JSON) into a Scenario, collecting all errors.
+
+Field names follow the form: ``settings.country``, ``handovers[0].source``,
+``handovers[0].volume.likely``, ``handovers[0].field_error_percent.high`` and so on. Nested JSON
+(``{"handovers": [{"volume": {"likely": "12"}}]}``) is flattened to the same names first.
+Unknown names are rejected so a typo in an API call is reported rather than silently ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+
+from calculator import defaults
+from calculator.model import Handover, Scenario, Settings, error_probability, hours_per_week
+from calculator.values import Estimate, FieldError, Figure, ValidationError
+
+D = Decimal
+HUNDRED = D(100)
+POINTS = ("low", "likely", "high")
+
+MAX_HANDOVERS = 200
+MAX_TEXT = 100
+MAX_NUMBER_CHARS = 40
+
+_TEXT_FIELDS = ("source", "target", "record_type", "action")
+# name -> (required, upper bound, unit for messages)
+_ESTIMATES: dict[str, tuple[bool, Decimal, str]] = {
+    "volume": (True, D(10_000_000), "records per week"),
+    "minutes": (True, D(7 * 24 * 60), "minutes"),
+    "field_error_percent": (False, HUNDRED, "%"),
+    "fix_minutes": (False, D(7 * 24 * 60), "minutes"),
+    "hourly_cost": (False, D(10_000), "EUR per hour"),
+}
+_HANDOVER_KEY = re.compile(r"handovers\[(0|[1-9]\d{0,3})\]\.([a-z_]+)(?:\.([a-z]+))?")
+_SETTINGS = ("country", "currency", "working_weeks_per_year", "hours_per_week")
+
+
+def parse_scenario(data: Mapping[str, object]) -> Scenario:
+    """Parse form data or JSON into a Scenario; raise ValidationError listing every bad field."""
+    errors: list[FieldError] = []
+    flat = _flatten(data, errors)
+    settings_raw: dict[str, str] = {}
+    handovers_raw: dict[int, dict[str, str]] = {}
+    for name, value in flat.items():
+        if name.startswith("settings.") and name[len("settings.") :] in _SETTINGS:
+            settings_raw[name[len("settings.") :]] = value
+            continue
+        m = _HANDOVER_KEY.fullmatch(name)
+        if m and _known_handover_field(m.group(2), m.group(3)):
+            handovers_raw.setdefault(int(m.group(1)), {})[_suffix(m)] = value
+            continue
+        errors.append(FieldError(name, "unknown field"))
+
+    settings = _parse_settings(settings_raw, errors)
+    if not handovers_raw:
+        errors.append(FieldError("handovers", "add at least one handover"))
+    elif len(handovers_raw) > MAX_HANDOVERS:
+        errors.append(FieldError("handovers", f"at most {MAX_HANDOVERS} handovers"))
+    else:
+        # Gaps would make a warning's handovers[i] (a position) point at the wrong form row.
+        missing = sorted(set(range(max(handovers_raw) + 1)) - set(handovers_raw))
+        if missing:
+            errors.append(
+                FieldError(f"handovers[{missing[0]}]", "handovers must be numbered 0, 1, 2, ...")
+            )
+
+    handovers: list[Handover] = []
+    seen: dict[tuple[str, ...], int] = {}
+    for index in sorted(handovers_raw):
+        h = _parse_handover(index, handovers_raw[index], settings, errors)
+        if h is None:
+            continue
+        key = tuple(s.casefold() for s in h.key)
+        if key in seen:
+            # A fan-out is one handover per action; the same action twice would count it twice.
+            errors.append(
+                FieldError(
+                    f"handovers[{index}].action",
+                    f"same source, target, record type and action as handovers[{seen[key]}]",
+                )
+            )
+        seen.setdefault(key, index)
+        handovers.append(h)
+
+    if errors:
+        raise ValidationError(errors)
+    return Scenario(tuple(handovers), settings)
+
+
+def scenario_to_form(scenario: Scenario) -> dict[str, str]:
+    """Return the form fields that parse back to the same scenario (defaults left out)."""
+    form: dict[str, str] = {
+        "settings.country": scenario.settings.country,
+        "settings.currency": scenario.settings.currency,
+    }
+    for name in ("working_weeks_per_year", "hours_per_week"):
+        figure: Figure = getattr(scenario.settings, name)
+        if figure.provenance == "typed":
+            form[f"settings.{name}"] = _text(figure.value)
+    for i, h in enumerate(scenario.handovers):
+        prefix = f"handovers[{i}]"
+        for name in _TEXT_FIELDS:
+            form[f"{prefix}.{name}"] = getattr(h, name)
+        form[f"{prefix}.fields"] = str(h.fields)
+        if h.chars_per_field.provenance == "typed":
+            form[f"{prefix}.chars_per_field"] = _text(h.chars_per_field.value)
+        for name in _ESTIMATES:
+            estimate = _estimate_of(h, name)
+            if estimate.provenance != "typed":
+                continue
+            for point in POINTS:
+                form[f"{prefix}.{name}.{point}"] = _text(getattr(estimate, point))
+    return form
+
+
+def parse_decimal(raw: object) -> Decimal:
+    """Parse one exact, finite, non-negative decimal; raise ValueError with a user message."""
+    if isinstance(raw, bool) or not isinstance(raw, str | int | float | Decimal):
+        raise ValueError("must be a number")
+    text = raw.strip() if isinstance(raw, str) else str(raw)
+    if len(text) > MAX_NUMBER_CHARS or not text.isascii():
+        raise ValueError(f"{_show(text)} is not a number")
+    if "," in text:
+        raise ValueError(f"{_show(text)} is not a number; use a dot as the decimal separator")
+    try:
+        value = D(text)
+    except InvalidOperation:
+        raise ValueError(f"{_show(text)} is not a number") from None
+    if value.is_nan():
+        raise ValueError("must be a number, not NaN")
+    if value.is_infinite():
+        raise ValueError("must be a finite number")
+    if value < 0:
+        raise ValueError("must not be negative")
+    if value and not -12 <= value.adjusted() <= 12:
+        raise ValueError(f"{_show(text)} is out of range")
+    return value + 0  # drops the sign of -0
+
+
+def _flatten(data: object, errors: list[FieldError], prefix: str = "") -> dict[str, str]:
+    if not isinstance(data, Mapping):
+        errors.append(FieldError(prefix or "(input)", "expected an object of fields"))
+        return {}
+    flat: dict[str, str] = {}
+    for name, value in data.items():
+        if not isinstance(name, str):
+            errors.append(FieldError(prefix or "(input)", "field names must be text"))
+            continue
+        path = f"{prefix}.{name}" if prefix else name
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, errors, path))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                flat.update(_flatten(item, errors, f"{path}[{i}]"))
+        elif value is None:
+            continue
+        elif isinstance(value, str | int | float | Decimal) and not isinstance(value, bool):
+            flat[path] = value.strip() if isinstance(value, str) else str(value)
+        else:
+            errors.append(FieldError(path, "must be text or a number"))
+    return flat
+
+
+def _known_handover_field(name: str, point: str | None) -> bool:
+    if name in _ESTIMATES:
+        return point in POINTS
+    return point is None and name in (*_TEXT_FIELDS, "fields", "chars_per_field")
+
+
+def _suffix(m: re.Match[str]) -> str:
+    return f"{m.group(2)}.{m.group(3)}" if m.group(3) else m.group(2)
+
+
+def _parse_settings(raw: dict[str, str], errors: list[FieldError]) -> Settings:
+    country = raw.get("country") or defaults.DEFAULT_COUNTRY
+    if country not in defaults.HOURLY_LABOUR_COST_EUR:
+        choices = ", ".join(defaults.HOURLY_LABOUR_COST_EUR)
+        errors.append(FieldError("settings.country", f"choose one of {choices}"))
+        country = defaults.DEFAULT_COUNTRY
+    currency = raw.get("currency") or defaults.COUNTRY_CURRENCY[country]
+    if currency not in defaults.EUR_TO:
+        choices = ", ".join(defaults.EUR_TO)
+        errors.append(FieldError("settings.currency", f"choose one of {choices}"))
+        currency = "EUR"
+    weeks = _figure(raw, "working_weeks_per_year", D("53"), defaults.WORKING_WEEKS_PER_YEAR, errors)
+    hours = _figure(
+        raw, "hours_per_week", defaults.MAX_HOURS_PER_WEEK, defaults.HOURS_PER_WEEK, errors
+    )
+    return Settings(country, currency, weeks, hours)
+
+
+def _figure(
+    raw: dict[str, str], name: str, cap: Decimal, default: Figure, errors: list[FieldError]
+) -> Figure:
+    text = raw.get(name, "")
+    if not text:
+        return default
+    path = f"settings.{name}"
+    try:
+        value = parse_decimal(text)
+    except ValueError as exc:
+        errors.append(FieldError(path, str(exc)))
+        return default
+    if value == 0 or value > cap:
+        errors.append(FieldError(path, f"must be more than 0 and at most {_text(cap)}"))
+        return default
+    return Figure(value)
+
+
+def _parse_handover(
+    index: int, raw: dict[str, str], settings: Settings, errors: list[FieldError]
+) -> Handover | None:
+    prefix = f"handovers[{index}]"
+    before = len(errors)
+    texts = {}
+    for name in _TEXT_FIELDS:
+        text = raw.get(name, "")
+        if not text:
+            errors.append(FieldError(f"{prefix}.{name}", "required"))
+        elif len(text) > MAX_TEXT:
+            errors.append(FieldError(f"{prefix}.{name}", f"at most {MAX_TEXT} characters"))
+        texts[name] = text
+
+    fields = _integer(raw.get("fields", ""), f"{prefix}.fields", D(1), D(1000), errors)
+    chars = defaults.CHARS_PER_FIELD
+    if raw.get("chars_per_field"):
+        path = f"{prefix}.chars_per_field"
+        try:
+            value = parse_decimal(raw["chars_per_field"])
+            if value == 0 or value > 10_000:
+                errors.append(FieldError(path, "must be more than 0 and at most 10000"))
+            else:
+                chars = Figure(value)
+        except ValueError as exc:
+            errors.append(FieldError(path, str(exc)))
+
+    est = {name: _estimate(raw, prefix, name, errors) for name in _ESTIMATES}
+    rate = defaults.FIELD_ERROR_RATE
+    if est["field_error_percent"] is not None:
+        pct = est["field_error_percent"]
+        rate = Estimate(pct.low / HUNDRED, pct.likely / HUNDRED, pct.high / HUNDRED)
+    minutes, volume = est["minutes"], est["volume"]
+    fix = est["fix_minutes"]
+    if fix is None and minutes is not None:
+        fix = minutes.scaled(defaults.FIX_FACTOR, "default", defaults.FIX_FACTOR_SOURCE)
+    cost = est["hourly_cost"] or defaults.HOURLY_LABOUR_COST_EUR[settings.country]
+
+    if len(errors) > before or volume is None or minutes is None or fix is None or fields is None:
+        return None
+    high = hours_per_week(volume.high, minutes.high, error_probability(rate.high, fields), fix.high)
+    if high > defaults.MAX_HOURS_PER_WEEK:
+        errors.append(
+            FieldError(
+                f"{prefix}.volume.high",
+                f"at the high end this handover takes {_text(high.quantize(D(1)))} hours a week, "
+                "more than the 168 hours in a week; check the volume and minutes",
+            )
+        )
+        return None
+    return Handover(
+        **texts,
+        volume=volume,
+        minutes=minutes,
+        fields=fields,
+        field_error_rate=rate,
+        fix_minutes=fix,
+        hourly_cost=cost,
+        chars_per_field=chars,
+    )
+
+
+def _integer(
+    text: str, path: str, low: Decimal, high: Decimal, errors: list[FieldError]
+) -> int | None:
+    if not text:
+        errors.append(FieldError(path, "required"))
+        return None
+    try:
+        value = parse_decimal(text)
+    except ValueError as exc:
+        errors.append(FieldError(path, str(exc)))
+        return None
+    if value != value.to_integral_value():
+        errors.append(FieldError(path, "must be a whole number"))
+        return None
+    if not low <= value <= high:
+        errors.append(FieldError(path, f"must be between {_text(low)} and {_text(high)}"))
+        return None
+    return int(value)
+
+
+def _estimate(
+    raw: dict[str, str], prefix: str, name: str, errors: list[FieldError]
+) -> Estimate | None:
+    required, cap, unit = _ESTIMATES[name]
+    path = f"{prefix}.{name}"
+    texts = {point: raw.get(f"{name}.{point}", "") for point in POINTS}
+    if not any(texts.values()):
+        if required:
+            errors.append(FieldError(f"{path}.likely", "required"))
+        return None
+    if not texts["likely"]:
+        errors.append(FieldError(f"{path}.likely", "required when low or high is given"))
+        return None
+    values: dict[str, Decimal] = {}
+    for point in POINTS:
+        if not texts[point]:
+            continue
+        try:
+            value = parse_decimal(texts[point])
+        except ValueError as exc:
+            errors.append(FieldError(f"{path}.{point}", str(exc)))
+            continue
+        if value > cap:
+            errors.append(FieldError(f"{path}.{point}", f"at most {_text(cap)} {unit}"))
+            continue
+        values[point] = value
+    if len(values) != sum(1 for t in texts.values() if t):
+        return None
+    # A blank low or high means "no spread on that side".
+    low = values.get("low", values["likely"])
+    high = values.get("high", values["likely"])
+    likely = values["likely"]
+    bad = False
+    if low > likely:
+        errors.append(FieldError(f"{path}.low", "low must not be more than likely"))
+        bad = True
+    if high < likely:
+        errors.append(FieldError(f"{path}.high", "high must not be less than likely"))
+        bad = True
+    return None if bad else Estimate(low, likely, high)
+
+
+def _estimate_of(h: Handover, name: str) -> Estimate:
+    if name == "field_error_percent":
+        r = h.field_error_rate
+        return Estimate(r.low * HUNDRED, r.likely * HUNDRED, r.high * HUNDRED, r.provenance)
+    return getattr(h, name)
+
+
+def _text(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+def _show(text: str) -> str:
+    return repr(text if len(text) <= 20 else text[:20] + "…")

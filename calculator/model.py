@@ -1,0 +1,554 @@
+"""Types and computation for the time-wasters calculator: pure functions, no I/O."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import NamedTuple
+
+import msgspec
+
+from calculator import defaults
+from calculator.values import Estimate, FieldError, Figure
+
+D = Decimal
+SIXTY = D(60)
+ONE = D(1)
+
+HOURS_Q = D("0.001")
+MONEY_Q = D("0.01")
+SHARE_Q = D("0.0001")
+COUNT_Q = D("0.01")
+MINUTES_Q = D("0.01")
+PROB_Q = D("0.000001")
+
+
+class HandoverKey(NamedTuple):
+    """Identity of a handover; a fan-out is several keys differing in action or record type."""
+
+    source: str
+    target: str
+    record_type: str
+    action: str
+
+    def label(self) -> str:
+        """Return a short human label, e.g. 'Shop → Accounting: order (save invoice)'."""
+        return f"{self.source} → {self.target}: {self.record_type} ({self.action})"
+
+
+class Handover(msgspec.Struct, frozen=True):
+    """One record type retyped by a person from one system into another, with its estimates."""
+
+    source: str
+    target: str
+    record_type: str
+    action: str
+    volume: Estimate  # typed-in records per week; replaced by the measured volume once connected
+    minutes: Estimate  # minutes per retype
+    fields: int
+    field_error_rate: Estimate  # fraction per field, e.g. 0.01
+    fix_minutes: Estimate  # minutes to find and fix one wrong record
+    hourly_cost: Estimate  # EUR per hour
+    chars_per_field: Figure
+
+    @property
+    def key(self) -> HandoverKey:
+        """Return the identity of this handover."""
+        return HandoverKey(self.source, self.target, self.record_type, self.action)
+
+
+class Settings(msgspec.Struct, frozen=True):
+    """Scenario-wide settings: country for the labour-cost default, display currency, work year."""
+
+    country: str = defaults.DEFAULT_COUNTRY
+    currency: str = "EUR"
+    working_weeks_per_year: Figure = msgspec.field(
+        default_factory=lambda: defaults.WORKING_WEEKS_PER_YEAR
+    )
+    hours_per_week: Figure = msgspec.field(default_factory=lambda: defaults.HOURS_PER_WEEK)
+
+    @property
+    def person_year_hours(self) -> Decimal:
+        """Return the working hours in one person's year."""
+        return self.working_weeks_per_year.value * self.hours_per_week.value
+
+
+class Scenario(msgspec.Struct, frozen=True):
+    """Everything a person typed in (or left to defaults): the handovers and the settings."""
+
+    handovers: tuple[Handover, ...]
+    settings: Settings = msgspec.field(default_factory=Settings)
+
+
+class Observation(msgspec.Struct, frozen=True):
+    """What the ledger saw for a connected handover, as the web layer passes it in.
+
+    weekly_delivered holds complete weeks, oldest first, of successful de-duplicated deliveries.
+    Redeliveries, duplicates and test events are carried only so the page can say they were not
+    counted.
+    """
+
+    weekly_delivered: tuple[int, ...] = ()
+    dead_letters: int = 0
+    redeliveries: int = 0
+    duplicates: int = 0
+    test_events: int = 0
+
+
+class MeasuredVolume(msgspec.Struct, frozen=True):
+    """Weekly volume measured from the ledger: trailing median and the window it came from."""
+
+    per_week: Decimal
+    low: Decimal
+    high: Decimal
+    window_weeks: int
+
+
+class Range(msgspec.Struct, frozen=True):
+    """A P10-P50-P90 range from the simulation."""
+
+    p10: Decimal
+    p50: Decimal
+    p90: Decimal
+
+    def overlaps(self, other: Range) -> bool:
+        """Return True when the P10-P90 spans of both ranges share any value."""
+        return self.p10 <= other.p90 and other.p10 <= self.p90
+
+
+class Block(msgspec.Struct, frozen=True):
+    """The four headline figures for one handover or a group of them (money in EUR)."""
+
+    hours_per_week: Range
+    cost_per_year_eur: Range
+    share_of_person_year: Range
+    errors_per_month: Range
+
+
+class Savings(msgspec.Struct, frozen=True):
+    """Time and money already saved by a connected handover, gross and net of dead letters."""
+
+    delivered: int
+    dead_letters: int
+    not_counted: int  # redeliveries + duplicates + test events: never savings
+    gross_hours: Decimal
+    dead_letter_hours: Decimal
+    net_hours: Decimal
+    gross_eur: Decimal
+    net_eur: Decimal
+
+
+class HandoverResult(msgspec.Struct, frozen=True):
+    """Results for one handover, in ranking order, with tie marks against its neighbours."""
+
+    rank: int
+    key: HandoverKey
+    handover: Handover
+    volume: Estimate  # the volume actually used: measured if connected, else typed
+    connected: bool
+    error_probability: Decimal  # p with the likely per-field rate
+    likely_hours_per_week: Decimal  # closed form with every likely value
+    likely_cost_per_year_eur: Decimal
+    block: Block
+    ties_previous: bool
+    ties_next: bool
+    minutes_floor: Decimal
+    saved: Savings | None
+
+
+class ScenarioResult(msgspec.Struct, frozen=True):
+    """Results for a whole scenario: ranked handovers, totals, savings and warnings."""
+
+    handovers: tuple[HandoverResult, ...]
+    total: Block
+    automated: Block
+    remaining: Block
+    saved: Savings
+    settings: Settings
+    warnings: tuple[FieldError, ...]
+    samples: int
+    seed: int
+
+    @property
+    def headline(self) -> Block:
+        """Return the headline figures: the manual work that remains."""
+        return self.remaining
+
+
+class MathStep(NamedTuple):
+    """One line of 'show the math': label, formula with likely values plugged in, result."""
+
+    label: str
+    formula: str
+    value: Decimal
+    unit: str
+
+
+def make_handover(
+    source: str,
+    target: str,
+    record_type: str,
+    action: str,
+    *,
+    volume: Estimate,
+    minutes: Estimate,
+    fields: int,
+    field_error_rate: Estimate | None = None,
+    fix_minutes: Estimate | None = None,
+    hourly_cost: Estimate | None = None,
+    chars_per_field: Figure | None = None,
+    country: str = defaults.DEFAULT_COUNTRY,
+) -> Handover:
+    """Build a handover, filling every value not given from the documented defaults."""
+    return Handover(
+        source=source,
+        target=target,
+        record_type=record_type,
+        action=action,
+        volume=volume,
+        minutes=minutes,
+        fields=fields,
+        field_error_rate=field_error_rate or defaults.FIELD_ERROR_RATE,
+        fix_minutes=fix_minutes
+        or minutes.scaled(defaults.FIX_FACTOR, "default", defaults.FIX_FACTOR_SOURCE),
+        hourly_cost=hourly_cost or defaults.HOURLY_LABOUR_COST_EUR[country],
+        chars_per_field=chars_per_field or defaults.CHARS_PER_FIELD,
+    )
+
+
+def error_probability(field_error_rate: Decimal, fields: int) -> Decimal:
+    """Return the chance a record has at least one wrong field: 1 - (1 - e)^fields."""
+    return 1 - (1 - field_error_rate) ** fields
+
+
+def hours_per_week(volume: Decimal, minutes: Decimal, p: Decimal, fix_minutes: Decimal) -> Decimal:
+    """Return weekly hours: retyping V·t/60 plus fixing V·p·f/60."""
+    return volume * minutes / SIXTY + volume * p * fix_minutes / SIXTY
+
+
+def klm_floor_minutes(fields: int, chars_per_field: Decimal) -> Decimal:
+    """Return the Keystroke-Level Model floor in minutes for typing one record."""
+    per_field = (
+        defaults.KLM_M_SECONDS + defaults.KLM_H_SECONDS + defaults.KLM_K_SECONDS * chars_per_field
+    )
+    return fields * per_field / SIXTY
+
+
+def measured_weekly_volume(
+    weekly_counts: Sequence[int], window_weeks: int = defaults.DEFAULT_WINDOW_WEEKS
+) -> MeasuredVolume | None:
+    """Return the trailing median of the last window_weeks weekly counts, or None without data."""
+    if window_weeks < 1:
+        raise ValueError("window_weeks must be at least 1")
+    for count in weekly_counts:
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ValueError(f"weekly counts must be non-negative integers, got {count!r}")
+    window = sorted(weekly_counts[-window_weeks:])
+    if not window:
+        return None
+    mid = len(window) // 2
+    median = D(window[mid]) if len(window) % 2 else (D(window[mid - 1]) + D(window[mid])) / 2
+    return MeasuredVolume(median, D(window[0]), D(window[-1]), len(window))
+
+
+def effective_volume(
+    handover: Handover,
+    observation: Observation | None,
+    window_weeks: int = defaults.DEFAULT_WINDOW_WEEKS,
+) -> Estimate:
+    """Return the measured volume if the handover is connected, otherwise the typed one."""
+    if observation is None:
+        return handover.volume
+    measured = measured_weekly_volume(observation.weekly_delivered, window_weeks)
+    if measured is None:
+        return handover.volume
+    # The observed min and max of the window give the spread; the median is the likely value.
+    return Estimate(
+        measured.low,
+        measured.per_week,
+        measured.high,
+        "measured",
+        f"Median of the last {measured.window_weeks} week(s) of successful, de-duplicated "
+        "deliveries in the ledger.",
+    )
+
+
+def already_saved(handover: Handover, observation: Observation) -> Savings:
+    """Return the time and money saved so far: deliveries x minutes, net of dead-letter fixing."""
+    for name in ("dead_letters", "redeliveries", "duplicates", "test_events"):
+        value = getattr(observation, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    measured_weekly_volume(observation.weekly_delivered)  # same checks on the weekly counts
+    delivered = sum(observation.weekly_delivered)
+    gross = delivered * handover.minutes.likely / SIXTY
+    dead = observation.dead_letters * handover.fix_minutes.likely / SIXTY
+    rate = handover.hourly_cost.likely
+    return Savings(
+        delivered=delivered,
+        dead_letters=observation.dead_letters,
+        not_counted=observation.redeliveries + observation.duplicates + observation.test_events,
+        gross_hours=gross.quantize(HOURS_Q),
+        dead_letter_hours=dead.quantize(HOURS_Q),
+        net_hours=(gross - dead).quantize(HOURS_Q),
+        gross_eur=(gross * rate).quantize(MONEY_Q),
+        net_eur=((gross - dead) * rate).quantize(MONEY_Q),
+    )
+
+
+def check_warnings(scenario: Scenario) -> tuple[FieldError, ...]:
+    """Return warnings (accepted input that looks too low), e.g. minutes below the KLM floor."""
+    warnings = []
+    for i, h in enumerate(scenario.handovers):
+        floor = klm_floor_minutes(h.fields, h.chars_per_field.value)
+        for point in ("low", "likely", "high"):
+            typed = getattr(h.minutes, point)
+            if typed < floor:
+                warnings.append(
+                    FieldError(
+                        f"handovers[{i}].minutes.{point}",
+                        f"{_fmt(typed)} min is below the keystroke floor of "
+                        f"{_fmt(floor.quantize(MINUTES_Q))} min for {h.fields} field(s); "
+                        "accepted, but check it.",
+                    )
+                )
+    return tuple(warnings)
+
+
+class _Samples(NamedTuple):
+    hours: list[float]
+    cost: list[float]
+    errors_per_week: list[float]
+
+
+def _triangular(rng: random.Random, e: Estimate) -> float:
+    return rng.triangular(float(e.low), float(e.high), float(e.likely))
+
+
+def _simulate(h: Handover, volume: Estimate, samples: int, seed: int) -> _Samples:
+    # A stream per handover, seeded by its key, keeps each handover's numbers the same whatever
+    # else is in the scenario; str seeds are hashed deterministically by random.Random.
+    rng = random.Random(f"{seed}|{h.source}|{h.target}|{h.record_type}|{h.action}")
+    weeks = float(defaults.CALENDAR_WEEKS_PER_YEAR)
+    hours, cost, errors = [], [], []
+    for _ in range(samples):
+        v = _triangular(rng, volume)
+        t = _triangular(rng, h.minutes)
+        e = _triangular(rng, h.field_error_rate)
+        f = _triangular(rng, h.fix_minutes)
+        r = _triangular(rng, h.hourly_cost)
+        p = 1.0 - (1.0 - e) ** h.fields
+        hw = v * t / 60.0 + v * p * f / 60.0
+        hours.append(hw)
+        cost.append(hw * r * weeks)
+        errors.append(v * p)
+    return _Samples(hours, cost, errors)
+
+
+def _quantile(ordered: list[float], q: float) -> float:
+    # Linear interpolation between order statistics; equal neighbours return the value exactly,
+    # so a distribution without spread gives P10 = P50 = P90.
+    pos = q * (len(ordered) - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    a, b = ordered[lo], ordered[hi]
+    return a if a == b else a + (b - a) * (pos - lo)
+
+
+def _range(values: list[float], quantum: Decimal, factor: Decimal = ONE) -> Range:
+    if not values:
+        return Range(D(0).quantize(quantum), D(0).quantize(quantum), D(0).quantize(quantum))
+    ordered = sorted(values)
+    p10, p50, p90 = (
+        (D(repr(_quantile(ordered, q))) * factor).quantize(quantum) for q in (0.1, 0.5, 0.9)
+    )
+    return Range(p10, p50, p90)
+
+
+def _block(s: _Samples, settings: Settings) -> Block:
+    weeks = defaults.CALENDAR_WEEKS_PER_YEAR
+    return Block(
+        hours_per_week=_range(s.hours, HOURS_Q),
+        cost_per_year_eur=_range(s.cost, MONEY_Q),
+        share_of_person_year=_range(s.hours, SHARE_Q, weeks / settings.person_year_hours),
+        errors_per_month=_range(s.errors_per_week, COUNT_Q, weeks / defaults.MONTHS_PER_YEAR),
+    )
+
+
+def _sum_samples(group: Iterable[_Samples], samples: int) -> _Samples:
+    group = list(group)
+    if not group:
+        return _Samples([], [], [])
+    # Sample-wise sums: the range of a total is not the sum of the ranges.
+    return _Samples(
+        *([math.fsum(g[field][i] for g in group) for i in range(samples)] for field in range(3))
+    )
+
+
+def _sum_savings(items: Iterable[Savings]) -> Savings:
+    items = list(items)
+    zero_h, zero_m = D(0).quantize(HOURS_Q), D(0).quantize(MONEY_Q)
+    return Savings(
+        delivered=sum(s.delivered for s in items),
+        dead_letters=sum(s.dead_letters for s in items),
+        not_counted=sum(s.not_counted for s in items),
+        gross_hours=sum((s.gross_hours for s in items), zero_h),
+        dead_letter_hours=sum((s.dead_letter_hours for s in items), zero_h),
+        net_hours=sum((s.net_hours for s in items), zero_h),
+        gross_eur=sum((s.gross_eur for s in items), zero_m),
+        net_eur=sum((s.net_eur for s in items), zero_m),
+    )
+
+
+def compute(
+    scenario: Scenario,
+    observations: Mapping[HandoverKey, Observation] | None = None,
+    *,
+    samples: int = defaults.DEFAULT_SAMPLES,
+    seed: int = defaults.DEFAULT_SEED,
+    window_weeks: int = defaults.DEFAULT_WINDOW_WEEKS,
+) -> ScenarioResult:
+    """Compute ranges, ranking, totals and savings for a scenario; deterministic for a seed."""
+    if samples < 100:
+        raise ValueError("samples must be at least 100 for a P10–P90 range to mean anything")
+    observations = observations or {}
+    settings = scenario.settings
+    weeks = defaults.CALENDAR_WEEKS_PER_YEAR
+
+    rows: list[tuple[HandoverResult, _Samples]] = []
+    for h in scenario.handovers:
+        observation = observations.get(h.key)
+        volume = effective_volume(h, observation, window_weeks)
+        connected = volume.provenance == "measured"
+        p = error_probability(h.field_error_rate.likely, h.fields)
+        likely_hours = hours_per_week(volume.likely, h.minutes.likely, p, h.fix_minutes.likely)
+        sim = _simulate(h, volume, samples, seed)
+        result = HandoverResult(
+            rank=0,  # set after sorting
+            key=h.key,
+            handover=h,
+            volume=volume,
+            connected=connected,
+            error_probability=p.quantize(PROB_Q),
+            likely_hours_per_week=likely_hours.quantize(HOURS_Q),
+            likely_cost_per_year_eur=(likely_hours * h.hourly_cost.likely * weeks).quantize(
+                MONEY_Q
+            ),
+            block=_block(sim, settings),
+            ties_previous=False,
+            ties_next=False,
+            minutes_floor=klm_floor_minutes(h.fields, h.chars_per_field.value).quantize(MINUTES_Q),
+            saved=already_saved(h, observation) if connected and observation else None,
+        )
+        rows.append((result, sim))
+
+    # Worst first by P50 hours, then P50 cost; the label makes equal rows order the same way.
+    rows.sort(
+        key=lambda row: (
+            -row[0].block.hours_per_week.p50,
+            -row[0].block.cost_per_year_eur.p50,
+            row[0].key.label(),
+        )
+    )
+    spans = [r.block.hours_per_week for r, _ in rows]
+    ranked = tuple(
+        msgspec.structs.replace(
+            r,
+            rank=i + 1,
+            ties_previous=i > 0 and spans[i].overlaps(spans[i - 1]),
+            ties_next=i + 1 < len(spans) and spans[i].overlaps(spans[i + 1]),
+        )
+        for i, (r, _) in enumerate(rows)
+    )
+
+    def group(connected: bool | None) -> Block:
+        chosen = (sim for r, sim in rows if connected is None or r.connected == connected)
+        return _block(_sum_samples(chosen, samples), settings)
+
+    return ScenarioResult(
+        handovers=ranked,
+        total=group(None),
+        automated=group(True),
+        remaining=group(False),
+        saved=_sum_savings(r.saved for r in ranked if r.saved is not None),
+        settings=settings,
+        warnings=check_warnings(scenario),
+        samples=samples,
+        seed=seed,
+    )
+
+
+def show_math(result: HandoverResult, settings: Settings) -> tuple[MathStep, ...]:
+    """Return the human-readable steps for one handover with the likely values plugged in."""
+    h, v = result.handover, result.volume
+    t, f, r = h.minutes.likely, h.fix_minutes.likely, h.hourly_cost.likely
+    e, n = h.field_error_rate.likely, h.fields
+    weeks, year = defaults.CALENDAR_WEEKS_PER_YEAR, settings.person_year_hours
+    p = error_probability(e, n)
+    retype = v.likely * t / SIXTY
+    fixing = v.likely * p * f / SIXTY
+    hours = retype + fixing
+    floor = klm_floor_minutes(n, h.chars_per_field.value)
+    return (
+        MathStep(f"Volume per week ({v.provenance})", "V", v.likely, "records/week"),
+        MathStep(f"Minutes per retype ({h.minutes.provenance})", "t", t, "min"),
+        MathStep(
+            f"Chance a record has an error ({h.field_error_rate.provenance} rate per field)",
+            f"p = 1 − (1 − {_fmt(e)})^{n}",
+            p.quantize(PROB_Q),
+            "",
+        ),
+        MathStep(f"Minutes to find and fix an error ({h.fix_minutes.provenance})", "f", f, "min"),
+        MathStep(
+            "Retyping",
+            f"V·t/60 = {_fmt(v.likely)} × {_fmt(t)} / 60",
+            retype.quantize(HOURS_Q),
+            "h/week",
+        ),
+        MathStep(
+            "Fixing errors",
+            f"V·p·f/60 = {_fmt(v.likely)} × {_fmt(p.quantize(PROB_Q))} × {_fmt(f)} / 60",
+            fixing.quantize(HOURS_Q),
+            "h/week",
+        ),
+        MathStep("Hours per week", "retyping + fixing", hours.quantize(HOURS_Q), "h/week"),
+        MathStep(
+            f"Cost per year ({h.hourly_cost.provenance} hourly cost)",
+            f"hours × r × {_fmt(weeks)} = {_fmt(hours.quantize(HOURS_Q))} × {_fmt(r)} × "
+            f"{_fmt(weeks)}",
+            (hours * r * weeks).quantize(MONEY_Q),
+            "EUR/year",
+        ),
+        MathStep(
+            "Share of one person's working year",
+            f"hours × {_fmt(weeks)} / ({_fmt(settings.working_weeks_per_year.value)} × "
+            f"{_fmt(settings.hours_per_week.value)})",
+            (hours * weeks / year).quantize(SHARE_Q),
+            "of a person-year",
+        ),
+        MathStep(
+            "Errors per month",
+            f"V·p × {_fmt(weeks)} / 12",
+            (v.likely * p * weeks / defaults.MONTHS_PER_YEAR).quantize(COUNT_Q),
+            "records/month",
+        ),
+        MathStep(
+            "Keystroke floor per record",
+            f"{n} × ({_fmt(defaults.KLM_M_SECONDS)} + {_fmt(defaults.KLM_H_SECONDS)} + "
+            f"{_fmt(defaults.KLM_K_SECONDS)} × {_fmt(h.chars_per_field.value)}) / 60",
+            floor.quantize(MINUTES_Q),
+            "min",
+        ),
+    )
+
+
+def convert(amount_eur: Decimal, currency: str) -> Decimal:
+    """Convert an EUR amount to a display currency with the documented rate table."""
+    return (amount_eur * defaults.EUR_TO[currency].value).quantize(MONEY_Q)
+
+
+def _fmt(value: Decimal) -> str:
+    """Format a Decimal without exponent or trailing zeros."""
+    return format(value.normalize(), "f")

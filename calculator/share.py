@@ -1,0 +1,135 @@
+"""Shareable scenario links (JSON → zlib → base64url) and CSV export of results."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+import io
+import json
+import re
+import zlib
+from decimal import Decimal
+
+from calculator.inputs import parse_scenario, scenario_to_form
+from calculator.model import Block, Scenario, ScenarioResult
+from calculator.values import FieldError, ValidationError
+
+# The version prefix lets a later format change still read (or clearly refuse) old links.
+VERSION = "1"
+MAX_TOKEN_CHARS = 8_000
+MAX_JSON_BYTES = 256 * 1024  # guards against a small token that inflates into a huge one
+SHARE_FIELD = "share"
+_B64URL = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def encode_scenario(scenario: Scenario) -> str:
+    """Encode a scenario into a compact URL-safe string for a shareable link."""
+    text = json.dumps(scenario_to_form(scenario), separators=(",", ":"), sort_keys=True)
+    packed = zlib.compress(text.encode(), 9)
+    return VERSION + base64.urlsafe_b64encode(packed).decode("ascii").rstrip("=")
+
+
+def decode_scenario(token: str) -> Scenario:
+    """Decode a shared string back into a validated Scenario; raise ValidationError if bad."""
+    if not isinstance(token, str) or not token.startswith(VERSION):
+        raise _bad("this link is not a calculator scenario")
+    body = token[len(VERSION) :]
+    if len(body) > MAX_TOKEN_CHARS or not _B64URL.fullmatch(body):
+        raise _bad("this link is damaged")
+    try:
+        packed = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+        inflater = zlib.decompressobj()
+        raw = inflater.decompress(packed, MAX_JSON_BYTES)
+        if inflater.unconsumed_tail or not inflater.eof or inflater.unused_data:
+            raise _bad("this link is damaged or too large")
+        data = json.loads(raw.decode("utf-8"))
+    except (binascii.Error, zlib.error, UnicodeDecodeError, ValueError) as exc:
+        if isinstance(exc, ValidationError):
+            raise
+        raise _bad("this link is damaged") from None
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise _bad("this link is damaged")
+    # The same parser as the form: a hand-edited link gets the same field-by-field errors.
+    return parse_scenario(data)
+
+
+def _bad(message: str) -> ValidationError:
+    return ValidationError([FieldError(SHARE_FIELD, message)])
+
+
+CSV_HEADER = (
+    "rank",
+    "handover",
+    "source",
+    "target",
+    "record_type",
+    "action",
+    "status",
+    "volume_per_week",
+    "volume_badge",
+    "minutes_per_record",
+    "minutes_badge",
+    "error_probability",
+    "hours_per_week_p10",
+    "hours_per_week_p50",
+    "hours_per_week_p90",
+    "cost_per_year_eur_p10",
+    "cost_per_year_eur_p50",
+    "cost_per_year_eur_p90",
+    "errors_per_month_p50",
+    "tie_with_neighbour",
+)
+
+
+def to_csv(result: ScenarioResult) -> str:
+    """Return CSV text: one row per handover, worst first, then total, automated and remaining."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_HEADER)
+    for r in result.handovers:
+        b = r.block
+        writer.writerow(
+            [
+                r.rank,
+                _cell(r.key.label()),
+                _cell(r.key.source),
+                _cell(r.key.target),
+                _cell(r.key.record_type),
+                _cell(r.key.action),
+                "automated" if r.connected else "manual",
+                _num(r.volume.likely),
+                r.volume.provenance,
+                _num(r.handover.minutes.likely),
+                r.handover.minutes.provenance,
+                _num(r.error_probability),
+                *_range_cells(b),
+                _num(b.errors_per_month.p50),
+                "yes" if r.ties_previous or r.ties_next else "no",
+            ]
+        )
+    for name, block in (
+        ("total", result.total),
+        ("already automated", result.automated),
+        ("remaining", result.remaining),
+    ):
+        writer.writerow(
+            ["", name, "", "", "", "", "", "", "", "", "", "", *_range_cells(block),
+             _num(block.errors_per_month.p50), ""]
+        )  # fmt: skip
+    return out.getvalue()
+
+
+def _range_cells(b: Block) -> list[str]:
+    h, c = b.hours_per_week, b.cost_per_year_eur
+    return [_num(v) for v in (h.p10, h.p50, h.p90, c.p10, c.p50, c.p90)]
+
+
+def _num(value: Decimal) -> str:
+    return format(value, "f")
+
+
+def _cell(text: str) -> str:
+    # A name like "=HYPERLINK(...)" would run as a formula when the CSV is opened in a
+    # spreadsheet; a leading apostrophe keeps it text.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -1,0 +1,260 @@
+"""Model tests: closed forms by hand, ranges, fan-out, measured volume, savings, ranking."""
+
+from decimal import Decimal as D
+
+import pytest
+
+from calculator import (
+    Estimate,
+    Observation,
+    Scenario,
+    Settings,
+    already_saved,
+    check_warnings,
+    compute,
+    convert,
+    effective_volume,
+    klm_floor_minutes,
+    make_handover,
+    measured_weekly_volume,
+    show_math,
+)
+from calculator.values import Figure
+
+
+def point(x):
+    return Estimate.point(D(x))
+
+
+def tri(low, likely, high):
+    return Estimate(D(low), D(likely), D(high))
+
+
+def simple(action="save invoice", *, volume="60", minutes="1", target="Accounting", **kw):
+    """A handover without errors (rate 0) unless told, so hours are just V·t/60."""
+    kw.setdefault("field_error_rate", point("0"))
+    return make_handover(
+        "Shop",
+        target,
+        "order",
+        action,
+        volume=volume if isinstance(volume, Estimate) else point(volume),
+        minutes=minutes if isinstance(minutes, Estimate) else point(minutes),
+        fields=kw.pop("fields", 1),
+        **kw,
+    )
+
+
+def q3(x):
+    return x.quantize(D("0.001"))
+
+
+def test_degenerate_distribution_equals_closed_form():
+    h = make_handover(
+        "Shop",
+        "Accounting",
+        "order",
+        "save invoice",
+        volume=point("120"),
+        minutes=point("3"),
+        fields=5,
+        field_error_rate=point("0.01"),
+        fix_minutes=point("30"),
+        country="NL",
+    )
+    # By hand: 0.99^2 = 0.9801, 0.99^4 = 0.96059601, 0.99^5 = 0.9509900499
+    p = D(1) - D("0.9509900499")  # 0.0490099501
+    retype = D(120) * D(3) / D(60)  # 6 h
+    fixing = D(120) * p * D(30) / D(60)  # 60 x p = 2.940597006 h
+    hours = retype + fixing  # 8.940597006 h/week
+    assert hours == D("8.940597006")
+    cost = hours * D("45.2") * D("52.14")  # Eurostat NL €45.2/h, 52.14 weeks
+    share = hours * D("52.14") / (D(46) * D(40))
+    errors_month = D(120) * p * D("52.14") / D(12)
+
+    r = compute(Scenario((h,))).handovers[0]
+    b = r.block
+    assert b.hours_per_week.p10 == b.hours_per_week.p50 == b.hours_per_week.p90 == D("8.941")
+    assert b.cost_per_year_eur.p10 == b.cost_per_year_eur.p90 == cost.quantize(D("0.01"))
+    assert b.share_of_person_year.p50 == share.quantize(D("0.0001"))
+    assert b.errors_per_month.p50 == errors_month.quantize(D("0.01"))
+    assert r.likely_hours_per_week == D("8.941")
+    assert r.error_probability == D("0.049010")
+
+
+def test_real_range_is_ordered_and_matches_triangular_quantiles():
+    # Only minutes vary: triangular(1, 2, 3). Its inverse CDF gives the 10th percentile at
+    # 1 + sqrt(0.2) = 1.4472 min and the 90th at 3 - sqrt(0.2) = 2.5528 min; x 100/60 for hours.
+    h = simple(volume="100", minutes=tri("1", "2", "3"))
+    hours = compute(Scenario((h,))).handovers[0].block.hours_per_week
+    assert hours.p10 <= hours.p50 <= hours.p90
+    assert hours.p10 < hours.p90
+    assert abs(hours.p10 - D("2.412")) < D("0.05")
+    assert abs(hours.p50 - D("3.333")) < D("0.05")
+    assert abs(hours.p90 - D("4.255")) < D("0.05")
+
+
+def test_fixed_seed_is_deterministic_and_the_seed_matters():
+    h = simple(volume=tri("50", "100", "400"), minutes=tri("1", "2", "6"))
+    first = compute(Scenario((h,)))
+    again = compute(Scenario((h,)))
+    assert first == again
+    other = compute(Scenario((h,)), seed=7)
+    assert other.handovers[0].block != first.handovers[0].block
+
+
+def test_a_handovers_numbers_do_not_depend_on_the_others():
+    a = simple(volume=tri("50", "100", "400"), minutes=tri("1", "2", "6"))
+    b = simple("save contact", target="CRM", minutes=tri("1", "2", "3"))
+    alone = compute(Scenario((a,))).handovers[0].block
+    together = {r.key: r.block for r in compute(Scenario((b, a))).handovers}
+    assert together[a.key] == alone
+
+
+def test_fan_out_counts_each_action_as_its_own_handover():
+    # One order saves an invoice (2 min), a contact (1 min) and sends a mail (0.5 min),
+    # 60 orders a week: 2 h + 1 h + 0.5 h = 3.5 h/week.
+    invoice = simple("save invoice", minutes="2", target="Accounting")
+    contact = simple("save contact", minutes="1", target="CRM")
+    mail = simple("send mail", minutes="0.5", target="Mail")
+    result = compute(Scenario((invoice, contact, mail)))
+    assert [r.likely_hours_per_week for r in result.handovers] == [D("2"), D("1"), D("0.5")]
+    assert result.total.hours_per_week.p50 == D("3.500")
+    assert result.total.hours_per_week.p10 == result.total.hours_per_week.p90 == D("3.500")
+    assert result.remaining == result.total
+    assert result.automated.hours_per_week.p50 == 0
+
+
+def test_measured_volume_replaces_typed_volume():
+    h = simple(volume="1000", minutes="2")
+    obs = Observation(weekly_delivered=(30, 30, 30, 30))
+    used = effective_volume(h, obs)
+    assert (used.likely, used.provenance) == (D(30), "measured")
+    r = compute(Scenario((h,)), {h.key: obs}).handovers[0]
+    assert r.connected
+    assert r.volume.provenance == "measured"
+    # 30 x 2 / 60 = 1 h, not 1000 x 2 / 60 and not (1000 + 30) x 2 / 60
+    assert r.block.hours_per_week.p50 == D("1.000")
+
+
+def test_handover_without_measured_weeks_keeps_typed_volume():
+    h = simple(volume="90")
+    assert effective_volume(h, None) is h.volume
+    assert effective_volume(h, Observation(weekly_delivered=())) is h.volume
+    r = compute(Scenario((h,)), {h.key: Observation()}).handovers[0]
+    assert not r.connected and r.volume.provenance == "typed" and r.saved is None
+
+
+def test_connected_handovers_move_from_remaining_to_automated():
+    manual = simple("save contact", minutes="1", target="CRM")  # 60 x 1/60 = 1 h
+    connected = simple("save invoice", minutes="2")  # measured 120 x 2/60 = 4 h
+    obs = {connected.key: Observation(weekly_delivered=(120, 120))}
+    result = compute(Scenario((manual, connected)), obs)
+    assert result.automated.hours_per_week.p50 == D("4.000")
+    assert result.remaining.hours_per_week.p50 == D("1.000")
+    assert result.total.hours_per_week.p50 == D("5.000")
+    assert result.headline == result.remaining
+
+
+def test_trailing_median_over_the_window():
+    m = measured_weekly_volume([100, 1, 2, 3, 4], window_weeks=4)  # last four: 1,2,3,4
+    assert (m.per_week, m.window_weeks, m.low, m.high) == (D("2.5"), 4, D(1), D(4))
+    m = measured_weekly_volume([5, 1, 9], window_weeks=8)  # shorter history: all 3 weeks
+    assert (m.per_week, m.window_weeks) == (D(5), 3)
+    assert measured_weekly_volume([]) is None
+
+
+@pytest.mark.parametrize("bad", [[-1], [1.5], [True]])
+def test_trailing_median_rejects_bad_counts(bad):
+    with pytest.raises(ValueError):
+        measured_weekly_volume(bad)
+
+
+def test_savings_gross_and_net_of_dead_letters():
+    h = simple(minutes="4", fix_minutes=point("20"), hourly_cost=point("45.2"))
+    obs = Observation(weekly_delivered=(10, 20), dead_letters=3)
+    s = already_saved(h, obs)
+    # 30 deliveries x 4 min = 120 min = 2 h; 3 dead letters x 20 min = 1 h
+    assert (s.delivered, s.gross_hours, s.dead_letter_hours, s.net_hours) == (30, 2, 1, 1)
+    assert (s.gross_eur, s.net_eur) == (D("90.40"), D("45.20"))
+
+
+def test_redeliveries_duplicates_and_test_events_are_never_savings():
+    h = simple(minutes="4")
+    plain = already_saved(h, Observation(weekly_delivered=(10, 20)))
+    noisy = already_saved(
+        h, Observation(weekly_delivered=(10, 20), redeliveries=100, duplicates=50, test_events=7)
+    )
+    assert noisy.gross_hours == plain.gross_hours == D(2)
+    assert noisy.net_eur == plain.net_eur
+    assert noisy.not_counted == 157
+
+
+def test_scenario_savings_sum_connected_handovers():
+    a = simple("save invoice", minutes="4")
+    b = simple("save contact", minutes="2", target="CRM")
+    obs = {
+        a.key: Observation(weekly_delivered=(15, 15)),  # 30 x 4 min = 2 h
+        b.key: Observation(weekly_delivered=(30,)),  # 30 x 2 min = 1 h
+    }
+    assert compute(Scenario((a, b)), obs).saved.gross_hours == D(3)
+
+
+def test_ranking_worst_first_with_overlap_ties():
+    wide = simple("save invoice", volume="100", minutes=tri("1", "2", "3"))  # ~2.4-4.3 h
+    higher = simple("save contact", volume="100", minutes=tri("1.5", "2.5", "3.5"), target="CRM")
+    small = simple("send mail", volume="10", minutes="1", target="Mail")  # 0.167 h
+    result = compute(Scenario((small, wide, higher)))
+    assert [r.key.action for r in result.handovers] == ["save contact", "save invoice", "send mail"]
+    assert [r.rank for r in result.handovers] == [1, 2, 3]
+    first, second, third = result.handovers
+    assert first.ties_next and second.ties_previous
+    assert not second.ties_next and not third.ties_previous and not first.ties_previous
+
+
+def test_keystroke_floor_and_warning_below_it():
+    # 5 fields x (1.35 + 0.4 + 0.28 x 10) s = 5 x 4.55 s = 22.75 s = 0.379166... min
+    assert klm_floor_minutes(5, D(10)) == D("22.75") / D(60)
+    h = simple(minutes=tri("0.2", "0.5", "1"), fields=5, chars_per_field=Figure(D(10)))
+    warnings = check_warnings(Scenario((h,)))
+    assert [w.path for w in warnings] == ["handovers[0].minutes.low"]
+    assert "below the keystroke floor" in warnings[0].message
+
+
+def test_show_math_plugs_in_likely_values():
+    h = make_handover(
+        "Shop",
+        "Accounting",
+        "order",
+        "save invoice",
+        volume=point("120"),
+        minutes=point("3"),
+        fields=5,
+        field_error_rate=point("0.01"),
+        fix_minutes=point("30"),
+        country="NL",
+    )
+    result = compute(Scenario((h,)))
+    steps = {s.label: s for s in show_math(result.handovers[0], result.settings)}
+    assert steps["Retyping"].formula == "V·t/60 = 120 × 3 / 60"
+    assert steps["Retyping"].value == D(6)
+    assert steps["Hours per week"].value == D("8.941")
+    assert "(1 − 0.01)^5" in steps["Chance a record has an error (typed rate per field)"].formula
+    assert steps["Share of one person's working year"].formula.endswith("/ (46 × 40)")
+
+
+def test_work_year_settings_change_the_share():
+    h = simple(volume="60", minutes="2")  # 2 h/week x 52.14 = 104.28 h/year
+    half_time = Settings(working_weeks_per_year=Figure(D(46)), hours_per_week=Figure(D(20)))
+    share = compute(Scenario((h,), half_time)).total.share_of_person_year.p50
+    assert share == (D("104.28") / D(920)).quantize(D("0.0001"))
+
+
+def test_convert_eur_to_dkk():
+    assert convert(D(100), "DKK") == D("746.00")
+    assert convert(D(100), "EUR") == D("100.00")
+
+
+def test_compute_refuses_too_few_samples():
+    with pytest.raises(ValueError):
+        compute(Scenario((simple(),)), samples=10)
