@@ -51,6 +51,9 @@ class KafkaConfig(_Section):
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 3_000
     publish_timeout_s: float = 5.0
+    # Idempotent producers need InitProducerId, which the embedded Tansu 0.6 (memory storage)
+    # answers with an error; `handover run` turns it off there. Keep it on for real Kafka.
+    idempotence: bool = True
     client_id: str = "handover"
 
 
@@ -86,6 +89,7 @@ class SyncConfig(_Section):
     concurrency: int = 16  # in-flight business keys per target
     breaker_threshold: int = 5  # consecutive transient failures that pause a target
     breaker_probe_s: float = 10.0
+    permanent_attempts: int = 1  # a Permanent error is dead-lettered after this many attempts
 
 
 class ActionConfig(_Section):

@@ -53,7 +53,7 @@ class Publisher:
             bootstrap_servers=config.bootstrap_servers,
             client_id=f"{config.client_id}-gateway",
             acks="all",
-            enable_idempotence=True,
+            enable_idempotence=config.idempotence,
             linger_ms=0,
             request_timeout_ms=max(1000, int(config.publish_timeout_s * 1000)),
         )

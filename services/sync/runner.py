@@ -420,7 +420,7 @@ class SyncService:
         kafka = self.settings.kafka
         self.dlq = AIOKafkaProducer(
             bootstrap_servers=kafka.bootstrap_servers, client_id=f"{kafka.client_id}-deadletter",
-            acks="all", enable_idempotence=True,
+            acks="all", enable_idempotence=kafka.idempotence,
         )
         await self.dlq.start()
         kinds = connector_kinds()

@@ -1,0 +1,128 @@
+"""The `handover` command: run the services, check a config, and the operator's tools."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+
+import structlog
+
+from services.common.config import Settings, load_settings
+from services.common.errors import ConfigError, HandoverError
+from services.common.logging import configure_logging
+from services.runtime import Parts, Runtime
+
+log = structlog.get_logger("handover")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="handover", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.add_argument("--config", "-c", metavar="PATH", help="TOML config file (default: built-in demo)")
+        return p
+
+    command("run", "run everything in one process (starts an embedded broker if none is configured)")
+    command("gateway", "run the webhook gateway alone, against the configured Kafka")
+    sync = command("sync", "run the sync workers alone, against the configured Kafka")
+    sync.add_argument("--target", action="append", help="only this target (repeatable)")
+    command("web", "run the web app alone (pages, /metrics)")
+    command("check", "validate a config file and say what it would do")
+    return parser
+
+
+async def _serve(settings: Settings, parts: Parts, announce: bool) -> None:
+    runtime = Runtime(settings, parts)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await runtime.start()
+    if announce:
+        _announce(runtime)
+    try:
+        await stop.wait()
+    finally:
+        log.info("stopping")
+        await runtime.stop()
+        log.info("stopped")
+
+
+def _announce(runtime: Runtime) -> None:
+    s = runtime.settings
+    url = s.server.public_url or runtime.base_url
+    lines = [
+        "",
+        f"Handover is running ({s.origin or 'config'}).",
+        f"  Page:     {url}/",
+        f"  Metrics:  {url}/metrics",
+    ]
+    if runtime.broker is not None:
+        lines.append(f"  Kafka:    embedded broker at {runtime.broker.bootstrap_servers}")
+    for name, spec in s.sources.items():
+        lines.append(f"  Webhook:  {url}/hooks/{name}  ({spec.kind})")
+    forms = [n for n, spec in s.sources.items() if spec.kind == "form"]
+    if forms:
+        lines += [
+            "",
+            "Submit a sample form:",
+            f"  curl -i -X POST {url}/hooks/{forms[0]} \\",
+            "    --data-urlencode 'name=Zoë Jansen' --data-urlencode 'email=zoe+demo@example.com' \\",
+            "    --data-urlencode 'message=Hello, please call me back.'",
+            f"Then look in {s.data_dir}/outbox/ and {s.data_dir}/mail/.",
+        ]
+    lines.append("Stop with Ctrl-C.\n")
+    print("\n".join(lines), flush=True)
+
+
+def _check(settings: Settings) -> None:
+    print(f"{settings.origin}: OK")
+    print(f"  sources: {', '.join(f'{n} ({s.kind})' for n, s in settings.sources.items()) or 'none'}")
+    print(f"  targets: {', '.join(f'{n} ({t.kind})' for n, t in settings.targets.items()) or 'none'}")
+    for flow in settings.flows:
+        cond = f" if {flow.condition}" if flow.condition else ""
+        acts = ", ".join(f"{a.action} -> {a.target}" for a in flow.actions)
+        print(f"  flow {flow.name!r}: on {flow.on}{cond}: {acts}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `handover` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(f"handover: config error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "check":
+        _check(settings)
+        return 0
+    configure_logging(settings.logging)
+    parts = {
+        "run": Parts(),
+        "gateway": Parts(gateway=True, web=False, sync=False),
+        "sync": Parts(gateway=False, web=False, sync=True, targets=getattr(args, "target", None)),
+        "web": Parts(gateway=False, web=True, sync=False),
+    }[args.command]
+    if args.command != "run" and not settings.kafka.bootstrap_servers:
+        print(
+            f"handover: `handover {args.command}` needs kafka.bootstrap_servers "
+            "(or HANDOVER_KAFKA_BOOTSTRAP_SERVERS); `handover run` starts an embedded broker",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_serve(settings, parts, announce=args.command == "run"))
+    except HandoverError as exc:
+        print(f"handover: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

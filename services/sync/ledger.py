@@ -1,0 +1,79 @@
+"""The delivery ledger's interface, and a no-op one for processes that run without a database."""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol
+
+from schemas import Event
+
+Prior = Literal["delivered", "ambiguous"] | None
+
+
+class Ledger(Protocol):
+    """What the sync runner records around every action (see services/ledger for backends)."""
+
+    async def begin(
+        self, key: str, event: Event, target: str, flow: str, action: str, idempotency: str
+    ) -> Prior:
+        """Register an action about to run; "delivered" if done before, "ambiguous" if a
+        non-idempotent call was interrupted between sending and confirmation."""
+        ...
+
+    async def sending(self, key: str, attempt: int) -> None:
+        """The call to the target starts now."""
+        ...
+
+    async def delivered(self, key: str, external_id: str, attempts: int) -> None:
+        """The target confirmed the action."""
+        ...
+
+    async def failed(self, key: str, error: str, attempts: int) -> None:
+        """An attempt failed (it may be retried)."""
+        ...
+
+    async def retrying(self, key: str, next_attempt_at: float) -> None:
+        """The next attempt is scheduled for this time (epoch seconds)."""
+        ...
+
+    async def deadlettered(self, key: str, error: str, attempts: int, dlq_offset: int) -> None:
+        """The action went to its target's dead-letter topic."""
+        ...
+
+    async def idmap_get(self, target: str, key: str) -> str | None:
+        """Handover's own map from a business key to a target's record id."""
+        ...
+
+    async def idmap_put(self, target: str, key: str, external_id: str) -> None:
+        """Remember a target's record id for a business key."""
+        ...
+
+
+class NullLedger:
+    """Records nothing: every action counts as new (connectors' own idempotency still holds)."""
+
+    def __init__(self) -> None:
+        self._ids: dict[tuple[str, str], str] = {}
+
+    async def begin(self, key: str, event: Event, target: str, flow: str, action: str, idempotency: str) -> Prior:
+        return None
+
+    async def sending(self, key: str, attempt: int) -> None:
+        return None
+
+    async def delivered(self, key: str, external_id: str, attempts: int) -> None:
+        return None
+
+    async def failed(self, key: str, error: str, attempts: int) -> None:
+        return None
+
+    async def retrying(self, key: str, next_attempt_at: float) -> None:
+        return None
+
+    async def deadlettered(self, key: str, error: str, attempts: int, dlq_offset: int) -> None:
+        return None
+
+    async def idmap_get(self, target: str, key: str) -> str | None:
+        return self._ids.get((target, key))
+
+    async def idmap_put(self, target: str, key: str, external_id: str) -> None:
+        self._ids[(target, key)] = external_id

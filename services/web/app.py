@@ -1,0 +1,63 @@
+"""The web app: health, readiness and Prometheus metrics, plus the owner's pages."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import jinja2
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from services.common.appkeys import METRICS, SETTINGS
+
+ReadyCheck = Callable[[], Awaitable[str | None]]  # None when ready, else why not
+READY_CHECKS = web.AppKey("ready_checks", list[ReadyCheck])
+TEMPLATES = web.AppKey("templates", jinja2.Environment)
+
+
+def templates() -> jinja2.Environment:
+    """The page templates (autoescaped: nothing a user typed is rendered raw)."""
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("services.web", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Liveness: the process answers."""
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Readiness: every registered check passes (Kafka connected, ledger reachable, ...)."""
+    problems = [p for check in request.app[READY_CHECKS] if (p := await check()) is not None]
+    if problems:
+        return web.json_response({"status": "unavailable", "problems": problems}, status=503)
+    return web.json_response({"status": "ready"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus exposition of this process's registry."""
+    body = generate_latest(request.app[METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def render_home(request: web.Request) -> web.Response:
+    """The landing page: what is connected, and a form to try the demo source."""
+    settings = request.app[SETTINGS]
+    page = request.app[TEMPLATES].get_template("home.html").render(
+        settings=settings,
+        form_sources=[n for n, s in settings.sources.items() if s.kind == "form"],
+    )
+    return web.Response(text=page, content_type="text/html")
+
+
+def setup_web(app: web.Application) -> None:
+    """Add the web routes to an app that holds settings and metrics."""
+    app[TEMPLATES] = templates()
+    app.setdefault(READY_CHECKS, [])  # type: ignore[arg-type]
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/", render_home)
