@@ -1,0 +1,141 @@
+"""Shared test infrastructure: one real Kafka-protocol broker per session, SMTP, topic watching."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+
+from services.common.broker import EmbeddedBroker
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    """The embedded Tansu broker, started once for the whole test session."""
+    log = tmp_path_factory.mktemp("broker") / "tansu.log"
+    b = EmbeddedBroker(log_path=log)
+    b.start()
+    yield b
+    b.stop()
+
+
+async def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.02) -> Any:
+    """Poll observable state until `predicate()` is truthy; fail the test after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s: {predicate}")
+        await asyncio.sleep(interval)
+
+
+@dataclass
+class TopicWatcher:
+    """Reads every new record of some topics (no consumer group: assigned, from the end)."""
+
+    bootstrap: str
+    topics: list[str]
+    records: list[ConsumerRecord[bytes, bytes]] = field(default_factory=list)
+    consumer: AIOKafkaConsumer | None = None
+    task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Assign all partitions at their current end and collect from there."""
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, enable_auto_commit=False, fetch_max_wait_ms=10,
+            auto_offset_reset="latest",
+        )
+        await self.consumer.start()
+        tps = []
+        for topic in self.topics:
+            parts = self.consumer.partitions_for_topic(topic)
+            if parts is None:
+                await self.consumer._client.force_metadata_update()  # noqa: SLF001
+                parts = self.consumer.partitions_for_topic(topic) or set()
+            tps += [TopicPartition(topic, p) for p in parts]
+        self.consumer.assign(tps)
+        await self.consumer.seek_to_end(*tps)
+        for tp in tps:
+            await self.consumer.position(tp)
+        self.task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        assert self.consumer is not None
+        while True:
+            batch = await self.consumer.getmany(timeout_ms=50)
+            for recs in batch.values():
+                self.records.extend(recs)
+
+    def values(self) -> list[bytes]:
+        """The values seen so far."""
+        return [r.value or b"" for r in self.records]
+
+    async def stop(self) -> None:
+        """Stop reading."""
+        if self.task:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+        if self.consumer:
+            await self.consumer.stop()
+
+
+@dataclass
+class Inbox:
+    """Messages an aiosmtpd server received."""
+
+    messages: list[Any] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook name
+        """aiosmtpd hook: keep the message."""
+        import email
+        import email.policy
+
+        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append((envelope, msg))
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[tuple[str, int, Inbox]]:
+    """A real SMTP server (aiosmtpd) on a free loopback port."""
+    from aiosmtpd.controller import Controller
+
+    from services.common.broker import free_port
+
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield "127.0.0.1", port, inbox
+    controller.stop()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """A per-test data directory."""
+    return tmp_path
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests need Debian chromium; say so plainly where it is missing (CI installs it)."""
+    if os.path.exists("/usr/bin/chromium"):
+        return
+    skip = pytest.mark.skip(reason="/usr/bin/chromium missing: `make test` installs it")
+    for item in items:
+        if "browser" in item.keywords and not os.environ.get("CI"):
+            item.add_marker(skip)
+
+
+async def _unused() -> AsyncIterator[None]:  # pragma: no cover - keeps typing imports honest
+    yield
