@@ -36,7 +36,8 @@ def field_value(field: dict[str, Any]) -> tuple[str, bool | None]:
     value = field.get("value")
     if isinstance(value, bool):
         return ("true" if value else "false", value)
-    if field.get("type") in CHOICE_TYPES and isinstance(value, list):
+    kind = field.get("type")
+    if isinstance(kind, str) and kind in CHOICE_TYPES and isinstance(value, list):
         options = field.get("options")
         names = {}
         if isinstance(options, list):
