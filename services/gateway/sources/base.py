@@ -11,14 +11,16 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
 import msgspec
 
-from schemas import AnyEvent
+from schemas import Address, AnyEvent, ContactData, Person
 from services.common.config import SourceConfig, SourceSpec
 from services.common.errors import ConfigError
 
@@ -168,3 +170,360 @@ class Source:
     def parse(self, inbound: Inbound, event_id: str) -> list[AnyEvent] | Ignored:
         """Map the verified body to events (ids derived from `event_id`), or Ignored."""
         raise NotImplementedError
+
+
+# --- Helpers shared by the vendor kinds (shopify, woocommerce, stripe, forms, standard) ---------
+
+_exact_decoder = msgspec.json.Decoder(float_hook=Decimal)
+
+
+def decode_json_exact(body: bytes) -> Any:
+    """Parse a JSON body keeping every number exact (big ints as int, fractions as Decimal).
+
+    A 400 `invalid_body` for anything that is not JSON in UTF-8.
+    """
+    try:
+        return _exact_decoder.decode(body)
+    except msgspec.DecodeError as exc:
+        raise Rejected(400, "invalid_body", f"body is not valid JSON: {exc}") from None
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object (exact numbers); 400 for non-JSON, 422 for another JSON value."""
+    data = decode_json_exact(body)
+    if not isinstance(data, dict):
+        raise invalid([FieldError("$", "must be a JSON object")])
+    return data
+
+
+def header(inbound: Inbound, *names: str) -> str | None:
+    """The first present, non-blank header among `names`, stripped; None when none is."""
+    for name in names:
+        value = inbound.headers.get(name)
+        if value is not None and value.strip():
+            return value.strip()
+    return None
+
+
+def hex_or_none(value: str) -> bytes | None:
+    """Strict hex decode; None instead of an exception for garbage."""
+    if not _HEX.fullmatch(value):
+        return None
+    return bytes.fromhex(value)
+
+
+_HEX = re.compile(r"(?:[0-9a-fA-F]{2})+")
+_DIGITS = re.compile(r"[0-9]{1,16}")
+
+
+def unix_seconds(value: str | None) -> int | None:
+    """A plain ASCII unsigned integer (seconds or ms since the epoch); None for anything else."""
+    if value is None or not _DIGITS.fullmatch(value):
+        return None
+    return int(value)
+
+
+def check_timestamp(signed_at: float, now: dt.datetime, tolerance_s: float, header: str) -> None:
+    """401 `timestamp_out_of_tolerance` if `signed_at` (unix seconds) is further than the
+    tolerance from `now`, in either direction (a tolerance <= 0 disables the check)."""
+    if tolerance_s <= 0:
+        return
+    skew = now.timestamp() - signed_at
+    if abs(skew) > tolerance_s:
+        raise Rejected(
+            401,
+            "timestamp_out_of_tolerance",
+            f"header {header} is {int(skew)} s from the server clock (tolerance {tolerance_s} s)",
+        )
+
+
+def json_path(*keys: str | int) -> str:
+    """A JSONPath for error messages: `$.a.b[0]['Phone Number']`."""
+    out = "$"
+    for key in keys:
+        if isinstance(key, int):
+            out += f"[{key}]"
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            out += f".{key}"
+        else:
+            out += "['" + key.replace("\\", "\\\\").replace("'", "\\'") + "']"
+    return out
+
+
+def dig(data: Any, *keys: str | int) -> Any:
+    """The value at a key path, or None if any step is missing or of the wrong shape."""
+    cur = data
+    for key in keys:
+        if isinstance(key, int):
+            if not isinstance(cur, list) or not -len(cur) <= key < len(cur):
+                return None
+            cur = cur[key]
+        else:
+            if not isinstance(cur, dict):
+                return None
+            cur = cur.get(key)
+    return cur
+
+
+def as_text(value: Any) -> str | None:
+    """A scalar JSON value as text exactly as sent (numbers keep their digits); None otherwise."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | Decimal):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    return None
+
+
+def _sane(amount: Decimal) -> bool:
+    """Finite, at most 30 digits either side of the point (arithmetic on it cannot trap)."""
+    if not amount.is_finite():
+        return False
+    exponent = amount.as_tuple().exponent
+    return isinstance(exponent, int) and exponent >= -30 and amount.adjusted() <= 30
+
+
+class Payload:
+    """Typed reads from a decoded JSON payload that collect a FieldError per bad field."""
+
+    def __init__(self, data: Any, *base: str | int) -> None:
+        self.data = data
+        self.base = base
+        self.errors: list[FieldError] = []
+
+    def at(self, *keys: str | int) -> Payload:
+        """A reader rooted deeper in the same payload, sharing this reader's error list."""
+        sub = Payload(dig(self.data, *keys), *self.base, *keys)
+        sub.errors = self.errors
+        return sub
+
+    def raw(self, *keys: str | int) -> Any:
+        """The value at the path (None if absent)."""
+        return dig(self.data, *keys)
+
+    def error(self, keys: tuple[str | int, ...], message: str) -> None:
+        """Record one invalid field."""
+        self.errors.append(FieldError(json_path(*self.base, *keys), message))
+
+    def text(self, *keys: str | int, required: bool = False) -> str:
+        """A text field (a number is taken as its digits); '' when absent or null."""
+        value = dig(self.data, *keys)
+        if value is None:
+            if required:
+                self.error(keys, "is required")
+            return ""
+        out = as_text(value)
+        if out is None:
+            self.error(keys, "must be text")
+            return ""
+        if required and not out.strip():
+            self.error(keys, "must not be empty")
+        return out
+
+    def id(self, *keys: str | int, required: bool = False) -> str:
+        """An identifier given as an integer or a string, as exact text."""
+        value = dig(self.data, *keys)
+        if value is None:
+            if required:
+                self.error(keys, "is required")
+            return ""
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        if isinstance(value, str) and (value.strip() or not required):
+            return value
+        self.error(keys, "must be an integer or a non-empty string id")
+        return ""
+
+    def decimal(self, *keys: str | int, required: bool = False) -> Decimal | None:
+        """An exact amount from a string ("414.95") or a JSON number; None when absent."""
+        value = dig(self.data, *keys)
+        if value is None or value == "":
+            if required:
+                self.error(keys, "is required")
+            return None
+        if isinstance(value, bool):
+            self.error(keys, "must be a decimal number")
+            return None
+        if isinstance(value, int | Decimal) and _sane(Decimal(value)):
+            return Decimal(value)
+        if isinstance(value, str):
+            try:
+                amount = Decimal(value.strip())
+            except InvalidOperation:
+                amount = None
+            if amount is not None and _sane(amount):
+                return amount
+        self.error(keys, "must be a decimal number")
+        return None
+
+    def integer(self, *keys: str | int, required: bool = False) -> int | None:
+        """A JSON integer; None when absent."""
+        value = dig(self.data, *keys)
+        if value is None:
+            if required:
+                self.error(keys, "is required")
+            return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        self.error(keys, "must be an integer")
+        return None
+
+    def boolean(self, *keys: str | int) -> bool:
+        """A JSON boolean (absent or null: False)."""
+        value = dig(self.data, *keys)
+        if value is None:
+            return False
+        if isinstance(value, bool):
+            return value
+        self.error(keys, "must be true or false")
+        return False
+
+    def datetime(self, *keys: str | int, required: bool = False) -> dt.datetime | None:
+        """An ISO 8601 / RFC 3339 timestamp, offset kept; None when absent."""
+        value = dig(self.data, *keys)
+        if value is None or value == "":
+            if required:
+                self.error(keys, "is required")
+            return None
+        if isinstance(value, str):
+            try:
+                return dt.datetime.fromisoformat(value)
+            except ValueError:
+                pass
+        self.error(keys, "must be an ISO 8601 timestamp")
+        return None
+
+    def epoch(self, *keys: str | int, required: bool = False) -> dt.datetime | None:
+        """Unix seconds as an aware UTC datetime; None when absent."""
+        seconds = self.integer(*keys, required=required)
+        if seconds is None:
+            return None
+        try:
+            return dt.datetime.fromtimestamp(seconds, dt.UTC)
+        except (OverflowError, OSError, ValueError):
+            self.error(keys, "is not a valid unix timestamp")
+            return None
+
+    def items(self, *keys: str | int) -> list[Any]:
+        """A JSON array (absent or null: empty)."""
+        value = dig(self.data, *keys)
+        if value is None:
+            return []
+        if isinstance(value, list):
+            return value
+        self.error(keys, "must be an array")
+        return []
+
+    def check(self) -> None:
+        """Raise the 422 naming every invalid field, if there is any."""
+        if self.errors:
+            raise invalid(self.errors)
+
+
+def verify_body_hmac(
+    keys: Iterable[bytes], inbound: Inbound, names: Sequence[str], prefix: str = ""
+) -> None:
+    """The common scheme: header = prefix + base64(HMAC-SHA256(secret, raw body)), no timestamp.
+
+    `names` are alternative header names (the first is the one named in errors).
+    """
+    given = header(inbound, *names)
+    if given is None:
+        raise missing_signature(names[0])
+    if prefix:
+        if not given.startswith(prefix):
+            raise invalid_signature(names[0])
+        given = given[len(prefix) :]
+    signature = b64decode_or_none(given)
+    if not signature:
+        raise invalid_signature(names[0])
+    if not matches_any((hmac_sha256(key, inbound.body) for key in keys), signature):
+        raise invalid_signature(names[0])
+
+
+def address_from(p: Payload, mapping: Mapping[str, str]) -> Address | None:
+    """An Address from the fields in `mapping` (Address field -> payload key); None if empty."""
+    if not isinstance(p.data, dict):
+        if p.data is not None:
+            p.error((), "must be an object")
+        return None
+    values = {name: p.text(key) for name, key in mapping.items()}
+    if not any(values.values()):
+        return None
+    return Address(**values)
+
+
+# --- Contact forms hosted by a vendor (typeform, tally, webflow) ------------------------------
+
+_ROLE_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("email", ("email", "e mail", "mail", "e mail address", "email address")),
+    ("phone", ("phone", "telephone", "tel", "mobile", "phone number", "telefon", "handy")),
+    ("first_name", ("first name", "firstname", "given name", "vorname", "forename")),
+    ("last_name", ("last name", "lastname", "surname", "family name", "nachname")),
+    ("company", ("company", "organisation", "organization", "firma", "company name")),
+    ("message", ("message", "comment", "comments", "nachricht", "enquiry", "inquiry")),
+    ("consent", ("consent", "gdpr", "privacy", "agree", "i agree", "datenschutz", "terms")),
+    ("name", ("name", "full name", "your name", "your full name")),
+)
+_TRUTHY = frozenset({"1", "true", "yes", "on", "y", "ja", "checked", "accepted"})
+
+
+def contact_role(label: str) -> str:
+    """Which contact attribute a form field holds, guessed from its label/ref/name ('' if none).
+
+    Whole words only: "Phone Number" is a phone, "What's your full name?" a name, "Username"
+    nothing.
+    """
+    words = re.sub(r"[^0-9a-z]+", " ", label.lower()).strip()
+    padded = f" {words} "
+    for role, phrases in _ROLE_WORDS:
+        if any(f" {phrase} " in padded for phrase in phrases):
+            return role
+    return ""
+
+
+class ContactBuilder:
+    """Collects a form's answers: the first value of each contact role, the rest as `fields`."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+        self.fields: dict[str, str] = {}
+        self.consent = False
+
+    def add(self, role: str, label: str, value: str, flag: bool | None = None) -> None:
+        """One answer; `flag` is a boolean answer (checkbox) where the vendor gives one."""
+        if role == "consent":
+            given = flag if flag is not None else value.strip().lower() in _TRUTHY
+            self.consent = self.consent or given
+            return
+        if role and role not in self.values and value:
+            self.values[role] = value
+            return
+        key = label or role or "field"
+        self.fields[key] = f"{self.fields[key]}\n{value}" if key in self.fields else value
+
+    def person(self, external_id: str = "") -> Person:
+        """The contact as a Person (text exactly as submitted)."""
+        v = self.values
+        return Person(
+            email=v.get("email", "").strip(),
+            first_name=v.get("first_name", ""),
+            last_name=v.get("last_name", ""),
+            name=v.get("name", ""),
+            phone=v.get("phone", ""),
+            company=v.get("company", ""),
+            external_id=external_id,
+        )
+
+    def data(self, form: str, external_id: str = "") -> ContactData:
+        """The ContactData of the submission."""
+        return ContactData(
+            contact=self.person(external_id),
+            message=self.values.get("message", ""),
+            form=form,
+            consent=self.consent,
+            fields=self.fields,
+        )

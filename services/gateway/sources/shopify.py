@@ -1,0 +1,194 @@
+"""Shopify: `orders/create` and `customers/create` webhooks, signed with the app's client secret.
+
+X-Shopify-Hmac-Sha256 = base64(HMAC-SHA256(secret, raw body)). Ids are 64-bit integers and
+money comes as strings, so both are taken exactly (no float on the way).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import ClassVar
+
+from schemas import (
+    AnyEvent,
+    CustomerCreated,
+    CustomerData,
+    OrderCreated,
+    OrderData,
+    OrderLine,
+    Person,
+)
+from services.gateway.sources.base import (
+    Ignored,
+    Inbound,
+    Payload,
+    Source,
+    address_from,
+    header,
+    json_object,
+    to_utc,
+    verify_body_hmac,
+)
+
+TOPIC = ("X-Shopify-Topic", "Shopify-Topic")
+HMAC = ("X-Shopify-Hmac-Sha256", "Shopify-Hmac-Sha256")
+ADDRESS = {
+    "name": "name",
+    "company": "company",
+    "line1": "address1",
+    "line2": "address2",
+    "postcode": "zip",
+    "city": "city",
+    "region": "province",
+    "phone": "phone",
+}
+
+
+def _address(p: Payload) -> dict[str, str]:
+    return ADDRESS | {"country": "country_code" if p.raw("country_code") else "country"}
+
+
+class ShopifySource(Source):
+    """A Shopify shop (app or admin-created webhook subscriptions)."""
+
+    kind: ClassVar[str] = "shopify"
+    produces = ("order.created", "customer.created")
+
+    def verify(self, inbound: Inbound, now: dt.datetime) -> None:
+        """Check the body HMAC.
+
+        Shopify signs no timestamp (https://shopify.dev/docs/apps/build/webhooks/verify-deliveries):
+        replays are caught by dedupe on the delivery id only.
+        """
+        verify_body_hmac(self.keys, inbound, HMAC)
+
+    def delivery_id(self, inbound: Inbound) -> str | None:
+        """`<topic>:<X-Shopify-Event-Id>` when sent, else X-Shopify-Webhook-Id.
+
+        The Event-Id is shared by every delivery of one merchant action (retries and duplicate
+        subscriptions alike), so it dedupes more than the per-subscription Webhook-Id; the topic
+        is added so two topics fired by one action stay two deliveries.
+        """
+        event = header(inbound, "X-Shopify-Event-Id", "Shopify-Event-Id")
+        if event:
+            return f"{header(inbound, *TOPIC) or ''}:{event}"
+        return header(inbound, "X-Shopify-Webhook-Id")
+
+    def parse(self, inbound: Inbound, event_id: str) -> list[AnyEvent] | Ignored:
+        """orders/create -> order.created, customers/create -> customer.created."""
+        topic = header(inbound, *TOPIC) or ""
+        if topic not in ("orders/create", "customers/create"):
+            return Ignored(f"unknown topic {topic!r}")
+        p = Payload(json_object(inbound.body))
+        # X-Shopify-Test is seen on real deliveries but not documented; the order's `test` is.
+        test = p.raw("test") is True or (header(inbound, "X-Shopify-Test") or "") == "true"
+        if topic == "orders/create":
+            return [self._order(p, inbound, event_id, test)]
+        return [self._customer(p, inbound, event_id, test)]
+
+    def _customer(self, p: Payload, inbound: Inbound, event_id: str, test: bool) -> AnyEvent:
+        external_id = p.id("id", required=True)
+        address = p.at("default_address")
+        person = Person(
+            email=p.text("email"),
+            first_name=p.text("first_name"),
+            last_name=p.text("last_name"),
+            phone=p.text("phone"),
+            external_id=external_id,
+            address=address_from(address, _address(address)),
+        )
+        created = p.datetime("created_at")
+        marketing = p.raw("email_marketing_consent", "state")
+        accepts = p.boolean("accepts_marketing") or marketing == "subscribed"
+        p.check()
+        return CustomerCreated(
+            id=event_id,
+            source=self.name,
+            time=to_utc(created) or inbound.received_at,
+            subject=person.email.lower() or external_id,
+            received_at=inbound.received_at,
+            test=test,
+            data=CustomerData(customer=person, accepts_marketing=accepts, created_at=created),
+        )
+
+    def _order(self, p: Payload, inbound: Inbound, event_id: str, test: bool) -> AnyEvent:
+        order_id = p.id("id", required=True)
+        # `name` ("#1001") is the number the shop and the buyer see; `order_number` lacks the
+        # shop's prefix/suffix.
+        number = p.text("name") or p.id("order_number")
+        currency = p.text("currency", required=True)
+        total = p.decimal("total_price", required=True)
+        c = p.at("customer")
+        billing = p.at("billing_address")
+        shipping = p.at("shipping_address")
+        customer = Person(
+            email=p.text("email") or p.text("contact_email") or c.text("email"),
+            first_name=c.text("first_name") or billing.text("first_name"),
+            last_name=c.text("last_name") or billing.text("last_name"),
+            phone=p.text("phone") or c.text("phone"),
+            external_id=c.id("id"),
+        )
+        lines = []
+        for i, _ in enumerate(p.items("line_items")):
+            line = p.at("line_items", i)
+            quantity = line.decimal("quantity", required=True) or Decimal(0)
+            price = line.decimal("price", required=True) or Decimal(0)
+            discount = line.decimal("total_discount") or Decimal(0)
+            taxes = line.items("tax_lines")
+            tax = sum(
+                (line.decimal("tax_lines", j, "price") or Decimal(0) for j in range(len(taxes))),
+                Decimal(0),
+            )
+            rate = line.decimal("tax_lines", 0, "rate") if len(taxes) == 1 else None
+            lines.append(
+                OrderLine(
+                    name=line.text("name") or line.text("title"),
+                    quantity=quantity,
+                    unit_price=price,
+                    total=price * quantity - discount,
+                    sku=line.text("sku"),
+                    tax_rate=None if rate is None else rate * 100,
+                    tax_amount=tax,
+                    external_id=line.id("id"),
+                )
+            )
+        shipping_total = p.decimal("total_shipping_price_set", "shop_money", "amount")
+        if shipping_total is None:
+            shipping_total = sum(
+                (
+                    p.decimal("shipping_lines", i, "price") or Decimal(0)
+                    for i in range(len(p.items("shipping_lines")))
+                ),
+                Decimal(0),
+            )
+        placed_at = p.datetime("created_at")
+        data = OrderData(
+            order_id=order_id,
+            order_number=number or order_id,
+            currency=currency,
+            total=total or Decimal(0),
+            customer=customer,
+            lines=lines,
+            subtotal=p.decimal("subtotal_price"),
+            tax_total=p.decimal("total_tax") or Decimal(0),
+            shipping_total=shipping_total,
+            discount_total=p.decimal("total_discounts") or Decimal(0),
+            prices_include_tax=p.boolean("taxes_included"),
+            billing_address=address_from(billing, _address(billing)),
+            shipping_address=address_from(shipping, _address(shipping)),
+            placed_at=placed_at,
+            placed_at_utc=to_utc(placed_at),
+            payment_status=p.text("financial_status"),
+            note=p.text("note"),
+        )
+        p.check()
+        return OrderCreated(
+            id=event_id,
+            source=self.name,
+            time=to_utc(placed_at) or inbound.received_at,
+            subject=data.order_number,
+            received_at=inbound.received_at,
+            test=test,
+            data=data,
+        )

@@ -1,0 +1,117 @@
+"""Standard Webhooks (https://www.standardwebhooks.com/) carrying one of Handover's own events.
+
+Headers webhook-id, webhook-timestamp (unix seconds), webhook-signature (space-separated
+`v1,<base64>` entries; any match passes, other versions are skipped). Signed content is
+f"{id}.{timestamp}.{raw body}"; the HMAC key is the base64 part of the `whsec_...` secret.
+The body is a Handover event; its `id`, `source` and `received_at` are set here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import ClassVar
+
+import msgspec
+
+from schemas import AnyEvent, decode_event
+from services.common.config import SourceConfig, SourceSpec
+from services.common.errors import ConfigError
+from services.gateway.sources.base import (
+    FieldError,
+    Ignored,
+    Inbound,
+    Rejected,
+    Source,
+    b64decode_or_none,
+    check_timestamp,
+    header,
+    hmac_sha256,
+    invalid,
+    invalid_signature,
+    matches_any,
+    missing_signature,
+    unix_seconds,
+)
+
+ID, TIMESTAMP, SIGNATURE = "webhook-id", "webhook-timestamp", "webhook-signature"
+_AT = re.compile(r"^(?P<msg>.*?)(?: - at `(?P<path>\$[^`]*)`)?$", re.S)
+
+
+class StandardConfig(SourceConfig, frozen=True, kw_only=True):
+    """A sender that follows the Standard Webhooks spec."""
+
+    tolerance_s: int = 300  # the spec's reference libraries: 5 minutes either way
+
+
+def signing_key(secret: str) -> bytes | None:
+    """The HMAC key of a `whsec_<base64>` secret (the prefix is optional); None if not base64."""
+    key = b64decode_or_none(secret.removeprefix("whsec_"))
+    return key or None
+
+
+class StandardSource(Source):
+    """Any sender using Standard Webhooks signatures to post Handover events."""
+
+    kind: ClassVar[str] = "standard"
+    Config = StandardConfig
+    produces = ("contact.submitted", "customer.created", "order.created", "payment.received")
+    config: StandardConfig
+
+    def __init__(self, spec: SourceSpec) -> None:
+        super().__init__(spec)
+        self.signing_keys = tuple(
+            k for k in (signing_key(s.reveal()) for s in spec.secrets) if k is not None
+        )
+
+    @classmethod
+    def check(cls, spec: SourceSpec) -> None:
+        """Every secret must be `whsec_` + base64."""
+        super().check(spec)
+        for secret in spec.secrets:
+            if signing_key(secret.reveal()) is None:
+                raise ConfigError(
+                    f"sources.{spec.name}.secret", "must be whsec_ followed by base64"
+                )
+
+    def verify(self, inbound: Inbound, now: dt.datetime) -> None:
+        """Signature (any v1 entry, any active secret), then ±tolerance on the timestamp."""
+        msg_id, timestamp = header(inbound, ID), header(inbound, TIMESTAMP)
+        signatures = header(inbound, SIGNATURE)
+        for name, value in ((SIGNATURE, signatures), (ID, msg_id), (TIMESTAMP, timestamp)):
+            if value is None:
+                raise missing_signature(name)
+        assert msg_id is not None and timestamp is not None and signatures is not None
+        seconds = unix_seconds(timestamp)
+        if seconds is None:
+            raise invalid_signature(TIMESTAMP)
+        signed = f"{msg_id}.{timestamp}.".encode() + inbound.body
+        expected = [hmac_sha256(key, signed) for key in self.signing_keys]
+        found = False
+        for entry in signatures.split(" "):
+            version, _, value = entry.partition(",")
+            sig = b64decode_or_none(value) if version == "v1" else None
+            if sig:
+                found |= matches_any(expected, sig)
+        if not found:
+            raise invalid_signature(SIGNATURE)
+        check_timestamp(seconds, now, self.config.tolerance_s, TIMESTAMP)
+
+    def delivery_id(self, inbound: Inbound) -> str | None:
+        """The webhook-id header (the spec's idempotency key)."""
+        return header(inbound, ID)
+
+    def parse(self, inbound: Inbound, event_id: str) -> list[AnyEvent] | Ignored:
+        """The body is one Handover event; id/source/received_at are Handover's own."""
+        try:
+            event = decode_event(inbound.body)
+        except msgspec.ValidationError as exc:
+            m = _AT.match(str(exc))
+            assert m is not None
+            raise invalid([FieldError(m.group("path") or "$", m.group("msg"))]) from None
+        except msgspec.DecodeError as exc:
+            raise Rejected(400, "invalid_body", f"body is not valid JSON: {exc}") from None
+        event = msgspec.structs.replace(
+            event, id=event_id, source=self.name, received_at=inbound.received_at
+        )
+        return [event]

@@ -1,0 +1,177 @@
+"""Shopify: orders/create and customers/create, base64 body HMAC, no timestamp."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from schemas import CustomerCreated, OrderCreated
+from services.gateway.sources.base import Ignored, Rejected, event_id
+from tests.gateway import signing
+from tests.gateway.signing import RECEIVED, fixture, inbound, make_source
+
+SECRET = "shpss_test_secret"
+ORDER = fixture("shopify/orders_create.json")
+CUSTOMER = fixture("shopify/customers_create.json")
+
+
+def request(body: bytes, topic: str = "orders/create", secret: str = SECRET, **extra: str):
+    headers = {
+        "X-Shopify-Topic": topic,
+        "X-Shopify-Webhook-Id": "b7504392-2461-4993-848c-1b59c87c8a87",
+        "X-Shopify-Event-Id": "218e46c3-e7ef-4b50-a615-56b67ba789b7",
+        **signing.shopify(secret, body),
+        **extra,
+    }
+    return inbound("shop", body, headers)
+
+
+def run(source, req):
+    source.verify(req, RECEIVED)
+    delivery = source.delivery_id(req)
+    return source.parse(req, event_id(source.name, delivery))
+
+
+def test_order_fixture_maps_to_order_created_with_exact_values() -> None:
+    source = make_source("shopify", SECRET, name="shop")
+    raw = json.loads(ORDER, parse_int=str)  # ids as exact digits, no float on the way
+    (event,) = run(source, request(ORDER))
+    assert isinstance(event, OrderCreated)
+    data = event.data
+    assert data.order_id == raw["id"] == "820982911946154508"
+    assert data.order_number == raw["name"]
+    assert data.total == Decimal(raw["total_price"])
+    assert data.subtotal == Decimal(raw["subtotal_price"])
+    assert data.discount_total == Decimal(raw["total_discounts"])
+    assert data.shipping_total == Decimal(raw["total_shipping_price_set"]["shop_money"]["amount"])
+    assert data.currency == raw["currency"]
+    assert data.customer.external_id == raw["customer"]["id"]
+    assert data.customer.email == raw["email"]
+    assert data.customer.first_name == raw["customer"]["first_name"]
+    assert [line.external_id for line in data.lines] == [li["id"] for li in raw["line_items"]]
+    assert [line.unit_price for line in data.lines] == [
+        Decimal(li["price"]) for li in raw["line_items"]
+    ]
+    assert [line.sku for line in data.lines] == [li["sku"] for li in raw["line_items"]]
+    ship = raw["shipping_address"]
+    assert data.shipping_address is not None
+    assert data.shipping_address.line1 == ship["address1"]
+    assert data.shipping_address.phone == ship["phone"]
+    assert data.shipping_address.country == ship["country_code"]
+    assert data.placed_at is not None and data.placed_at.isoformat() == raw["created_at"]
+    assert data.placed_at_utc is not None and data.placed_at_utc.isoformat() == (
+        "2022-01-01T00:00:00+00:00"
+    )
+    assert event.time == data.placed_at_utc
+    assert event.subject == raw["name"]
+    assert event.received_at == RECEIVED
+    assert event.test is True  # the sample is marked "test": true
+    assert event.source == "shop"
+
+
+def test_customer_fixture_maps_to_customer_created() -> None:
+    source = make_source("shopify", SECRET)
+    raw = json.loads(CUSTOMER, parse_int=str)
+    (event,) = run(source, request(CUSTOMER, topic="customers/create"))
+    assert isinstance(event, CustomerCreated)
+    person = event.data.customer
+    assert person.external_id == raw["id"] == "706405506930370084"
+    assert person.email == raw["email"]
+    assert (person.first_name, person.last_name) == (raw["first_name"], raw["last_name"])
+    assert person.address is not None
+    assert person.address.line1 == raw["default_address"]["address1"]
+    assert person.address.postcode == raw["default_address"]["zip"]
+    assert event.subject == raw["email"].lower()
+    assert event.data.created_at is not None
+    assert event.data.created_at.isoformat() == raw["created_at"]
+    assert event.test is False
+
+
+def test_names_with_diacritics_pass_unchanged() -> None:
+    source = make_source("shopify", SECRET)
+    raw = json.loads(CUSTOMER)
+    raw["first_name"], raw["last_name"] = "Zoë", "Øster-Ünal"
+    body = json.dumps(raw, ensure_ascii=False).encode()
+    (event,) = run(source, request(body, topic="customers/create"))
+    assert (event.data.customer.first_name, event.data.customer.last_name) == ("Zoë", "Øster-Ünal")
+
+
+def test_tampered_body_is_rejected() -> None:
+    source = make_source("shopify", SECRET)
+    signed = request(ORDER)
+    tampered = inbound("shop", ORDER.replace(b"404.95", b"4.95"), dict(signed.headers))
+    with pytest.raises(Rejected) as info:
+        source.verify(tampered, RECEIVED)
+    assert (info.value.status, info.value.reason) == (401, "invalid_signature")
+
+
+def test_wrong_secret_is_rejected() -> None:
+    source = make_source("shopify", SECRET)
+    with pytest.raises(Rejected) as info:
+        source.verify(request(ORDER, secret="another"), RECEIVED)
+    assert (info.value.status, info.value.reason) == (401, "invalid_signature")
+
+
+def test_missing_header_is_rejected() -> None:
+    source = make_source("shopify", SECRET)
+    req = inbound("shop", ORDER, {"X-Shopify-Topic": "orders/create"})
+    with pytest.raises(Rejected) as info:
+        source.verify(req, RECEIVED)
+    assert (info.value.status, info.value.reason) == (401, "missing_signature")
+
+
+@pytest.mark.parametrize("garbage", ["not base64!!", "=", "sha256=abc", "é"])
+def test_garbage_header_is_rejected(garbage: str) -> None:
+    source = make_source("shopify", SECRET)
+    req = request(ORDER, **{"X-Shopify-Hmac-Sha256": garbage})
+    with pytest.raises(Rejected) as info:
+        source.verify(req, RECEIVED)
+    assert (info.value.status, info.value.reason) == (401, "invalid_signature")
+
+
+def test_rotation_accepts_old_and_new_secret() -> None:
+    source = make_source("shopify", "old-secret", "new-secret")
+    for secret in ("old-secret", "new-secret"):
+        source.verify(request(ORDER, secret=secret), RECEIVED)
+
+
+def test_resend_gives_same_delivery_and_event_id() -> None:
+    source = make_source("shopify", SECRET)
+    first, again = request(ORDER), request(ORDER)
+    assert source.delivery_id(first) == source.delivery_id(again) is not None
+    assert run(source, first)[0].id == run(source, again)[0].id
+
+
+def test_delivery_id_falls_back_to_webhook_id() -> None:
+    source = make_source("shopify", SECRET)
+    req = inbound("shop", ORDER, {"X-Shopify-Webhook-Id": "abc", "X-Shopify-Topic": "x"})
+    assert source.delivery_id(req) == "abc"
+
+
+def test_unknown_topic_is_ignored() -> None:
+    source = make_source("shopify", SECRET)
+    assert run(source, request(ORDER, topic="products/update")) == Ignored(
+        "unknown topic 'products/update'"
+    )
+
+
+def test_missing_fields_are_named_by_json_path() -> None:
+    source = make_source("shopify", SECRET)
+    raw = json.loads(ORDER)
+    del raw["total_price"]
+    raw["line_items"][1]["price"] = "twelve"
+    body = json.dumps(raw).encode()
+    with pytest.raises(Rejected) as info:
+        run(source, request(body))
+    assert info.value.status == 422
+    paths = {e.path for e in info.value.errors}
+    assert paths == {"$.total_price", "$.line_items[1].price"}
+
+
+def test_non_json_body_is_a_400() -> None:
+    source = make_source("shopify", SECRET)
+    with pytest.raises(Rejected) as info:
+        run(source, request(b"\xff\xfe not json"))
+    assert (info.value.status, info.value.reason) == (400, "invalid_body")
