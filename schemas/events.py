@@ -15,7 +15,7 @@ import msgspec
 SPEC_VERSION = "1.0"
 
 
-class Address(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class Address(msgspec.Struct, frozen=True, kw_only=True):
     """A postal address exactly as the sender gave it."""
 
     name: str = ""
@@ -29,7 +29,7 @@ class Address(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     phone: str = ""
 
 
-class Person(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class Person(msgspec.Struct, frozen=True, kw_only=True):
     """Someone a business deals with: a customer, a lead, a buyer."""
 
     email: str = ""
@@ -47,7 +47,7 @@ class Person(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
         return self.name or " ".join(p for p in (self.first_name, self.last_name) if p) or self.email
 
 
-class OrderLine(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class OrderLine(msgspec.Struct, frozen=True, kw_only=True):
     """One line of an order; money is exact decimal in the order's currency."""
 
     name: str
@@ -83,7 +83,7 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
         return self.subject or self.id
 
 
-class ContactData(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class ContactData(msgspec.Struct, frozen=True, kw_only=True):
     """What a person told us through a form."""
 
     contact: Person
@@ -99,7 +99,7 @@ class ContactSubmitted(Event, tag="contact.submitted"):
     data: ContactData
 
 
-class CustomerData(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class CustomerData(msgspec.Struct, frozen=True, kw_only=True):
     """A customer account created in a shop."""
 
     customer: Person
@@ -113,7 +113,7 @@ class CustomerCreated(Event, tag="customer.created"):
     data: CustomerData
 
 
-class OrderData(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class OrderData(msgspec.Struct, frozen=True, kw_only=True):
     """An order as the shop recorded it; every amount exact, in `currency`."""
 
     order_id: str  # the vendor's id as text: 64-bit ids never pass through a float
@@ -141,7 +141,7 @@ class OrderCreated(Event, tag="order.created"):
     data: OrderData
 
 
-class PaymentData(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class PaymentData(msgspec.Struct, frozen=True, kw_only=True):
     """Money received, exact, with what it paid for where known."""
 
     payment_id: str

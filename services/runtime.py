@@ -20,7 +20,7 @@ from services.common.kafka import Publisher, all_topics, ensure_topics
 from services.common.metrics import Metrics
 from services.gateway.app import publisher_ctx, setup_gateway
 from services.sync.runner import SyncService
-from services.web.app import READY_CHECKS, setup_web
+from services.web.app import READY_CHECKS, setup_ops, setup_web
 
 log = structlog.get_logger("handover")
 
@@ -65,15 +65,14 @@ class Runtime:
             self.settings = msgspec.structs.replace(self.settings, kafka=kafka)
         self.metrics.init_labels(self.settings)
         await ensure_topics(self.settings.kafka, all_topics(self.settings))
-        if self.parts.gateway or self.parts.web:
-            app = self.make_app()
-            self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
-            await self.runner.setup()
-            site = web.TCPSite(self.runner, self.settings.server.host, self.settings.server.port)
-            await site.start()
-            server = site._server  # noqa: SLF001 - the only way to learn an ephemeral port
-            assert server is not None and server.sockets  # type: ignore[attr-defined]
-            self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        # Every process serves HTTP: at least /healthz, /readyz and /metrics.
+        self.runner = web.AppRunner(self.make_app(), access_log=None, handle_signals=False)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, self.settings.server.host, self.settings.server.port)
+        await site.start()
+        server = site._server
+        assert server is not None and server.sockets  # type: ignore[attr-defined]
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
         if self.parts.sync:
             self.sync = SyncService(self.settings, self.metrics, self.parts.targets)
             await self.sync.start()
@@ -88,7 +87,8 @@ class Runtime:
             app[PUBLISHER] = Publisher(self.settings.kafka)
             app.cleanup_ctx.append(publisher_ctx)
             setup_gateway(app)
-        if self.parts.web or self.parts.gateway:
+        setup_ops(app)
+        if self.parts.web:
             setup_web(app)
         return app
 

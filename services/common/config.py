@@ -36,7 +36,7 @@ class ServerConfig(_Section):
     """Where the HTTP server (gateway + web) listens."""
 
     host: str = "127.0.0.1"
-    port: int = 8080
+    port: int = 8080  # 0: any free port (tests)
     public_url: str = ""  # how others reach us, for printed links; defaults to http://host:port
 
 

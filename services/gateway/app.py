@@ -145,7 +145,7 @@ def _answer(
     if source.kind == "form" and wants_html(request):
         # A person's browser: send it on to a thank-you page (POST-redirect-GET).
         target = getattr(source.config, "thank_you_url", "") or f"/hooks/{source.name}/thanks"
-        return web.HTTPSeeOther(target, headers=headers)
+        return web.Response(status=303, headers={**headers, "Location": target})
     if outcome == "ignored":
         return json_response({"status": "ignored", "reason": reason}, 200, headers)
     if outcome == "duplicate":

@@ -32,7 +32,13 @@ from services.common.metrics import Metrics
 from services.sync.connectors import connector_kinds
 from services.sync.connectors.base import ActionRequest, Connector, ConnectorContext, Delivered
 from services.sync.errors import DeliveryError, Permanent, Transient
-from services.sync.flows import CompiledAction, CompiledFlow, compile_flows, event_context, idempotency_key
+from services.sync.flows import (
+    CompiledAction,
+    CompiledFlow,
+    compile_flows,
+    event_context,
+    idempotency_key,
+)
 from services.sync.ledger import Ledger, NullLedger
 from services.sync.offsets import PartitionOffsets
 
@@ -227,7 +233,7 @@ class TargetWorker:
                 error: DeliveryError = Transient(f"no answer within {self.cfg.delivery_timeout_s} s")
             except DeliveryError as exc:
                 error = exc
-            except Exception as exc:  # noqa: BLE001 - a connector bug must not lose the event
+            except Exception as exc:
                 error = Permanent(f"connector error: {exc!r}")
             else:
                 duration = time.perf_counter() - started

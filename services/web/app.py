@@ -53,11 +53,16 @@ async def render_home(request: web.Request) -> web.Response:
     return web.Response(text=page, content_type="text/html")
 
 
-def setup_web(app: web.Application) -> None:
-    """Add the web routes to an app that holds settings and metrics."""
-    app[TEMPLATES] = templates()
-    app.setdefault(READY_CHECKS, [])  # type: ignore[arg-type]
+def setup_ops(app: web.Application) -> None:
+    """Health, readiness and metrics: every Handover process serves these."""
+    if READY_CHECKS not in app:
+        app[READY_CHECKS] = []
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+
+
+def setup_web(app: web.Application) -> None:
+    """Add the owner's pages to an app that holds settings and metrics."""
+    app[TEMPLATES] = templates()
     app.router.add_get("/", render_home)

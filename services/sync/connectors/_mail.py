@@ -14,7 +14,7 @@ import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from services.common.config import TargetConfig
-from services.sync.connectors.base import ActionSpec, ActionRequest
+from services.sync.connectors.base import ActionRequest, ActionSpec
 from services.sync.errors import Permanent
 
 SEND_EMAIL = ActionSpec(
@@ -56,6 +56,18 @@ def message_id(idempotency_key: str) -> str:
     return f"<{digest}@handover.invalid>"
 
 
+def mailbox(name: str, address: str) -> str:
+    """`"Name" <address>`; written by hand because the stdlib refuses non-ASCII local parts,
+    which SMTPUTF8 (RFC 6531) servers accept and people do have."""
+    address = address.strip()
+    if any(c in address for c in "<>\r\n,\"") or address.count("@") != 1:
+        raise Permanent(f"not a mail address: {address!r}")
+    if not name:
+        return address
+    quoted = name.replace("\\", "\\\\").replace('"', '\\"').replace("\r", " ").replace("\n", " ")
+    return f'"{quoted}" <{address}>'
+
+
 def build_message(config: MailConfig, request: ActionRequest, context: dict[str, Any]) -> EmailMessage:
     """Render the text and HTML parts and address the mail."""
     template = str(request.options.get("template", "confirmation"))
@@ -71,7 +83,7 @@ def build_message(config: MailConfig, request: ActionRequest, context: dict[str,
     msg = EmailMessage(policy=email.policy.SMTP)
     msg["From"] = config.sender
     to_name = request.fields.get("to_name", "")
-    msg["To"] = email.utils.formataddr((to_name, request.fields["to"])) if to_name else request.fields["to"]
+    msg["To"] = mailbox(to_name, request.fields["to"])
     for header in ("cc", "reply_to"):
         if request.fields.get(header):
             msg[header.replace("_", "-").title()] = request.fields[header]

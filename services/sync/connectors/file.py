@@ -57,7 +57,7 @@ class FileConnector(Connector):
                     self._seen.add(msgspec.json.decode(line)["idempotency_key"])
                 except (msgspec.DecodeError, KeyError, TypeError):
                     continue  # a torn last line from a crash mid-write: ignored, rewritten
-        self._fh = open(self.path, "ab")  # noqa: SIM115 - kept open for the connector's life
+        self._fh = open(self.path, "ab")
 
     async def close(self) -> None:
         """Close the outbox file."""

@@ -56,6 +56,9 @@ class SmtpConnector(Connector):
             if 500 <= exc.code < 600:
                 raise Permanent(f"SMTP {exc.code}: {exc.message}", status=exc.code) from exc
             raise Transient(f"SMTP {exc.code}: {exc.message}", status=exc.code) from exc
+        except UnicodeEncodeError as exc:
+            # A non-ASCII address needs SMTPUTF8 (RFC 6531); a server without it cannot take it.
+            raise Permanent(f"{cfg.host}:{cfg.port} does not accept non-ASCII addresses (SMTPUTF8)") from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             raise Transient(f"SMTP {cfg.host}:{cfg.port} unreachable: {exc}") from exc
         return Delivered(external_id=str(msg["Message-ID"]), detail=f"mail to {request.fields['to']}")
