@@ -39,7 +39,7 @@ from services.sync.flows import (
     event_context,
     idempotency_key,
 )
-from services.sync.ledger import Ledger, NullLedger
+from services.ledger.base import Ledger, NullLedger
 from services.sync.offsets import PartitionOffsets
 
 log = structlog.get_logger("handover.sync")

@@ -1,0 +1,200 @@
+"""Two SQL backends behind one small interface: SQLite (embedded default) and PostgreSQL (asyncpg).
+
+Statements are written once, in PostgreSQL's `$1` placeholder style; the SQLite backend maps
+them to `?1`. Both speak `INSERT ... ON CONFLICT` and `RETURNING`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import parse_qs, urlsplit
+
+Row = tuple[Any, ...]
+
+
+class Database(Protocol):
+    """What the ledger needs from a database."""
+
+    dialect: str
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        """Run one statement."""
+        ...
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run one statement for many rows, in one transaction."""
+        ...
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        """Rows of a query."""
+        ...
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        """The first row of a query, or None."""
+        ...
+
+    async def script(self, statements: Sequence[str]) -> None:
+        """Run DDL statements in order (schema creation)."""
+        ...
+
+    async def close(self) -> None:
+        """Close connections."""
+        ...
+
+
+_PLACEHOLDER = re.compile(r"\$(\d+)")
+
+
+class SqliteDatabase:
+    """sqlite3 on one dedicated thread (the module is synchronous; one writer keeps it simple)."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: str) -> None:
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-sqlite")
+        self._path = path
+        self._conn: sqlite3.Connection | None = None
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is None:
+            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode: durable across a process crash, may lose the last commits on
+            # power loss; Kafka still holds the events and the targets' idempotency covers it.
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=5000")
+            self._conn = conn
+        return self._conn
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    @staticmethod
+    def _sql(sql: str) -> str:
+        return _PLACEHOLDER.sub(r"?\1", sql)
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        """Run one statement (autocommit)."""
+        await self._run(lambda: self._connect().execute(self._sql(sql), args))
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run one statement for many rows in one transaction."""
+        data = [tuple(r) for r in rows]
+
+        def work() -> None:
+            conn = self._connect()
+            conn.execute("BEGIN")
+            try:
+                conn.executemany(self._sql(sql), data)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+        await self._run(work)
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        """All rows of a query."""
+        return await self._run(lambda: self._connect().execute(self._sql(sql), args).fetchall())  # type: ignore[no-any-return]
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        """The first row, or None."""
+        return await self._run(lambda: self._connect().execute(self._sql(sql), args).fetchone())  # type: ignore[no-any-return]
+
+    async def script(self, statements: Sequence[str]) -> None:
+        """DDL in order."""
+
+        def work() -> None:
+            conn = self._connect()
+            for statement in statements:
+                conn.execute(statement)
+
+        await self._run(work)
+
+    async def close(self) -> None:
+        """Close the connection and stop the thread."""
+
+        def work() -> None:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+        await self._run(work)
+        self._executor.shutdown(wait=True)
+
+
+class PostgresDatabase:
+    """asyncpg pool; `?schema=NAME` in the URL puts Handover's tables in their own schema."""
+
+    dialect = "postgresql"
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        query = parse_qs(parts.query)
+        self.schema = query.pop("schema", [""])[0]
+        self._dsn = parts._replace(query="&".join(f"{k}={v[0]}" for k, v in query.items())).geturl()
+        self._pool: Any = None
+
+    async def connect(self) -> None:
+        """Open the pool (and create the schema when one is named)."""
+        import asyncpg
+
+        settings = {"search_path": self.schema} if self.schema else {}
+        if self.schema:
+            conn = await asyncpg.connect(self._dsn)
+            try:
+                await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+            finally:
+                await conn.close()
+        self._pool = await asyncpg.create_pool(self._dsn, min_size=1, max_size=10, server_settings=settings)
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        """Run one statement."""
+        await self._pool.execute(sql, *args)
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run one statement for many rows in one transaction."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.executemany(sql, [tuple(r) for r in rows])
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        """All rows of a query."""
+        return [tuple(r) for r in await self._pool.fetch(sql, *args)]
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        """The first row, or None."""
+        row = await self._pool.fetchrow(sql, *args)
+        return tuple(row) if row is not None else None
+
+    async def script(self, statements: Sequence[str]) -> None:
+        """DDL in order, serialised across processes with an advisory lock."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(7305553)")  # several processes start at once
+            for statement in statements:
+                await conn.execute(statement)
+
+    async def close(self) -> None:
+        """Close the pool."""
+        if self._pool is not None:
+            await self._pool.close()
+
+
+async def connect(url: str) -> Database:
+    """Open the database a ledger URL names: sqlite:///path or postgresql://..."""
+    if url.startswith("sqlite:"):
+        # sqlite:///relative/path.db, sqlite:////absolute/path.db, sqlite:///:memory:
+        path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url.removeprefix("sqlite:")
+        return SqliteDatabase(path or ":memory:")
+    if url.startswith(("postgresql:", "postgres:")):
+        db = PostgresDatabase(url)
+        await db.connect()
+        return db
+    raise ValueError(f"unsupported ledger url {url!r}: use sqlite:///path or postgresql://...")

@@ -1,0 +1,445 @@
+"""The SQL ledger: what the recorder saw, what each flow expects, and what each delivery did.
+
+One implementation over `Database` (SQLite or PostgreSQL); the same tests run on both.
+Times are epoch seconds (float) so both backends store and compare them the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from schemas import AnyEvent, ContactSubmitted, CustomerCreated, Event, OrderCreated, PaymentReceived
+from services.ledger.base import Prior
+from services.ledger.db import Database, connect
+
+SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS events (
+        id TEXT PRIMARY KEY,
+        type TEXT NOT NULL,
+        source TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        keys TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        occurred_at DOUBLE PRECISION NOT NULL,
+        received_at DOUBLE PRECISION,
+        recorded_at DOUBLE PRECISION NOT NULL,
+        test BOOLEAN NOT NULL,
+        topic TEXT NOT NULL,
+        kafka_partition INTEGER NOT NULL,
+        kafka_offset BIGINT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS events_recorded ON events (recorded_at)",
+    "CREATE INDEX IF NOT EXISTS events_source ON events (source, recorded_at)",
+    """CREATE TABLE IF NOT EXISTS expected_actions (
+        event_id TEXT NOT NULL,
+        flow TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        PRIMARY KEY (event_id, flow, action)
+    )""",
+    """CREATE TABLE IF NOT EXISTS deliveries (
+        key TEXT PRIMARY KEY,
+        event_id TEXT NOT NULL,
+        target TEXT NOT NULL,
+        flow TEXT NOT NULL,
+        action TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        external_id TEXT NOT NULL DEFAULT '',
+        first_attempt_at DOUBLE PRECISION,
+        last_attempt_at DOUBLE PRECISION,
+        next_attempt_at DOUBLE PRECISION,
+        delivered_at DOUBLE PRECISION,
+        last_error TEXT NOT NULL DEFAULT '',
+        dlq_offset BIGINT,
+        test BOOLEAN NOT NULL DEFAULT FALSE
+    )""",
+    "CREATE INDEX IF NOT EXISTS deliveries_event ON deliveries (event_id)",
+    "CREATE INDEX IF NOT EXISTS deliveries_target ON deliveries (target, status)",
+    "CREATE INDEX IF NOT EXISTS deliveries_delivered ON deliveries (delivered_at)",
+    """CREATE TABLE IF NOT EXISTS webhook_dedupe (
+        event_id TEXT PRIMARY KEY,
+        expires_at DOUBLE PRECISION NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS idmap (
+        target TEXT NOT NULL,
+        key TEXT NOT NULL,
+        external_id TEXT NOT NULL,
+        PRIMARY KEY (target, key)
+    )""",
+    """CREATE TABLE IF NOT EXISTS settings_store (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL
+    )""",
+]
+
+# Delivery statuses.
+PENDING, SENDING, RETRYING, DELIVERED, DEADLETTERED, FAILED = (
+    "pending", "sending", "retrying", "delivered", "deadlettered", "failed",
+)
+
+
+def search_keys(event: AnyEvent) -> str:
+    """The business keys an owner searches by: order number, e-mail, names (lower-case)."""
+    keys = [event.subject, event.id]
+    match event:
+        case OrderCreated(data=d):
+            keys += [d.order_number, d.order_id, d.customer.email, d.customer.display_name, d.customer.company]
+        case ContactSubmitted(data=d):
+            keys += [d.contact.email, d.contact.display_name, d.contact.company, d.contact.phone]
+        case CustomerCreated(data=d):
+            keys += [d.customer.email, d.customer.display_name, d.customer.company, d.customer.external_id]
+        case PaymentReceived(data=d):
+            keys += [d.payment_id, d.order_number, d.invoice_number, d.payer.email, d.payer.display_name]
+    return "\n".join(sorted({k.strip().lower() for k in keys if k and k.strip()}))
+
+
+def summary(event: AnyEvent) -> str:
+    """One plain-language line about the event for the owner's pages."""
+    match event:
+        case OrderCreated(data=d):
+            return f"order {d.order_number} from {d.customer.display_name}: {d.currency} {d.total}"
+        case ContactSubmitted(data=d):
+            return f"form '{d.form}' from {d.contact.display_name}"
+        case CustomerCreated(data=d):
+            return f"new customer {d.customer.display_name}"
+        case PaymentReceived(data=d):
+            return f"payment {d.currency} {d.amount} from {d.payer.display_name}"
+    return event.type  # pragma: no cover - every type is matched above
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """An event as the recorder saw it on its topic."""
+
+    event: AnyEvent
+    topic: str
+    partition: int
+    offset: int
+    expected: Sequence[tuple[str, str, str]]  # (flow, action, target) that this event should cause
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    """One delivery of one action, as the ledger has it."""
+
+    key: str
+    event_id: str
+    target: str
+    flow: str
+    action: str
+    status: str
+    attempts: int
+    external_id: str
+    first_attempt_at: float | None
+    last_attempt_at: float | None
+    next_attempt_at: float | None
+    delivered_at: float | None
+    last_error: str
+    dlq_offset: int | None
+
+    COLUMNS = (
+        "key, event_id, target, flow, action, status, attempts, external_id, first_attempt_at, "
+        "last_attempt_at, next_attempt_at, delivered_at, last_error, dlq_offset"
+    )
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """One recorded event."""
+
+    id: str
+    type: str
+    source: str
+    subject: str
+    summary: str
+    occurred_at: float
+    recorded_at: float
+    test: bool
+
+    COLUMNS = "id, type, source, subject, summary, occurred_at, recorded_at, test"
+
+
+class SqlLedger:
+    """The ledger on a SQL database; also the gateway's dedupe store and connectors' id map."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @classmethod
+    async def open(cls, url: str) -> SqlLedger:
+        """Connect and create the tables that do not exist yet."""
+        db = await connect(url)
+        await db.script(SCHEMA)
+        return cls(db)
+
+    async def close(self) -> None:
+        """Close the database."""
+        await self.db.close()
+
+    # --- the sync runner's calls (services.ledger.base.Ledger) -------------------------------
+
+    async def begin(self, key: str, event: Event, target: str, flow: str, action: str, idempotency: str) -> Prior:
+        """Register the action; "delivered" when done before, "ambiguous" when a
+        non-idempotent call was interrupted between sending and confirmation."""
+        row = await self.db.fetchrow("SELECT status FROM deliveries WHERE key = $1", key)
+        if row is None:
+            await self.db.execute(
+                "INSERT INTO deliveries (key, event_id, target, flow, action, status, test) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (key) DO NOTHING",
+                key, event.id, target, flow, action, PENDING, event.test,
+            )
+            return None
+        status = row[0]
+        if status == DELIVERED:
+            return "delivered"
+        if status == SENDING and idempotency == "none":
+            return "ambiguous"
+        return None
+
+    async def sending(self, key: str, attempt: int) -> None:
+        """The call starts now."""
+        now = time.time()
+        await self.db.execute(
+            "UPDATE deliveries SET status = $2, attempts = $3, last_attempt_at = $4, "
+            "first_attempt_at = COALESCE(first_attempt_at, $4), next_attempt_at = NULL WHERE key = $1",
+            key, SENDING, attempt, now,
+        )
+
+    async def delivered(self, key: str, external_id: str, attempts: int) -> None:
+        """The target confirmed."""
+        now = time.time()
+        await self.db.execute(
+            "UPDATE deliveries SET status = $2, attempts = $3, external_id = $4, delivered_at = $5, "
+            "last_attempt_at = $5, first_attempt_at = COALESCE(first_attempt_at, $5), "
+            "next_attempt_at = NULL, last_error = '' WHERE key = $1",
+            key, DELIVERED, attempts, external_id, now,
+        )
+
+    async def failed(self, key: str, error: str, attempts: int) -> None:
+        """An attempt failed."""
+        await self.db.execute(
+            "UPDATE deliveries SET status = $2, attempts = $3, last_error = $4 WHERE key = $1",
+            key, FAILED, attempts, error[:2000],
+        )
+
+    async def retrying(self, key: str, next_attempt_at: float) -> None:
+        """The next attempt is scheduled."""
+        await self.db.execute(
+            "UPDATE deliveries SET status = $2, next_attempt_at = $3 WHERE key = $1", key, RETRYING, next_attempt_at
+        )
+
+    async def deadlettered(self, key: str, error: str, attempts: int, dlq_offset: int) -> None:
+        """The action is in the dead-letter topic."""
+        await self.db.execute(
+            "UPDATE deliveries SET status = $2, attempts = $3, last_error = $4, dlq_offset = $5, "
+            "next_attempt_at = NULL WHERE key = $1",
+            key, DEADLETTERED, attempts, error[:2000], dlq_offset,
+        )
+
+    async def idmap_get(self, target: str, key: str) -> str | None:
+        """A target's id for one of Handover's keys."""
+        row = await self.db.fetchrow("SELECT external_id FROM idmap WHERE target = $1 AND key = $2", target, key)
+        return row[0] if row else None
+
+    async def idmap_put(self, target: str, key: str, external_id: str) -> None:
+        """Remember a target's id for one of Handover's keys."""
+        await self.db.execute(
+            "INSERT INTO idmap (target, key, external_id) VALUES ($1, $2, $3) "
+            "ON CONFLICT (target, key) DO UPDATE SET external_id = excluded.external_id",
+            target, key, external_id,
+        )
+
+    # --- the recorder ------------------------------------------------------------------------
+
+    async def record(self, batch: Iterable[RecordedEvent]) -> None:
+        """Record events and the actions their flows expect (idempotent: replays change nothing)."""
+        now = time.time()
+        events, expected = [], []
+        for r in batch:
+            e = r.event
+            events.append((
+                e.id, e.type, e.source, e.subject, search_keys(e), summary(e), e.time.timestamp(),
+                e.received_at.timestamp() if e.received_at else None, now, e.test, r.topic, r.partition, r.offset,
+            ))
+            expected += [(e.id, flow, action, target) for flow, action, target in r.expected]
+        if events:
+            await self.db.executemany(
+                "INSERT INTO events (id, type, source, subject, keys, summary, occurred_at, received_at, "
+                "recorded_at, test, topic, kafka_partition, kafka_offset) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (id) DO NOTHING",
+                events,
+            )
+        if expected:
+            await self.db.executemany(
+                "INSERT INTO expected_actions (event_id, flow, action, target) VALUES ($1, $2, $3, $4) "
+                "ON CONFLICT (event_id, flow, action) DO NOTHING",
+                expected,
+            )
+
+    # --- the gateway's dedupe memory ---------------------------------------------------------
+
+    async def seen(self, event_id: str) -> bool:
+        """True when this delivery was accepted within its window."""
+        row = await self.db.fetchrow(
+            "SELECT 1 FROM webhook_dedupe WHERE event_id = $1 AND expires_at > $2", event_id, time.time()
+        )
+        return row is not None
+
+    async def remember(self, event_id: str, ttl_s: float) -> None:
+        """Remember an accepted delivery for `ttl_s` seconds."""
+        await self.db.execute(
+            "INSERT INTO webhook_dedupe (event_id, expires_at) VALUES ($1, $2) "
+            "ON CONFLICT (event_id) DO UPDATE SET expires_at = excluded.expires_at",
+            event_id, time.time() + ttl_s,
+        )
+
+    async def forget_expired(self) -> None:
+        """Drop dedupe entries past their window."""
+        await self.db.execute("DELETE FROM webhook_dedupe WHERE expires_at <= $1", time.time())
+
+    # --- reading -----------------------------------------------------------------------------
+
+    async def deliveries_for(self, event_id: str) -> list[DeliveryRow]:
+        """Every delivery of one event."""
+        rows = await self.db.fetch(
+            f"SELECT {DeliveryRow.COLUMNS} FROM deliveries WHERE event_id = $1 ORDER BY flow, action", event_id
+        )
+        return [DeliveryRow(*r) for r in rows]
+
+    async def delivery(self, key: str) -> DeliveryRow | None:
+        """One delivery by idempotency key."""
+        row = await self.db.fetchrow(f"SELECT {DeliveryRow.COLUMNS} FROM deliveries WHERE key = $1", key)
+        return DeliveryRow(*row) if row else None
+
+    async def event(self, event_id: str) -> EventRow | None:
+        """One recorded event."""
+        row = await self.db.fetchrow(f"SELECT {EventRow.COLUMNS} FROM events WHERE id = $1", event_id)
+        return EventRow(*_bools(row, 7)) if row else None
+
+    async def search(self, term: str, limit: int = 50) -> list[EventRow]:
+        """Events whose business keys contain `term` (order number, e-mail, name), newest first."""
+        like = "%" + term.strip().lower().replace("%", "").replace("_", "") + "%"
+        rows = await self.db.fetch(
+            f"SELECT {EventRow.COLUMNS} FROM events WHERE keys LIKE $1 ORDER BY recorded_at DESC LIMIT $2",
+            like, limit,
+        )
+        return [EventRow(*_bools(r, 7)) for r in rows]
+
+    async def incomplete(self, older_than_s: float, limit: int = 200) -> list[tuple[EventRow, list[tuple[str, str, str, DeliveryRow | None]]]]:
+        """Events whose expected actions are not all delivered `older_than_s` after recording,
+        with each missing action (flow, action, target) and its delivery row if any."""
+        cutoff = time.time() - older_than_s
+        rows = await self.db.fetch(
+            "SELECT x.event_id, x.flow, x.action, x.target FROM expected_actions x "
+            "JOIN events e ON e.id = x.event_id "
+            "LEFT JOIN deliveries d ON d.event_id = x.event_id AND d.flow = x.flow AND d.action = x.action "
+            "WHERE e.recorded_at < $1 AND (d.status IS NULL OR d.status <> 'delivered') "
+            "ORDER BY e.recorded_at LIMIT $2",
+            cutoff, limit,
+        )
+        out: dict[str, list[tuple[str, str, str, DeliveryRow | None]]] = {}
+        for event_id, flow, action, target in rows:
+            key = f"{event_id}:{flow}:{action}"
+            out.setdefault(event_id, []).append((flow, action, target, await self.delivery(key)))
+        result = []
+        for event_id, missing in out.items():
+            ev = await self.event(event_id)
+            if ev is not None:
+                result.append((ev, missing))
+        return result
+
+    async def incomplete_counts(self, older_than_s: float) -> dict[str, int]:
+        """Per flow: events with an expected action not delivered after `older_than_s`."""
+        rows = await self.db.fetch(
+            "SELECT x.flow, COUNT(DISTINCT x.event_id) FROM expected_actions x "
+            "JOIN events e ON e.id = x.event_id "
+            "LEFT JOIN deliveries d ON d.event_id = x.event_id AND d.flow = x.flow AND d.action = x.action "
+            "WHERE e.recorded_at < $1 AND (d.status IS NULL OR d.status <> 'delivered') GROUP BY x.flow",
+            time.time() - older_than_s,
+        )
+        return {flow: int(n) for flow, n in rows}
+
+    async def target_counts(self) -> dict[str, dict[str, int]]:
+        """Per target: deliveries by status."""
+        rows = await self.db.fetch("SELECT target, status, COUNT(*) FROM deliveries GROUP BY target, status")
+        out: dict[str, dict[str, int]] = {}
+        for target, status, n in rows:
+            out.setdefault(target, {})[status] = int(n)
+        return out
+
+    async def source_activity(self, since: float) -> dict[str, tuple[float, int]]:
+        """Per source: last event time and events since `since`."""
+        rows = await self.db.fetch(
+            "SELECT source, MAX(recorded_at), SUM(CASE WHEN recorded_at >= $1 THEN 1 ELSE 0 END) "
+            "FROM events GROUP BY source",
+            since,
+        )
+        return {s: (float(last), int(n or 0)) for s, last, n in rows}
+
+    async def source_times(self, source: str, limit: int = 200) -> list[float]:
+        """The latest event times of one source, oldest first (to learn its rhythm)."""
+        rows = await self.db.fetch(
+            "SELECT recorded_at FROM events WHERE source = $1 ORDER BY recorded_at DESC LIMIT $2", source, limit
+        )
+        return sorted(float(r[0]) for r in rows)
+
+    async def weekly_deliveries(self, since: float, week_s: float = 7 * 86400) -> list[tuple[str, str, str, int, int]]:
+        """Per (flow, action, target, week index since `since`): delivered actions, test events
+        excluded; each idempotency key counts once however often it was redelivered."""
+        rows = await self.db.fetch(
+            "SELECT flow, action, target, delivered_at FROM deliveries "
+            "WHERE status = 'delivered' AND NOT test AND delivered_at >= $1",
+            since,
+        )
+        counts: dict[tuple[str, str, str, int], int] = {}
+        for flow, action, target, at in rows:
+            k = (flow, action, target, int((float(at) - since) // week_s))
+            counts[k] = counts.get(k, 0) + 1
+        return [(f, a, t, w, n) for (f, a, t, w), n in sorted(counts.items())]
+
+    async def deadletter_counts(self) -> dict[tuple[str, str, str], int]:
+        """Dead-lettered actions per (flow, action, target), test events excluded."""
+        rows = await self.db.fetch(
+            "SELECT flow, action, target, COUNT(*) FROM deliveries WHERE status = 'deadlettered' AND NOT test "
+            "GROUP BY flow, action, target"
+        )
+        return {(f, a, t): int(n) for f, a, t, n in rows}
+
+    async def get_value(self, name: str) -> str | None:
+        """A stored setting (the calculator's typed-in handovers)."""
+        row = await self.db.fetchrow("SELECT value FROM settings_store WHERE name = $1", name)
+        return row[0] if row else None
+
+    async def put_value(self, name: str, value: str) -> None:
+        """Store a setting."""
+        await self.db.execute(
+            "INSERT INTO settings_store (name, value, updated_at) VALUES ($1, $2, $3) "
+            "ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            name, value, time.time(),
+        )
+
+    async def all_deliveries(self, target: str | None = None) -> list[DeliveryRow]:
+        """Every delivery (tests and the checker), optionally of one target."""
+        if target is None:
+            rows = await self.db.fetch(f"SELECT {DeliveryRow.COLUMNS} FROM deliveries ORDER BY key")
+        else:
+            rows = await self.db.fetch(
+                f"SELECT {DeliveryRow.COLUMNS} FROM deliveries WHERE target = $1 ORDER BY key", target
+            )
+        return [DeliveryRow(*r) for r in rows]
+
+
+def _bools(row: Sequence[Any], index: int) -> list[Any]:
+    out = list(row)
+    out[index] = bool(out[index])
+    return out
+
+
+async def open_ledger(url: str) -> SqlLedger:
+    """Open the ledger a URL names (sqlite:///path or postgresql://...)."""
+    return await SqlLedger.open(url)
