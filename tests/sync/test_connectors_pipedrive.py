@@ -1,4 +1,4 @@
-"""Pipedrive specifics: value fidelity, the id map before the (lagging) search, activities, rates."""
+"""Pipedrive specifics: value fidelity, id map before the lagging search, activities, rates."""
 
 from __future__ import annotations
 
