@@ -1,0 +1,195 @@
+"""Any JSON API: render a URL and a JSON body from the event, send it with an Idempotency-Key.
+
+With a target secret, requests are signed per Standard Webhooks
+(https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md):
+`webhook-id` (derived from the idempotency key, so a resend carries the same id),
+`webhook-timestamp`, and `webhook-signature: v1,<base64 HMAC-SHA256 of "{id}.{ts}.{body}">`
+with the key from `whsec_<base64>`. One action, `send`; its optional `url`/`body` fields
+override the target's templates per flow (and are checked against the event's schema when
+the config loads).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import time
+from collections.abc import Callable
+from typing import Any, ClassVar
+from urllib.parse import urljoin
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from schemas import encode_event
+from services.common.config import TargetConfig
+from services.common.errors import ConfigError
+from services.sync.connectors._http import (
+    HttpConnectorMixin,
+    decode_json,
+    send_json,
+    standard_retry_after,
+)
+from services.sync.connectors.base import JSON, ActionRequest, ActionSpec, Connector, Delivered
+from services.sync.errors import Permanent
+from services.sync.flows import event_context
+
+# Target-level templates: `|tojson` encodes Decimals as exact strings and dates as ISO 8601.
+_ENV = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+_ENV.policies["json.dumps_function"] = lambda obj, **_: JSON.encode(obj).decode()
+
+
+def _compile(text: str, key: str) -> jinja2.Template:
+    try:
+        return _ENV.from_string(text)
+    except jinja2.TemplateSyntaxError as exc:
+        raise ValueError(f"{key} template error: {exc.message}") from None
+
+
+class HttpConfig(TargetConfig, frozen=True, kw_only=True):
+    """A JSON endpoint; `secret`/`secret_env` signs requests and fills `{secret}` in headers."""
+
+    url: str = ""  # Jinja2 template over the event context; relative to base_url when set
+    base_url: str = ""
+    method: str = "POST"
+    body: str = ""  # Jinja2 template rendering JSON; empty: the event itself as JSON
+    headers: dict[str, str] = {}  # static; "{secret}" in a value is replaced by the secret
+    timeout_s: float = 0.0  # 0: the sync service's delivery timeout
+    id_field: str = "id"  # "/data/id" (JSON pointer) or "id" (top-level key) in the answer
+    sign: bool = True  # sign with Standard Webhooks headers when a secret is configured
+
+    def __post_init__(self) -> None:
+        if not (self.url or self.base_url):
+            raise ValueError("set url (or base_url)")
+        if self.method.upper() not in ("POST", "PUT", "PATCH", "DELETE", "GET"):
+            raise ValueError(f"unsupported method {self.method!r}")
+        _compile(self.url, "url")
+        _compile(self.body, "body")
+
+
+def webhook_id(idempotency_key: str) -> str:
+    """The Standard Webhooks message id for an idempotency key: stable across resends."""
+    return "msg_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+
+
+def signing_key(secret: str) -> bytes:
+    """The HMAC key from a `whsec_<base64>` secret (the prefix is optional)."""
+    raw = secret.removeprefix("whsec_")
+    try:
+        return base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("the signing secret must be whsec_<base64>") from None
+
+
+def sign(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
+    """`v1,<base64 HMAC-SHA256>` over "{id}.{timestamp}.{body}"."""
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+def pick(data: Any, where: str) -> Any:
+    """A value from a JSON answer by JSON pointer ("/data/id") or top-level key ("id")."""
+    if not where.startswith("/"):
+        return data.get(where) if isinstance(data, dict) else None
+    current = data
+    for raw in where[1:].split("/"):
+        part = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(current, dict):
+            current = current.get(part)
+        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
+            current = current[int(part)]
+        else:
+            return None
+    return current
+
+
+def generic_message(data: Any) -> str:
+    """A message from common error shapes: message, error(.message), detail, title."""
+    if not isinstance(data, dict):
+        return ""
+    for key in ("message", "detail", "error_description", "title"):
+        if isinstance(data.get(key), str):
+            return data[key]
+    error = data.get("error")
+    if isinstance(error, dict):
+        return generic_message(error)
+    return str(error) if error else ""
+
+
+class HttpConnector(HttpConnectorMixin, Connector):
+    """Sends each action as one JSON request with an Idempotency-Key (the receiver dedupes)."""
+
+    kind: ClassVar[str] = "http"
+    Config = HttpConfig
+    actions = {
+        "send": ActionSpec(
+            description="send the event (or the rendered body) as JSON to the target's url",
+            optional=("url", "body"),
+        ),
+    }
+    idempotency = "key"
+    config: HttpConfig
+    clock: Callable[[], float] = staticmethod(time.time)
+
+    async def start(self) -> None:
+        """Compile the templates, check the signing secret, borrow (or open) the session."""
+        self._url = _compile(self.config.url, "url")
+        self._body = _compile(self.config.body, "body") if self.config.body else None
+        self._key: bytes | None = None
+        if self.spec.secret and self.config.sign:
+            try:
+                self._key = signing_key(self.spec.secret.reveal())
+            except ValueError as exc:
+                raise ConfigError(f"targets.{self.name}.secret", str(exc)) from None
+        await self._open_http()
+
+    async def close(self) -> None:
+        """Close a privately opened session."""
+        await self._close_http()
+
+    def _render(self, request: ActionRequest) -> tuple[str, bytes]:
+        ctx = {**event_context(request.event), "fields": request.fields}
+        try:
+            url = request.fields.get("url") or self._url.render(ctx)
+            if self.config.base_url:
+                url = urljoin(self.config.base_url.rstrip("/") + "/", url.lstrip("/"))
+            if request.fields.get("body"):
+                body = request.fields["body"].encode()
+            elif self._body is not None:
+                body = self._body.render(ctx).encode()
+            else:
+                body = encode_event(request.event)
+        except jinja2.TemplateError as exc:
+            raise Permanent(f"http {self.name}: template failed: {exc}") from exc
+        if decode_json(body.decode()) is None:
+            raise Permanent(f"http {self.name}: the body did not render as JSON: {body[:200]!r}")
+        return url, body
+
+    async def deliver(self, request: ActionRequest) -> Delivered:
+        """Send one request; the answer's id (or the HTTP status) is the external id."""
+        url, body = self._render(request)
+        secret = self.spec.secret.reveal() if self.spec.secret else ""
+        headers = {k: v.replace("{secret}", secret) for k, v in self.config.headers.items()}
+        headers["Idempotency-Key"] = request.idempotency_key
+        if self._key is not None:
+            msg_id = webhook_id(request.idempotency_key)
+            timestamp = int(self.clock())
+            headers["webhook-id"] = msg_id
+            headers["webhook-timestamp"] = str(timestamp)
+            headers["webhook-signature"] = sign(self._key, msg_id, timestamp, body)
+        answer = await send_json(
+            self.session,
+            self.config.method.upper(),
+            url,
+            target=f"http {self.name}",
+            timeout_s=self.config.timeout_s or self.ctx.timeout_s,
+            raw_body=body,
+            headers=headers,
+            message_of=generic_message,
+            retry_after_of=standard_retry_after,
+        )
+        found = pick(answer.data, self.config.id_field)
+        external_id = str(found) if found not in (None, "") else str(answer.status)
+        return Delivered(external_id=external_id, detail=f"{self.config.method.upper()} {url}")

@@ -1,0 +1,275 @@
+"""Moneybird: a draft sales invoice per order, for a contact found or created by customer_id.
+
+Contacts: Handover's id map, then `GET /contacts/customer_id/:customer_id` (PATCH when found),
+else `POST /contacts` with our `customer_id`
+(https://developer.moneybird.com/integration/creating-sales-invoices). Invoices: Moneybird
+documents no Idempotency-Key, so the invoice id is kept in the id map under the action's
+idempotency key and a repeat is skipped; the order number goes into `reference`. Residual
+window: an invoice created whose answer was lost (timeout, crash before the map write) is
+created again on retry, as a second draft. Amounts come from the event structs, not from
+templates: Decimal -> string, never float. Moneybird allows 150 requests per 5 minutes per
+token, platform-wide (https://helpcenter.moneybird.nl/nl/articles/208028-api-token-limiet):
+a client-side sliding window refuses (Transient, with retry_after) rather than earn a 429.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+import msgspec
+
+from schemas import OrderCreated
+from services.common.config import TargetConfig
+from services.common.errors import ConfigError
+from services.sync.connectors._http import (
+    HttpConnectorMixin,
+    SlidingWindow,
+    header_seconds,
+    send_json,
+)
+from services.sync.connectors.base import ActionRequest, ActionSpec, Connector, Delivered
+from services.sync.errors import Permanent, Transient, parse_retry_after
+
+CONTACT_FIELDS = {
+    "customer_id": "{{ order.customer.external_id or order.customer.email }}",
+    "email": "{{ order.customer.email }}",
+    "firstname": "{{ order.customer.first_name }}",
+    "lastname": "{{ order.customer.last_name }}",
+    "company_name": "{{ order.customer.company }}",
+    "phone": "{{ order.customer.phone }}",
+}
+
+# Filled from the order's billing address unless a flow maps them (templates cannot reach into
+# the optional address yet: flows.context_shape treats `Address | None` as a leaf).
+ADDRESS_FIELDS = {
+    "address1": "line1",
+    "address2": "line2",
+    "zipcode": "postcode",
+    "city": "city",
+    "country": "country",
+}
+
+
+def _rate_key(text: str) -> Decimal:
+    return Decimal(text.strip().rstrip("%"))
+
+
+class MoneybirdConfig(TargetConfig, frozen=True, kw_only=True):
+    """Moneybird: `secret`/`secret_env` is the API token; tax percentages map to tax_rate_ids."""
+
+    administration_id: str
+    base_url: str = "https://moneybird.com/api/v2"
+    timeout_s: float = 0.0  # 0: the sync service's delivery timeout
+    tax_rates: dict[str, str] = {}  # {"21" = "<tax_rate_id>", "9" = "...", "0" = "..."}
+    ledger_account_id: str = ""  # revenue ledger account for every detail line; empty: default
+    shipping_tax_rate: str = ""  # percent for the shipping line, when lines differ in rate
+    rate_limit: int = 150
+    rate_window_s: float = 300.0
+
+    def __post_init__(self) -> None:
+        for key in self.tax_rates:
+            try:
+                _rate_key(key)
+            except InvalidOperation:
+                raise ValueError(f"tax_rates key {key!r} is not a percentage") from None
+        if not self.administration_id.strip():
+            raise ValueError("administration_id is empty")
+
+    def tax_rate_id(self, percent: Decimal, what: str) -> str:
+        """The tax_rate_id for a percentage (numerically: "21" == 21.00); Permanent if unmapped."""
+        for key, rate_id in self.tax_rates.items():
+            if _rate_key(key) == percent:
+                return rate_id
+        known = ", ".join(sorted(self.tax_rates)) or "none"
+        raise Permanent(
+            f"moneybird: no tax_rate_id configured for tax rate {percent}% ({what}); "
+            f"add it to tax_rates (known: {known})"
+        )
+
+
+def moneybird_message(data: Any) -> str:
+    """Moneybird's `error` (a string, or field -> messages) plus `details` when present."""
+    # Not confirmed from official docs (see the contract notes): accept both shapes.
+    error = data.get("error")
+    if isinstance(error, dict):
+        text = "; ".join(
+            f"{field} {', '.join(map(str, v)) if isinstance(v, list) else v}"
+            for field, v in error.items()
+        )
+    else:
+        text = str(error or data.get("message") or "")
+    details = data.get("details")
+    if isinstance(details, dict) and details:
+        text += " (" + "; ".join(f"{k}: {v}" for k, v in details.items()) + ")"
+    return text
+
+
+def moneybird_retry_after(status: int, headers: Mapping[str, str], data: Any) -> float | None:
+    """Retry-After when present, else RateLimit-Reset (delta seconds or a Unix time)."""
+    seconds = parse_retry_after(headers.get("Retry-After"))
+    if seconds is None and status == 429:
+        seconds = header_seconds(headers, "RateLimit-Reset", epoch_ok=True)
+    return seconds
+
+
+class MoneybirdConnector(HttpConnectorMixin, Connector):
+    """Moneybird: `create_sales_invoice` for `order.created`."""
+
+    kind: ClassVar[str] = "moneybird"
+    Config = MoneybirdConfig
+    actions = {
+        "create_sales_invoice": ActionSpec(
+            description="find or create the contact by customer_id, then a draft sales invoice "
+            "with the order's lines, prices, tax and currency",
+            required=("customer_id",),
+            defaults={**CONTACT_FIELDS, "reference": "{{ order.order_number }}"},
+            optional=tuple(ADDRESS_FIELDS),
+            event_types=("order.created",),
+        ),
+    }
+    idempotency = "natural"
+    config: MoneybirdConfig
+
+    async def start(self) -> None:
+        """Check the token is configured and borrow (or open) the HTTP session."""
+        if not self.spec.secret:
+            raise ConfigError(f"targets.{self.name}.secret", "Moneybird needs an API token")
+        self.limiter = SlidingWindow(self.config.rate_limit, self.config.rate_window_s)
+        await self._open_http()
+
+    async def close(self) -> None:
+        """Close a privately opened session."""
+        await self._close_http()
+
+    async def _call(self, method: str, path: str, body: Any = None) -> Any:
+        assert self.spec.secret is not None
+        wait = self.limiter.try_acquire()
+        if wait > 0:
+            raise Transient(
+                f"moneybird {self.name}: client-side limit of {self.config.rate_limit} requests "
+                f"per {self.config.rate_window_s:g} s reached",
+                retry_after=wait,
+            )
+        base = self.config.base_url.rstrip("/")
+        # The format is a path suffix (.json), not an Accept header (developer.moneybird.com).
+        url = f"{base}/{quote(self.config.administration_id, safe='')}{path}.json"
+        answer = await send_json(
+            self.session,
+            method,
+            url,
+            target=f"moneybird {self.name}",
+            timeout_s=self.config.timeout_s or self.ctx.timeout_s,
+            body=body,
+            headers={"Authorization": f"Bearer {self.spec.secret.reveal()}"},
+            message_of=moneybird_message,
+            retry_after_of=moneybird_retry_after,
+        )
+        return answer.data
+
+    async def _contact(self, fields: Mapping[str, str], event: OrderCreated) -> str:
+        customer_id = fields.get("customer_id", "").strip()
+        if not customer_id:
+            raise Permanent("moneybird: the order's customer has no id or e-mail for customer_id")
+        key = f"contact:{customer_id}"
+        contact_id = await self.idmap.idmap_get(self.name, key)
+        if contact_id:
+            return contact_id
+        address = event.data.billing_address
+        given = dict(fields)
+        for name, attr in ADDRESS_FIELDS.items():
+            if not given.get(name) and address is not None:
+                given[name] = getattr(address, attr)
+        names = (*CONTACT_FIELDS, *ADDRESS_FIELDS)
+        contact = {name: given[name] for name in names if given.get(name, "") != ""}
+        contact["customer_id"] = customer_id
+        if fields.get("email"):
+            contact["send_invoices_to_email"] = fields["email"]
+        try:
+            found = await self._call("GET", f"/contacts/customer_id/{quote(customer_id, safe='')}")
+        except Permanent as exc:
+            if exc.status != 404:
+                raise
+            data = await self._call("POST", "/contacts", {"contact": contact})
+        else:
+            data = await self._call("PATCH", f"/contacts/{found['id']}", {"contact": contact})
+        contact_id = str(data["id"])
+        await self.idmap.idmap_put(self.name, key, contact_id)
+        return contact_id
+
+    def _details(self, event: OrderCreated) -> list[dict[str, Any]]:
+        order = event.data
+        details: list[dict[str, Any]] = []
+        for i, line in enumerate(order.lines, 1):
+            if line.tax_rate is None:
+                raise Permanent(f"moneybird: order line {i} ({line.name!r}) has no tax rate")
+            detail = {
+                "description": line.name,
+                "amount": str(line.quantity),
+                "price": str(line.unit_price),
+                "tax_rate_id": self.config.tax_rate_id(line.tax_rate, f"line {i} {line.name!r}"),
+            }
+            details.append(detail)
+        rates = {line.tax_rate for line in order.lines}
+        extras = (("Shipping", order.shipping_total), ("Discount", -order.discount_total))
+        for name, amount in extras:
+            if not amount:
+                continue
+            if self.config.shipping_tax_rate:
+                rate = _rate_key(self.config.shipping_tax_rate)
+            elif len(rates) == 1 and None not in rates:
+                rate = next(iter(rates))  # type: ignore[assignment]
+            else:
+                raise Permanent(
+                    f"moneybird: order {order.order_number} has a {name.lower()} amount and lines "
+                    "with different tax rates; set shipping_tax_rate"
+                )
+            details.append(
+                {
+                    "description": name,
+                    "amount": "1",
+                    "price": str(amount),
+                    "tax_rate_id": self.config.tax_rate_id(rate, name.lower()),
+                }
+            )
+        if self.config.ledger_account_id:
+            for detail in details:
+                detail["ledger_account_id"] = self.config.ledger_account_id
+        return details
+
+    async def _invoice(self, request: ActionRequest) -> Delivered:
+        event = request.event
+        if not isinstance(event, OrderCreated):
+            raise Permanent(f"moneybird: invoices need order.created, not {event.type}")
+        key = f"invoice:{request.idempotency_key}"
+        existing = await self.idmap.idmap_get(self.name, key)
+        if existing:
+            return Delivered(external_id=existing, detail="sales invoice already created")
+        order = event.data
+        details = self._details(event)  # before any request: a mapping error is cheap
+        contact_id = await self._contact(request.fields, event)
+        placed = order.placed_at or event.time
+        invoice = {
+            "contact_id": contact_id,
+            "reference": request.fields.get("reference") or order.order_number,
+            "invoice_date": placed.date().isoformat() if isinstance(placed, dt.datetime) else "",
+            "currency": order.currency,
+            "prices_are_incl_tax": order.prices_include_tax,
+            "details_attributes": details,
+        }
+        data = await self._call("POST", "/sales_invoices", {"sales_invoice": invoice})
+        invoice_id = str(data["id"])
+        await self.idmap.idmap_put(self.name, key, invoice_id)
+        return Delivered(external_id=invoice_id, detail=f"draft invoice for contact {contact_id}")
+
+    async def deliver(self, request: ActionRequest) -> Delivered:
+        """Perform `create_sales_invoice`."""
+        if request.action != "create_sales_invoice":
+            raise Permanent(f"moneybird: unknown action {request.action!r}")
+        try:
+            return await self._invoice(request)
+        except (KeyError, TypeError, AttributeError, msgspec.ValidationError) as exc:
+            raise Permanent(f"moneybird {self.name}: unexpected answer: {exc!r}") from exc

@@ -1,0 +1,237 @@
+"""Pipedrive (API v2): find-or-create persons by e-mail and create activities for them.
+
+Pipedrive has no upsert and no Idempotency-Key, and its search index is eventually consistent
+(https://developers.pipedrive.com/docs/api/v1/Persons#searchPersons), so Handover's own id map
+is the first line of defence: `person:<e-mail>` -> person id (then the exact e-mail search,
+then create), and `activity:<idempotency key>` -> activity id, skipped when present. Residual
+window: an activity created whose answer was lost (timeout, crash before the map write) is
+created again on retry. Auth is the `x-api-token` header, which the official SDK switched to
+from the `api_token` query parameter (pipedrive/client-nodejs CHANGELOG, docs/v2.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import msgspec
+
+from services.common.config import ActionConfig, TargetConfig
+from services.common.errors import ConfigError
+from services.sync.connectors._http import (
+    HttpConnectorMixin,
+    RateGate,
+    add_working_days,
+    header_seconds,
+    send_json,
+    working_days_option,
+)
+from services.sync.connectors.base import ActionRequest, ActionSpec, Connector, Delivered
+from services.sync.errors import Permanent, parse_retry_after
+
+PERSON_DEFAULTS = {
+    "email": "{{ person.email }}",
+    "name": "{{ person.display_name }}",
+    "phone": "{{ person.phone }}",
+}
+
+
+class PipedriveConfig(TargetConfig, frozen=True, kw_only=True):
+    """Pipedrive: `secret`/`secret_env` is the API token; `company_domain` picks the host."""
+
+    base_url: str = "https://api.pipedrive.com"
+    company_domain: str = ""  # "acme" -> https://acme.pipedrive.com (when base_url is default)
+    timeout_s: float = 0.0  # 0: the sync service's delivery timeout
+    activity_type: str = "task"  # an activity type key (call, task, meeting, ...)
+    owner_id: int | None = None
+    visible_to: int | None = None
+
+    @property
+    def root(self) -> str:
+        """The API host to call."""
+        if self.company_domain and self.base_url == "https://api.pipedrive.com":
+            return f"https://{self.company_domain}.pipedrive.com"
+        return self.base_url.rstrip("/")
+
+
+def pipedrive_message(data: Any) -> str:
+    """The `error` (and `error_info`) of a Pipedrive error envelope."""
+    message = str(data.get("error") or data.get("message") or "")
+    code = data.get("code")
+    return f"{message} ({code})" if message and code else message
+
+
+def pipedrive_retry_after(status: int, headers: Mapping[str, str], data: Any) -> float | None:
+    """Retry-After on 429, else x-ratelimit-reset (seconds left in the 2-s window)."""
+    # https://pipedrive.readme.io/docs/core-api-concepts-rate-limiting
+    seconds = parse_retry_after(headers.get("Retry-After"))
+    if seconds is None and status == 429:
+        seconds = header_seconds(headers, "x-ratelimit-reset")
+    return seconds
+
+
+class PipedriveConnector(HttpConnectorMixin, Connector):
+    """Pipedrive: `upsert_person` and `create_activity` (person as primary participant)."""
+
+    kind: ClassVar[str] = "pipedrive"
+    Config = PipedriveConfig
+    actions = {
+        "upsert_person": ActionSpec(
+            description="find the person by e-mail (id map, then search) and update, else create",
+            required=("email",),
+            defaults=PERSON_DEFAULTS,
+        ),
+        "create_activity": ActionSpec(
+            description="create an activity with the person (found or created) as participant",
+            required=("email", "subject"),
+            defaults={
+                **PERSON_DEFAULTS,
+                "subject": "Follow up {{ person.display_name }}",
+                "note": "{{ event.type }} from {{ event.source }} ({{ event.subject }})",
+            },
+            optional=("due_time", "type"),
+        ),
+    }
+    idempotency = "natural"
+    config: PipedriveConfig
+
+    @classmethod
+    def check_action(cls, action: ActionConfig, path: str, event_type: str) -> None:
+        """Also check the `due_in_working_days` option when it is given."""
+        super().check_action(action, path, event_type)
+        try:
+            working_days_option(action.options)
+        except Permanent as exc:
+            raise ConfigError(f"{path}.options.due_in_working_days", exc.message) from None
+
+    async def start(self) -> None:
+        """Check the token is configured and borrow (or open) the HTTP session."""
+        if not self.spec.secret:
+            raise ConfigError(f"targets.{self.name}.secret", "Pipedrive needs an API token")
+        self.gate = RateGate()
+        await self._open_http()
+
+    async def close(self) -> None:
+        """Close a privately opened session."""
+        await self._close_http()
+
+    def _note_rate(self, headers: Mapping[str, str]) -> None:
+        # Every answer carries x-ratelimit-remaining/-reset: at 0, wait out the window
+        # instead of spending a request on a certain 429.
+        if headers.get("x-ratelimit-remaining", "").strip() == "0":
+            reset = header_seconds(headers, "x-ratelimit-reset")
+            self.gate.block_for(reset if reset is not None else 2.0)
+
+    async def _call(
+        self, method: str, path: str, body: Any = None, params: Mapping[str, str] | None = None
+    ) -> Any:
+        assert self.spec.secret is not None
+        self.gate.check(f"pipedrive {self.name}")
+        answer = await send_json(
+            self.session,
+            method,
+            self.config.root + path,
+            target=f"pipedrive {self.name}",
+            timeout_s=self.config.timeout_s or self.ctx.timeout_s,
+            body=body,
+            params=params,
+            headers={"x-api-token": self.spec.secret.reveal()},
+            message_of=pipedrive_message,
+            retry_after_of=pipedrive_retry_after,
+            on_headers=self._note_rate,
+        )
+        data = answer.data
+        if not isinstance(data, dict) or data.get("success") is False:
+            raise Permanent(f"pipedrive {self.name}: unexpected answer {answer.text[:300]!r}")
+        return data.get("data")
+
+    def _person_body(self, fields: Mapping[str, str], *, create: bool) -> dict[str, Any]:
+        body: dict[str, Any] = {}
+        if fields.get("name"):
+            body["name"] = fields["name"]
+        if create:
+            body["emails"] = [{"value": fields["email"].strip(), "primary": True, "label": "work"}]
+            if self.config.owner_id is not None:
+                body["owner_id"] = self.config.owner_id
+            if self.config.visible_to is not None:
+                body["visible_to"] = self.config.visible_to
+        if fields.get("phone"):
+            # Phones are sent as text, exactly as given: leading zeros and '+' matter.
+            body["phones"] = [{"value": fields["phone"], "primary": True, "label": "work"}]
+        return body
+
+    async def _search(self, email: str) -> str | None:
+        data = await self._call(
+            "GET",
+            "/api/v2/persons/search",
+            params={"term": email, "fields": "email", "exact_match": "true", "limit": "1"},
+        )
+        items = (data or {}).get("items") or []
+        return str(items[0]["item"]["id"]) if items else None
+
+    async def _person(self, fields: Mapping[str, str]) -> tuple[str, str]:
+        """The person id for the e-mail in `fields`, updated or created; and what was done."""
+        email = fields.get("email", "").strip()
+        if not email:
+            raise Permanent("pipedrive: the person has no e-mail address to match on")
+        key = f"person:{email.lower()}"
+        person_id = await self.idmap.idmap_get(self.name, key)
+        if person_id is None:
+            person_id = await self._search(email)
+        if person_id is not None:
+            body = self._person_body(fields, create=False)
+            try:
+                if body:
+                    await self._call("PATCH", f"/api/v2/persons/{person_id}", body)
+            except Permanent as exc:
+                if exc.status != 404:
+                    raise
+                person_id = None  # deleted in Pipedrive since we mapped it: create anew
+            else:
+                await self.idmap.idmap_put(self.name, key, person_id)
+                return person_id, "updated"
+        if not fields.get("name"):
+            raise Permanent("pipedrive: a new person needs a name")
+        data = await self._call("POST", "/api/v2/persons", self._person_body(fields, create=True))
+        person_id = str(data["id"])
+        await self.idmap.idmap_put(self.name, key, person_id)
+        return person_id, "created"
+
+    async def _activity(self, request: ActionRequest) -> Delivered:
+        key = f"activity:{request.idempotency_key}"
+        existing = await self.idmap.idmap_get(self.name, key)
+        if existing:
+            return Delivered(external_id=existing, detail="activity already created")
+        days = working_days_option(request.options)
+        person_id, _ = await self._person(request.fields)
+        due = add_working_days(request.event.time, days)
+        body: dict[str, Any] = {
+            "subject": request.fields["subject"],
+            "type": request.fields.get("type") or self.config.activity_type,
+            "due_date": due.date().isoformat(),
+            # v2 makes person_id read-only on create: the primary participant sets it
+            # (https://devcommunity.pipedrive.com/t/api-v1-to-v2-upgrade-post-activities-http-400-responses/19734).
+            "participants": [{"person_id": int(person_id), "primary": True}],
+        }
+        if request.fields.get("due_time"):
+            body["due_time"] = request.fields["due_time"]
+        if request.fields.get("note"):
+            body["note"] = request.fields["note"]
+        if self.config.owner_id is not None:
+            body["owner_id"] = self.config.owner_id
+        data = await self._call("POST", "/api/v2/activities", body)
+        activity_id = str(data["id"])
+        await self.idmap.idmap_put(self.name, key, activity_id)
+        return Delivered(external_id=activity_id, detail=f"activity for person {person_id}")
+
+    async def deliver(self, request: ActionRequest) -> Delivered:
+        """Perform `upsert_person` or `create_activity`."""
+        try:
+            if request.action == "upsert_person":
+                person_id, verb = await self._person(request.fields)
+                return Delivered(external_id=person_id, detail=f"person {verb}")
+            if request.action == "create_activity":
+                return await self._activity(request)
+        except (KeyError, TypeError, ValueError, AttributeError, msgspec.ValidationError) as exc:
+            raise Permanent(f"pipedrive {self.name}: unexpected answer: {exc!r}") from exc
+        raise Permanent(f"pipedrive: unknown action {request.action!r}")

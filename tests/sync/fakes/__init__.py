@@ -1,0 +1,158 @@
+"""Local stand-ins for vendor APIs: aiohttp apps that answer as the vendors document.
+
+Every fake records each request it receives (`requests`), requires the vendor's auth, and can be
+told to fail: `fail_next(n, status)` answers the next n requests with the vendor's error body,
+`rate_limit_next(n)` with its 429 and rate-limit headers, `hang_next(n)` never answers them
+(until the fake closes) so a client's timeout fires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+BODY = web.RequestKey("body", object)  # the decoded JSON body, for the routes
+
+
+@dataclass
+class Recorded:
+    """One request as the fake received it."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    raw: bytes
+    json: Any = None
+
+
+@dataclass
+class _Failure:
+    status: int
+    message: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class FakeVendor:
+    """Base of the fakes: recording, auth, switchable failures; subclasses add the routes."""
+
+    def __init__(self, token: str = "test-token") -> None:
+        self.token = token
+        self.requests: list[Recorded] = []
+        self._failures: deque[_Failure] = deque()
+        self._hang = 0
+        self._release = asyncio.Event()
+        self.server: TestServer | None = None
+
+    # --- what subclasses provide -------------------------------------------------------------
+
+    def routes(self, app: web.Application) -> None:
+        """Add the vendor's routes."""
+        raise NotImplementedError
+
+    def authorized(self, request: web.Request) -> bool:
+        """Whether the request carries the vendor's auth with our token."""
+        raise NotImplementedError
+
+    def error(
+        self, status: int, message: str, headers: dict[str, str] | None = None
+    ) -> web.Response:
+        """An error answer in the vendor's own body format."""
+        raise NotImplementedError
+
+    def unauthorized(self) -> web.Response:
+        """The vendor's 401."""
+        return self.error(401, "unauthorized")
+
+    def rate_limited(self, retry_after: str | None) -> web.Response:
+        """The vendor's 429."""
+        headers = {"Retry-After": retry_after} if retry_after is not None else {}
+        return self.error(429, "rate limited", headers)
+
+    # --- switches ------------------------------------------------------------------------------
+
+    def fail_next(
+        self, n: int, status: int, message: str = "", headers: dict[str, str] | None = None
+    ) -> None:
+        """Answer the next n requests with `status` and the vendor's error body."""
+        for _ in range(n):
+            self._failures.append(_Failure(status, message or f"simulated {status}", headers or {}))
+
+    def rate_limit_next(self, n: int = 1, retry_after: str | None = "7") -> None:
+        """Answer the next n requests with the vendor's 429."""
+        for _ in range(n):
+            self._failures.append(_Failure(429, "", {"_retry_after": retry_after or ""}))
+
+    def hang_next(self, n: int = 1) -> None:
+        """Never answer the next n requests (released when the fake closes)."""
+        self._hang += n
+
+    # --- plumbing ------------------------------------------------------------------------------
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        raw = await request.read()
+        try:
+            body = msgspec.json.decode(raw) if raw else None
+        except msgspec.DecodeError:
+            body = None
+        self.requests.append(
+            Recorded(
+                request.method, request.path, dict(request.query), dict(request.headers), raw, body
+            )
+        )
+        if self._hang:
+            self._hang -= 1
+            await self._release.wait()
+            return web.Response(status=503)
+        if self._failures:
+            failure = self._failures.popleft()
+            if failure.status == 429 and "_retry_after" in failure.headers:
+                return self.rate_limited(failure.headers["_retry_after"] or None)
+            return self.error(failure.status, failure.message, failure.headers)
+        if not self.authorized(request):
+            return self.unauthorized()
+        request[BODY] = body
+        return await handler(request)
+
+    async def start(self) -> str:
+        """Serve on 127.0.0.1, a free port; return the base URL."""
+        app = web.Application(middlewares=[self._middleware])
+        self.routes(app)
+        self.server = TestServer(app, host="127.0.0.1", port=0)
+        await self.server.start_server()
+        return self.url
+
+    @property
+    def url(self) -> str:
+        """The base URL, without a trailing slash."""
+        assert self.server is not None
+        return str(self.server.make_url("")).rstrip("/")
+
+    async def close(self) -> None:
+        """Release hung requests and stop serving."""
+        self._release.set()
+        if self.server is not None:
+            await self.server.close()
+
+    def calls(self, method: str, path_part: str = "") -> list[Recorded]:
+        """Recorded requests with this method whose path contains `path_part`."""
+        return [r for r in self.requests if r.method == method and path_part in r.path]
+
+
+def json_response(
+    data: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    """A JSON answer (msgspec-encoded)."""
+    return web.Response(
+        status=status,
+        body=msgspec.json.encode(data),
+        content_type="application/json",
+        headers=headers,
+    )
