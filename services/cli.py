@@ -32,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     sync = command("sync", "run the sync workers alone, against the configured Kafka")
     sync.add_argument("--target", action="append", help="only this target (repeatable)")
     command("web", "run the web app alone (pages, /metrics)")
+    command("recorder", "run the recorder alone: every event into the ledger")
     command("check", "validate a config file and say what it would do")
     return parser
 
@@ -104,9 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.logging)
     parts = {
         "run": Parts(),
-        "gateway": Parts(gateway=True, web=False, sync=False),
-        "sync": Parts(gateway=False, web=False, sync=True, targets=getattr(args, "target", None)),
-        "web": Parts(gateway=False, web=True, sync=False),
+        "gateway": Parts(gateway=True, web=False, sync=False, recorder=False),
+        "sync": Parts(gateway=False, web=False, sync=True, recorder=False, targets=getattr(args, "target", None)),
+        "web": Parts(gateway=False, web=True, sync=False, recorder=False),
+        "recorder": Parts(gateway=False, web=False, sync=False, recorder=True),
     }[args.command]
     if args.command != "run" and not settings.kafka.bootstrap_servers:
         print(

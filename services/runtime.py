@@ -13,12 +13,14 @@ import msgspec
 import structlog
 from aiohttp import web
 
-from services.common.appkeys import METRICS, PUBLISHER, SETTINGS
+from services.common.appkeys import LEDGER, METRICS, PUBLISHER, SETTINGS
 from services.common.broker import EmbeddedBroker
 from services.common.config import Settings
 from services.common.kafka import Publisher, all_topics, ensure_topics
 from services.common.metrics import Metrics
 from services.gateway.app import publisher_ctx, setup_gateway
+from services.ledger.store import SqlLedger, open_ledger
+from services.sync.recorder import Recorder
 from services.sync.runner import SyncService
 from services.web.app import READY_CHECKS, setup_ops, setup_web
 
@@ -32,6 +34,7 @@ class Parts:
     gateway: bool = True
     web: bool = True
     sync: bool = True
+    recorder: bool = True
     targets: Sequence[str] | None = None  # sync only these targets (None: all)
 
 
@@ -45,6 +48,8 @@ class Runtime:
     broker: EmbeddedBroker | None = None
     runner: web.AppRunner | None = None
     sync: SyncService | None = None
+    recorder: Recorder | None = None
+    ledger: SqlLedger | None = None
     port: int | None = None
 
     async def start(self) -> None:
@@ -65,6 +70,7 @@ class Runtime:
             self.settings = msgspec.structs.replace(self.settings, kafka=kafka)
         self.metrics.init_labels(self.settings)
         await ensure_topics(self.settings.kafka, all_topics(self.settings))
+        self.ledger = await open_ledger(self.settings.ledger.url)
         # Every process serves HTTP: at least /healthz, /readyz and /metrics.
         self.runner = web.AppRunner(self.make_app(), access_log=None, handle_signals=False)
         await self.runner.setup()
@@ -73,8 +79,11 @@ class Runtime:
         server = site._server
         assert server is not None and server.sockets  # type: ignore[attr-defined]
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        if self.parts.recorder:
+            self.recorder = Recorder(self.settings, self.ledger, self.metrics)
+            await self.recorder.start()
         if self.parts.sync:
-            self.sync = SyncService(self.settings, self.metrics, self.parts.targets)
+            self.sync = SyncService(self.settings, self.metrics, self.parts.targets, ledger=self.ledger)
             await self.sync.start()
 
     def make_app(self) -> web.Application:
@@ -83,10 +92,12 @@ class Runtime:
         app[SETTINGS] = self.settings
         app[METRICS] = self.metrics
         app[READY_CHECKS] = []
+        assert self.ledger is not None
+        app[LEDGER] = self.ledger
         if self.parts.gateway:
             app[PUBLISHER] = Publisher(self.settings.kafka)
             app.cleanup_ctx.append(publisher_ctx)
-            setup_gateway(app)
+            setup_gateway(app, dedupe=self.ledger)
         setup_ops(app)
         if self.parts.web:
             setup_web(app)
@@ -105,6 +116,12 @@ class Runtime:
         if self.sync is not None:
             await self.sync.stop()
             self.sync = None
+        if self.recorder is not None:
+            await self.recorder.stop()
+            self.recorder = None
+        if self.ledger is not None:
+            await self.ledger.close()
+            self.ledger = None
         if self.broker is not None:
             await self.broker.astop()
             self.broker = None

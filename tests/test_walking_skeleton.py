@@ -23,6 +23,8 @@ CONFIG = """
 data_dir = "{data_dir}"
 [server]
 port = 0
+[ledger]
+url = "sqlite:///{data_dir}/ledger.db"
 [kafka]
 bootstrap_servers = "{bootstrap}"
 idempotence = false

@@ -11,7 +11,9 @@ from services.common.metrics import Metrics
 
 if TYPE_CHECKING:
     from services.common.kafka import Publisher
+    from services.ledger.store import SqlLedger
 
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
 PUBLISHER: web.AppKey[Publisher] = web.AppKey("publisher")
+LEDGER: web.AppKey[SqlLedger] = web.AppKey("ledger")

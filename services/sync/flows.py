@@ -9,6 +9,7 @@ condition or template uses is checked against the event type's schema when the c
 from __future__ import annotations
 
 import ast
+import types
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -90,7 +91,7 @@ class ListShape:
 
 def _shape_of(tp: Any) -> Any:
     origin = get_origin(tp)
-    if origin is Union or (origin is None and hasattr(tp, "__args__") and type(tp).__name__ == "UnionType"):
+    if origin in (Union, types.UnionType):
         args = [a for a in get_args(tp) if a is not type(None)]
         return _shape_of(args[0]) if len(args) == 1 else LEAF
     if origin is list:
@@ -111,7 +112,7 @@ def context_shape(event_type: str) -> dict[str, Any]:
     import typing
 
     cls = EVENT_TYPES[event_type]
-    alias, person_field = ALIASES[event_type]
+    alias, _ = ALIASES[event_type]
     data_type = typing.get_type_hints(cls)["data"]
     data = _shape_of(data_type)
     person = _shape_of(Person)

@@ -1,0 +1,104 @@
+"""The recorder: its own consumer group reads every event topic into the ledger.
+
+Kafka stays the source of truth and the gateway writes nowhere else: the ledger's view of
+"what came in and what should happen" is rebuilt from the topics, idempotently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import msgspec
+import structlog
+from aiokafka.errors import CommitFailedError, KafkaError
+
+from schemas import EVENT_TYPES, decode_event
+from schemas.topics import RECORDER_GROUP, event_topic
+from services.common.config import Settings
+from services.common.kafka import consumer as make_consumer
+from services.common.metrics import Metrics
+from services.ledger.store import RecordedEvent, SqlLedger
+from services.sync.errors import Permanent
+from services.sync.flows import compile_flows, event_context
+
+log = structlog.get_logger("handover.recorder")
+
+
+class Recorder:
+    """Consumes every event topic and records events plus their expected actions."""
+
+    def __init__(self, settings: Settings, ledger: SqlLedger, metrics: Metrics) -> None:
+        self.settings = settings
+        self.ledger = ledger
+        self.metrics = metrics
+        self.flows = compile_flows(settings)
+        self.consumer = make_consumer(settings.kafka, RECORDER_GROUP)
+        self.task: asyncio.Task[None] | None = None
+        self.assigned = asyncio.Event()
+
+    def expected(self, event: object) -> list[tuple[str, str, str]]:
+        """(flow, action, target) for every action this event's flows should cause."""
+        ctx = event_context(event)  # type: ignore[arg-type]
+        out = []
+        for flow in self.flows:
+            if flow.config.on != event.type:  # type: ignore[attr-defined]
+                continue
+            try:
+                if not flow.condition(ctx):
+                    continue
+            except Permanent:
+                pass  # the sync worker dead-letters it; the owner should still see it as expected
+            out += [(flow.name, a.key, a.target) for a in flow.actions]
+        return out
+
+    async def start(self) -> None:
+        """Join the recorder's group and start consuming."""
+        from aiokafka import ConsumerRebalanceListener
+
+        recorder = self
+
+        class Listener(ConsumerRebalanceListener):
+            async def on_partitions_revoked(self, revoked: object) -> None:
+                return None
+
+            async def on_partitions_assigned(self, assigned: object) -> None:
+                recorder.assigned.set()
+
+        self.consumer.subscribe([event_topic(t) for t in EVENT_TYPES], listener=Listener())
+        await self.consumer.start()
+        self.task = asyncio.create_task(self._run(), name="recorder")
+
+    async def _run(self) -> None:
+        while True:
+            batches = await self.consumer.getmany(timeout_ms=200, max_records=1000)
+            batch = []
+            for records in batches.values():
+                for record in records:
+                    try:
+                        event = decode_event(record.value or b"")
+                    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                        log.warning("event_undecodable", topic=record.topic, offset=record.offset, error=str(exc))
+                        continue
+                    batch.append(RecordedEvent(event, record.topic, record.partition, record.offset,
+                                               self.expected(event)))
+                    self.metrics.events_recorded.labels(event.type).inc()
+            if not batches:
+                continue
+            while True:
+                try:
+                    await self.ledger.record(batch)
+                    break
+                except Exception as exc:  # noqa: BLE001 - a database hiccup must not skip events
+                    log.warning("ledger_write_failed", error=repr(exc))
+                    await asyncio.sleep(1)
+            try:
+                await self.consumer.commit()
+            except (CommitFailedError, KafkaError) as exc:
+                log.warning("commit_failed", error=repr(exc))  # re-read after the rebalance; idempotent
+
+    async def stop(self) -> None:
+        """Stop consuming and leave the group."""
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+        await self.consumer.stop()
