@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import asyncio
 import contextlib
 import signal
 import sys
 
+import msgspec
 import structlog
 
 from services.common.config import Settings, load_settings
@@ -33,6 +35,10 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("--target", action="append", help="only this target (repeatable)")
     command("web", "run the web app alone (pages, /metrics)")
     command("recorder", "run the recorder alone: every event into the ledger")
+    replay = command("replay", "deliver a target's dead letters again (same idempotency keys: at most one effect)")
+    replay.add_argument("target", help="the target whose dead letters to replay")
+    replay.add_argument("--event", metavar="ID", help="only this event")
+    replay.add_argument("--since", metavar="TIME", help="only dead letters since this ISO 8601 time")
     command("check", "validate a config file and say what it would do")
     return parser
 
@@ -91,6 +97,39 @@ def _check(settings: Settings) -> None:
         print(f"  flow {flow.name!r}: on {flow.on}{cond}: {acts}")
 
 
+async def _replay(settings: Settings, target: str, event: str | None, since: dt.datetime | None) -> int:
+    from services.ledger.store import open_ledger
+    from services.sync.replay import DeadLetter, Replayer
+    from services.sync.runner import Outcome
+
+    if not settings.kafka.bootstrap_servers:
+        print("handover: replay needs kafka.bootstrap_servers (the dead letters live in Kafka)", file=sys.stderr)
+        return 2
+    ledger = await open_ledger(settings.ledger.url)
+    replayer = Replayer(settings, ledger)
+    failed = 0
+
+    def progress(i: int, n: int, dl: DeadLetter, outcome: Outcome) -> None:
+        nonlocal failed
+        failed += outcome.status == "failed"
+        width = 30
+        done = int(width * i / n)
+        bar = "#" * done + "-" * (width - done)
+        print(f"\r[{bar}] {i}/{n} {dl.id} {outcome.status:<17}", end="", file=sys.stderr, flush=True)
+
+    try:
+        results = await replayer.replay_all(target, event, since, progress)
+    finally:
+        await replayer.close()
+        await ledger.close()
+    if results:
+        print(file=sys.stderr)
+    for dl, outcome in results:
+        print(f"{dl.id}\tevent {dl.event_id}\t{outcome.status}\t{outcome.detail}")
+    print(f"replayed {len(results)} dead letter(s) of {target}: {len(results) - failed} ok, {failed} failed")
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `handover` console script."""
     args = _parser().parse_args(argv)
@@ -102,6 +141,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check":
         _check(settings)
         return 0
+    if args.command == "replay":
+        if args.target not in settings.targets:
+            print(f"handover: unknown target {args.target!r}; known: {', '.join(settings.targets)}", file=sys.stderr)
+            return 2
+        try:
+            since = dt.datetime.fromisoformat(args.since) if args.since else None
+        except ValueError:
+            print(f"handover: --since {args.since!r} is not an ISO 8601 time", file=sys.stderr)
+            return 2
+        if since is not None and since.tzinfo is None:
+            since = since.replace(tzinfo=dt.UTC)
+        configure_logging(msgspec.structs.replace(settings.logging, level="warning"))
+        return asyncio.run(_replay(settings, args.target, args.event, since))
     configure_logging(settings.logging)
     parts = {
         "run": Parts(),

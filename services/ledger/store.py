@@ -223,8 +223,9 @@ class SqlLedger:
     async def failed(self, key: str, error: str, attempts: int) -> None:
         """An attempt failed."""
         await self.db.execute(
-            "UPDATE deliveries SET status = $2, attempts = $3, last_error = $4 WHERE key = $1",
-            key, FAILED, attempts, error[:2000],
+            "UPDATE deliveries SET status = $2, attempts = $3, last_error = $4, last_attempt_at = $5, "
+            "first_attempt_at = COALESCE(first_attempt_at, $5) WHERE key = $1",
+            key, FAILED, attempts, error[:2000], time.time(),
         )
 
     async def retrying(self, key: str, next_attempt_at: float) -> None:
@@ -236,8 +237,8 @@ class SqlLedger:
     async def deadlettered(self, key: str, error: str, attempts: int, dlq_offset: int) -> None:
         """The action is in the dead-letter topic."""
         await self.db.execute(
-            "UPDATE deliveries SET status = $2, attempts = $3, last_error = $4, dlq_offset = $5, "
-            "next_attempt_at = NULL WHERE key = $1",
+            "UPDATE deliveries SET status = $2, attempts = $3, last_error = $4, "
+            "dlq_offset = CASE WHEN $5 >= 0 THEN $5 ELSE dlq_offset END, next_attempt_at = NULL WHERE key = $1",
             key, DEADLETTERED, attempts, error[:2000], dlq_offset,
         )
 

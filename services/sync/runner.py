@@ -45,6 +45,14 @@ from services.sync.offsets import PartitionOffsets
 log = structlog.get_logger("handover.sync")
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one action: delivered, already_delivered, deadlettered or failed."""
+
+    status: str
+    detail: str = ""
+
+
 @dataclass
 class Breaker:
     """Consecutive transient failures of one target; open (paused) past the threshold."""
@@ -82,7 +90,7 @@ class TargetWorker:
         flows: Sequence[CompiledFlow],
         metrics: Metrics,
         ledger: Ledger,
-        dlq: AIOKafkaProducer,
+        dlq: AIOKafkaProducer | None,
     ) -> None:
         self.settings = settings
         self.cfg = settings.sync
@@ -199,26 +207,40 @@ class TargetWorker:
         flow: CompiledFlow,
         action: CompiledAction,
     ) -> None:
+        await self.deliver(event, ctx, flow, action, record=record)
+
+    async def deliver(
+        self,
+        event: AnyEvent,
+        ctx: dict[str, Any],
+        flow: CompiledFlow,
+        action: CompiledAction,
+        record: ConsumerRecord[bytes, bytes] | None = None,
+    ) -> Outcome:
+        """Deliver one action of one event, exactly once; with a `record`, failures that cannot
+        be retried go to the dead-letter topic, without one (a replay) they are reported."""
         key = idempotency_key(event, flow.name, action.key)
         name = action.config.action
         prior = await self.ledger.begin(key, event, self.target, flow.name, action.key, self.connector.idempotency)
         if prior == "delivered":
             self.metrics.deliveries.labels(self.target, name, "skipped_duplicate").inc()
-            self.log.info("event_skipped_duplicate", flow=flow.name, action=action.key)
-            return
-        if prior == "ambiguous":
+            self.log.info("event_skipped_duplicate", flow=flow.name, action=action.key, outcome="skipped_duplicate")
+            delivered = await self.ledger.delivery(key) if hasattr(self.ledger, "delivery") else None
+            return Outcome("already_delivered", getattr(delivered, "external_id", ""))
+        if prior == "ambiguous" and record is not None:
             self.metrics.ambiguous.labels(self.target).inc()
             exc = Permanent(
                 "an earlier attempt was interrupted between sending and confirmation; "
                 "it may have been delivered. Replay it if it did not arrive."
             )
             await self._deadletter(record, event, (flow, action), exc, 1, time.time())
-            return
+            return Outcome("deadlettered", exc.message)
         first = time.time()
         attempt = 0
         while True:
             attempt += 1
-            await self.breaker.resumed.wait()
+            if record is not None:
+                await self.breaker.resumed.wait()
             started = time.perf_counter()
             try:
                 fields = action.render(ctx)
@@ -226,14 +248,15 @@ class TargetWorker:
                     event=event, flow=flow.name, action=name, key=action.key, idempotency_key=key,
                     fields=fields, options=action.config.options, attempt=attempt,
                 )
-                await self.ledger.sending(key, attempt)
+                if self.connector.idempotency == "none":
+                    await self.ledger.sending(key, attempt)
                 async with asyncio.timeout(self.cfg.delivery_timeout_s):
                     result: Delivered = await self.connector.deliver(request)
             except TimeoutError:
                 error: DeliveryError = Transient(f"no answer within {self.cfg.delivery_timeout_s} s")
             except DeliveryError as exc:
                 error = exc
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a connector bug must not lose the event
                 error = Permanent(f"connector error: {exc!r}")
             else:
                 duration = time.perf_counter() - started
@@ -247,11 +270,11 @@ class TargetWorker:
                     "event_delivered", flow=flow.name, action=action.key, outcome="delivered",
                     attempts=attempt, external_id=result.external_id, duration_s=round(duration, 6),
                 )
-                return
+                return Outcome("delivered", result.external_id)
             self.metrics.delivery_duration.labels(self.target).observe(time.perf_counter() - started)
             await self.ledger.failed(key, f"{type(error).__name__}: {error.message}", attempt)
             if isinstance(error, Transient):
-                paused = self._failure()
+                paused = self._failure() if record is not None else False
                 if paused or attempt < self.cfg.max_attempts:
                     delay = backoff(attempt, self.cfg, error.retry_after)
                     if paused:
@@ -262,21 +285,17 @@ class TargetWorker:
                         error=error.message, retry_in_s=round(delay, 3), paused=paused,
                     )
                     await self.ledger.retrying(key, time.time() + delay)
-                    await self._sleep_probe(delay, paused)
+                    await asyncio.sleep(delay)
                     continue
             elif attempt < self.cfg.permanent_attempts:
                 await asyncio.sleep(backoff(attempt, self.cfg, None))
                 continue
+            if record is None:
+                self.log.warning("replay_failed", flow=flow.name, action=action.key, error=error.message[:500])
+                await self.ledger.deadlettered(key, f"{type(error).__name__}: {error.message}", attempt, -1)
+                return Outcome("failed", f"{type(error).__name__}: {error.message}")
             await self._deadletter(record, event, (flow, action), error, attempt, first)
-            return
-
-    async def _sleep_probe(self, delay: float, paused: bool) -> None:
-        # While paused, this delivery is the probe: it alone waits out the delay and tries again,
-        # the others wait on the breaker.
-        if paused:
-            await asyncio.sleep(delay)
-            return
-        await asyncio.sleep(delay)
+            return Outcome("deadlettered", error.message)
 
     def _failure(self) -> bool:
         self.breaker.failures += 1
@@ -322,6 +341,7 @@ class TargetWorker:
             ("last-attempt", _iso(time.time())),
         ]
         # Written and acknowledged before the offset can be committed: never silently dropped.
+        assert self.dlq is not None, "only the live worker dead-letters"
         while True:
             try:
                 meta = await self.dlq.send_and_wait(
