@@ -207,11 +207,17 @@ def connected_handovers(settings: AppSettings) -> list[Connected]:
                     # The event type is the source side of a flow; the flow name keeps two
                     # flows on the same event and target apart.
                     key=HandoverKey(flow.on, action.target, flow.name, action.key),
-                    minutes=D(str(action.minutes_saved)),
+                    minutes=_exact(action.minutes_saved),
                     fields=max(len(names), 1),
                 )
             )
     return out
+
+
+def _exact(value: float) -> Decimal:
+    # TOML gives floats; 3.0 should read "3" and 0.1 "0.1", not a binary fraction.
+    d = D(repr(value))
+    return d.quantize(D(1)) if d == d.to_integral_value() else d.normalize()
 
 
 def ready_connector(target: str) -> str | None:
