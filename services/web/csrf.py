@@ -21,7 +21,7 @@ CSRF_KEY = web.AppKey("csrf_key", bytes)
 COOKIE = "handover_csrf"
 FIELD = "csrf_token"
 HEADER = "X-CSRF-Token"
-_REQUEST_TOKEN = "handover_csrf_token"
+_REQUEST_TOKEN = web.RequestKey("handover_csrf_token", str)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
