@@ -62,6 +62,11 @@
         if (r.ok) {
           clearErrors();
           results.innerHTML = r.body.html; // server-rendered with autoescaping
+          // Switching language reloads the page: carry what is typed along in the share link.
+          Array.prototype.forEach.call(document.querySelectorAll("nav.top a[hreflang]"), function (a) {
+            var code = a.getAttribute("hreflang");
+            a.href = "?lang=" + code + (r.body.share ? "&share=" + encodeURIComponent(r.body.share) : "");
+          });
         } else if (r.body && r.body.errors) {
           showErrors(r.body.errors);
         }
@@ -81,6 +86,7 @@
 
   function renumber(fieldset, index) {
     fieldset.setAttribute("data-row", String(index));
+    Array.prototype.forEach.call(fieldset.querySelectorAll("details"), function (d) { d.open = false; });
     var legend = fieldset.querySelector("legend");
     if (legend) legend.textContent = legend.textContent.replace(/\d+/, String(index + 1));
     Array.prototype.forEach.call(fieldset.querySelectorAll("[name],[id],[for],[aria-describedby],[data-row]"), function (el) {
