@@ -675,7 +675,9 @@ async def _page(
     from services.web.app import TEMPLATES
 
     connected = connected_handovers(request.app[SETTINGS])
-    built, model_errors = (None, []) if errors else build_scenario(inputs, connected, lang)
+    # A first visit with nothing typed and nothing connected is an empty form, not an error.
+    empty = not inputs.rows and not connected
+    built, model_errors = (None, []) if errors or empty else build_scenario(inputs, connected, lang)
     errors = errors + model_errors
     view = outcome = None
     chart_svgs: dict[str, Markup] = {}

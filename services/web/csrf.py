@@ -10,6 +10,7 @@ restart invalidates old tokens; the page simply hands out a new one on the next 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -97,11 +98,10 @@ async def check_csrf(request: web.Request) -> None:
 def csrf_protect(handler: Handler) -> Handler:
     """Wrap a POST handler so it runs only with a valid CSRF token (else 403)."""
 
+    @functools.wraps(handler)
     async def protected(request: web.Request) -> web.StreamResponse:
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             await check_csrf(request)
         return await handler(request)
 
-    protected.__name__ = handler.__name__
-    protected.__doc__ = handler.__doc__
     return protected

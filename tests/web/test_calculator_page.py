@@ -6,6 +6,7 @@ import csv
 import io
 import re
 
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from services.web.calculator import MemoryCalculatorStore
@@ -213,3 +214,21 @@ def test_locale_number_formats():
     assert format_number(-0.004, "da", 2) == "0,00"
     assert format_money(31117.15, "DKK", "da") == "31.117 kr."
     assert format_money(1000, "EUR", "en") == "€1,000"
+
+
+async def test_first_visit_without_flows_is_an_empty_form_not_an_error():
+    from services.common.appkeys import METRICS, SETTINGS
+    from services.common.config import parse_settings
+    from services.common.metrics import Metrics
+    from services.web.app import setup_web
+
+    app = web.Application()
+    app[SETTINGS] = parse_settings("", env={})
+    app[METRICS] = Metrics()
+    setup_web(app)
+    async with TestClient(TestServer(app)) as client:
+        r = await client.get("/")
+        page = await r.text()
+    assert r.status == 200
+    assert "Add a handover to see what it costs." in page
+    assert re.search(r'id="error-summary" role="alert">\s*</div>', page)  # no error summary
