@@ -48,13 +48,9 @@ async def metrics(request: web.Request) -> web.Response:
 async def render_home(request: web.Request) -> web.Response:
     """The landing page: what is connected, and a form to try the demo source."""
     settings = request.app[SETTINGS]
-    page = (
-        request.app[TEMPLATES]
-        .get_template("home.html")
-        .render(
-            settings=settings,
-            form_sources=[n for n, s in settings.sources.items() if s.kind == "form"],
-        )
+    page = request.app[TEMPLATES].get_template("home.html").render(
+        settings=settings,
+        form_sources=[n for n, s in settings.sources.items() if s.kind == "form"],
     )
     return web.Response(text=page, content_type="text/html")
 
