@@ -22,7 +22,9 @@ from services.gateway.app import publisher_ctx, setup_gateway
 from services.ledger.store import SqlLedger, open_ledger
 from services.sync.recorder import Recorder
 from services.sync.runner import SyncService
+from services.ledger.calculator import LedgerCalculatorStore
 from services.web.api import setup_api
+from services.web.calculator import CALCULATOR_STORE
 from services.web.app import READY_CHECKS, setup_ops, setup_web
 
 log = structlog.get_logger("handover")
@@ -101,6 +103,7 @@ class Runtime:
             setup_gateway(app, dedupe=self.ledger)
         setup_ops(app)
         if self.parts.web:
+            app[CALCULATOR_STORE] = LedgerCalculatorStore(self.ledger)
             setup_web(app)
             setup_api(app)
         return app

@@ -4,6 +4,7 @@ mail through the real broker, byte for byte; bad input is refused and nothing is
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ on = "contact.submitted"
 [[flows.actions]]
 target = "crm"
 action = "upsert_contact"
+minutes_saved = 3
 fields = {{ email = "{{{{ contact.email }}}}", name = "{{{{ contact.name }}}}", message = "{{{{ contact.message }}}}", phone = "{{{{ contact.phone }}}}" }}
 [[flows.actions]]
 target = "mail"
@@ -257,3 +259,26 @@ async def test_metrics_count_accepted_and_rejected_webhooks(skeleton: Skeleton) 
     assert 'handover_webhooks_received_total{outcome="invalid_payload",source="website"}' in text
     async with skeleton.http.get(f"{skeleton.runtime.base_url}/healthz") as r:
         assert r.status == 200
+
+
+async def test_the_calculator_counts_what_really_flowed_as_already_saved(skeleton: Skeleton) -> None:
+    emails = [unique_email(f"saved{i}") for i in range(3)]
+    for email in emails:
+        async with skeleton.http.post(skeleton.url, data={"email": email}) as r:
+            assert r.status == 202
+    await wait_for(lambda: all(skeleton.crm_for(e) for e in emails))
+    ledger = skeleton.runtime.ledger
+    assert ledger is not None
+
+    async def saved_matches_ledger() -> bool:
+        delivered = [d for d in await ledger.all_deliveries("crm") if d.status == "delivered"]
+        async with skeleton.http.get(f"{skeleton.runtime.base_url}/api/calculator") as r:
+            data = await r.json()
+        [row] = [h for h in data["handovers"] if h["flow"] == "Contact form to CRM"]
+        if row["saved"] is None or row["saved"]["delivered"] != len(delivered) or len(delivered) < 3:
+            return False
+        # 3 minutes saved per delivered action, nothing dead-lettered on this target.
+        assert Decimal(row["saved"]["gross_hours"]) == (Decimal(len(delivered)) * 3 / 60).quantize(Decimal("0.001"))
+        return True
+
+    await wait_for(saved_matches_ledger)
