@@ -203,17 +203,22 @@ class MoneybirdConnector(HttpConnectorMixin, Connector):
     def _details(self, event: OrderCreated) -> list[dict[str, Any]]:
         order = event.data
         details: list[dict[str, Any]] = []
+        # A shop that charged no tax at all sends no per-line rate (Shopify's empty tax_lines):
+        # that is 0%, not unknown.
+        untaxed = order.tax_total == 0
+        rates: set[Decimal | None] = set()
         for i, line in enumerate(order.lines, 1):
-            if line.tax_rate is None:
+            rate = line.tax_rate if line.tax_rate is not None or not untaxed else Decimal("0")
+            if rate is None:
                 raise Permanent(f"moneybird: order line {i} ({line.name!r}) has no tax rate")
+            rates.add(rate)
             detail = {
                 "description": line.name,
                 "amount": str(line.quantity),
                 "price": str(line.unit_price),
-                "tax_rate_id": self.config.tax_rate_id(line.tax_rate, f"line {i} {line.name!r}"),
+                "tax_rate_id": self.config.tax_rate_id(rate, f"line {i} {line.name!r}"),
             }
             details.append(detail)
-        rates = {line.tax_rate for line in order.lines}
         extras = (("Shipping", order.shipping_total), ("Discount", -order.discount_total))
         for name, amount in extras:
             if not amount:
