@@ -306,6 +306,8 @@ def parse_settings(text: str, env: Mapping[str, str] | None = None, origin: str 
             raise _unknown_kind(path, kind, connectors)
         tcfg: TargetConfig = convert(table, connectors[kind].Config, path)
         secret = _secret(tcfg.secret, tcfg.secret_env, env, f"{path}.secret")
+        if connectors[kind].needs_secret and secret is None:
+            raise ConfigError(f"{path}.secret", f"a {kind} target needs its API token as `secret` or `secret_env`")
         targets[name] = TargetSpec(name=name, config=tcfg, secret=secret)
 
     settings = Settings(

@@ -53,11 +53,12 @@ def flow(on: str, action: str, target: str = "crm", extra: str = "", cond: str =
         (BASE + flow("contact.submitted", "send_email", target="mail", extra="minutes_saved = -3"),
          "flows[0].actions[0].minutes_saved", "between 0 and 1440"),
         ('[sources.shop]\nkind = "shopify"\nsecret_env = "NOPE_NOT_SET"', "sources.shop.secret_env", "NOPE_NOT_SET"),
+        ('[targets.crm]\nkind = "hubspot"', "targets.crm.secret", "needs its API token"),
     ],
     ids=[
         "unknown-target-kind", "signed-source-without-secret", "wrong-type", "unknown-key", "unknown-target",
         "unknown-action", "unknown-event-type", "unknown-field", "unknown-root", "condition-unknown-field",
-        "condition-syntax", "condition-not-allowed", "template-syntax", "minutes-out-of-range", "missing-env",
+        "condition-syntax", "condition-not-allowed", "template-syntax", "minutes-out-of-range", "missing-env", "token-missing",
     ],
 )
 def test_a_broken_config_names_the_key_and_why(text: str, path: str, words: str) -> None:

@@ -77,6 +77,8 @@ class Connector:
     # (upsert/search by a natural key, or a deterministic file name), "none" (SMTP:
     # the ledger records sending/sent around the call).
     idempotency: ClassVar[str] = "natural"
+    # True: the target cannot work without `secret`/`secret_env` (an API token); checked at load.
+    needs_secret: ClassVar[bool] = False
 
     def __init__(self, spec: TargetSpec, ctx: ConnectorContext) -> None:
         self.spec = spec

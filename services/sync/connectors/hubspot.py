@@ -77,6 +77,7 @@ class HubspotConnector(HttpConnectorMixin, Connector):
     """HubSpot CRM: `upsert_contact` (natural key: e-mail) and `create_task` (id map)."""
 
     kind: ClassVar[str] = "hubspot"
+    needs_secret = True
     Config = HubspotConfig
     actions = {
         "upsert_contact": ActionSpec(

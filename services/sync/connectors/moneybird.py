@@ -120,6 +120,7 @@ class MoneybirdConnector(HttpConnectorMixin, Connector):
     """Moneybird: `create_sales_invoice` for `order.created`."""
 
     kind: ClassVar[str] = "moneybird"
+    needs_secret = True
     Config = MoneybirdConfig
     actions = {
         "create_sales_invoice": ActionSpec(

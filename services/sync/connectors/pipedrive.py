@@ -74,6 +74,7 @@ class PipedriveConnector(HttpConnectorMixin, Connector):
     """Pipedrive: `upsert_person` and `create_activity` (person as primary participant)."""
 
     kind: ClassVar[str] = "pipedrive"
+    needs_secret = True
     Config = PipedriveConfig
     actions = {
         "upsert_person": ActionSpec(
