@@ -19,6 +19,7 @@ from services.common.config import Settings
 from services.common.kafka import Publisher, all_topics, ensure_topics
 from services.common.metrics import Metrics
 from services.gateway.app import publisher_ctx, setup_gateway
+from services.gateway.dedupe import DedupeStore
 from services.sync.runner import SyncService
 from services.web.app import READY_CHECKS, setup_ops, setup_web
 
@@ -46,6 +47,8 @@ class Runtime:
     runner: web.AppRunner | None = None
     sync: SyncService | None = None
     port: int | None = None
+    # The gateway's shared delivery memory (the ledger's table); None: in-process memory only.
+    dedupe: DedupeStore | None = None
 
     async def start(self) -> None:
         """Start every part; on failure, stop what already started."""
@@ -86,7 +89,7 @@ class Runtime:
         if self.parts.gateway:
             app[PUBLISHER] = Publisher(self.settings.kafka)
             app.cleanup_ctx.append(publisher_ctx)
-            setup_gateway(app)
+            setup_gateway(app, dedupe=self.dedupe)
         setup_ops(app)
         if self.parts.web:
             setup_web(app)

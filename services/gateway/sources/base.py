@@ -160,6 +160,10 @@ class Source:
                 f"a {cls.kind} source needs `secret`, `secrets` or `secret_env`",
             )
 
+    def accepts_untyped(self, inbound: Inbound) -> bool:
+        """True for a request this kind takes without any Content-Type header (none by default)."""
+        return False
+
     def verify(self, inbound: Inbound, now: dt.datetime) -> None:
         """Check signature then timestamp on the raw bytes; raise Rejected (401) if wrong."""
 
