@@ -20,6 +20,7 @@ from services.common.appkeys import METRICS, PUBLISHER, SETTINGS
 from services.common.errors import BrokerUnavailable
 from services.common.http import json_response, problem, wants_html
 from services.gateway.dedupe import DedupeStore, InFlight, MemoryDedupeStore
+from services.gateway.openapi import openapi_document
 from services.gateway.ratelimit import TokenBucket
 from services.gateway.sources import source_kinds
 from services.gateway.sources.base import Ignored, Inbound, Rejected, Source, event_id
@@ -162,6 +163,12 @@ async def thank_you(request: web.Request) -> web.Response:
     return web.Response(text=THANKS_PAGE, content_type="text/html")
 
 
+async def openapi_json(request: web.Request) -> web.Response:
+    """The OpenAPI 3.1 document of this gateway's hook endpoints."""
+    doc = openapi_document(request.app[SOURCES], request.app[SETTINGS].server.public_url)
+    return json_response(doc)
+
+
 def setup_gateway(app: web.Application, dedupe: DedupeStore | None = None) -> None:
     """Add the gateway's routes and state to an app that already holds settings and publisher."""
     settings = app[SETTINGS]
@@ -173,6 +180,7 @@ def setup_gateway(app: web.Application, dedupe: DedupeStore | None = None) -> No
         name: TokenBucket(spec.config.rate_limit_per_minute) for name, spec in settings.sources.items()
     }
     app.router.add_post("/hooks/{source}", receive_webhook)
+    app.router.add_get("/openapi.json", openapi_json)
     app.router.add_get("/hooks/{source}/thanks", thank_you)
 
 

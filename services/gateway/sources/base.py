@@ -144,6 +144,8 @@ class Source:
     signed: ClassVar[bool] = True  # False: no signature scheme (plain website forms)
     # The event types this kind can publish (for /openapi.json, AsyncAPI and config checks).
     produces: ClassVar[tuple[str, ...]] = ()
+    # The headers a signed request must carry (documented in /openapi.json).
+    signature_headers: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, spec: SourceSpec) -> None:
         self.spec = spec

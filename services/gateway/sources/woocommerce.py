@@ -82,6 +82,7 @@ class WooCommerceSource(Source):
     kind: ClassVar[str] = "woocommerce"
     content_types = ("application/json", FORM)
     produces = ("order.created",)
+    signature_headers = ("X-WC-Webhook-Signature",)
 
     def accepts_untyped(self, inbound: Inbound) -> bool:
         """Only the exact creation ping may come without a Content-Type."""
