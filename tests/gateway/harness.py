@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 import time
 import uuid
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -214,3 +217,24 @@ async def stop_gateway(gw: Gateway) -> None:
     await gw.http.close()
     await gw.watcher.stop()
     await gw.runtime.stop()
+
+
+class ThreadedGateway:
+    """A gateway-only Runtime on an event loop in a background thread."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def __enter__(self) -> ThreadedGateway:
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self.runtime.start(), self.loop).result(30)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        done: Future[Any] = asyncio.run_coroutine_threadsafe(self.runtime.stop(), self.loop)
+        done.result(30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()

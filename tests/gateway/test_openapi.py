@@ -4,10 +4,7 @@ because schemathesis calls it with blocking `requests`."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Iterator
-from concurrent.futures import Future
 from typing import Any
 
 import pytest
@@ -20,27 +17,7 @@ from services.gateway.openapi import openapi_document
 from services.gateway.sources import source_kinds
 from services.runtime import Parts, Runtime
 from tests.gateway import harness
-
-
-class ThreadedGateway:
-    """A gateway-only Runtime on an event loop in a background thread."""
-
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-
-    def __enter__(self) -> ThreadedGateway:
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self.runtime.start(), self.loop).result(30)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        done: Future[Any] = asyncio.run_coroutine_threadsafe(self.runtime.stop(), self.loop)
-        done.result(30)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
+from tests.gateway.harness import ThreadedGateway
 
 
 @pytest.fixture(scope="module")
