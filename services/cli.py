@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import asyncio
 import contextlib
+import json
 import signal
 import sys
 
@@ -40,7 +41,22 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--event", metavar="ID", help="only this event")
     replay.add_argument("--since", metavar="TIME", help="only dead letters since this ISO 8601 time")
     command("check", "validate a config file and say what it would do")
+    schemas = sub.add_parser("schemas", help="export event JSON Schemas and an AsyncAPI document")
+    schemas.add_argument("--out", metavar="DIR", default="handover-schemas", help="directory to write")
     return parser
+
+
+def _export_schemas(out: str) -> int:
+    from pathlib import Path
+
+    from schemas.export import documents
+
+    for name, doc in documents().items():
+        path = Path(out) / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        print(path)
+    return 0
 
 
 async def _serve(settings: Settings, parts: Parts, announce: bool) -> None:
@@ -133,6 +149,8 @@ async def _replay(settings: Settings, target: str, event: str | None, since: dt.
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `handover` console script."""
     args = _parser().parse_args(argv)
+    if args.command == "schemas":  # needs no config
+        return _export_schemas(args.out)
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:

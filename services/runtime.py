@@ -19,13 +19,14 @@ from services.common.config import Settings
 from services.common.kafka import Publisher, all_topics, ensure_topics
 from services.common.metrics import Metrics
 from services.gateway.app import publisher_ctx, setup_gateway
+from services.gateway.dedupe import DedupeStore
+from services.ledger.calculator import LedgerCalculatorStore
 from services.ledger.store import SqlLedger, open_ledger
 from services.sync.recorder import Recorder
 from services.sync.runner import SyncService
-from services.ledger.calculator import LedgerCalculatorStore
 from services.web.api import setup_api
-from services.web.calculator import CALCULATOR_STORE
 from services.web.app import READY_CHECKS, setup_ops, setup_web
+from services.web.calculator import CALCULATOR_STORE
 
 log = structlog.get_logger("handover")
 
@@ -54,6 +55,8 @@ class Runtime:
     recorder: Recorder | None = None
     ledger: SqlLedger | None = None
     port: int | None = None
+    # The gateway's delivery memory; None: the ledger's table (shared by every replica).
+    dedupe: DedupeStore | None = None
 
     async def start(self) -> None:
         """Start every part; on failure, stop what already started."""
@@ -100,7 +103,8 @@ class Runtime:
         if self.parts.gateway:
             app[PUBLISHER] = Publisher(self.settings.kafka)
             app.cleanup_ctx.append(publisher_ctx)
-            setup_gateway(app, dedupe=self.ledger)
+            # Default: the ledger's table, shared by every gateway replica on the same database.
+            setup_gateway(app, dedupe=self.dedupe or self.ledger)
         setup_ops(app)
         if self.parts.web:
             app[CALCULATOR_STORE] = LedgerCalculatorStore(self.ledger)

@@ -57,6 +57,10 @@ class Publisher:
             linger_ms=0,
             request_timeout_ms=max(1000, int(config.publish_timeout_s * 1000)),
         )
+        # After a failed publish the broker may have come back without our topics (a restarted
+        # broker with memory storage, a wiped cluster): re-ensure them before the next send, so
+        # they get the configured partition count instead of a broker's auto-create default.
+        self._recheck_topics = False
 
     async def start(self) -> None:
         """Connect to the cluster."""
@@ -75,6 +79,9 @@ class Publisher:
         futures = []
         try:
             async with asyncio.timeout(self.config.publish_timeout_s):
+                if self._recheck_topics:
+                    await ensure_topics(self.config, [event_topic(t) for t in EVENT_TYPES])
+                    self._recheck_topics = False
                 for event in events:
                     futures.append(
                         await self.producer.send(
@@ -88,6 +95,7 @@ class Publisher:
         except (TimeoutError, KafkaError) as exc:
             for f in futures:
                 f.cancel()
+            self._recheck_topics = True
             raise BrokerUnavailable(f"Kafka did not acknowledge: {exc!r}") from exc
 
 

@@ -20,6 +20,7 @@ from services.common.appkeys import METRICS, PUBLISHER, SETTINGS
 from services.common.errors import BrokerUnavailable
 from services.common.http import json_response, problem, wants_html
 from services.gateway.dedupe import DedupeStore, InFlight, MemoryDedupeStore
+from services.gateway.openapi import openapi_document
 from services.gateway.ratelimit import TokenBucket
 from services.gateway.sources import source_kinds
 from services.gateway.sources.base import Ignored, Inbound, Rejected, Source, event_id
@@ -100,19 +101,23 @@ async def _handle(request: web.Request, source: Source, ids: list[str]) -> web.S
     cfg = source.config
     wait = app[BUCKETS][source.name].take()
     if wait:
-        raise Rejected(429, "rate_limited", "too many requests for this source", headers={"Retry-After": str(int(wait))})
+        raise Rejected(
+            429, "rate_limited", "too many requests for this source", headers={"Retry-After": str(int(wait))}
+        )
     body = await _read_body(request, cfg.max_body_bytes)
-    media = request.content_type.lower()
-    if media not in source.content_types:
+    raw_type = request.headers.get("Content-Type")
+    # aiohttp reports a missing Content-Type as application/octet-stream; keep "none" distinct
+    # so a kind can let exactly its known untyped requests through (WooCommerce's ping).
+    media = request.content_type.lower() if raw_type is not None else ""
+    inbound = Inbound(
+        source=source.name, headers=request.headers, body=body, content_type=media,
+        received_at=dt.datetime.now(dt.UTC), params=content_params(raw_type) if raw_type and ";" in raw_type else {},
+    )
+    if media not in source.content_types and not (media == "" and source.accepts_untyped(inbound)):
         raise Rejected(
             415, "unsupported_media_type",
             f"Content-Type {media or '(none)'} is not accepted; use {', '.join(source.content_types)}",
         )
-    params = content_params(request.headers.get("Content-Type", ""))
-    inbound = Inbound(
-        source=source.name, headers=request.headers, body=body, content_type=media,
-        received_at=dt.datetime.now(dt.UTC), params=params,
-    )
     source.verify(inbound, inbound.received_at)
     delivery = source.delivery_id(inbound)
     eid = event_id(source.name, delivery) if delivery else str(uuid.uuid4())
@@ -158,17 +163,24 @@ async def thank_you(request: web.Request) -> web.Response:
     return web.Response(text=THANKS_PAGE, content_type="text/html")
 
 
+async def openapi_json(request: web.Request) -> web.Response:
+    """The OpenAPI 3.1 document of this gateway's hook endpoints."""
+    doc = openapi_document(request.app[SOURCES], request.app[SETTINGS].server.public_url)
+    return json_response(doc)
+
+
 def setup_gateway(app: web.Application, dedupe: DedupeStore | None = None) -> None:
     """Add the gateway's routes and state to an app that already holds settings and publisher."""
     settings = app[SETTINGS]
     kinds = source_kinds()
     app[SOURCES] = {name: kinds[spec.kind](spec) for name, spec in settings.sources.items()}
-    app[DEDUPE] = dedupe or MemoryDedupeStore()
+    app[DEDUPE] = dedupe if dedupe is not None else MemoryDedupeStore()
     app[INFLIGHT] = InFlight()
     app[BUCKETS] = {
         name: TokenBucket(spec.config.rate_limit_per_minute) for name, spec in settings.sources.items()
     }
     app.router.add_post("/hooks/{source}", receive_webhook)
+    app.router.add_get("/openapi.json", openapi_json)
     app.router.add_get("/hooks/{source}/thanks", thank_you)
 
 

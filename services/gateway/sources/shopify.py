@@ -54,6 +54,7 @@ class ShopifySource(Source):
 
     kind: ClassVar[str] = "shopify"
     produces = ("order.created", "customer.created")
+    signature_headers = ("X-Shopify-Hmac-Sha256",)
 
     def verify(self, inbound: Inbound, now: dt.datetime) -> None:
         """Check the body HMAC.

@@ -56,6 +56,7 @@ class StandardSource(Source):
     kind: ClassVar[str] = "standard"
     Config = StandardConfig
     produces = ("contact.submitted", "customer.created", "order.created", "payment.received")
+    signature_headers = ("webhook-id", "webhook-timestamp", "webhook-signature")
     config: StandardConfig
 
     def __init__(self, spec: SourceSpec) -> None:

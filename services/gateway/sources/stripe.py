@@ -99,6 +99,7 @@ class StripeSource(Source):
     kind: ClassVar[str] = "stripe"
     Config = StripeConfig
     produces = ("order.created", "payment.received")
+    signature_headers = ("Stripe-Signature",)
     config: StripeConfig
 
     def verify(self, inbound: Inbound, now: dt.datetime) -> None:

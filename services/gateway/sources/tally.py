@@ -60,6 +60,7 @@ class TallySource(Source):
 
     kind: ClassVar[str] = "tally"
     produces = ("contact.submitted",)
+    signature_headers = ("Tally-Signature",)
 
     def verify(self, inbound: Inbound, now: dt.datetime) -> None:
         """Check Tally-Signature against every active secret."""

@@ -58,6 +58,7 @@ class TypeformSource(Source):
 
     kind: ClassVar[str] = "typeform"
     produces = ("contact.submitted",)
+    signature_headers = ("Typeform-Signature",)
 
     def verify(self, inbound: Inbound, now: dt.datetime) -> None:
         """Check `Typeform-Signature: sha256=<base64>` against every active secret."""

@@ -51,6 +51,7 @@ class WebflowSource(Source):
     kind: ClassVar[str] = "webflow"
     Config = WebflowConfig
     produces = ("contact.submitted",)
+    signature_headers = ("x-webflow-signature", "x-webflow-timestamp")
     config: WebflowConfig
 
     def verify(self, inbound: Inbound, now: dt.datetime) -> None:

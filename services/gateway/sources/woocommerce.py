@@ -42,9 +42,12 @@ ADDRESS = {
 
 
 def is_ping(inbound: Inbound) -> bool:
-    """The unsigned ping WooCommerce sends when a webhook is created or re-activated."""
+    """The unsigned ping WooCommerce sends when a webhook is created or re-activated.
+
+    Some WooCommerce/WordPress versions send it without a Content-Type ("" here).
+    """
     return (
-        inbound.content_type == FORM
+        inbound.content_type in (FORM, "")
         and header(inbound, *SIGNATURE) is None
         and PING.fullmatch(inbound.body) is not None
     )
@@ -79,6 +82,11 @@ class WooCommerceSource(Source):
     kind: ClassVar[str] = "woocommerce"
     content_types = ("application/json", FORM)
     produces = ("order.created",)
+    signature_headers = ("X-WC-Webhook-Signature",)
+
+    def accepts_untyped(self, inbound: Inbound) -> bool:
+        """Only the exact creation ping may come without a Content-Type."""
+        return is_ping(inbound)
 
     def verify(self, inbound: Inbound, now: dt.datetime) -> None:
         """Check the body HMAC; only the exact creation ping may come unsigned."""
