@@ -101,4 +101,8 @@ class Recorder:
         if self.task is not None:
             self.task.cancel()
             await asyncio.gather(self.task, return_exceptions=True)
-        await self.consumer.stop()
+        try:
+            async with asyncio.timeout(10):
+                await self.consumer.stop()
+        except (KafkaError, TimeoutError) as exc:  # the broker may be gone; leaving is best effort
+            log.warning("recorder_stop_failed", error=repr(exc))

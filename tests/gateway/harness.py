@@ -205,7 +205,7 @@ class Gateway:
 
 async def start_gateway(settings: Settings, bootstrap: str, **runtime_kw: Any) -> Gateway:
     """Start a gateway-only Runtime (no consumer group: fast) and watch every event topic."""
-    runtime = Runtime(settings, Parts(gateway=True, web=False, sync=False), **runtime_kw)
+    runtime = Runtime(settings, Parts(gateway=True, web=False, sync=False, recorder=False), **runtime_kw)
     await runtime.start()
     watcher = TopicWatcher(bootstrap, [event_topic(t) for t in EVENT_TYPES])
     await watcher.start()

@@ -131,7 +131,7 @@ class Fuzzed:
 def fuzzed(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
     """One shared gateway for the module."""
     s = harness.gateway_settings(str(tmp_path_factory.mktemp("fuzz")), broker.bootstrap_servers)
-    runtime = Runtime(s, Parts(gateway=True, web=False, sync=False))
+    runtime = Runtime(s, Parts(gateway=True, web=False, sync=False, recorder=False))
     with ThreadedGateway(runtime) as gw:
         watcher = TopicWatcher(broker.bootstrap_servers, [event_topic(t) for t in EVENT_TYPES])
         asyncio.run_coroutine_threadsafe(watcher.start(), gw.loop).result(30)

@@ -24,7 +24,7 @@ from tests.gateway.harness import ThreadedGateway
 def served(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The base URL of a running gateway with every source kind."""
     settings_ = harness.gateway_settings(str(tmp_path_factory.mktemp("oas")), broker.bootstrap_servers)
-    runtime = Runtime(settings_, Parts(gateway=True, web=False, sync=False))
+    runtime = Runtime(settings_, Parts(gateway=True, web=False, sync=False, recorder=False))
     with ThreadedGateway(runtime):
         yield runtime.base_url
 
