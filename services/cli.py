@@ -82,13 +82,14 @@ def _announce(runtime: Runtime) -> None:
     lines = [
         "",
         f"Handover is running ({s.origin or 'config'}).",
-        f"  Page:     {url}/",
-        f"  Metrics:  {url}/metrics",
+        f"  Calculator: {url}/   (what retyping costs you, worst handover first)",
+        f"  Try it:     {url}/try",
+        f"  Metrics:    {url}/metrics",
     ]
     if runtime.broker is not None:
-        lines.append(f"  Kafka:    embedded broker at {runtime.broker.bootstrap_servers}")
+        lines.append(f"  Kafka:      embedded broker at {runtime.broker.bootstrap_servers}")
     for name, spec in s.sources.items():
-        lines.append(f"  Webhook:  {url}/hooks/{name}  ({spec.kind})")
+        lines.append(f"  Webhook:    {url}/hooks/{name}  ({spec.kind})")
     forms = [n for n, spec in s.sources.items() if spec.kind == "form"]
     if forms:
         lines += [
