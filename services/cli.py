@@ -194,6 +194,14 @@ def main(argv: list[str] | None = None) -> int:
     except HandoverError as exc:
         print(f"handover: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:
+        server = settings.server
+        print(
+            f"handover: cannot listen on {server.host}:{server.port}: {exc.strerror or exc} "
+            "(set [server] port, or HANDOVER_SERVER_PORT)",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -6,6 +6,7 @@ Kafka. The tests start the same Runtime, so what they exercise is what users run
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -85,12 +86,14 @@ class Runtime:
         server = site._server
         assert server is not None and server.sockets  # type: ignore[attr-defined]
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        starting = []
         if self.parts.recorder:
             self.recorder = Recorder(self.settings, self.ledger, self.metrics)
-            await self.recorder.start()
+            starting.append(self.recorder.start())
         if self.parts.sync:
             self.sync = SyncService(self.settings, self.metrics, self.parts.targets, ledger=self.ledger)
-            await self.sync.start()
+            starting.append(self.sync.start())
+        await asyncio.gather(*starting)  # consumer groups join concurrently
 
     def make_app(self) -> web.Application:
         """The HTTP app with the parts this process serves."""

@@ -457,8 +457,9 @@ class SyncService:
             await connector.start()
             self.connectors.append(connector)
             worker = TargetWorker(self.settings, name, connector, self.flows, self.metrics, self.ledger, self.dlq)
-            await worker.start()
             self.workers.append(worker)
+        # Joining a group takes seconds on some brokers: join every target's group at once.
+        await asyncio.gather(*(worker.start() for worker in self.workers))
         for worker in self.workers:
             self.run_tasks.append(asyncio.create_task(worker.run(), name=f"sync-{worker.target}"))
 
