@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from schemas import Address, AnyEvent, ContactData, Person
+from schemas import Address, AnyEvent, ContactData, ContactSubmitted, Person
 from services.common.config import SourceConfig, SourceSpec
 from services.common.errors import ConfigError
 
@@ -204,6 +204,34 @@ def json_object(body: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise invalid([FieldError("$", "must be a JSON object")])
     return data
+
+
+def body_field(inbound: Inbound, *path: str) -> str | None:
+    """A non-empty text value at `path` in a JSON-object body (a vendor's delivery id); None
+    when the body or the value is not there (parse then reports what is wrong)."""
+    try:
+        value: Any = json_object(inbound.body)
+    except Rejected:
+        return None
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+def contact_submitted(
+    source: str, event_id: str, inbound: Inbound, data: ContactData, occurred: dt.datetime | None
+) -> list[AnyEvent]:
+    """The one contact.submitted event a form builder's submission becomes."""
+    return [
+        ContactSubmitted(
+            id=event_id,
+            source=source,
+            time=to_utc(occurred) or inbound.received_at,
+            subject=data.contact.email.lower(),
+            received_at=inbound.received_at,
+            data=data,
+        )
+    ]
 
 
 def header(inbound: Inbound, *names: str) -> str | None:

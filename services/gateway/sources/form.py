@@ -86,7 +86,7 @@ def form_fields(inbound: Inbound) -> list[tuple[str, str]]:
             try:
                 pairs.append((key, _text(value)))
             except TypeError:
-                raise invalid([FieldError(f"$.{key}", "must be text, a number or a boolean")])
+                raise invalid([FieldError(f"$.{key}", "must be text, a number or a boolean")]) from None
         return pairs
     if inbound.content_type == "multipart/form-data":
         return _multipart(inbound)

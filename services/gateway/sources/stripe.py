@@ -34,9 +34,9 @@ from services.gateway.sources.base import (
     Ignored,
     Inbound,
     Payload,
-    Rejected,
     Source,
     address_from,
+    body_field,
     check_timestamp,
     header,
     hex_or_none,
@@ -119,12 +119,7 @@ class StripeSource(Source):
 
     def delivery_id(self, inbound: Inbound) -> str | None:
         """The event's id (evt_...), the same on every retry; read from the verified body."""
-        try:
-            data = json_object(inbound.body)
-        except Rejected:
-            return None
-        value = data.get("id")
-        return value if isinstance(value, str) and value else None
+        return body_field(inbound, "id")
 
     def parse(self, inbound: Inbound, event_id: str) -> list[AnyEvent] | Ignored:
         """Map the event by its `type` (see the module docstring for the rule)."""

@@ -12,18 +12,18 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from schemas import AnyEvent, ContactSubmitted
+from schemas import AnyEvent
 from services.gateway.sources.base import (
     ContactBuilder,
     Ignored,
     Inbound,
     Payload,
-    Rejected,
     Source,
     as_text,
+    body_field,
     contact_role,
+    contact_submitted,
     json_object,
-    to_utc,
     verify_body_hmac,
 )
 
@@ -68,11 +68,7 @@ class TallySource(Source):
 
     def delivery_id(self, inbound: Inbound) -> str | None:
         """The payload's `eventId`."""
-        try:
-            value = json_object(inbound.body).get("eventId")
-        except Rejected:  # parse reports the bad body
-            return None
-        return value if isinstance(value, str) and value else None
+        return body_field(inbound, "eventId")
 
     def parse(self, inbound: Inbound, event_id: str) -> list[AnyEvent] | Ignored:
         """FORM_RESPONSE -> contact.submitted; other event types are ignored."""
@@ -98,13 +94,4 @@ class TallySource(Source):
         form = d.text("formName") or d.text("formId")
         p.check()
         data = contact.data(form=form, external_id=d.text("respondentId"))
-        return [
-            ContactSubmitted(
-                id=event_id,
-                source=self.name,
-                time=to_utc(created) or inbound.received_at,
-                subject=data.contact.email.lower(),
-                received_at=inbound.received_at,
-                data=data,
-            )
-        ]
+        return contact_submitted(self.name, event_id, inbound, data, created)

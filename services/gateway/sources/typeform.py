@@ -12,18 +12,18 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from schemas import AnyEvent, ContactSubmitted
+from schemas import AnyEvent
 from services.gateway.sources.base import (
     ContactBuilder,
     Ignored,
     Inbound,
     Payload,
-    Rejected,
     Source,
     as_text,
+    body_field,
     contact_role,
+    contact_submitted,
     json_object,
-    to_utc,
     verify_body_hmac,
 )
 
@@ -66,11 +66,7 @@ class TypeformSource(Source):
 
     def delivery_id(self, inbound: Inbound) -> str | None:
         """The payload's `event_id` (kept on Typeform's retries)."""
-        try:
-            value = json_object(inbound.body).get("event_id")
-        except Rejected:  # parse reports the bad body
-            return None
-        return value if isinstance(value, str) and value else None
+        return body_field(inbound, "event_id")
 
     def parse(self, inbound: Inbound, event_id: str) -> list[AnyEvent] | Ignored:
         """form_response -> contact.submitted; other event types are ignored."""
@@ -113,13 +109,4 @@ class TypeformSource(Source):
         form = r.text("definition", "title") or r.text("form_id")
         p.check()
         data = contact.data(form=form, external_id=r.text("token"))
-        return [
-            ContactSubmitted(
-                id=event_id,
-                source=self.name,
-                time=to_utc(submitted) or inbound.received_at,
-                subject=data.contact.email.lower(),
-                received_at=inbound.received_at,
-                data=data,
-            )
-        ]
+        return contact_submitted(self.name, event_id, inbound, data, submitted)

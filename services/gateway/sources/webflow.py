@@ -12,18 +12,19 @@ from typing import ClassVar
 
 import msgspec
 
-from schemas import AnyEvent, ContactSubmitted
+from schemas import AnyEvent
 from services.common.config import SourceConfig
 from services.gateway.sources.base import (
     ContactBuilder,
     Ignored,
     Inbound,
     Payload,
-    Rejected,
     Source,
     as_text,
+    body_field,
     check_timestamp,
     contact_role,
+    contact_submitted,
     header,
     hex_or_none,
     hmac_sha256,
@@ -31,7 +32,6 @@ from services.gateway.sources.base import (
     json_object,
     matches_any,
     missing_signature,
-    to_utc,
     unix_seconds,
 )
 
@@ -73,12 +73,8 @@ class WebflowSource(Source):
 
     def delivery_id(self, inbound: Inbound) -> str | None:
         """The form submission's id (`payload.id`): the same on every retry."""
-        try:
-            value = json_object(inbound.body).get("payload")
-        except Rejected:  # parse reports the bad body
-            return None
-        sub = value.get("id") if isinstance(value, dict) else None
-        return f"form_submission:{sub}" if isinstance(sub, str) and sub else None
+        sub = body_field(inbound, "payload", "id")
+        return f"form_submission:{sub}" if sub else None
 
     def parse(self, inbound: Inbound, event_id: str) -> list[AnyEvent] | Ignored:
         """form_submission -> contact.submitted; other trigger types are ignored."""
@@ -113,13 +109,4 @@ class WebflowSource(Source):
         form = s.text("name") or s.text("formId")
         p.check()
         data = contact.data(form=form)
-        return [
-            ContactSubmitted(
-                id=event_id,
-                source=self.name,
-                time=to_utc(submitted) or inbound.received_at,
-                subject=data.contact.email.lower(),
-                received_at=inbound.received_at,
-                data=data,
-            )
-        ]
+        return contact_submitted(self.name, event_id, inbound, data, submitted)
