@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import msgspec
 
@@ -13,54 +15,60 @@ WEEK_S = 7 * 86400
 TYPED_KEY = "calculator.typed"
 
 
+@dataclass
+class _Tally:
+    """What the ledger holds for one flow action."""
+
+    n_weeks: int
+    weeks: list[int] = field(init=False)
+    first: float | None = None
+    total: int = 0
+    redeliveries: int = 0
+    tests: int = 0
+
+    def __post_init__(self) -> None:
+        self.weeks = [0] * self.n_weeks
+
+
 class LedgerCalculatorStore:
     """CalculatorStore over SqlLedger: successful, de-duplicated, non-test deliveries per week."""
 
-    def __init__(self, ledger: SqlLedger, clock: object = time.time) -> None:
+    def __init__(self, ledger: SqlLedger, clock: Callable[[], float] = time.time) -> None:
         self.ledger = ledger
         self.clock = clock
 
     async def action_volumes(self, weeks: int) -> list[ActionVolume]:
         """Per (flow, action, target): the last `weeks` complete weeks, oldest first."""
-        now = self.clock()  # type: ignore[operator]
-        # Complete weeks only: the window ends at the start of the current (partial) week,
-        # counted back from now in whole 7-day periods.
+        now = self.clock()
+        # Complete weeks only: the window ends where the current (partial) week starts.
         end = now - (now % WEEK_S)
         start = end - weeks * WEEK_S
-        db = self.ledger.db
-        rows = await db.fetch(
+        rows = await self.ledger.db.fetch(
             "SELECT flow, action, target, delivered_at, attempts, test FROM deliveries WHERE status = 'delivered'"
         )
         dead = await self.ledger.deadletter_counts()
-        stats: dict[tuple[str, str, str], dict[str, object]] = {}
+        tally: dict[tuple[str, str, str], _Tally] = {key: _Tally(weeks) for key in dead}
         for flow, action, target, at, attempts, test in rows:
-            s = stats.setdefault((flow, action, target), {"weeks": [0] * weeks, "first": None, "total": 0,
-                                                          "redeliveries": 0, "tests": 0})
+            t = tally.setdefault((flow, action, target), _Tally(weeks))
             if test:
-                s["tests"] = int(s["tests"]) + 1  # type: ignore[call-overload]
+                t.tests += 1  # vendor test deliveries are reported, never counted as savings
                 continue
             at = float(at)
-            s["total"] = int(s["total"]) + 1  # type: ignore[call-overload]
-            s["redeliveries"] = int(s["redeliveries"]) + max(0, int(attempts) - 1)  # type: ignore[call-overload]
-            s["first"] = at if s["first"] is None else min(at, s["first"])  # type: ignore[type-var]
+            t.total += 1
+            t.redeliveries += max(0, int(attempts) - 1)
+            t.first = at if t.first is None else min(at, t.first)
             if start <= at < end:
-                s["weeks"][int((at - start) // WEEK_S)] += 1  # type: ignore[index]
-        for key in dead:
-            stats.setdefault(key, {"weeks": [0] * weeks, "first": None, "total": 0, "redeliveries": 0, "tests": 0})
+                t.weeks[int((at - start) // WEEK_S)] += 1
         out = []
-        for (flow, action, target), s in sorted(stats.items()):
-            weekly: list[int] = s["weeks"]  # type: ignore[assignment]
-            first = s["first"]
-            if first is None:
-                weekly = []
-            else:
-                # Weeks before the first delivery are left out, so a new flow is not averaged with zeros.
-                first_week = max(0, int((float(first) - start) // WEEK_S))  # type: ignore[arg-type]
-                weekly = weekly[first_week:] if first < end else []  # type: ignore[operator]
+        for (flow, action, target), t in sorted(tally.items()):
+            weekly: list[int] = []
+            if t.first is not None and t.first < end:
+                # Weeks before the first delivery are left out: a new flow is not averaged with zeros.
+                weekly = t.weeks[max(0, int((t.first - start) // WEEK_S)):]
             out.append(ActionVolume(
                 flow=flow, action=action, target=target, weekly_delivered=tuple(weekly),
-                delivered_total=int(s["total"]), dead_letters=dead.get((flow, action, target), 0),  # type: ignore[call-overload]
-                redeliveries=int(s["redeliveries"]), test_events=int(s["tests"]),  # type: ignore[call-overload]
+                delivered_total=t.total, dead_letters=dead.get((flow, action, target), 0),
+                redeliveries=t.redeliveries, test_events=t.tests,
             ))
         return out
 

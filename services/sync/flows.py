@@ -218,10 +218,10 @@ def _eval(node: ast.AST, ctx: dict[str, Any]) -> Any:
             left = right
         return True
     if isinstance(node, ast.Constant):
-        value = node.value
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return Decimal(str(value))
-        return value
+        constant = node.value
+        if isinstance(constant, int | float) and not isinstance(constant, bool):
+            return Decimal(str(constant))  # literals compare exactly with the events' amounts
+        return constant
     if isinstance(node, ast.List | ast.Tuple):
         return [_eval(e, ctx) for e in node.elts]
     if isinstance(node, ast.Name) and node.id in _NAMES:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
@@ -23,7 +24,9 @@ def bearer_ok(request: web.Request) -> bool:
 
 
 @web.middleware
-async def require_token(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+async def require_token(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
     """Every /api/ route except the public calculator needs the bearer token."""
     if request.path.startswith("/api/") and not request.path.startswith("/api/calculator"):
         if not bearer_ok(request):
@@ -71,7 +74,7 @@ async def replay_dead_letter(request: web.Request) -> web.Response:
     return json_response({"id": dl.id, "outcome": outcome.status, "detail": outcome.detail}, status=status)
 
 
-async def replayer_ctx(app: web.Application) -> object:
+async def replayer_ctx(app: web.Application) -> AsyncIterator[None]:
     """Create the replayer with the app; close its connectors after."""
     app[REPLAYER] = Replayer(app[SETTINGS], app[LEDGER], app[METRICS])
     yield
@@ -81,6 +84,6 @@ async def replayer_ctx(app: web.Application) -> object:
 def setup_api(app: web.Application) -> None:
     """Add the admin API routes and the token middleware."""
     app.middlewares.append(require_token)
-    app.cleanup_ctx.append(replayer_ctx)  # type: ignore[arg-type]
+    app.cleanup_ctx.append(replayer_ctx)
     app.router.add_get("/api/dead-letters", list_dead_letters)
     app.router.add_post("/api/dead-letters/{id}/replay", replay_dead_letter)
