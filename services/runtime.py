@@ -100,11 +100,12 @@ class Runtime:
         app = web.Application()
         app[SETTINGS] = self.settings
         app[METRICS] = self.metrics
-        app[READY_CHECKS] = []
         assert self.ledger is not None
+        app[READY_CHECKS] = [self.ledger.ready, self._sync_ready]
         app[LEDGER] = self.ledger
         if self.parts.gateway:
             app[PUBLISHER] = Publisher(self.settings.kafka)
+            app[READY_CHECKS].append(app[PUBLISHER].ready)
             app.cleanup_ctx.append(publisher_ctx)
             # Default: the ledger's table, shared by every gateway replica on the same database.
             setup_gateway(app, dedupe=self.dedupe or self.ledger)
@@ -114,6 +115,12 @@ class Runtime:
             setup_web(app)
             setup_api(app)
         return app
+
+    async def _sync_ready(self) -> str | None:
+        if self.sync is None:
+            return None
+        waiting = [w.target for w in self.sync.workers if not w.assigned.is_set()]
+        return f"sync: waiting for partitions of {', '.join(waiting)}" if waiting else None
 
     @property
     def base_url(self) -> str:

@@ -259,6 +259,8 @@ async def test_metrics_count_accepted_and_rejected_webhooks(skeleton: Skeleton) 
     assert 'handover_webhooks_received_total{outcome="invalid_payload",source="website"}' in text
     async with skeleton.http.get(f"{skeleton.runtime.base_url}/healthz") as r:
         assert r.status == 200
+    async with skeleton.http.get(f"{skeleton.runtime.base_url}/readyz") as r:
+        assert (r.status, await r.json()) == (200, {"status": "ready"})
 
 
 async def test_the_calculator_counts_what_really_flowed_as_already_saved(skeleton: Skeleton) -> None:

@@ -70,6 +70,15 @@ class Publisher:
         """Flush and disconnect."""
         await self.producer.stop()
 
+    async def ready(self) -> str | None:
+        """None when the cluster answers a metadata request within 2 s, else why not."""
+        try:
+            async with asyncio.timeout(2):
+                await self.producer.client.fetch_all_metadata()
+        except (TimeoutError, KafkaError) as exc:
+            return f"kafka: no answer from {self.config.bootstrap_servers} ({type(exc).__name__})"
+        return None
+
     async def publish(self, event: Event) -> None:
         """Send one event and wait for the broker's ack; BrokerUnavailable if none comes in time."""
         await self.publish_many([event])

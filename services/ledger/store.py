@@ -6,6 +6,7 @@ Times are epoch seconds (float) so both backends store and compare them the same
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -180,6 +181,15 @@ class SqlLedger:
     async def close(self) -> None:
         """Close the database."""
         await self.db.close()
+
+    async def ready(self) -> str | None:
+        """None when the database answers within 2 s, else why not."""
+        try:
+            async with asyncio.timeout(2):
+                await self.db.fetchrow("SELECT 1")
+        except Exception as exc:  # noqa: BLE001 - any failure means: not ready, and says which
+            return f"ledger: {type(exc).__name__}: {exc}"
+        return None
 
     # --- the sync runner's calls (services.ledger.base.Ledger) -------------------------------
 
