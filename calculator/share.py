@@ -25,13 +25,28 @@ _B64URL = re.compile(r"[A-Za-z0-9_-]+")
 
 def encode_scenario(scenario: Scenario) -> str:
     """Encode a scenario into a compact URL-safe string for a shareable link."""
-    text = json.dumps(scenario_to_form(scenario), separators=(",", ":"), sort_keys=True)
+    return encode_fields(scenario_to_form(scenario))
+
+
+def encode_fields(fields: dict[str, str]) -> str:
+    """Encode flat form fields (str -> str) into a shareable string, as encode_scenario does.
+
+    For callers that carry fields of their own next to the scenario's (the web page's link
+    from a typed row to a connected flow action); decode them with decode_fields.
+    """
+    text = json.dumps(fields, separators=(",", ":"), sort_keys=True)
     packed = zlib.compress(text.encode(), 9)
     return VERSION + base64.urlsafe_b64encode(packed).decode("ascii").rstrip("=")
 
 
 def decode_scenario(token: str) -> Scenario:
     """Decode a shared string back into a validated Scenario; raise ValidationError if bad."""
+    # The same parser as the form: a hand-edited link gets the same field-by-field errors.
+    return parse_scenario(decode_fields(token))
+
+
+def decode_fields(token: str) -> dict[str, str]:
+    """Decode a shared string into its flat form fields, unvalidated; ValidationError if damaged."""
     if not isinstance(token, str) or not token.startswith(VERSION):
         raise _bad("this link is not a calculator scenario")
     body = token[len(VERSION) :]
@@ -50,8 +65,7 @@ def decode_scenario(token: str) -> Scenario:
         raise _bad("this link is damaged") from None
     if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
         raise _bad("this link is damaged")
-    # The same parser as the form: a hand-edited link gets the same field-by-field errors.
-    return parse_scenario(data)
+    return data
 
 
 def _bad(message: str) -> ValidationError:
