@@ -105,6 +105,11 @@ EN: dict[str, str] = {
     "country.NL": "Netherlands",
     "country.DK": "Denmark",
     "country.EU": "EU average",
+    "connected_by": "Connected by",
+    "not_connected": "not connected yet",
+    "connection": "{flow}: {action} → {target}",
+    "connected_via": "via {action} in the flow “{flow}”",
+    "link_suggest": "Handover {n} ({label}) may be this one: choose it under “Connected by” there.",
 }
 
 NL: dict[str, str] = {
@@ -198,6 +203,13 @@ NL: dict[str, str] = {
     "country.NL": "Nederland",
     "country.DK": "Denemarken",
     "country.EU": "EU-gemiddelde",
+    "connected_by": "Gekoppeld via",
+    "not_connected": "nog niet gekoppeld",
+    "connection": "{flow}: {action} → {target}",
+    "connected_via": "via {action} in de flow “{flow}”",
+    "link_suggest": (
+        "Overdracht {n} ({label}) is misschien deze: kies hem daar onder “Gekoppeld via”."
+    ),
 }
 
 DA: dict[str, str] = {
@@ -286,6 +298,11 @@ DA: dict[str, str] = {
     "country.NL": "Holland",
     "country.DK": "Danmark",
     "country.EU": "EU-gennemsnit",
+    "connected_by": "Forbundet via",
+    "not_connected": "ikke forbundet endnu",
+    "connection": "{flow}: {action} → {target}",
+    "connected_via": "via {action} i flowet “{flow}”",
+    "link_suggest": "Overlevering {n} ({label}) er måske denne: vælg den under “Forbundet via” dér.",
 }
 
 CATALOGS = {"en": EN, "nl": NL, "da": DA}

@@ -232,3 +232,57 @@ async def test_first_visit_without_flows_is_an_empty_form_not_an_error():
     assert r.status == 200
     assert "Add a handover to see what it costs." in page
     assert re.search(r'id="error-summary" role="alert">\s*</div>', page)  # no error summary
+
+
+LINKED = {
+    **ROW,
+    "handovers[0].source": "Web form",
+    "handovers[0].target": "CRM",
+    "handovers[0].record_type": "contact",
+    "handovers[0].action": "add",
+}
+CRM_LINK = "Contact form to CRM/upsert_contact"
+
+
+def ranked_rows(page: str) -> list[str]:
+    """The labels of the ranking table, worst first."""
+    return re.findall(r'<th scope="row"><span class="label">([^<]*)</span>', page)
+
+
+async def test_connected_by_select_links_a_typed_row_without_javascript(client, store):
+    token = await token_of(client)
+    page = await (await client.post("/", data={**LINKED, FIELD: token})).text()
+    # not linked: the typed row, the CRM connection (with a suggestion) and the mail one
+    assert len(ranked_rows(page)) == 3
+    assert 'class="link-suggest" href="#f-handovers[0].connected"' in page
+    select = re.search(r'<select id="f-handovers\[0\]\.connected".*?</select>', page, re.S)
+    assert select and '<option value="" selected' not in select.group(0)
+    assert f'<option value="{CRM_LINK}">' in select.group(0)
+
+    r = await client.post("/", data={**LINKED, "handovers[0].connected": CRM_LINK, FIELD: token})
+    assert r.status == 200
+    page = await r.text()
+    # one row for the CRM handover, under the owner's label, measured: 30 x 3 / 60 = 1.5 h;
+    # what remains by hand is the 0 h of the unmeasured mail action
+    assert sorted(ranked_rows(page)) == [
+        "Web form → CRM: contact (add)",
+        "contact.submitted → mail: Contact form to CRM (send_email)",
+    ]
+    assert re.search(r'id="hl-hours"><strong>0\.0</strong>', page)
+    assert "connected, measured · via upsert_contact" in page
+    assert f'<option value="{CRM_LINK}" selected>' in page
+    assert store.typed["handovers[0].connected"] == CRM_LINK  # kept for the next visit
+    assert f'<option value="{CRM_LINK}" selected>' in await (await client.get("/")).text()
+
+
+async def test_an_unknown_link_is_an_error_next_to_the_select(client, store):
+    token = await token_of(client)
+    data = {**LINKED, "handovers[0].connected": "Gone/flow", FIELD: token}
+    r = await client.post("/", data=data)
+    assert r.status == 422
+    page = await r.text()
+    message = "&#39;Gone/flow&#39; is not a connected flow action"
+    assert field_error(page, "handovers[0].connected") == message
+    assert re.search(r'<select id="f-handovers\[0\]\.connected"[^>]*aria-invalid="true"', page)
+    assert '<option value="Gone/flow" selected>' in page  # kept, so it can be changed
+    assert store.typed is None
