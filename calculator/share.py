@@ -9,6 +9,7 @@ import io
 import json
 import re
 import zlib
+from collections.abc import Sequence
 from decimal import Decimal
 
 from calculator.inputs import parse_scenario, scenario_to_form
@@ -96,11 +97,27 @@ CSV_HEADER = (
 )
 
 
-def to_csv(result: ScenarioResult) -> str:
-    """Return CSV text: one row per handover, worst first, then total, automated and remaining."""
+GROUP_NAMES = ("total", "already automated", "remaining")
+
+
+def to_csv(
+    result: ScenarioResult,
+    labels: Sequence[str] | None = None,
+    group_names: Sequence[str] = GROUP_NAMES,
+) -> str:
+    """Return CSV text: one row per handover, worst first, then total, automated and remaining.
+
+    The first row is always CSV_HEADER (stable ids for scripts). `labels`, when given, is a
+    second header row of the same columns for people (a translated one); `group_names` names
+    the three closing rows.
+    """
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_HEADER)
+    if labels is not None:
+        if len(labels) != len(CSV_HEADER):
+            raise ValueError(f"labels needs {len(CSV_HEADER)} columns, got {len(labels)}")
+        writer.writerow([_cell(label) for label in labels])
     for r in result.handovers:
         b = r.block
         writer.writerow(
@@ -122,13 +139,11 @@ def to_csv(result: ScenarioResult) -> str:
                 "yes" if r.ties_previous or r.ties_next else "no",
             ]
         )
-    for name, block in (
-        ("total", result.total),
-        ("already automated", result.automated),
-        ("remaining", result.remaining),
+    for name, block in zip(
+        group_names, (result.total, result.automated, result.remaining), strict=True
     ):
         writer.writerow(
-            ["", name, "", "", "", "", "", "", "", "", "", "", *_range_cells(block),
+            ["", _cell(name), "", "", "", "", "", "", "", "", "", "", *_range_cells(block),
              _num(block.errors_per_month.p50), ""]
         )  # fmt: skip
     return out.getvalue()

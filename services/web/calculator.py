@@ -571,13 +571,13 @@ def _savings_json(s: Savings, currency: str) -> dict[str, Any]:
     }
 
 
-def _estimate_json(e: Estimate) -> dict[str, str]:
+def _estimate_json(e: Estimate, lang: str) -> dict[str, str]:
     return {
         "low": _dec(e.low),
         "likely": _dec(e.likely),
         "high": _dec(e.high),
         "badge": e.provenance,
-        "source": e.source,
+        "source": i18n.translate_message(lang, e.source),
     }
 
 
@@ -630,15 +630,15 @@ def view_model(outcome: Outcome, lang: str) -> dict[str, Any]:
                 if c and r.key not in built.form_row
                 else [],
                 "connector": None if c else ready_connector(r.key.target),
-                "volume": _estimate_json(r.volume),
+                "volume": _estimate_json(r.volume, lang),
                 "measured_weeks": len(volume.weekly_delivered[-WINDOW_WEEKS:])
                 if volume and r.connected
                 else None,
-                "minutes": _estimate_json(h.minutes),
+                "minutes": _estimate_json(h.minutes, lang),
                 "fields": h.fields,
-                "field_error_rate": _estimate_json(h.field_error_rate),
-                "fix_minutes": _estimate_json(h.fix_minutes),
-                "hourly_cost_eur": _estimate_json(h.hourly_cost),
+                "field_error_rate": _estimate_json(h.field_error_rate, lang),
+                "fix_minutes": _estimate_json(h.fix_minutes, lang),
+                "hourly_cost_eur": _estimate_json(h.hourly_cost, lang),
                 "badge": weakest(*badges),
                 "error_probability": _dec(r.error_probability),
                 "likely_hours_per_week": _dec(r.likely_hours_per_week),
@@ -648,8 +648,14 @@ def view_model(outcome: Outcome, lang: str) -> dict[str, Any]:
                 "tie": r.ties_previous or r.ties_next,
                 "minutes_floor": _dec(r.minutes_floor),
                 "saved": _savings_json(saved, currency) if saved else None,
+                # The model writes its steps in English; the page's language is applied here.
                 "math": [
-                    {"label": s.label, "formula": s.formula, "value": _dec(s.value), "unit": s.unit}
+                    {
+                        "label": i18n.translate_message(lang, s.label),
+                        "formula": i18n.localize_formula(lang, s.formula),
+                        "value": _dec(s.value),
+                        "unit": i18n.localize_value(lang, s.unit),
+                    }
                     for s in show_math(r, result.settings)
                 ],
             }
@@ -671,7 +677,12 @@ def view_model(outcome: Outcome, lang: str) -> dict[str, Any]:
         "saved": _savings_json(saved_total, currency),
         "handovers": rows,
         "warnings": [
-            {"field": _warning_path(w.path, built), "message": w.message} for w in result.warnings
+            {
+                "field": _warning_path(w.path, built),
+                "message": w.message,
+                "localized": i18n.translate_message(lang, w.message),
+            }
+            for w in result.warnings
         ],
         "share": share_token(built),
         "connections": [
@@ -753,17 +764,20 @@ def _field_errors(errors: list[FieldError], lang: str) -> dict[str, str]:
     return out
 
 
-def _defaults_shown() -> list[tuple[str, str]]:
+def _defaults_shown(p: Present) -> list[tuple[str, str]]:
     d = model_defaults
-    rows = [(f"hourly_cost {code}", e.source) for code, e in d.HOURLY_LABOUR_COST_EUR.items()]
+    rows = [
+        (p.t("default.hourly_cost", country=p.t(f"country.{code}")), e.source)
+        for code, e in d.HOURLY_LABOUR_COST_EUR.items()
+    ]
     rows += [
-        ("field_error_percent", d.FIELD_ERROR_RATE.source),
-        ("fix_minutes", d.FIX_FACTOR_SOURCE),
-        ("chars_per_field", d.CHARS_PER_FIELD.source),
-        ("minutes_floor", d.KLM_SOURCE),
-        ("working_weeks", d.WORKING_WEEKS_PER_YEAR.source),
-        ("hours_week", d.HOURS_PER_WEEK.source),
-        ("DKK", d.EUR_TO["DKK"].source),
+        (p.t("field_error_percent"), d.FIELD_ERROR_RATE.source),
+        (p.t("fix_minutes"), d.FIX_FACTOR_SOURCE),
+        (p.t("chars_per_field"), d.CHARS_PER_FIELD.source),
+        (p.t("default.minutes_floor"), d.KLM_SOURCE),
+        (p.t("working_weeks"), d.WORKING_WEEKS_PER_YEAR.source),
+        (p.t("hours_week"), d.HOURS_PER_WEEK.source),
+        (p.t("default.rate"), d.EUR_TO["DKK"].source),
     ]
     return rows
 
@@ -815,7 +829,7 @@ async def _page(
             errors=_field_errors(errors, lang),
             error_list=errors,
             csrf=csrf_token(request),
-            defaults=_defaults_shown(),
+            defaults=_defaults_shown(p),
             countries=list(model_defaults.HOURLY_LABOUR_COST_EUR),
             currencies=list(model_defaults.EUR_TO),
             points=POINTS,
@@ -969,7 +983,10 @@ async def _results_html(
 
 
 async def export_csv(request: web.Request) -> web.Response:
-    """Download the current scenario (?share=, else the saved one) as CSV, worst first."""
+    """Download the current scenario (?share=, else the saved one) as CSV, worst first.
+
+    The first row holds stable column ids, the second the same columns in the page's language.
+    """
     lang = i18n.pick_lang(request)
     token = request.query.get(SHARE)
     try:
@@ -988,7 +1005,10 @@ async def export_csv(request: web.Request) -> web.Response:
         return problem(422, "Invalid input", errors, lang)
     outcome = await run_model(request.app, built)
     return web.Response(
-        text=to_csv(outcome.result),
+        # Row 1: stable column ids for scripts (the same in every language); row 2: the same
+        # columns named in the page's language for people; status, badge and tie cells stay
+        # codes. A reader that skips one row after the header works in every language.
+        text=to_csv(outcome.result, i18n.CSV_LABELS[lang], i18n.CSV_GROUPS[lang]),
         content_type="text/csv",
         charset="utf-8",
         headers={"Content-Disposition": 'attachment; filename="handover-calculator.csv"'},

@@ -123,7 +123,7 @@ async def test_live_calculator_in_the_browser(base_url, page, tmp_path: Path):
         "aria-invalid", "true"
     )
     await field(page, "handovers[0].minutes.likely").fill("veel")
-    await expect(error(page, "handovers[0].minutes.likely")).to_contain_text("is not a number")
+    await expect(error(page, "handovers[0].minutes.likely")).to_have_text("'veel' is geen getal")
     await field(page, "handovers[0].volume.likely").fill("60")
     await field(page, "handovers[0].minutes.likely").fill("2")
     await expect(error(page, "handovers[0].volume.likely")).to_have_text("")

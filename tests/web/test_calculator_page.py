@@ -286,3 +286,71 @@ async def test_an_unknown_link_is_an_error_next_to_the_select(client, store):
     assert re.search(r'<select id="f-handovers\[0\]\.connected"[^>]*aria-invalid="true"', page)
     assert '<option value="Gone/flow" selected>' in page  # kept, so it can be changed
     assert store.typed is None
+
+
+# English that used to stay on the Dutch page: show-the-math labels, formulas and units, the
+# defaults list, sources written for connected rows, warnings and errors with values inside.
+ENGLISH = (
+    "Show the math",
+    "Volume per week",
+    "Minutes per retype",
+    "Chance a record has an error",
+    "Minutes to find and fix an error",
+    "Retyping",
+    "Fixing errors",
+    "retyping + fixing",
+    "hours ×",
+    "Cost per year",
+    "Share of one person",
+    "Errors per month",
+    "Keystroke floor",
+    "h/week",
+    "EUR/year",
+    "of a person-year",
+    "(typed)",
+    "(default)",
+    "(measured)",
+    "Hourly cost, Netherlands",
+    "Typing errors per field",
+    "Working weeks per year",
+    "Euro to Danish kroner",
+    "minutes_saved of",
+    "Connected; no deliveries",
+    "Median of the last",
+    "is below the keystroke floor",
+    "Connected by",
+    "not connected yet",
+    "may be this one",
+    "is not a number",
+)
+
+
+async def test_dutch_page_has_no_english_labels_left(client):
+    token = await token_of(client)
+    data = {**LINKED, "handovers[0].minutes.likely": "0.2", FIELD: token}
+    en = await (await client.post("/?lang=en", data=data)).text()
+    found = [text for text in ENGLISH if text in en]
+    # every string is there in English (so its absence in Dutch means something) ...
+    assert set(found) == set(ENGLISH) - {"is not a number"}, set(ENGLISH) - set(found)
+    nl = await (await client.post("/?lang=nl", data=data)).text()
+    assert [text for text in ENGLISH if text in nl] == []
+    # ... and the Dutch is there instead: 60 x 0.2 / 60 = 0.2 h of retyping
+    assert "Laat de berekening zien" in nl and "Overtypen" in nl
+    assert "V·t/60 = 60 × 0,2 / 60" in nl
+    assert "Uurkosten, Nederland" in nl
+    assert "0,2 min is minder dan de toetsaanslagbodem van 0,33 min voor 5 veld(en)" in nl
+
+    bad = await client.post("/?lang=nl", data={**data, "handovers[0].minutes.likely": "tien"})
+    message = field_error(await bad.text(), "handovers[0].minutes.likely")
+    assert message == "&#39;tien&#39; is geen getal"
+
+
+async def test_csv_has_stable_ids_then_the_languages_labels(client):
+    share = (await (await client.post("/api/calculator", data=ROW)).json())["share"]
+    text = await (await client.get("/calculator.csv", params={"share": share, "lang": "nl"})).text()
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0][:3] == ["rank", "handover", "source"]  # the same ids in every language
+    assert rows[1][:3] == ["Plaats", "Overdracht", "Van systeem"]
+    assert [row[1] for row in rows[-3:]] == ["totaal", "al geautomatiseerd", "resterend"]
+    shop = next(row for row in rows if row[2] == "Shop")
+    assert shop[rows[0].index("hours_per_week_p50")] == "2.000"  # numbers stay dot-decimal
