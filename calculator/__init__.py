@@ -26,7 +26,13 @@ from calculator.model import (
     measured_weekly_volume,
     show_math,
 )
-from calculator.share import decode_scenario, encode_scenario, to_csv
+from calculator.share import (
+    decode_fields,
+    decode_scenario,
+    encode_fields,
+    encode_scenario,
+    to_csv,
+)
 from calculator.values import Estimate, FieldError, Figure, Provenance, ValidationError
 
 __all__ = [
@@ -51,8 +57,10 @@ __all__ = [
     "check_warnings",
     "compute",
     "convert",
+    "decode_fields",
     "decode_scenario",
     "effective_volume",
+    "encode_fields",
     "encode_scenario",
     "error_probability",
     "hours_per_week",

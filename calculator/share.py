@@ -9,6 +9,7 @@ import io
 import json
 import re
 import zlib
+from collections.abc import Sequence
 from decimal import Decimal
 
 from calculator.inputs import parse_scenario, scenario_to_form
@@ -25,13 +26,28 @@ _B64URL = re.compile(r"[A-Za-z0-9_-]+")
 
 def encode_scenario(scenario: Scenario) -> str:
     """Encode a scenario into a compact URL-safe string for a shareable link."""
-    text = json.dumps(scenario_to_form(scenario), separators=(",", ":"), sort_keys=True)
+    return encode_fields(scenario_to_form(scenario))
+
+
+def encode_fields(fields: dict[str, str]) -> str:
+    """Encode flat form fields (str -> str) into a shareable string, as encode_scenario does.
+
+    For callers that carry fields of their own next to the scenario's (the web page's link
+    from a typed row to a connected flow action); decode them with decode_fields.
+    """
+    text = json.dumps(fields, separators=(",", ":"), sort_keys=True)
     packed = zlib.compress(text.encode(), 9)
     return VERSION + base64.urlsafe_b64encode(packed).decode("ascii").rstrip("=")
 
 
 def decode_scenario(token: str) -> Scenario:
     """Decode a shared string back into a validated Scenario; raise ValidationError if bad."""
+    # The same parser as the form: a hand-edited link gets the same field-by-field errors.
+    return parse_scenario(decode_fields(token))
+
+
+def decode_fields(token: str) -> dict[str, str]:
+    """Decode a shared string into its flat form fields, unvalidated; ValidationError if damaged."""
     if not isinstance(token, str) or not token.startswith(VERSION):
         raise _bad("this link is not a calculator scenario")
     body = token[len(VERSION) :]
@@ -50,8 +66,7 @@ def decode_scenario(token: str) -> Scenario:
         raise _bad("this link is damaged") from None
     if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
         raise _bad("this link is damaged")
-    # The same parser as the form: a hand-edited link gets the same field-by-field errors.
-    return parse_scenario(data)
+    return data
 
 
 def _bad(message: str) -> ValidationError:
@@ -82,11 +97,27 @@ CSV_HEADER = (
 )
 
 
-def to_csv(result: ScenarioResult) -> str:
-    """Return CSV text: one row per handover, worst first, then total, automated and remaining."""
+GROUP_NAMES = ("total", "already automated", "remaining")
+
+
+def to_csv(
+    result: ScenarioResult,
+    labels: Sequence[str] | None = None,
+    group_names: Sequence[str] = GROUP_NAMES,
+) -> str:
+    """Return CSV text: one row per handover, worst first, then total, automated and remaining.
+
+    The first row is always CSV_HEADER (stable ids for scripts). `labels`, when given, is a
+    second header row of the same columns for people (a translated one); `group_names` names
+    the three closing rows.
+    """
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_HEADER)
+    if labels is not None:
+        if len(labels) != len(CSV_HEADER):
+            raise ValueError(f"labels needs {len(CSV_HEADER)} columns, got {len(labels)}")
+        writer.writerow([_cell(label) for label in labels])
     for r in result.handovers:
         b = r.block
         writer.writerow(
@@ -108,13 +139,11 @@ def to_csv(result: ScenarioResult) -> str:
                 "yes" if r.ties_previous or r.ties_next else "no",
             ]
         )
-    for name, block in (
-        ("total", result.total),
-        ("already automated", result.automated),
-        ("remaining", result.remaining),
+    for name, block in zip(
+        group_names, (result.total, result.automated, result.remaining), strict=True
     ):
         writer.writerow(
-            ["", name, "", "", "", "", "", "", "", "", "", "", *_range_cells(block),
+            ["", _cell(name), "", "", "", "", "", "", "", "", "", "", *_range_cells(block),
              _num(block.errors_per_month.p50), ""]
         )  # fmt: skip
     return out.getvalue()

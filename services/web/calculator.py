@@ -4,8 +4,13 @@ Two kinds of handover meet here. *Connected* ones are the flow actions in the co
 `minutes_saved`: their weekly volume is measured from the ledger (through a `CalculatorStore`).
 *Typed* ones are what the owner still does by hand, with volumes typed in; they are saved in the
 store so nobody retypes them, and the whole typed scenario also travels in a `?share=` link.
-A typed handover with the same source, target, record type and action as a connected one is
-the same handover: once connected, the measured volume replaces the typed one (never both).
+A typed row says which connected flow action carries it through its "Connected by" field
+(`handovers[i].connected`, a link id `<flow name>/<action key>`): the two are then one
+handover, shown under the owner's labels, with the typed volume standing in until the ledger
+has measured a week, and the measured volume replacing it after that (never both). Nobody is
+expected to type the internal key, so a fuzzy match (same system name, or the connector kind
+the typed target would use) is only suggested on the page, never merged by itself; a typed row
+whose source, target, record type and action equal the connected key exactly still merges.
 
 The pure model lives in `calculator`; this module only gathers inputs, calls it and renders.
 """
@@ -36,10 +41,11 @@ from calculator import (
     already_saved,
     compute,
     convert,
-    decode_scenario,
-    encode_scenario,
+    decode_fields,
+    encode_fields,
     make_handover,
     parse_scenario,
+    scenario_to_form,
     show_math,
     to_csv,
 )
@@ -60,8 +66,11 @@ SHARE = "share"
 POINTS = ("low", "likely", "high")
 ESTIMATES = ("volume", "minutes", "field_error_percent", "fix_minutes", "hourly_cost")
 TEXTS = ("source", "target", "record_type", "action")
+# The web page's own row field, not the model's: stripped before parse_scenario.
+LINK = "connected"
 ROW_FIELDS = (
     *TEXTS,
+    LINK,
     "fields",
     "chars_per_field",
     *(f"{name}.{point}" for name in ESTIMATES for point in POINTS),
@@ -178,6 +187,12 @@ class Connected:
     minutes: Decimal
     fields: int
 
+    @property
+    def link(self) -> str:
+        """Return the id a typed row's "Connected by" field names this flow action with."""
+        # Flow names are unique in a config and action keys unique within a flow.
+        return f"{self.flow}/{self.action}"
+
 
 def connected_handovers(settings: AppSettings) -> list[Connected]:
     """Return every flow action with `minutes_saved` as a connected handover."""
@@ -257,7 +272,7 @@ def clean_form(data: Mapping[str, Any], lang: str) -> tuple[Inputs, list[FieldEr
             continue
         m = _ROW.fullmatch(name)
         if m and m.group(2) in ROW_FIELDS:
-            if m.group(2) not in TEXTS:
+            if m.group(2) not in (*TEXTS, LINK):
                 text = i18n.normalize_decimal_input(text, lang)
             rows.setdefault(int(m.group(1)), {})[m.group(2)] = text
             continue
@@ -294,6 +309,12 @@ class Built:
     typed: Scenario | None  # only the typed handovers (for the share link); None if none
     connected: dict[HandoverKey, Connected]
     form_row: dict[HandoverKey, int]
+    links: dict[int, str]  # typed row (as numbered in `typed`) -> link id it chose
+    unlinked: list[tuple[int, Handover]]  # typed rows not merged, with their form row
+
+
+def _fold(key: HandoverKey) -> tuple[str, ...]:
+    return tuple(s.casefold() for s in key)
 
 
 def build_scenario(
@@ -301,36 +322,95 @@ def build_scenario(
 ) -> tuple[Built | None, list[FieldError]]:
     """Parse the typed fields and merge in the connected handovers; return errors by form row."""
     fields = dict(inputs.fields)
+    links: dict[int, str] = {}
+    for name in list(fields):
+        m = _ROW.fullmatch(name)
+        if m and m.group(2) == LINK:
+            links[int(m.group(1))] = fields.pop(name)
+    for i in links:
+        # A row with only a link chosen is still a row: the model reports what it lacks.
+        if not any(_ROW.fullmatch(n) and n.startswith(f"handovers[{i}].") for n in fields):
+            fields[f"handovers[{i}].source"] = ""
     if "settings.currency" not in fields and lang == "da":
         fields["settings.currency"] = "DKK"  # Danish readers see kroner unless they chose
+    by_link = {c.link: c for c in connected}
+    errors = [
+        FieldError(f"handovers[{i}].{LINK}", f"{_quote(link)} is not a connected flow action")
+        for i, link in sorted(links.items())
+        if link not in by_link
+    ]
     has_rows = any(name.startswith("handovers[") for name in fields)
     typed: Scenario | None = None
-    errors: list[FieldError] = []
     if has_rows or not connected:
         try:
             typed = parse_scenario(fields)
         except ValidationError as exc:
-            errors = [FieldError(_form_path(e.path, inputs.origin), e.message) for e in exc.errors]
-    if errors:
-        return None, errors
+            errors = [*exc.errors, *errors]
     if typed is not None:
         settings = typed.settings
     else:
         raw = {k[9:]: v for k, v in fields.items() if k.startswith("settings.")}
         settings = _parse_settings(raw, errors)
-        if errors:
-            return None, errors
+    if errors:
+        return None, _by_form_row(errors, inputs)
     typed_rows = list(typed.handovers) if typed else []
-    form_row = {h.key: inputs.origin[i] for i, h in enumerate(typed_rows)}
-    by_fold = {tuple(s.casefold() for s in h.key): h for h in typed_rows}
+    by_key = {_fold(c.key): c for c in connected}
+    claimed: dict[str, int] = {}  # link id -> the typed row that took it
+    for i, h in enumerate(typed_rows):
+        c = by_link[links[i]] if i in links else by_key.get(_fold(h.key))
+        if c is None:
+            continue
+        if c.link in claimed:
+            # Two rows on one connection would count its measured volume twice.
+            errors.append(
+                FieldError(
+                    f"handovers[{i}].{LINK}",
+                    f"{_quote(c.link)} is already linked to handovers[{claimed[c.link]}]",
+                )
+            )
+        claimed.setdefault(c.link, i)
     merged: list[Handover] = []
+    form_row: dict[HandoverKey, int] = {}
+    chosen: dict[HandoverKey, Connected] = {}
+    unlinked: list[tuple[int, Handover]] = []
+    for i, h in enumerate(typed_rows):
+        c = next((by_link[k] for k, row in claimed.items() if row == i), None)
+        merged.append(_connected_handover(c, h, settings) if c else h)
+        form_row[h.key] = inputs.origin[i]
+        if c is not None:
+            chosen[h.key] = c
+        else:
+            unlinked.append((inputs.origin[i], h))
     for c in connected:
-        same = by_fold.pop(tuple(s.casefold() for s in c.key), None)
-        if same is not None:
-            typed_rows.remove(same)
-        merged.append(_connected_handover(c, same, settings))
-    scenario = Scenario((*typed_rows, *merged), settings)
-    return Built(scenario, typed, {c.key: c for c in connected}, form_row), []
+        if c.link not in claimed:
+            merged.append(_connected_handover(c, None, settings))
+            chosen[c.key] = c
+    # A row linked elsewhere may still carry another connection's exact key: one of the two
+    # would hide the other in every per-key lookup below, so it is refused.
+    seen: dict[tuple[str, ...], int] = {}
+    for n, h in enumerate(merged):
+        first = seen.setdefault(_fold(h.key), n)
+        if first != n:
+            errors.append(
+                FieldError(
+                    f"handovers[{first}].action",
+                    f"same source, target, record type and action as {_quote(h.key.label())}",
+                )
+            )
+    if errors:
+        return None, _by_form_row(errors, inputs)
+    scenario = Scenario(tuple(merged), settings)
+    kept_links = {i: by_link[link].link for i, link in links.items()}
+    return Built(scenario, typed, chosen, form_row, kept_links, unlinked), []
+
+
+def _by_form_row(errors: list[FieldError], inputs: Inputs) -> list[FieldError]:
+    return [FieldError(_form_path(e.path, inputs.origin), e.message) for e in errors]
+
+
+def _quote(text: str) -> str:
+    # Quoted and cut short: the text is the owner's (or an API caller's) and may be anything.
+    return repr(text if len(text) <= 60 else text[:60] + "…")
 
 
 def _connected_handover(c: Connected, typed: Handover | None, settings: Settings) -> Handover:
@@ -345,14 +425,9 @@ def _connected_handover(c: Connected, typed: Handover | None, settings: Settings
         c.minutes, "typed", f"minutes_saved of {c.action} in the flow “{c.flow}” (config)."
     )
     if typed is not None:
-        return msgspec.structs.replace(
-            typed,
-            source=c.key.source,
-            target=c.key.target,
-            record_type=c.key.record_type,
-            action=c.key.action,
-            minutes=minutes,
-        )
+        # The owner's labels stay (it is their row); the minutes saved per delivery are the
+        # config's, the same figure "already saved" counts with.
+        return msgspec.structs.replace(typed, minutes=minutes)
     return make_handover(
         *c.key, volume=volume, minutes=minutes, fields=c.fields, country=settings.country
     )
@@ -369,6 +444,7 @@ class Outcome:
     result: ScenarioResult
     savings: dict[HandoverKey, Savings]
     volumes: dict[HandoverKey, ActionVolume]
+    connections: list[Connected]  # every flow action a typed row may link to
 
 
 async def run_model(app: web.Application, built: Built) -> Outcome:
@@ -410,7 +486,7 @@ async def run_model(app: web.Application, built: Built) -> Outcome:
         )
         for key, v in volumes.items()
     }
-    return Outcome(built, result, savings, volumes)
+    return Outcome(built, result, savings, volumes, list(built.connected.values()))
 
 
 # --- presenting ----------------------------------------------------------------------------------
@@ -495,13 +571,13 @@ def _savings_json(s: Savings, currency: str) -> dict[str, Any]:
     }
 
 
-def _estimate_json(e: Estimate) -> dict[str, str]:
+def _estimate_json(e: Estimate, lang: str) -> dict[str, str]:
     return {
         "low": _dec(e.low),
         "likely": _dec(e.likely),
         "high": _dec(e.high),
         "badge": e.provenance,
-        "source": e.source,
+        "source": i18n.translate_message(lang, e.source),
     }
 
 
@@ -547,17 +623,22 @@ def view_model(outcome: Outcome, lang: str) -> dict[str, Any]:
                 "action": r.key.action,
                 "status": status,
                 "flow": c.flow if c else None,
+                "connected": c.link if c else None,
+                "connected_action": c.action if c else None,
                 "form_row": built.form_row.get(r.key),
+                "link_suggestions": _suggestions(c, built)
+                if c and r.key not in built.form_row
+                else [],
                 "connector": None if c else ready_connector(r.key.target),
-                "volume": _estimate_json(r.volume),
+                "volume": _estimate_json(r.volume, lang),
                 "measured_weeks": len(volume.weekly_delivered[-WINDOW_WEEKS:])
                 if volume and r.connected
                 else None,
-                "minutes": _estimate_json(h.minutes),
+                "minutes": _estimate_json(h.minutes, lang),
                 "fields": h.fields,
-                "field_error_rate": _estimate_json(h.field_error_rate),
-                "fix_minutes": _estimate_json(h.fix_minutes),
-                "hourly_cost_eur": _estimate_json(h.hourly_cost),
+                "field_error_rate": _estimate_json(h.field_error_rate, lang),
+                "fix_minutes": _estimate_json(h.fix_minutes, lang),
+                "hourly_cost_eur": _estimate_json(h.hourly_cost, lang),
                 "badge": weakest(*badges),
                 "error_probability": _dec(r.error_probability),
                 "likely_hours_per_week": _dec(r.likely_hours_per_week),
@@ -567,8 +648,14 @@ def view_model(outcome: Outcome, lang: str) -> dict[str, Any]:
                 "tie": r.ties_previous or r.ties_next,
                 "minutes_floor": _dec(r.minutes_floor),
                 "saved": _savings_json(saved, currency) if saved else None,
+                # The model writes its steps in English; the page's language is applied here.
                 "math": [
-                    {"label": s.label, "formula": s.formula, "value": _dec(s.value), "unit": s.unit}
+                    {
+                        "label": i18n.translate_message(lang, s.label),
+                        "formula": i18n.localize_formula(lang, s.formula),
+                        "value": _dec(s.value),
+                        "unit": i18n.localize_value(lang, s.unit),
+                    }
                     for s in show_math(r, result.settings)
                 ],
             }
@@ -590,10 +677,39 @@ def view_model(outcome: Outcome, lang: str) -> dict[str, Any]:
         "saved": _savings_json(saved_total, currency),
         "handovers": rows,
         "warnings": [
-            {"field": _warning_path(w.path, built), "message": w.message} for w in result.warnings
+            {
+                "field": _warning_path(w.path, built),
+                "message": w.message,
+                "localized": i18n.translate_message(lang, w.message),
+            }
+            for w in result.warnings
         ],
-        "share": encode_scenario(built.typed) if built.typed else "",
+        "share": share_token(built),
+        "connections": [
+            {"id": c.link, "flow": c.flow, "action": c.action, "target": c.target}
+            for c in outcome.connections
+        ],
     }
+
+
+def share_token(built: Built) -> str:
+    """Return the ?share= token for the typed rows, their "Connected by" links included."""
+    if built.typed is None:
+        return ""
+    form = scenario_to_form(built.typed)
+    form.update({f"handovers[{i}].{LINK}": link for i, link in built.links.items()})
+    return encode_fields(form)
+
+
+def _suggestions(c: Connected, built: Built) -> list[dict[str, Any]]:
+    # Typed rows that look like this connection: the same system name, or a system whose ready
+    # connector is the connection's kind. Only suggested: a guess must not merge two rows.
+    return [
+        {"form_row": row, "label": h.key.label()}
+        for row, h in built.unlinked
+        if h.target.casefold() == c.target.casefold()
+        or (c.kind and ready_connector(h.target) == c.kind)
+    ]
 
 
 def _warning_path(path: str, built: Built) -> str:
@@ -648,17 +764,20 @@ def _field_errors(errors: list[FieldError], lang: str) -> dict[str, str]:
     return out
 
 
-def _defaults_shown() -> list[tuple[str, str]]:
+def _defaults_shown(p: Present) -> list[tuple[str, str]]:
     d = model_defaults
-    rows = [(f"hourly_cost {code}", e.source) for code, e in d.HOURLY_LABOUR_COST_EUR.items()]
+    rows = [
+        (p.t("default.hourly_cost", country=p.t(f"country.{code}")), e.source)
+        for code, e in d.HOURLY_LABOUR_COST_EUR.items()
+    ]
     rows += [
-        ("field_error_percent", d.FIELD_ERROR_RATE.source),
-        ("fix_minutes", d.FIX_FACTOR_SOURCE),
-        ("chars_per_field", d.CHARS_PER_FIELD.source),
-        ("minutes_floor", d.KLM_SOURCE),
-        ("working_weeks", d.WORKING_WEEKS_PER_YEAR.source),
-        ("hours_week", d.HOURS_PER_WEEK.source),
-        ("DKK", d.EUR_TO["DKK"].source),
+        (p.t("field_error_percent"), d.FIELD_ERROR_RATE.source),
+        (p.t("fix_minutes"), d.FIX_FACTOR_SOURCE),
+        (p.t("chars_per_field"), d.CHARS_PER_FIELD.source),
+        (p.t("default.minutes_floor"), d.KLM_SOURCE),
+        (p.t("working_weeks"), d.WORKING_WEEKS_PER_YEAR.source),
+        (p.t("hours_week"), d.HOURS_PER_WEEK.source),
+        (p.t("default.rate"), d.EUR_TO["DKK"].source),
     ]
     return rows
 
@@ -679,6 +798,8 @@ async def _page(
     empty = not inputs.rows and not connected
     built, model_errors = (None, []) if errors or empty else build_scenario(inputs, connected, lang)
     errors = errors + model_errors
+    if model_errors:
+        status = 422  # a shared link or a saved scenario the current config no longer accepts
     view = outcome = None
     chart_svgs: dict[str, Markup] = {}
     currency = "DKK" if lang == "da" else "EUR"
@@ -708,7 +829,7 @@ async def _page(
             errors=_field_errors(errors, lang),
             error_list=errors,
             csrf=csrf_token(request),
-            defaults=_defaults_shown(),
+            defaults=_defaults_shown(p),
             countries=list(model_defaults.HOURLY_LABOUR_COST_EUR),
             currencies=list(model_defaults.EUR_TO),
             points=POINTS,
@@ -730,21 +851,14 @@ async def render_calculator(request: web.Request) -> web.Response:
     token = request.query.get(SHARE)
     if token:
         try:
-            shared = decode_scenario(token)
+            data: Mapping[str, Any] = decode_fields(token)
         except ValidationError as exc:
             empty = Inputs({}, [], [])
             return await _page(request, empty, list(exc.errors), lang, status=422)
-        data: Mapping[str, Any] = _scenario_fields(shared)
     else:
         data = await request.app[CALCULATOR_STORE].load_typed() or {}
     inputs, errors = clean_form(data, lang)
     return await _page(request, as_rendered(inputs), errors, lang, status=422 if errors else 200)
-
-
-def _scenario_fields(scenario: Scenario) -> dict[str, str]:
-    from calculator import scenario_to_form
-
-    return scenario_to_form(scenario)
 
 
 @csrf_protect
@@ -840,7 +954,7 @@ async def calculate_api(request: web.Request) -> web.Response:
     token = data.get(SHARE) if request.method == "GET" else None
     if token:
         try:
-            data = _scenario_fields(decode_scenario(str(token)))
+            data = decode_fields(str(token))
         except ValidationError as exc:
             return problem(422, "Invalid input", list(exc.errors), lang)
     inputs, errors = clean_form(data, lang)
@@ -869,12 +983,15 @@ async def _results_html(
 
 
 async def export_csv(request: web.Request) -> web.Response:
-    """Download the current scenario (?share=, else the saved one) as CSV, worst first."""
+    """Download the current scenario (?share=, else the saved one) as CSV, worst first.
+
+    The first row holds stable column ids, the second the same columns in the page's language.
+    """
     lang = i18n.pick_lang(request)
     token = request.query.get(SHARE)
     try:
         data: Mapping[str, Any] = (
-            _scenario_fields(decode_scenario(token))
+            decode_fields(token)
             if token
             else (await request.app[CALCULATOR_STORE].load_typed() or {})
         )
@@ -888,7 +1005,10 @@ async def export_csv(request: web.Request) -> web.Response:
         return problem(422, "Invalid input", errors, lang)
     outcome = await run_model(request.app, built)
     return web.Response(
-        text=to_csv(outcome.result),
+        # Row 1: stable column ids for scripts (the same in every language); row 2: the same
+        # columns named in the page's language for people; status, badge and tie cells stay
+        # codes. A reader that skips one row after the header works in every language.
+        text=to_csv(outcome.result, i18n.CSV_LABELS[lang], i18n.CSV_GROUPS[lang]),
         content_type="text/csv",
         charset="utf-8",
         headers={"Content-Disposition": 'attachment; filename="handover-calculator.csv"'},

@@ -105,6 +105,14 @@ EN: dict[str, str] = {
     "country.NL": "Netherlands",
     "country.DK": "Denmark",
     "country.EU": "EU average",
+    "connected_by": "Connected by",
+    "not_connected": "not connected yet",
+    "connection": "{flow}: {action} → {target}",
+    "connected_via": "via {action} in the flow “{flow}”",
+    "link_suggest": "Handover {n} ({label}) may be this one: choose it under “Connected by” there.",
+    "default.hourly_cost": "Hourly cost, {country}",
+    "default.minutes_floor": "Keystroke floor per record",
+    "default.rate": "Euro to Danish kroner",
 }
 
 NL: dict[str, str] = {
@@ -198,6 +206,16 @@ NL: dict[str, str] = {
     "country.NL": "Nederland",
     "country.DK": "Denemarken",
     "country.EU": "EU-gemiddelde",
+    "connected_by": "Gekoppeld via",
+    "not_connected": "nog niet gekoppeld",
+    "connection": "{flow}: {action} → {target}",
+    "connected_via": "via {action} in de flow “{flow}”",
+    "link_suggest": (
+        "Overdracht {n} ({label}) is misschien deze: kies hem daar onder “Gekoppeld via”."
+    ),
+    "default.hourly_cost": "Uurkosten, {country}",
+    "default.minutes_floor": "Toetsaanslagbodem per record",
+    "default.rate": "Euro naar Deense kroon",
 }
 
 DA: dict[str, str] = {
@@ -286,9 +304,51 @@ DA: dict[str, str] = {
     "country.NL": "Holland",
     "country.DK": "Danmark",
     "country.EU": "EU-gennemsnit",
+    "connected_by": "Forbundet via",
+    "not_connected": "ikke forbundet endnu",
+    "connection": "{flow}: {action} → {target}",
+    "connected_via": "via {action} i flowet “{flow}”",
+    "link_suggest": "Overlevering {n} ({label}) er måske denne: vælg den under “Forbundet via” dér.",
+    "default.hourly_cost": "Timepris, {country}",
+    "default.minutes_floor": "Tastegulv pr. post",
+    "default.rate": "Euro til danske kroner",
 }
 
 CATALOGS = {"en": EN, "nl": NL, "da": DA}
+
+# The CSV's second header row, for people (the first is calculator.share.CSV_HEADER, stable ids
+# for scripts, in every language), then the names of its three closing rows.
+CSV_LABELS: dict[str, tuple[str, ...]] = {
+    "en": (
+        "Rank", "Handover", "From system", "To system", "Record type", "Action", "Status",
+        "Records per week", "Records per week: badge", "Minutes per record",
+        "Minutes per record: badge", "Chance of an error per record", "Hours per week P10",
+        "Hours per week P50", "Hours per week P90", "Cost per year EUR P10",
+        "Cost per year EUR P50", "Cost per year EUR P90", "Errors per month P50",
+        "Tie with a neighbour",
+    ),
+    "nl": (
+        "Plaats", "Overdracht", "Van systeem", "Naar systeem", "Soort record", "Handeling",
+        "Status", "Records per week", "Records per week: label", "Minuten per record",
+        "Minuten per record: label", "Kans op een fout per record", "Uren per week P10",
+        "Uren per week P50", "Uren per week P90", "Kosten per jaar EUR P10",
+        "Kosten per jaar EUR P50", "Kosten per jaar EUR P90", "Fouten per maand P50",
+        "Gelijk met een buur",
+    ),
+    "da": (
+        "Plads", "Overlevering", "Fra system", "Til system", "Posttype", "Handling", "Status",
+        "Poster om ugen", "Poster om ugen: mærke", "Minutter pr. post",
+        "Minutter pr. post: mærke", "Chance for en fejl pr. post", "Timer om ugen P10",
+        "Timer om ugen P50", "Timer om ugen P90", "Omkostning om året EUR P10",
+        "Omkostning om året EUR P50", "Omkostning om året EUR P90", "Fejl om måneden P50",
+        "Uafgjort med en nabo",
+    ),
+}  # fmt: skip
+CSV_GROUPS: dict[str, tuple[str, str, str]] = {
+    "en": ("total", "already automated", "remaining"),
+    "nl": ("totaal", "al geautomatiseerd", "resterend"),
+    "da": ("i alt", "allerede automatiseret", "tilbage"),
+}
 
 # The model's validation messages are English; the common ones are translated here, the rest
 # (with numbers and names inside) are shown as they are.
@@ -320,6 +380,184 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
+# Messages with values inside: the English text as the model (or this package) writes it, with
+# {name} where a value goes, and its translations. Values are carried over: plain numbers get the
+# language's decimal comma, known unit words are translated, anything else (a quoted input, a
+# label) stays as it was. Longer templates first, so the most specific one matches.
+TEMPLATES: dict[str, dict[str, str]] = {
+    "{value} is not a number; use a dot as the decimal separator": {
+        "nl": "{value} is geen getal; gebruik een punt als decimaalteken",
+        "da": "{value} er ikke et tal; brug punktum som decimaltegn",
+    },
+    "{value} is not a number": {"nl": "{value} is geen getal", "da": "{value} er ikke et tal"},
+    "{value} is out of range": {
+        "nl": "{value} valt buiten het bereik",
+        "da": "{value} er uden for det tilladte område",
+    },
+    "must be more than 0 and at most {cap}": {
+        "nl": "moet meer dan 0 en hoogstens {cap} zijn",
+        "da": "skal være mere end 0 og højst {cap}",
+    },
+    "must be between {low} and {high}": {
+        "nl": "moet tussen {low} en {high} liggen",
+        "da": "skal være mellem {low} og {high}",
+    },
+    "at most {cap} characters": {"nl": "hoogstens {cap} tekens", "da": "højst {cap} tegn"},
+    "at most {cap} handovers": {"nl": "hoogstens {cap} overdrachten", "da": "højst {cap} overleveringer"},
+    "at most {cap} {unit}": {"nl": "hoogstens {cap} {unit}", "da": "højst {cap} {unit}"},
+    "choose one of {choices}": {"nl": "kies een van {choices}", "da": "vælg en af {choices}"},
+    "handovers must be numbered 0, 1, 2, ...": {
+        "nl": "overdrachten moeten genummerd zijn 0, 1, 2, ...",
+        "da": "overleveringer skal nummereres 0, 1, 2, ...",
+    },
+    "same source, target, record type and action as {other}": {
+        "nl": "zelfde bron, doel, soort record en handeling als {other}",
+        "da": "samme kilde, mål, posttype og handling som {other}",
+    },
+    "at the high end this handover takes {hours} hours a week, more than the 168 hours in a "
+    "week; check the volume and minutes": {
+        "nl": "aan de hoge kant kost deze overdracht {hours} uur per week, meer dan de 168 uur "
+        "in een week; kijk het aantal en de minuten na",
+        "da": "i den høje ende tager denne overlevering {hours} timer om ugen, mere end ugens "
+        "168 timer; tjek antallet og minutterne",
+    },
+    "{value} is not a connected flow action": {
+        "nl": "{value} is geen gekoppelde flowhandeling",
+        "da": "{value} er ikke en forbundet flowhandling",
+    },
+    "{value} is already linked to {other}": {
+        "nl": "{value} is al gekoppeld aan {other}",
+        "da": "{value} er allerede forbundet med {other}",
+    },
+    "{typed} min is below the keystroke floor of {floor} min for {n} field(s); accepted, but "
+    "check it.": {
+        "nl": "{typed} min is minder dan de toetsaanslagbodem van {floor} min voor {n} veld(en); "
+        "aanvaard, maar kijk het na.",
+        "da": "{typed} min er under tastegulvet på {floor} min for {n} felt(er); godtaget, men "
+        "tjek det.",
+    },
+    "unknown field": {"nl": "onbekend veld", "da": "ukendt felt"},
+    "must be text or a number": {"nl": "moet tekst of een getal zijn", "da": "skal være tekst eller et tal"},
+    "this link is not a calculator scenario": {
+        "nl": "deze link is geen calculatorscenario",
+        "da": "dette link er ikke et beregnerscenarie",
+    },
+    "this link is damaged or too large": {
+        "nl": "deze link is beschadigd of te groot",
+        "da": "dette link er beskadiget eller for stort",
+    },
+    "this link is damaged": {"nl": "deze link is beschadigd", "da": "dette link er beskadiget"},
+    # show-the-math labels; {badge} is a provenance ("typed", "default", "measured")
+    "Volume per week ({badge})": {"nl": "Aantal per week ({badge})", "da": "Antal om ugen ({badge})"},
+    "Minutes per retype ({badge})": {
+        "nl": "Minuten per keer overtypen ({badge})",
+        "da": "Minutter pr. genindtastning ({badge})",
+    },
+    "Chance a record has an error ({badge} rate per field)": {
+        "nl": "Kans dat een record een fout heeft (foutkans per veld: {badge})",
+        "da": "Chance for at en post har en fejl (fejlrate pr. felt: {badge})",
+    },
+    "Minutes to find and fix an error ({badge})": {
+        "nl": "Minuten om een fout te vinden en te herstellen ({badge})",
+        "da": "Minutter til at finde og rette en fejl ({badge})",
+    },
+    "Cost per year ({badge} hourly cost)": {
+        "nl": "Kosten per jaar (uurkosten: {badge})",
+        "da": "Omkostning om året (timepris: {badge})",
+    },
+    "Retyping": {"nl": "Overtypen", "da": "Genindtastning"},
+    "Fixing errors": {"nl": "Fouten herstellen", "da": "Rette fejl"},
+    "Hours per week": {"nl": "Uren per week", "da": "Timer om ugen"},
+    "Share of one person's working year": {
+        "nl": "Deel van het werkjaar van één persoon",
+        "da": "Andel af én persons arbejdsår",
+    },
+    "Errors per month": {"nl": "Fouten per maand", "da": "Fejl om måneden"},
+    "Keystroke floor per record": {
+        "nl": "Toetsaanslagbodem per record",
+        "da": "Tastegulv pr. post",
+    },
+    # sources the web layer writes for connected handovers
+    "Median of the last {n} week(s) of successful, de-duplicated deliveries in the ledger.": {
+        "nl": "Mediaan van de laatste {n} week/weken aan geslaagde, ontdubbelde leveringen in "
+        "het logboek.",
+        "da": "Median af de sidste {n} uge(r) med vellykkede leveringer uden dubletter i loggen.",
+    },
+    "Connected; no deliveries measured yet.": {
+        "nl": "Gekoppeld; nog geen leveringen gemeten.",
+        "da": "Forbundet; ingen leveringer målt endnu.",
+    },
+    "minutes_saved of {action} in the flow “{flow}” (config).": {
+        "nl": "minutes_saved van {action} in de flow “{flow}” (configuratie).",
+        "da": "minutes_saved for {action} i flowet “{flow}” (konfiguration).",
+    },
+}
+
+# Words inside values and formulas (units, provenances, the formula's named terms).
+WORDS: dict[str, dict[str, str]] = {
+    "nl": {
+        "records per week": "records per week",
+        "minutes": "minuten",
+        "EUR per hour": "EUR per uur",
+        "typed": "ingevuld",
+        "default": "standaard",
+        "measured": "gemeten",
+        "records/week": "records/week",
+        "records/month": "records/maand",
+        "h/week": "u/week",
+        "EUR/year": "EUR/jaar",
+        "of a person-year": "van een persoonsjaar",
+        "retyping": "overtypen",
+        "fixing": "herstellen",
+        "hours": "uren",
+    },
+    "da": {
+        "records per week": "poster om ugen",
+        "minutes": "minutter",
+        "EUR per hour": "EUR i timen",
+        "typed": "indtastet",
+        "default": "standard",
+        "measured": "målt",
+        "records/week": "poster/uge",
+        "records/month": "poster/måned",
+        "h/week": "t/uge",
+        "EUR/year": "EUR/år",
+        "of a person-year": "af et personår",
+        "retyping": "genindtastning",
+        "fixing": "rettelse",
+        "hours": "timer",
+    },
+}
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"\{(\w+)\}", template)
+    out = "".join(
+        re.escape(part) if n % 2 == 0 else f"(?P<{part}>.+?)" for n, part in enumerate(parts)
+    )
+    return re.compile(out, re.S)
+
+
+_PATTERNS = [(_pattern(t), t) for t in TEMPLATES]
+
+
+def localize_value(lang: str, text: str) -> str:
+    """Give a value inside a message the language's form: 1.35 -> 1,35, "minutes" -> "minuten"."""
+    if re.fullmatch(r"\d+\.\d+", text):
+        return text.replace(".", SEPARATORS.get(lang, SEPARATORS["en"])[1])
+    return WORDS.get(lang, {}).get(text, text)
+
+
+def localize_formula(lang: str, formula: str) -> str:
+    """Translate a show-the-math formula's words and give its decimals the language's point."""
+    if lang not in WORDS:
+        return formula
+    words = WORDS[lang]
+    point = SEPARATORS[lang][1]
+    formula = re.sub(r"[a-z]{2,}", lambda m: words.get(m.group(0), m.group(0)), formula)
+    return re.sub(r"(?<![\w.])(\d+)\.(\d+)", rf"\1{point}\2", formula)
+
+
 def translate(lang: str, key: str, **values: object) -> str:
     """Return the text for key in lang (English if missing there), with values filled in."""
     text = CATALOGS.get(lang, EN).get(key) or EN[key]
@@ -327,8 +565,16 @@ def translate(lang: str, key: str, **values: object) -> str:
 
 
 def translate_message(lang: str, message: str) -> str:
-    """Return a validation message in lang when it is one of the common ones, else unchanged."""
-    return MESSAGES.get(lang, {}).get(message, message)
+    """Return a message (validation, warning, show-the-math) in lang, else unchanged."""
+    exact = MESSAGES.get(lang, {}).get(message)
+    if exact is not None or lang not in WORDS:
+        return exact or message
+    for pattern, template in _PATTERNS:
+        m = pattern.fullmatch(message)
+        if m and lang in TEMPLATES[template]:
+            values = {k: localize_value(lang, v) for k, v in m.groupdict().items()}
+            return TEMPLATES[template][lang].format(**values)
+    return message
 
 
 def pick_lang(request: web.Request) -> str:

@@ -276,3 +276,84 @@ def test_ready_connector_only_names_kinds_that_exist():
         assert found is None or found in kinds
     assert ready_connector("SMTP") == "smtp" and "smtp" in kinds
     assert ready_connector("Some ERP") is None
+
+
+CRM_LINK = f"{CRM_FLOW}/upsert_contact"
+
+
+def web_form(**kw):
+    """The owner's own words for what the CRM flow now does: 1000 a week by hand, 2 min each."""
+    own = {
+        "source": "Web form", "target": "CRM", "record_type": "contact", "action": "add",
+        "volume": {"likely": "1000"},
+    }  # fmt: skip
+    return handover(**{**own, **kw})
+
+
+def hours(block):
+    return D(block["hours_per_week"]["p50"])
+
+
+async def test_a_linked_row_is_one_handover_typed_until_measured_then_measured():
+    store = MemoryCalculatorStore([])  # the CRM flow is connected but has delivered nothing
+    async with TestClient(TestServer(make_app(store))) as client:
+        # Not linked: the typed row and the connection are two rows (the double count).
+        apart = await (await post(client, web_form(), handover())).json()
+        assert len(apart["handovers"]) == 4
+        # 1000 x 2 / 60 = 33.333 h typed + 2 h Accounting, all still by hand
+        assert hours(apart["headline"]) == D("35.333")
+        crm = next(h for h in apart["handovers"] if h["connected"] == CRM_LINK)
+        # same system name "CRM": suggested, not merged
+        assert crm["link_suggestions"] == [{"form_row": 0, "label": "Web form → CRM: contact (add)"}]
+
+        # Linked, nothing measured yet: one row, under the owner's labels, with the typed volume
+        # and the config's 3 minutes saved: 1000 x 3 / 60 = 50 h; + 2 h = 52 h, counted once.
+        linked = await (await post(client, web_form(connected=CRM_LINK), handover())).json()
+        assert len(linked["handovers"]) == 3
+        row = next(h for h in linked["handovers"] if h["connected"] == CRM_LINK)
+        assert (row["label"], row["form_row"], row["status"]) == (
+            "Web form → CRM: contact (add)", 0, "waiting",
+        )  # fmt: skip
+        assert (row["volume"]["likely"], row["volume"]["badge"]) == ("1000", "typed")
+        assert row["likely_hours_per_week"] == "50.000"
+        assert hours(linked["headline"]) == hours(linked["total"]) == D("52.000")
+        assert row["link_suggestions"] == []
+
+        # The ledger has 20, 30, 40: the measured median 30 replaces the 1000 typed in.
+        store.volumes = [crm_volume()]
+        measured = await (await post(client, web_form(connected=CRM_LINK), handover())).json()
+    assert len(measured["handovers"]) == 3
+    row = next(h for h in measured["handovers"] if h["connected"] == CRM_LINK)
+    assert (row["label"], row["status"]) == ("Web form → CRM: contact (add)", "connected")
+    assert (row["volume"]["likely"], row["volume"]["badge"]) == ("30", "measured")
+    assert row["likely_hours_per_week"] == "1.500"  # 30 x 3 / 60
+    assert hours(measured["headline"]) == D("2.000")  # only Accounting is left by hand
+    assert hours(measured["automated"]) == hours(row)
+    # the total holds the 2 h by hand plus the CRM row once (P50s add up to a rounding step)
+    assert abs(hours(measured["total"]) - (D("2.000") + hours(row))) <= D("0.001")
+    assert measured["saved"]["delivered"] == 90
+
+
+async def test_the_link_travels_in_the_share_link_and_is_listed(client):
+    body = await (await post(client, web_form(connected=CRM_LINK))).json()
+    assert {c["id"] for c in body["connections"]} == {CRM_LINK, f"{CRM_FLOW}/send_email"}
+    shared = await (await client.get("/api/calculator", params={"share": body["share"]})).json()
+    assert shared["share"] == body["share"]
+    assert [h["label"] for h in shared["handovers"] if h["connected"] == CRM_LINK] == [
+        "Web form → CRM: contact (add)"
+    ]
+
+
+async def test_unknown_or_doubled_links_are_422_on_the_field(client):
+    r = await post(client, handover(), web_form(connected="No such flow/x"))
+    assert r.status == 422
+    errors = (await r.json())["errors"]
+    assert [e["field"] for e in errors] == ["handovers[1].connected"]
+    assert "is not a connected flow action" in errors[0]["message"]
+    twice = await post(
+        client, web_form(connected=CRM_LINK), web_form(action="update", connected=CRM_LINK)
+    )
+    assert twice.status == 422
+    error = (await twice.json())["errors"][0]
+    assert error["field"] == "handovers[1].connected"
+    assert "already linked to handovers[0]" in error["message"]

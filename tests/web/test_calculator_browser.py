@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -122,7 +123,7 @@ async def test_live_calculator_in_the_browser(base_url, page, tmp_path: Path):
         "aria-invalid", "true"
     )
     await field(page, "handovers[0].minutes.likely").fill("veel")
-    await expect(error(page, "handovers[0].minutes.likely")).to_contain_text("is not a number")
+    await expect(error(page, "handovers[0].minutes.likely")).to_have_text("'veel' is geen getal")
     await field(page, "handovers[0].volume.likely").fill("60")
     await field(page, "handovers[0].minutes.likely").fill("2")
     await expect(error(page, "handovers[0].volume.likely")).to_have_text("")
@@ -139,3 +140,39 @@ async def test_stopwatch_fills_in_minutes(base_url, page):
     await start.click()
     # a click-click takes well under a minute: a small positive number of minutes, dot-decimal
     await expect(field(page, "handovers[0].minutes.likely")).to_have_value(re.compile(r"^0\.\d\d$"))
+
+
+async def test_linking_a_typed_row_to_its_connection(base_url, page):
+    from playwright.async_api import expect
+
+    await page.goto(base_url + "/")
+    hours = page.locator("#hl-hours strong")
+    rows = page.locator("#ranking > tbody > tr")
+    # Typed by hand: 60 x 2 / 60 = 2 h, next to the two connected actions (three rows).
+    await fill_row(page, 0, target="CRM", volume="60")
+    await expect(hours).to_have_text("2.0")
+    await expect(rows).to_have_count(3)
+    # the total bar: the measured CRM row (20-40 a week x 3 min) on top of the typed 2 h
+    total = page.locator("#chart-flow g.bar-total")
+    before = Decimal(await total.get_attribute("data-p50"))
+
+    # The CRM connection suggests the row with the same system name; following it links them.
+    suggestion = page.locator("a.link-suggest")
+    await expect(suggestion).to_contain_text("Handover 1 (Shop → CRM: order (save))")
+    await suggestion.click()
+    await expect(field(page, "handovers[0].connected")).to_have_value(
+        "Contact form to CRM/upsert_contact"
+    )
+    # One row fewer; the typed row is now the connection, measured, and nothing is left by hand.
+    await expect(rows).to_have_count(2)
+    await expect(hours).to_have_text("0.0")
+    linked = rows.filter(has_text="Shop → CRM: order (save)")
+    await expect(linked.locator(".status")).to_contain_text("connected, measured")
+    await expect(page.locator("a.link-suggest")).to_have_count(0)
+    # the typed 2 h are no longer counted next to the connection (the ledger's volume is)
+    assert Decimal(await total.get_attribute("data-p50")) <= before - 2
+
+    # Unlinking by hand brings the typed 2 h back.
+    await field(page, "handovers[0].connected").select_option("")
+    await expect(rows).to_have_count(3)
+    await expect(hours).to_have_text("2.0")

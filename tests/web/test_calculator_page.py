@@ -232,3 +232,125 @@ async def test_first_visit_without_flows_is_an_empty_form_not_an_error():
     assert r.status == 200
     assert "Add a handover to see what it costs." in page
     assert re.search(r'id="error-summary" role="alert">\s*</div>', page)  # no error summary
+
+
+LINKED = {
+    **ROW,
+    "handovers[0].source": "Web form",
+    "handovers[0].target": "CRM",
+    "handovers[0].record_type": "contact",
+    "handovers[0].action": "add",
+}
+CRM_LINK = "Contact form to CRM/upsert_contact"
+
+
+def ranked_rows(page: str) -> list[str]:
+    """The labels of the ranking table, worst first."""
+    return re.findall(r'<th scope="row"><span class="label">([^<]*)</span>', page)
+
+
+async def test_connected_by_select_links_a_typed_row_without_javascript(client, store):
+    token = await token_of(client)
+    page = await (await client.post("/", data={**LINKED, FIELD: token})).text()
+    # not linked: the typed row, the CRM connection (with a suggestion) and the mail one
+    assert len(ranked_rows(page)) == 3
+    assert 'class="link-suggest" href="#f-handovers[0].connected"' in page
+    select = re.search(r'<select id="f-handovers\[0\]\.connected".*?</select>', page, re.S)
+    assert select and '<option value="" selected' not in select.group(0)
+    assert f'<option value="{CRM_LINK}">' in select.group(0)
+
+    r = await client.post("/", data={**LINKED, "handovers[0].connected": CRM_LINK, FIELD: token})
+    assert r.status == 200
+    page = await r.text()
+    # one row for the CRM handover, under the owner's label, measured: 30 x 3 / 60 = 1.5 h;
+    # what remains by hand is the 0 h of the unmeasured mail action
+    assert sorted(ranked_rows(page)) == [
+        "Web form → CRM: contact (add)",
+        "contact.submitted → mail: Contact form to CRM (send_email)",
+    ]
+    assert re.search(r'id="hl-hours"><strong>0\.0</strong>', page)
+    assert "connected, measured · via upsert_contact" in page
+    assert f'<option value="{CRM_LINK}" selected>' in page
+    assert store.typed["handovers[0].connected"] == CRM_LINK  # kept for the next visit
+    assert f'<option value="{CRM_LINK}" selected>' in await (await client.get("/")).text()
+
+
+async def test_an_unknown_link_is_an_error_next_to_the_select(client, store):
+    token = await token_of(client)
+    data = {**LINKED, "handovers[0].connected": "Gone/flow", FIELD: token}
+    r = await client.post("/", data=data)
+    assert r.status == 422
+    page = await r.text()
+    message = "&#39;Gone/flow&#39; is not a connected flow action"
+    assert field_error(page, "handovers[0].connected") == message
+    assert re.search(r'<select id="f-handovers\[0\]\.connected"[^>]*aria-invalid="true"', page)
+    assert '<option value="Gone/flow" selected>' in page  # kept, so it can be changed
+    assert store.typed is None
+
+
+# English that used to stay on the Dutch page: show-the-math labels, formulas and units, the
+# defaults list, sources written for connected rows, warnings and errors with values inside.
+ENGLISH = (
+    "Show the math",
+    "Volume per week",
+    "Minutes per retype",
+    "Chance a record has an error",
+    "Minutes to find and fix an error",
+    "Retyping",
+    "Fixing errors",
+    "retyping + fixing",
+    "hours ×",
+    "Cost per year",
+    "Share of one person",
+    "Errors per month",
+    "Keystroke floor",
+    "h/week",
+    "EUR/year",
+    "of a person-year",
+    "(typed)",
+    "(default)",
+    "(measured)",
+    "Hourly cost, Netherlands",
+    "Typing errors per field",
+    "Working weeks per year",
+    "Euro to Danish kroner",
+    "minutes_saved of",
+    "Connected; no deliveries",
+    "Median of the last",
+    "is below the keystroke floor",
+    "Connected by",
+    "not connected yet",
+    "may be this one",
+    "is not a number",
+)
+
+
+async def test_dutch_page_has_no_english_labels_left(client):
+    token = await token_of(client)
+    data = {**LINKED, "handovers[0].minutes.likely": "0.2", FIELD: token}
+    en = await (await client.post("/?lang=en", data=data)).text()
+    found = [text for text in ENGLISH if text in en]
+    # every string is there in English (so its absence in Dutch means something) ...
+    assert set(found) == set(ENGLISH) - {"is not a number"}, set(ENGLISH) - set(found)
+    nl = await (await client.post("/?lang=nl", data=data)).text()
+    assert [text for text in ENGLISH if text in nl] == []
+    # ... and the Dutch is there instead: 60 x 0.2 / 60 = 0.2 h of retyping
+    assert "Laat de berekening zien" in nl and "Overtypen" in nl
+    assert "V·t/60 = 60 × 0,2 / 60" in nl
+    assert "Uurkosten, Nederland" in nl
+    assert "0,2 min is minder dan de toetsaanslagbodem van 0,33 min voor 5 veld(en)" in nl
+
+    bad = await client.post("/?lang=nl", data={**data, "handovers[0].minutes.likely": "tien"})
+    message = field_error(await bad.text(), "handovers[0].minutes.likely")
+    assert message == "&#39;tien&#39; is geen getal"
+
+
+async def test_csv_has_stable_ids_then_the_languages_labels(client):
+    share = (await (await client.post("/api/calculator", data=ROW)).json())["share"]
+    text = await (await client.get("/calculator.csv", params={"share": share, "lang": "nl"})).text()
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0][:3] == ["rank", "handover", "source"]  # the same ids in every language
+    assert rows[1][:3] == ["Plaats", "Overdracht", "Van systeem"]
+    assert [row[1] for row in rows[-3:]] == ["totaal", "al geautomatiseerd", "resterend"]
+    shop = next(row for row in rows if row[2] == "Shop")
+    assert shop[rows[0].index("hours_per_week_p50")] == "2.000"  # numbers stay dot-decimal

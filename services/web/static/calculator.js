@@ -96,6 +96,7 @@
       });
       if (el.hasAttribute("data-row")) el.setAttribute("data-row", String(index));
       if (el.tagName === "INPUT") el.value = "";
+      if (el.tagName === "SELECT") el.selectedIndex = 0; // a new row is "not connected yet"
       if (el.classList.contains("field-error")) el.textContent = "";
     });
   }
@@ -121,11 +122,27 @@
     var fieldset = button.closest("fieldset.handover");
     if (button.classList.contains("remove")) {
       if (rows.querySelectorAll("fieldset.handover").length > 1) fieldset.remove();
-      else Array.prototype.forEach.call(fieldset.querySelectorAll("input"), function (i) { i.value = ""; });
+      else {
+        Array.prototype.forEach.call(fieldset.querySelectorAll("input"), function (i) { i.value = ""; });
+        Array.prototype.forEach.call(fieldset.querySelectorAll("select"), function (s) { s.selectedIndex = 0; });
+      }
       schedule();
     } else if (button.classList.contains("sw-start")) {
       stopwatch(button, fieldset);
     }
+  });
+
+  // A suggested link in the results: choose it in that row's "Connected by" and recalculate.
+  // Without this script the same anchor just jumps to the select.
+  results.addEventListener("click", function (event) {
+    var a = event.target.closest("a.link-suggest");
+    if (!a) return;
+    var select = document.getElementById("f-handovers[" + a.getAttribute("data-row") + "].connected");
+    if (!select) return;
+    event.preventDefault();
+    select.value = a.getAttribute("data-link");
+    select.dispatchEvent(new Event("change", { bubbles: true }));
+    select.focus();
   });
 
   // "Time one retype now": start, do the retype for real, stop; the minutes go into "likely".
