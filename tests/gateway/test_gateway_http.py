@@ -532,3 +532,21 @@ async def test_outcomes_and_durations_are_measured_per_source(gw: Gateway) -> No
         )
         == 0.0
     )
+
+
+@pytest.mark.parametrize(
+    ("source", "body"),
+    [
+        ("shop", b"[" * 100_000 + b"]" * 100_000),
+        ("website", b"[" * 2_000 + b"]" * 2_000),  # this source's body limit is 8 KiB
+        ("std", b'{"a":' * 50_000 + b"1" + b"}" * 50_000),
+    ],
+    ids=["signed-shopify-deep-array", "form-deep-array", "standard-deep-object"],
+)
+async def test_deeply_nested_json_is_a_400_not_a_500(gw: Gateway, source: str, body: bytes) -> None:
+    """A hostile body nested beyond the decoder's limit is refused as invalid, and nothing is published."""
+    delivery = harness.unique()
+    status, _, problem_body = await gw.post(source, body, harness.signed_headers(source, body, delivery))
+    assert status == 400, problem_body
+    assert problem_body["reason"] == "invalid_body" and "nested too deeply" in problem_body["detail"]
+    await gw.assert_nothing_published(delivery)

@@ -122,12 +122,19 @@ def b64decode_or_none(value: str) -> bytes | None:
         return None
 
 
+def too_deep() -> Rejected:
+    """400: JSON nested deeper than the decoder's recursion limit (a hostile body, not data)."""
+    return Rejected(400, "invalid_body", "body is not valid JSON: nested too deeply")
+
+
 def decode_json(body: bytes) -> Any:
     """Parse a JSON body; a 400 `invalid_body` for anything that is not JSON in UTF-8."""
     try:
         return msgspec.json.decode(body)
     except msgspec.DecodeError as exc:
         raise Rejected(400, "invalid_body", f"body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise too_deep() from None
 
 
 def to_utc(value: dt.datetime | None) -> dt.datetime | None:
@@ -196,6 +203,8 @@ def decode_json_exact(body: bytes) -> Any:
         return _exact_decoder.decode(body)
     except msgspec.DecodeError as exc:
         raise Rejected(400, "invalid_body", f"body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise too_deep() from None
 
 
 def json_object(body: bytes) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from services.gateway.sources.base import (
     invalid_signature,
     matches_any,
     missing_signature,
+    too_deep,
     unix_seconds,
 )
 
@@ -112,6 +113,8 @@ class StandardSource(Source):
             raise invalid([FieldError(m.group("path") or "$", m.group("msg"))]) from None
         except msgspec.DecodeError as exc:
             raise Rejected(400, "invalid_body", f"body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise too_deep() from None
         event = msgspec.structs.replace(
             event, id=event_id, source=self.name, received_at=inbound.received_at
         )
