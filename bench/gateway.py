@@ -147,6 +147,33 @@ def serve_bare(port: int) -> None:
     web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
 
 
+def serve_gateway_memory_dedupe(config: str) -> None:
+    """`handover gateway` exactly as services.cli runs it, but with the in-process dedupe store
+    instead of the ledger's table: shows what the SQLite dedupe round trips cost (diagnostic)."""
+    import signal
+
+    from services.common.config import load_settings
+    from services.common.logging import configure_logging
+    from services.gateway.dedupe import MemoryDedupeStore
+    from services.runtime import Parts, Runtime
+
+    settings = load_settings(config)
+    configure_logging(settings.logging)
+
+    async def serve() -> None:
+        runtime = Runtime(settings, Parts(gateway=True, web=False, sync=False, recorder=False),
+                          dedupe=MemoryDedupeStore())
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        await runtime.start()
+        try:
+            await stop.wait()
+        finally:
+            await runtime.stop()
+
+    asyncio.run(serve())
+
+
 def run_client(spec: dict[str, Any]) -> None:
     """Load-client process: one measurement, its result as a JSON line on stdout."""
     make = request_factory("127.0.0.1", spec["port"])
@@ -227,7 +254,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", metavar="PATH", help="also write all results as JSON here")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (gateway log, config)")
     parser.add_argument("--pause", action="store_true", help="print the gateway pid and wait for Enter first (profiling)")
+    parser.add_argument("--dedupe", choices=("ledger", "memory"), default="ledger",
+                        help="ledger (default): `handover gateway` as shipped, dedupe in the SQLite ledger; "
+                             "memory: same Runtime with the in-process dedupe store (diagnostic)")
     parser.add_argument("--client", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-gateway-memory-dedupe", help=argparse.SUPPRESS)
     parser.add_argument("--serve-bare", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.client:
@@ -236,6 +267,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve_bare:
         serve_bare(args.serve_bare)
         return 0
+    if args.serve_gateway_memory_dedupe:
+        serve_gateway_memory_dedupe(args.serve_gateway_memory_dedupe)
+        return 0
+    import logging
+
+    import structlog
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
 
     from services.common.broker import EmbeddedBroker
 
@@ -243,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     broker = EmbeddedBroker(log_path=Path(tmp, "broker.log"))
     procs: list[subprocess.Popen[bytes]] = []
     results: dict[str, Any] = {"machine": machine(), "args": {k: v for k, v in vars(args).items()
-                                                               if k not in ("client", "serve_bare")}}
+                                                               if k not in ("client", "serve_bare", "serve_gateway_memory_dedupe")}}
     t_start = time.monotonic()
     try:
         broker.start()
@@ -252,7 +291,9 @@ def main(argv: list[str] | None = None) -> int:
         cfg.write_text(CONFIG.format(data_dir=tmp, port=gw_port, bootstrap=broker.bootstrap_servers,
                                      source=SOURCE, secret=SECRET))
         gw_log = open(Path(tmp, "gateway.log"), "wb")
-        gateway = subprocess.Popen([sys.executable, "-m", "services.cli", "gateway", "--config", str(cfg)],
+        gw_cmd = (["-m", "services.cli", "gateway", "--config", str(cfg)] if args.dedupe == "ledger"
+                  else ["-m", "bench.gateway", "--serve-gateway-memory-dedupe", str(cfg)])
+        gateway = subprocess.Popen([sys.executable, *gw_cmd],
                                    cwd=ROOT, env=_env(), stdout=gw_log, stderr=subprocess.STDOUT)
         procs.append(gateway)
         bare = subprocess.Popen([sys.executable, "-m", "bench.gateway", "--serve-bare", str(bare_port)],
@@ -267,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.pause:
             input(f"gateway pid {gateway.pid}; press Enter to start measuring ")
         print(f"gateway pid {gateway.pid} on :{gw_port}, bare pid {bare.pid} on :{bare_port}, "
-              f"broker {broker.bootstrap_servers}; {args.reps} reps", file=sys.stderr)
+              f"broker {broker.bootstrap_servers}; dedupe {args.dedupe}; {args.reps} reps", file=sys.stderr)
 
         closed: dict[str, list[dict[str, Any]]] = {"gateway": [], "bare": []}
         for rep in range(args.reps):
@@ -310,14 +351,14 @@ def main(argv: list[str] | None = None) -> int:
     m = results["machine"]
     print(f"\nHandover gateway benchmark - {m['nproc']} CPUs ({m['cpu']}), Python {m['python']}; "
           f"medians of {args.reps} reps; wall {results['wall_s']} s")
-    print(f"{'measurement':38} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+    print(f"{'measurement':50} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
     rows = [
         (f"closed loop, {args.concurrency} conns: bare aiohttp 202", b, summary["bare_rps"]),
-        (f"closed loop, {args.concurrency} conns: gateway", g, summary["gateway_rps"]),
+        (f"closed loop, {args.concurrency} conns: gateway" + ("" if args.dedupe == "ledger" else " (mem dedupe)"), g, summary["gateway_rps"]),
         (f"open loop {args.rate:.0f} req/s: gateway", opened, summary["open_rps"]),
     ]
     for label, rs, rps in rows:
-        print(f"{label:38} {rps:9.0f} {med(rs, 'p50_ms'):8.2f} {med(rs, 'p99_ms'):8.2f} "
+        print(f"{label:50} {rps:9.0f} {med(rs, 'p50_ms'):8.2f} {med(rs, 'p99_ms'):8.2f} "
               f"{sum(r['non_2xx'] + r['errors'] for r in rs):8d}")
     print(f"gateway/bare throughput ratio: {ratio:.2f} (goal >= {GOAL_RATIO}: "
           f"{'met' if ratio >= GOAL_RATIO else 'NOT met'})")
