@@ -253,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds sent before counting, per measurement")
     parser.add_argument("--json", metavar="PATH", help="also write all results as JSON here")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (gateway log, config)")
-    parser.add_argument("--pause", action="store_true", help="print the gateway pid and wait for Enter first (profiling)")
+    parser.add_argument("--pause", action="store_true",
+                        help="print the gateway pid and wait for Enter first (profiling)")
     parser.add_argument("--dedupe", choices=("ledger", "memory"), default="ledger",
                         help="ledger (default): `handover gateway` as shipped, dedupe in the SQLite ledger; "
                              "memory: same Runtime with the in-process dedupe store (diagnostic)")
@@ -281,8 +282,9 @@ def main(argv: list[str] | None = None) -> int:
     tmp = tempfile.mkdtemp(prefix="handover-gwbench-")
     broker = EmbeddedBroker(log_path=Path(tmp, "broker.log"))
     procs: list[subprocess.Popen[bytes]] = []
-    results: dict[str, Any] = {"machine": machine(), "args": {k: v for k, v in vars(args).items()
-                                                               if k not in ("client", "serve_bare", "serve_gateway_memory_dedupe")}}
+    internal = ("client", "serve_bare", "serve_gateway_memory_dedupe")
+    results: dict[str, Any] = {"machine": machine(),
+                               "args": {k: v for k, v in vars(args).items() if k not in internal}}
     t_start = time.monotonic()
     try:
         broker.start()
@@ -356,7 +358,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'measurement':50} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
     rows = [
         (f"closed loop, {args.concurrency} conns: bare aiohttp 202", b, summary["bare_rps"]),
-        (f"closed loop, {args.concurrency} conns: gateway" + ("" if args.dedupe == "ledger" else " (mem dedupe)"), g, summary["gateway_rps"]),
+        (f"closed loop, {args.concurrency} conns: gateway{'' if args.dedupe == 'ledger' else ' (mem dedupe)'}",
+         g, summary["gateway_rps"]),
         (f"open loop {args.rate:.0f} req/s: gateway", opened, summary["open_rps"]),
     ]
     for label, rs, rps in rows:
