@@ -20,7 +20,7 @@ from services.common.config import Settings
 from services.common.kafka import Publisher, all_topics, ensure_topics
 from services.common.metrics import Metrics
 from services.gateway.app import publisher_ctx, setup_gateway
-from services.gateway.dedupe import DedupeStore
+from services.gateway.dedupe import BatchingDedupe, DedupeStore
 from services.ledger.calculator import LedgerCalculatorStore
 from services.ledger.store import SqlLedger, open_ledger
 from services.sync.recorder import Recorder
@@ -108,7 +108,7 @@ class Runtime:
             app[READY_CHECKS].append(app[PUBLISHER].ready)
             app.cleanup_ctx.append(publisher_ctx)
             # Default: the ledger's table, shared by every gateway replica on the same database.
-            setup_gateway(app, dedupe=self.dedupe or self.ledger)
+            setup_gateway(app, dedupe=self.dedupe or BatchingDedupe(self.ledger))
         setup_ops(app)
         if self.parts.web:
             app[CALCULATOR_STORE] = LedgerCalculatorStore(self.ledger)

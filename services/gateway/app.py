@@ -10,7 +10,8 @@ import datetime as dt
 import email.message
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
+from typing import TypeVar
 
 import structlog
 from aiohttp import web
@@ -31,6 +32,7 @@ SOURCES = web.AppKey("sources", dict[str, Source])
 DEDUPE = web.AppKey("dedupe", DedupeStore)
 INFLIGHT = web.AppKey("inflight", InFlight)
 BUCKETS = web.AppKey("buckets", dict[str, TokenBucket])
+T = TypeVar("T")
 RETRY_AFTER_S = 5  # what a vendor is told to wait while Kafka does not acknowledge
 
 THANKS_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
@@ -48,10 +50,16 @@ def content_params(header: str) -> dict[str, str]:
 async def _read_body(request: web.Request, limit: int) -> bytes:
     if request.content_length is not None and request.content_length > limit:
         raise Rejected(413, "payload_too_large", f"body is over the limit of {limit} bytes")
-    body = await request.content.read(limit + 1)
-    if len(body) > limit:
-        raise Rejected(413, "payload_too_large", f"body is over the limit of {limit} bytes")
-    return body
+    # StreamReader.read(n) returns what has arrived so far, up to n: read until the end, so a
+    # large body sent in several packets is verified whole, and stop as soon as it is too large.
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(limit + 1 - size):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            raise Rejected(413, "payload_too_large", f"body is over the limit of {limit} bytes")
+    return b"".join(chunks)
 
 
 def _rejection(request: web.Request, exc: Rejected) -> web.Response:
@@ -122,7 +130,7 @@ async def _handle(request: web.Request, source: Source, ids: list[str]) -> web.S
     delivery = source.delivery_id(inbound)
     eid = event_id(source.name, delivery) if delivery else str(uuid.uuid4())
     async with app[INFLIGHT](eid):
-        if delivery and await app[DEDUPE].seen(eid):
+        if delivery and await _dedupe(app[DEDUPE].seen(eid)):
             ids.append(eid)
             return _answer(request, source, "duplicate", [eid])
         result = source.parse(inbound, eid)
@@ -138,9 +146,22 @@ async def _handle(request: web.Request, source: Source, ids: list[str]) -> web.S
                 headers={"Retry-After": str(RETRY_AFTER_S)},
             ) from exc
         if delivery:
-            await app[DEDUPE].remember(eid, cfg.dedupe_window_hours * 3600)
+            # Published already: if this fails the vendor retries and the same event id is
+            # published again, which every consumer skips.
+            await _dedupe(app[DEDUPE].remember(eid, cfg.dedupe_window_hours * 3600))
         ids.extend(e.id for e in events)
         return _answer(request, source, "accepted", [e.id for e in events])
+
+
+async def _dedupe(call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except Exception as exc:  # noqa: BLE001 - any database failure: tell the vendor to retry
+        log.warning("dedupe_store_unavailable", error=repr(exc))
+        raise Rejected(
+            503, "ledger_unavailable", "the delivery could not be checked yet; please retry",
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        ) from exc
 
 
 def _answer(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from typing import Protocol
 
 
@@ -46,6 +47,78 @@ class MemoryDedupeStore:
         self._until[event_id] = now + ttl_s
         if len(self._until) % 10_000 == 0:
             self._until = {k: v for k, v in self._until.items() if v >= now}
+
+
+class BatchStore(Protocol):
+    """A dedupe store that answers many ids per round trip (the ledger)."""
+
+    async def seen_many(self, event_ids: Sequence[str]) -> set[str]:
+        """The subset of ids accepted within their window."""
+        ...
+
+    async def remember_many(self, items: Sequence[tuple[str, float]]) -> None:
+        """Remember (id, ttl_s) pairs."""
+        ...
+
+
+class BatchingDedupe:
+    """Coalesces the concurrent requests' lookups and writes into one database round trip each.
+
+    Under load every request would otherwise cost two trips to the ledger (look up before
+    publishing, remember after the ack); here all requests waiting at the same moment share
+    one query and one transaction. Nothing is remembered before its own Kafka ack.
+    """
+
+    def __init__(self, store: BatchStore) -> None:
+        self.store = store
+        self._lookups: list[tuple[str, asyncio.Future[bool]]] = []
+        self._writes: list[tuple[str, float, asyncio.Future[None]]] = []
+        self._lookup_task: asyncio.Task[None] | None = None
+        self._write_task: asyncio.Task[None] | None = None
+
+    async def seen(self, event_id: str) -> bool:
+        """True when this delivery was accepted within its window."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._lookups.append((event_id, future))
+        if self._lookup_task is None or self._lookup_task.done():
+            self._lookup_task = asyncio.create_task(self._drain_lookups())
+        return await future
+
+    async def remember(self, event_id: str, ttl_s: float) -> None:
+        """Remember an accepted delivery; returns once it is stored."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._writes.append((event_id, ttl_s, future))
+        if self._write_task is None or self._write_task.done():
+            self._write_task = asyncio.create_task(self._drain_writes())
+        await future
+
+    async def _drain_lookups(self) -> None:
+        while self._lookups:
+            batch, self._lookups = self._lookups, []
+            try:
+                found = await self.store.seen_many(list(dict.fromkeys(i for i, _ in batch)))
+            except Exception as exc:  # noqa: BLE001 - every waiter gets the error, none hangs
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for event_id, future in batch:
+                if not future.done():
+                    future.set_result(event_id in found)
+
+    async def _drain_writes(self) -> None:
+        while self._writes:
+            batch, self._writes = self._writes, []
+            try:
+                await self.store.remember_many([(i, ttl) for i, ttl, _ in batch])
+            except Exception as exc:  # noqa: BLE001 - every waiter gets the error, none hangs
+                for _, _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_result(None)
 
 
 class InFlight:

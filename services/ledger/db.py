@@ -62,6 +62,7 @@ class SqliteDatabase:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-sqlite")
         self._path = path
         self._conn: sqlite3.Connection | None = None
+        self._closed = False
 
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -75,6 +76,8 @@ class SqliteDatabase:
         return self._conn
 
     async def _run(self, fn: Any, *args: Any) -> Any:
+        if self._closed:
+            raise sqlite3.ProgrammingError("the ledger database is closed")
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     @staticmethod
@@ -120,14 +123,17 @@ class SqliteDatabase:
         await self._run(work)
 
     async def close(self) -> None:
-        """Close the connection and stop the thread."""
+        """Close the connection and stop the thread (a second call does nothing)."""
+        if self._closed:
+            return
+        self._closed = True
 
         def work() -> None:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
 
-        await self._run(work)
+        await asyncio.get_running_loop().run_in_executor(self._executor, work)
         self._executor.shutdown(wait=True)
 
 

@@ -309,6 +309,26 @@ class SqlLedger:
             event_id, time.time() + ttl_s,
         )
 
+    async def seen_many(self, event_ids: Sequence[str]) -> set[str]:
+        """Which of these deliveries were accepted within their window (one query)."""
+        if not event_ids:
+            return set()
+        marks = ", ".join(f"${i}" for i in range(2, len(event_ids) + 2))
+        rows = await self.db.fetch(
+            f"SELECT event_id FROM webhook_dedupe WHERE expires_at > $1 AND event_id IN ({marks})",
+            time.time(), *event_ids,
+        )
+        return {r[0] for r in rows}
+
+    async def remember_many(self, items: Sequence[tuple[str, float]]) -> None:
+        """Remember accepted deliveries, each for its ttl in seconds (one transaction)."""
+        now = time.time()
+        await self.db.executemany(
+            "INSERT INTO webhook_dedupe (event_id, expires_at) VALUES ($1, $2) "
+            "ON CONFLICT (event_id) DO UPDATE SET expires_at = excluded.expires_at",
+            [(event_id, now + ttl) for event_id, ttl in items],
+        )
+
     async def forget_expired(self) -> None:
         """Drop dedupe entries past their window."""
         await self.db.execute("DELETE FROM webhook_dedupe WHERE expires_at <= $1", time.time())
