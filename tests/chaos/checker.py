@@ -34,8 +34,13 @@ class Sent:
         return any(200 <= a.status < 300 for a in self.answers)
 
     def event_id_sets(self) -> list[frozenset[str]]:
-        """The event ids of each 2xx answer that named some (a 303 names none)."""
-        return [frozenset(a.event_ids) for a in self.answers if 200 <= a.status < 300 and a.event_ids]
+        """The event ids of each 202 (accepted) answer. A 200 "duplicate" answer names only the
+        delivery's first event id, so it is compared as a subset (see `check`)."""
+        return [frozenset(a.event_ids) for a in self.answers if a.status == 202 and a.event_ids]
+
+    def duplicate_ids(self) -> set[str]:
+        """Event ids named by 200 ("duplicate") answers."""
+        return {e for a in self.answers if a.status == 200 for e in a.event_ids}
 
 
 @dataclass
@@ -152,7 +157,10 @@ class Summary:
         out = [f"== {title} ==", line]
         out += [f"| {k.ljust(width)} | {v.rjust(vwidth)} |" for k, v in rows]
         out.append(line)
-        out += [f"  ! {p}" for p in self.problems[:20]]
+        shown: Counter[str] = Counter()
+        for p in self.problems:
+            shown[p] += 1
+        out += [f"  ! {p}" + (f" (x{n})" if n > 1 else "") for p, n in list(shown.items())[:25]]
         return "\n".join(out)
 
 
@@ -189,11 +197,12 @@ def check(
             continue
         s.accepted += 1
         sets = x.event_id_sets()
-        for eid in set().union(*sets) if sets else set():
+        union = set().union(*sets) if sets else set()
+        for eid in union | x.duplicate_ids():
             told[eid] = x.key
-        if len(set(sets)) > 1:
-            extra_ids |= set().union(*sets) - sets[0]
-            problems.append(f"{x.key} got different event ids on resend: {sorted(map(sorted, set(sets)))}")
+        if len(set(sets)) > 1 or (sets and not x.duplicate_ids() <= union):
+            extra_ids |= (union | x.duplicate_ids()) - (sets[0] if sets else set())
+            problems.append(f"{x.key} got different event ids on resend: {[a.event_ids for a in x.answers]}")
     in_kafka = {p.event_id for p in published}
     s.events = len(in_kafka)
     for eid, key in told.items():
