@@ -142,23 +142,37 @@ def pct(values: list[float], p: float) -> float:
     return 1000 * ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
 
 
-async def settle(target: Target, keys: list[str], timeout: float) -> None:
-    """Poll until every key arrived or the timeout passed."""
-    deadline = time.perf_counter() + timeout
-    while time.perf_counter() < deadline and not all(k in target.arrived for k in keys):
+async def settle(target: Target, keys: list[str], within_s: float) -> None:
+    """Poll until every key arrived or `within_s` passed."""
+    deadline = time.perf_counter() + within_s
+    while time.perf_counter() < deadline and not all(k in target.arrived for k in keys):  # noqa: ASYNC110 - polling
         await asyncio.sleep(0.05)
 
 
 async def measure(load: Load, target: Target, rate: float, seconds: float) -> dict[str, float]:
     """One run at a fixed rate: latency percentiles and how much arrived."""
     keys = await load.run(rate, seconds)
-    await settle(target, keys, timeout=max(10.0, seconds))
+    await settle(target, keys, max(10.0, seconds))
     lat = [target.arrived[k] - load.sent[k] for k in keys if k in target.arrived]
     return {
         "rate": rate, "sent": len(keys), "arrived": len(lat), "errors": load.errors,
         "p50": pct(lat, 50) if lat else float("nan"), "p95": pct(lat, 95) if lat else float("nan"),
         "p99": pct(lat, 99) if lat else float("nan"), "mean": 1000 * statistics.fmean(lat) if lat else float("nan"),
     }
+
+
+def start_handover(config: Path, log_path: Path) -> subprocess.Popen[bytes]:
+    """`handover run` against the configured broker, its output in `log_path`."""
+    with open(log_path, "wb") as log:
+        return subprocess.Popen([sys.executable, "-m", "services.cli", "run", "--config", str(config)], cwd=REPO,
+                                env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=log, stderr=subprocess.STDOUT)
+
+
+def start_handover(config: Path, log_path: Path) -> subprocess.Popen[bytes]:
+    """`handover run` against the configured broker, its output in `log_path`."""
+    with open(log_path, "wb") as log:
+        return subprocess.Popen([sys.executable, "-m", "services.cli", "run", "--config", str(config)], cwd=REPO,
+                                env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=log, stderr=subprocess.STDOUT)
 
 
 async def main() -> None:
@@ -181,9 +195,7 @@ async def main() -> None:
     config.write_text(CONFIG.format(data_dir=tmp, port=port, bootstrap=broker.bootstrap_servers, secret=SECRET,
                                     target=f"http://127.0.0.1:{target.port}",
                                     fetch_max_wait_ms=args.fetch_max_wait_ms))
-    log = open(tmp / "handover.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", "services.cli", "run", "--config", str(config)], cwd=REPO,
-                            env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=log, stderr=subprocess.STDOUT)
+    proc = start_handover(config, tmp / "handover.log")
     load = Load(f"http://127.0.0.1:{port}/hooks/shop")
     try:
         deadline = time.perf_counter() + 60
@@ -226,7 +238,6 @@ async def main() -> None:
         await load.http.close()
         proc.terminate()
         proc.wait(30)
-        log.close()
         await runner.cleanup()
         broker.stop()
 

@@ -103,7 +103,7 @@ class Handover:
             p.stop()
 
 
-async def drained(tap: Tap, sent: list[Sent], targets: dict[str, ChaosTarget], timeout: float) -> bool:
+async def drained(tap: Tap, sent: list[Sent], targets: dict[str, ChaosTarget], within_s: float) -> bool:
     """Wait (polling) until every accepted event was read back, every expected action took effect
     or was dead-lettered, and every sync group committed to the end; False on timeout."""
     accepted = {e for s in sent if s.valid for a in s.answers if 200 <= a.status < 300 for e in a.event_ids}
@@ -113,7 +113,7 @@ async def drained(tap: Tap, sent: list[Sent], targets: dict[str, ChaosTarget], t
         return accepted <= seen and tap.pending(targets) == 0 and await tap.all_committed()
 
     try:
-        await wait_for(done, timeout=timeout, interval=0.2)
+        await wait_for(done, timeout=within_s, interval=0.2)
     except AssertionError:
         return False
     return True
@@ -196,7 +196,8 @@ async def run_chaos(tmp: Path, size: Size, seed: int) -> Summary:
         )
         sent_at = time.monotonic()
         ok = await drained(tap, sender.sent(), targets, size.drain_s)
-        print(f"\nsent in {sent_at - t0:.1f} s; {'drained' if ok else 'NOT drained'} {time.monotonic() - sent_at:.1f} s later")
+        state = "drained" if ok else "NOT drained"
+        print(f"\nsent in {sent_at - t0:.1f} s; {state} {time.monotonic() - sent_at:.1f} s later")
         calls = alpha.calls + beta.calls
         summary = check(sender.sent(), tap.published, calls, tap.deadletters, tap.snapshots)
         assert handover.sync.kills == size.sync_kills and handover.gateway.kills == size.gateway_kills
@@ -287,8 +288,9 @@ async def test_an_open_breaker_closes_when_the_target_recovers(tmp_path: Path) -
         tap = Tap(w.handover.settings)
         await tap.start()
         try:
-            ok = await drained(tap, w.sender.sent(), w.targets, timeout=10)
-            assert ok, f"alpha got {len(alpha.calls)} calls, {len(alpha.effects)} effects; pending {tap.pending(w.targets)}"
+            ok = await drained(tap, w.sender.sent(), w.targets, 10)
+            pending = tap.pending(w.targets)
+            assert ok, f"alpha got {len(alpha.calls)} calls, {len(alpha.effects)} effects; pending {pending}"
         finally:
             await tap.stop()
 
@@ -303,7 +305,7 @@ async def test_a_broker_outage_is_answered_503_and_recovered_from_by_itself(tmp_
         tap = Tap(w.handover.settings)
         await tap.start()
         await asyncio.gather(*(w.sender.send(h) for h in before))
-        assert await drained(tap, w.sender.sent(), w.targets, timeout=60), "phase 1 did not drain"
+        assert await drained(tap, w.sender.sent(), w.targets, 60), "phase 1 did not drain"
         s1 = check(w.sender.sent(), tap.published, _calls(w), tap.deadletters, tap.snapshots)
         report("broker-outage-before", s1)
         assert s1.ok and s1.accepted == 30
@@ -325,7 +327,7 @@ async def test_a_broker_outage_is_answered_503_and_recovered_from_by_itself(tmp_
         tap = Tap(w.handover.settings)  # the event topics exist again once the gateway re-created them
         await tap.start()
         await sending
-        ok = await drained(tap, [h.sent for h in during + after], w.targets, timeout=60)
+        ok = await drained(tap, [h.sent for h in during + after], w.targets, 60)
         print(f"\nafter the outage: {'drained' if ok else 'NOT drained'} in {time.monotonic() - t0:.1f} s")
         if not ok:
             for target in w.targets:

@@ -234,7 +234,7 @@ class Proc:
     def start(self) -> None:
         """Start the process (its output goes to a log file beside the config)."""
         self.starts += 1
-        out = open(self.logs / f"{self.command}-{self.starts}.log", "wb")  # noqa: SIM115 - closed by the child
+        out = open(self.logs / f"{self.command}-{self.starts}.log", "wb")
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "services.cli", self.command, "--config", str(self.config)],
@@ -270,7 +270,7 @@ class Proc:
         return "\n".join(lines[-n:])
 
 
-async def http_ready(url: str, timeout: float = 30.0) -> None:
+async def http_ready(url: str, within_s: float = 30.0) -> None:
     """Poll an HTTP URL until it answers 200."""
     async with aiohttp.ClientSession() as http:
 
@@ -281,7 +281,7 @@ async def http_ready(url: str, timeout: float = 30.0) -> None:
             except (aiohttp.ClientError, TimeoutError):
                 return False
 
-        await wait_for(ok, timeout=timeout, interval=0.05)
+        await wait_for(ok, timeout=within_s, interval=0.05)
 
 
 # --- webhooks -----------------------------------------------------------------------------------
@@ -367,7 +367,8 @@ def hostile_webhooks(n: int, kinds: tuple[int, ...] = tuple(range(8))) -> list[W
         d = f"hostile-{i}-{marker}"
 
         def shop(b: bytes, d: str = d) -> dict[str, str]:
-            return {"X-Shopify-Topic": "orders/create", "X-Shopify-Webhook-Id": d, **signing.shopify(SECRETS["shop"], b)}
+            sig = signing.shopify(SECRETS["shop"], b)
+            return {"X-Shopify-Topic": "orders/create", "X-Shopify-Webhook-Id": d, **sig}
 
         kind = i % 8
         if kind == 0:  # bad signature
@@ -447,7 +448,7 @@ class Sender:
         delay = 0.05
         while True:
             a = await self.once(w)
-            if not retry or a.status and a.status < 500 and a.status != 429 or time.monotonic() > deadline:
+            if not retry or (a.status and a.status < 500 and a.status != 429) or time.monotonic() > deadline:
                 return
             if not w.sent.valid and a.status:
                 return  # a hostile request is answered once the gateway is up; its 5xx is counted
@@ -509,7 +510,7 @@ class Tap:
         topics = [event_topic(t) for t in EVENT_TYPES]
 
         async def partitions() -> bool:
-            await self.consumer._client.force_metadata_update()  # type: ignore[union-attr]  # noqa: SLF001
+            await self.consumer._client.force_metadata_update()  # type: ignore[union-attr]
             return all(self.consumer.partitions_for_topic(t) for t in topics)  # type: ignore[union-attr]
 
         await wait_for(partitions, timeout=60, interval=0.2)
@@ -560,10 +561,12 @@ class Tap:
             for target in TARGETS:
                 try:
                     offsets = await self.committed(target)
-                except Exception:  # noqa: BLE001 - the broker may be away; a missed sample proves nothing
+                except Exception:
                     continue
                 at = time.time()
-                self.snapshots += [OffsetSnapshot(at, target, tp.topic, tp.partition, off) for tp, off in offsets.items()]
+                self.snapshots += [
+                    OffsetSnapshot(at, target, tp.topic, tp.partition, off) for tp, off in offsets.items()
+                ]
             await asyncio.sleep(0.25)
 
     def pending(self, targets: dict[str, ChaosTarget]) -> int:
