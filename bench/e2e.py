@@ -168,13 +168,6 @@ def start_handover(config: Path, log_path: Path) -> subprocess.Popen[bytes]:
                                 env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=log, stderr=subprocess.STDOUT)
 
 
-def start_handover(config: Path, log_path: Path) -> subprocess.Popen[bytes]:
-    """`handover run` against the configured broker, its output in `log_path`."""
-    with open(log_path, "wb") as log:
-        return subprocess.Popen([sys.executable, "-m", "services.cli", "run", "--config", str(config)], cwd=REPO,
-                                env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=log, stderr=subprocess.STDOUT)
-
-
 async def main() -> None:
     """Start everything, measure, print Markdown rows."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
