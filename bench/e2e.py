@@ -97,6 +97,7 @@ class Load:
         self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256))
         self.template = json.loads(signing.fixture("shopify/orders_create.json"))
         self.sent: dict[str, float] = {}  # idempotency key at the target -> send time
+        self.answered: dict[str, float] = {}  # idempotency key -> seconds until the gateway's 202
         self.errors = 0
         self.n = 0
 
@@ -118,8 +119,10 @@ class Load:
         except (aiohttp.ClientError, TimeoutError):
             self.errors += 1
             return
+        answered = time.perf_counter() - t
         for eid in data["event_ids"]:
             self.sent[f"{eid}:orders:send"] = t
+            self.answered[f"{eid}:orders:send"] = answered
 
     async def run(self, rate: float, seconds: float) -> list[str]:
         """Send at `rate`/s for `seconds`; the keys sent."""
@@ -154,17 +157,26 @@ async def measure(load: Load, target: Target, rate: float, seconds: float) -> di
     keys = await load.run(rate, seconds)
     await settle(target, keys, max(10.0, seconds))
     lat = [target.arrived[k] - load.sent[k] for k in keys if k in target.arrived]
+    gw = [load.answered[k] for k in keys]
+    if seconds >= 30:  # how latency develops over a long run: p99 per 10 s of sending
+        t0 = min(load.sent[k] for k in keys)
+        windows: dict[int, list[float]] = {}
+        for k in keys:
+            if k in target.arrived:
+                windows.setdefault(int((load.sent[k] - t0) // 10), []).append(target.arrived[k] - load.sent[k])
+        print("p99 per 10 s window (ms):", " ".join(f"{pct(v, 99):.0f}" for _, v in sorted(windows.items())))
     return {
+        "gw_p99": pct(gw, 99) if gw else float("nan"),
         "rate": rate, "sent": len(keys), "arrived": len(lat), "errors": load.errors,
         "p50": pct(lat, 50) if lat else float("nan"), "p95": pct(lat, 95) if lat else float("nan"),
         "p99": pct(lat, 99) if lat else float("nan"), "mean": 1000 * statistics.fmean(lat) if lat else float("nan"),
     }
 
 
-def start_handover(config: Path, log_path: Path) -> subprocess.Popen[bytes]:
-    """`handover run` against the configured broker, its output in `log_path`."""
+def start_handover(command: str, config: Path, log_path: Path) -> subprocess.Popen[bytes]:
+    """`handover <command>` against the configured broker, its output in `log_path`."""
     with open(log_path, "wb") as log:
-        return subprocess.Popen([sys.executable, "-m", "services.cli", "run", "--config", str(config)], cwd=REPO,
+        return subprocess.Popen([sys.executable, "-m", "services.cli", command, "--config", str(config)], cwd=REPO,
                                 env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=log, stderr=subprocess.STDOUT)
 
 
@@ -174,7 +186,9 @@ async def main() -> None:
     ap.add_argument("--rate", type=float, default=300)
     ap.add_argument("--duration", type=float, default=60)
     ap.add_argument("--step-duration", type=float, default=20)
-    ap.add_argument("--steps", default="300,500,700,900,1200,1500,2000")
+    ap.add_argument("--steps", default="50,100,150,200,300,400,600,800")
+    ap.add_argument("--processes", choices=("run", "split"), default="run",
+                    help="run: one `handover run` process; split: `handover gateway` + `handover sync`")
     ap.add_argument("--no-max", action="store_true", help="skip the maximum-rate search")
     ap.add_argument("--fetch-max-wait-ms", type=int, default=20)
     args = ap.parse_args()
@@ -188,7 +202,10 @@ async def main() -> None:
     config.write_text(CONFIG.format(data_dir=tmp, port=port, bootstrap=broker.bootstrap_servers, secret=SECRET,
                                     target=f"http://127.0.0.1:{target.port}",
                                     fetch_max_wait_ms=args.fetch_max_wait_ms))
-    proc = start_handover(config, tmp / "handover.log")
+    sync_config = tmp / "sync.toml"
+    sync_config.write_text(config.read_text().replace(f"port = {port}", "port = 0", 1))
+    procs = [start_handover("run", config, tmp / "handover.log")] if args.processes == "run" else [
+        start_handover("gateway", config, tmp / "gateway.log"), start_handover("sync", sync_config, tmp / "sync.log")]
     load = Load(f"http://127.0.0.1:{port}/hooks/shop")
     try:
         deadline = time.perf_counter() + 60
@@ -205,12 +222,14 @@ async def main() -> None:
         load.errors = 0
         print(f"machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
               f"Python {platform.python_version()}, fetch_max_wait_ms={args.fetch_max_wait_ms}")
-        print("| rate/s | seconds | sent | arrived | errors | p50 ms | p95 ms | p99 ms |")
-        print("|---|---|---|---|---|---|---|---|")
+        print(f"processes: {args.processes}")
+        print("| rate/s | seconds | sent | arrived | errors | p50 ms | p95 ms | p99 ms | 202 p99 ms | load |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
 
         def row(r: dict[str, float], seconds: float) -> None:
             print(f"| {r['rate']:.0f} | {seconds:.0f} | {r['sent']:.0f} | {r['arrived']:.0f} | {r['errors']:.0f} "
-                  f"| {r['p50']:.1f} | {r['p95']:.1f} | {r['p99']:.1f} |", flush=True)
+                  f"| {r['p50']:.1f} | {r['p95']:.1f} | {r['p99']:.1f} | {r['gw_p99']:.1f} | {os.getloadavg()[0]:.1f} |",
+                  flush=True)
 
         fixed = await measure(load, target, args.rate, args.duration)
         row(fixed, args.duration)
@@ -220,7 +239,8 @@ async def main() -> None:
                 load.errors = 0
                 r = await measure(load, target, rate, args.step_duration)
                 row(r, args.step_duration)
-                if r["p99"] < 1000 and r["arrived"] == r["sent"] and not r["errors"]:
+                kept_up = r["sent"] >= 0.98 * rate * args.step_duration and r["arrived"] == r["sent"]
+                if r["p99"] < 1000 and kept_up and not r["errors"]:
                     best = rate
                 else:
                     break
@@ -229,8 +249,9 @@ async def main() -> None:
               f"(p99 {fixed['p99']:.1f} ms)")
     finally:
         await load.http.close()
-        proc.terminate()
-        proc.wait(30)
+        for proc in procs:
+            proc.terminate()
+            proc.wait(30)
         await runner.cleanup()
         broker.stop()
 
