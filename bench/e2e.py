@@ -228,7 +228,8 @@ async def main() -> None:
 
         def row(r: dict[str, float], seconds: float) -> None:
             print(f"| {r['rate']:.0f} | {seconds:.0f} | {r['sent']:.0f} | {r['arrived']:.0f} | {r['errors']:.0f} "
-                  f"| {r['p50']:.1f} | {r['p95']:.1f} | {r['p99']:.1f} | {r['gw_p99']:.1f} | {os.getloadavg()[0]:.1f} |",
+                  f"| {r['p50']:.1f} | {r['p95']:.1f} | {r['p99']:.1f} | {r['gw_p99']:.1f} "
+                  f"| {os.getloadavg()[0]:.1f} |",
                   flush=True)
 
         fixed = await measure(load, target, args.rate, args.duration)
