@@ -53,6 +53,10 @@ test: $(VENV)/.test-installed system-deps postgres
 test-fast: $(VENV)/.test-installed postgres
 	$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)
 
+## soak: the full-size chaos run (10,000 webhooks, SIGKILLs, a target down 30 s); prints the summary table
+soak: $(VENV)/.test-installed
+	HANDOVER_SOAK=1 $(VENV)/bin/pytest -m slow -s tests/chaos $(PYTEST_ARGS)
+
 ## lint: ruff
 lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check services schemas calculator tests bench
