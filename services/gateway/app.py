@@ -131,8 +131,16 @@ async def _handle(request: web.Request, source: Source, ids: list[str]) -> web.S
     eid = event_id(source.name, delivery) if delivery else str(uuid.uuid4())
     async with app[INFLIGHT](eid):
         if delivery and await _dedupe(app[DEDUPE].seen(eid)):
-            ids.append(eid)
-            return _answer(request, source, "duplicate", [eid])
+            # Parsing is deterministic: the resend names the same events the first answer did.
+            try:
+                again = source.parse(inbound, eid)
+            except Rejected:
+                again = []
+            if isinstance(again, list) and again:
+                ids.extend(e.id for e in again)
+            else:
+                ids.append(eid)
+            return _answer(request, source, "duplicate", list(ids))
         result = source.parse(inbound, eid)
         if isinstance(result, Ignored):
             return _answer(request, source, "ignored", [], reason=result.reason)

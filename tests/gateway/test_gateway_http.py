@@ -363,9 +363,13 @@ async def test_a_correctly_signed_non_utf8_body_is_a_400_and_nothing_is_publishe
 # --- resends -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("source", ["shop", "woo", "stripe", "tf", "std"])
+@pytest.mark.parametrize("source", ["shop", "woo", "stripe", "stripe-checkout", "tf", "std"])
 async def test_a_resent_delivery_is_published_once_sequentially_and_concurrently(gw: Gateway, source: str) -> None:
-    make_body = {
+    if source == "stripe-checkout":  # one delivery, two events (the order and its payment)
+        source, make_body = "stripe", lambda: fixture("stripe/checkout_session_completed.json")
+    else:
+        make_body = None
+    make_body = make_body or {
         "shop": lambda: fixture("shopify/orders_create.json"),
         "woo": lambda: fixture("woocommerce/order_created.json"),
         "stripe": lambda: fixture("stripe/invoice_paid.json"),
