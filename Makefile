@@ -57,6 +57,12 @@ test-fast: $(VENV)/.test-installed postgres
 soak: $(VENV)/.test-installed
 	HANDOVER_SOAK=1 $(VENV)/bin/pytest -m slow -s tests/chaos $(PYTEST_ARGS)
 
+## bench: every benchmark (gateway, sync engine, end to end); figures in docs/benchmarks.md
+bench: $(VENV)/.test-installed
+	$(PY) -m bench.gateway
+	$(PY) -m bench.sync
+	$(PY) -m bench.e2e
+
 ## lint: ruff
 lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check services schemas calculator tests bench
