@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import jinja2
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.common.appkeys import METRICS, SETTINGS
+from services.web.calculator import setup_calculator
 
 ReadyCheck = Callable[[], Awaitable[str | None]]  # None when ready, else why not
 READY_CHECKS = web.AppKey("ready_checks", list[ReadyCheck])
@@ -65,4 +67,6 @@ def setup_ops(app: web.Application) -> None:
 def setup_web(app: web.Application) -> None:
     """Add the owner's pages to an app that holds settings and metrics."""
     app[TEMPLATES] = templates()
-    app.router.add_get("/", render_home)
+    app.router.add_get("/try", render_home)
+    app.router.add_static("/static/", Path(__file__).parent / "static", name="static")
+    setup_calculator(app)  # the calculator is the landing page, at /

@@ -1,0 +1,907 @@
+"""The time-wasters calculator page (`/`), its JSON API (`/api/calculator`) and CSV export.
+
+Two kinds of handover meet here. *Connected* ones are the flow actions in the config that have
+`minutes_saved`: their weekly volume is measured from the ledger (through a `CalculatorStore`).
+*Typed* ones are what the owner still does by hand, with volumes typed in; they are saved in the
+store so nobody retypes them, and the whole typed scenario also travels in a `?share=` link.
+A typed handover with the same source, target, record type and action as a connected one is
+the same handover: once connected, the measured volume replaces the typed one (never both).
+
+The pure model lives in `calculator`; this module only gathers inputs, calls it and renders.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Protocol
+
+import msgspec
+from aiohttp import web
+from markupsafe import Markup
+
+from calculator import (
+    Estimate,
+    FieldError,
+    Handover,
+    HandoverKey,
+    Observation,
+    Scenario,
+    ScenarioResult,
+    Settings,
+    ValidationError,
+    already_saved,
+    compute,
+    convert,
+    decode_scenario,
+    encode_scenario,
+    make_handover,
+    parse_scenario,
+    show_math,
+    to_csv,
+)
+from calculator import defaults as model_defaults
+
+# Private, but it is the model's own settings parser: a scenario of only connected handovers
+# has settings and no typed handover, which parse_scenario refuses.
+from calculator.inputs import _parse_settings
+from calculator.model import Block, Range, Savings
+from services.common.appkeys import SETTINGS
+from services.common.config import Settings as AppSettings
+from services.web import i18n, svg
+from services.web.csrf import csrf_protect, csrf_token, set_csrf_cookie, setup_csrf
+
+D = Decimal
+WINDOW_WEEKS = model_defaults.DEFAULT_WINDOW_WEEKS
+SHARE = "share"
+POINTS = ("low", "likely", "high")
+ESTIMATES = ("volume", "minutes", "field_error_percent", "fix_minutes", "hourly_cost")
+TEXTS = ("source", "target", "record_type", "action")
+ROW_FIELDS = (
+    *TEXTS,
+    "fields",
+    "chars_per_field",
+    *(f"{name}.{point}" for name in ESTIMATES for point in POINTS),
+)
+SETTING_FIELDS = ("country", "currency", "working_weeks_per_year", "hours_per_week")
+_ROW = re.compile(r"handovers\[(\d{1,4})\]\.(.+)")
+# What people call a system, mapped to the connector kind that talks to it.
+CONNECTOR_ALIASES = {
+    "email": "smtp",
+    "e-mail": "smtp",
+    "mail": "smtp",
+    "smtp": "smtp",
+    "maildir": "maildir",
+    "file": "file",
+    "csv": "file",
+    "webhook": "http",
+    "http": "http",
+    "hubspot": "hubspot",
+    "pipedrive": "pipedrive",
+    "moneybird": "moneybird",
+}
+
+
+# --- measured data -----------------------------------------------------------------------------
+
+
+class ActionVolume(msgspec.Struct, frozen=True):
+    """What the ledger saw for one flow action (one connected handover).
+
+    `weekly_delivered`: complete calendar weeks, oldest first, at most the `weeks` asked for,
+    each the number of successful, de-duplicated deliveries (test events excluded). Weeks before
+    the action's first delivery are left out (so a new flow is not averaged with zeros); weeks
+    after it with nothing delivered are 0. `delivered_total` and `dead_letters` count everything
+    the ledger holds for the action (not only the window): they feed "already saved".
+    Redeliveries, duplicates and test events are reported only so the page can say they were
+    not counted.
+    """
+
+    flow: str  # FlowConfig.name
+    action: str  # ActionConfig.key (its `name`, else its `action`)
+    target: str  # ActionConfig.target
+    weekly_delivered: tuple[int, ...] = ()
+    delivered_total: int = 0
+    dead_letters: int = 0
+    redeliveries: int = 0
+    duplicates: int = 0
+    test_events: int = 0
+
+
+class CalculatorStore(Protocol):
+    """Where the calculator reads measured volumes and keeps the owner's typed handovers."""
+
+    async def action_volumes(self, weeks: int) -> list[ActionVolume]:
+        """Return one ActionVolume per (flow name, action key, target) delivered to so far.
+
+        Only actions with at least one delivery, dead letter or event need a row; the weekly
+        counts cover at most the last `weeks` complete weeks (see ActionVolume).
+        """
+        ...
+
+    async def load_typed(self) -> dict[str, str] | None:
+        """Return the saved typed scenario as flat form fields, or None if nothing is saved.
+
+        The mapping is exactly what `save_typed` was given: names like "settings.country" or
+        "handovers[0].volume.likely", values strings; `calculator.parse_scenario` reads it.
+        """
+        ...
+
+    async def save_typed(self, data: dict[str, str]) -> None:
+        """Replace the saved typed scenario with these flat form fields (str -> str)."""
+        ...
+
+
+class MemoryCalculatorStore:
+    """A CalculatorStore in memory: for tests and for processes without a ledger database."""
+
+    def __init__(
+        self, volumes: list[ActionVolume] | None = None, typed: dict[str, str] | None = None
+    ) -> None:
+        self.volumes = list(volumes or [])
+        self.typed = dict(typed) if typed is not None else None
+
+    async def action_volumes(self, weeks: int) -> list[ActionVolume]:
+        """Return the given volumes, each cut to its last `weeks` weeks."""
+        return [
+            msgspec.structs.replace(v, weekly_delivered=v.weekly_delivered[-weeks:])
+            for v in self.volumes
+        ]
+
+    async def load_typed(self) -> dict[str, str] | None:
+        """Return a copy of the saved typed fields, or None."""
+        return dict(self.typed) if self.typed is not None else None
+
+    async def save_typed(self, data: dict[str, str]) -> None:
+        """Keep a copy of the typed fields."""
+        self.typed = dict(data)
+
+
+CALCULATOR_STORE = web.AppKey("calculator_store", CalculatorStore)
+
+
+# --- connected handovers from the config --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Connected:
+    """A flow action with `minutes_saved`: a handover Handover already carries."""
+
+    flow: str
+    action: str
+    target: str
+    kind: str
+    key: HandoverKey
+    minutes: Decimal
+    fields: int
+
+
+def connected_handovers(settings: AppSettings) -> list[Connected]:
+    """Return every flow action with `minutes_saved` as a connected handover."""
+    from services.sync.connectors import connector_kinds
+
+    kinds = connector_kinds()
+    out = []
+    for flow in settings.flows:
+        for action in flow.actions:
+            if action.minutes_saved is None:
+                continue
+            target = settings.targets.get(action.target)
+            kind = target.kind if target else ""
+            names = set(action.fields)
+            if kind in kinds:
+                try:
+                    spec = kinds[kind].action_spec(action.action)
+                    names |= set(spec.required) | set(spec.defaults)
+                except KeyError:
+                    pass
+            out.append(
+                Connected(
+                    flow=flow.name,
+                    action=action.key,
+                    target=action.target,
+                    kind=kind,
+                    # The event type is the source side of a flow; the flow name keeps two
+                    # flows on the same event and target apart.
+                    key=HandoverKey(flow.on, action.target, flow.name, action.key),
+                    minutes=_exact(action.minutes_saved),
+                    fields=max(len(names), 1),
+                )
+            )
+    return out
+
+
+def _exact(value: float) -> Decimal:
+    # TOML gives floats; 3.0 should read "3" and 0.1 "0.1", not a binary fraction.
+    d = D(repr(value))
+    return d.quantize(D(1)) if d == d.to_integral_value() else d.normalize()
+
+
+def ready_connector(target: str) -> str | None:
+    """Return the connector kind Handover ships for a system name, or None."""
+    from services.sync.connectors import connector_kinds
+
+    kinds = connector_kinds()
+    name = re.sub(r"[^a-z0-9-]", "", target.casefold())
+    kind = CONNECTOR_ALIASES.get(name, name)
+    return kind if kind in kinds else None
+
+
+# --- inputs --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Inputs:
+    """The typed form after cleaning: blank rows dropped, rows renumbered from 0."""
+
+    fields: dict[str, str]  # renumbered, for the model and the store
+    rows: list[dict[str, str]]  # per kept row, its fields without the prefix (for the form)
+    origin: list[int]  # kept row i came from form row origin[i]
+
+
+def clean_form(data: Mapping[str, Any], lang: str) -> tuple[Inputs, list[FieldError]]:
+    """Return the typed fields without blank rows, renumbered, plus errors for unknown names."""
+    errors: list[FieldError] = []
+    settings: dict[str, str] = {}
+    rows: dict[int, dict[str, str]] = {}
+    for name, value in data.items():
+        if name in ("csrf_token", "lang", "html", SHARE):
+            continue
+        text = value.strip() if isinstance(value, str) else str(value)
+        if name.startswith("settings.") and name[9:] in SETTING_FIELDS:
+            if text:
+                settings[name] = text
+            continue
+        m = _ROW.fullmatch(name)
+        if m and m.group(2) in ROW_FIELDS:
+            if m.group(2) not in TEXTS:
+                text = i18n.normalize_decimal_input(text, lang)
+            rows.setdefault(int(m.group(1)), {})[m.group(2)] = text
+            continue
+        errors.append(FieldError(name, "unknown field"))
+    kept = [(i, r) for i, r in sorted(rows.items()) if any(r.values())]
+    fields = dict(settings)
+    for new, (_, row) in enumerate(kept):
+        for suffix, text in row.items():
+            if text:
+                fields[f"handovers[{new}].{suffix}"] = text
+    return Inputs(fields, [r for _, r in kept], [i for i, _ in kept]), errors
+
+
+def as_rendered(inputs: Inputs) -> Inputs:
+    """Number errors by the re-rendered form (blank rows gone) rather than by the posted one."""
+    return Inputs(inputs.fields, inputs.rows, list(range(len(inputs.rows))))
+
+
+def _form_path(path: str, origin: list[int]) -> str:
+    """Map a model field path (handovers[i] after renumbering) back to the form row."""
+    m = _ROW.fullmatch(path) or re.fullmatch(r"handovers\[(\d{1,4})\]()", path)
+    if not m:
+        return path
+    i = int(m.group(1))
+    row = origin[i] if i < len(origin) else i
+    return f"handovers[{row}]" + (f".{m.group(2)}" if m.group(2) else "")
+
+
+@dataclass
+class Built:
+    """A scenario ready to compute: typed plus connected handovers, and where each came from."""
+
+    scenario: Scenario
+    typed: Scenario | None  # only the typed handovers (for the share link); None if none
+    connected: dict[HandoverKey, Connected]
+    form_row: dict[HandoverKey, int]
+
+
+def build_scenario(
+    inputs: Inputs, connected: list[Connected], lang: str
+) -> tuple[Built | None, list[FieldError]]:
+    """Parse the typed fields and merge in the connected handovers; return errors by form row."""
+    fields = dict(inputs.fields)
+    if "settings.currency" not in fields and lang == "da":
+        fields["settings.currency"] = "DKK"  # Danish readers see kroner unless they chose
+    has_rows = any(name.startswith("handovers[") for name in fields)
+    typed: Scenario | None = None
+    errors: list[FieldError] = []
+    if has_rows or not connected:
+        try:
+            typed = parse_scenario(fields)
+        except ValidationError as exc:
+            errors = [FieldError(_form_path(e.path, inputs.origin), e.message) for e in exc.errors]
+    if errors:
+        return None, errors
+    if typed is not None:
+        settings = typed.settings
+    else:
+        raw = {k[9:]: v for k, v in fields.items() if k.startswith("settings.")}
+        settings = _parse_settings(raw, errors)
+        if errors:
+            return None, errors
+    typed_rows = list(typed.handovers) if typed else []
+    form_row = {h.key: inputs.origin[i] for i, h in enumerate(typed_rows)}
+    by_fold = {tuple(s.casefold() for s in h.key): h for h in typed_rows}
+    merged: list[Handover] = []
+    for c in connected:
+        same = by_fold.pop(tuple(s.casefold() for s in c.key), None)
+        if same is not None:
+            typed_rows.remove(same)
+        merged.append(_connected_handover(c, same, settings))
+    scenario = Scenario((*typed_rows, *merged), settings)
+    return Built(scenario, typed, {c.key: c for c in connected}, form_row), []
+
+
+def _connected_handover(c: Connected, typed: Handover | None, settings: Settings) -> Handover:
+    # Until the ledger has a week of data, a matching typed volume stands in; otherwise zero,
+    # so an unmeasured connection neither inflates nor hides anything.
+    volume = (
+        typed.volume
+        if typed is not None
+        else Estimate.point(D(0), "default", "Connected; no deliveries measured yet.")
+    )
+    minutes = Estimate.point(
+        c.minutes, "typed", f"minutes_saved of {c.action} in the flow “{c.flow}” (config)."
+    )
+    if typed is not None:
+        return msgspec.structs.replace(
+            typed,
+            source=c.key.source,
+            target=c.key.target,
+            record_type=c.key.record_type,
+            action=c.key.action,
+            minutes=minutes,
+        )
+    return make_handover(
+        *c.key, volume=volume, minutes=minutes, fields=c.fields, country=settings.country
+    )
+
+
+# --- computing -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    """A computed scenario with what the page and the API show next to it."""
+
+    built: Built
+    result: ScenarioResult
+    savings: dict[HandoverKey, Savings]
+    volumes: dict[HandoverKey, ActionVolume]
+
+
+async def run_model(app: web.Application, built: Built) -> Outcome:
+    """Fetch measured volumes, compute (in a thread: 10,000 samples per handover) and savings."""
+    volumes: dict[HandoverKey, ActionVolume] = {}
+    if built.connected:
+        found = await app[CALCULATOR_STORE].action_volumes(WINDOW_WEEKS)
+        by_action = {(c.flow, c.action, c.target): key for key, c in built.connected.items()}
+        for v in found:
+            key = by_action.get((v.flow, v.action, v.target))
+            if key is not None:
+                volumes[key] = v
+    observations = {
+        key: Observation(
+            weekly_delivered=v.weekly_delivered,
+            dead_letters=v.dead_letters,
+            redeliveries=v.redeliveries,
+            duplicates=v.duplicates,
+            test_events=v.test_events,
+        )
+        for key, v in volumes.items()
+    }
+    result = await asyncio.to_thread(
+        compute, built.scenario, observations, window_weeks=WINDOW_WEEKS
+    )
+    handovers = {h.key: h for h in built.scenario.handovers}
+    # "Already saved" counts every delivery the ledger holds, not just the median window, so
+    # the total goes in as one block of deliveries.
+    savings = {
+        key: already_saved(
+            handovers[key],
+            Observation(
+                weekly_delivered=(v.delivered_total,),
+                dead_letters=v.dead_letters,
+                redeliveries=v.redeliveries,
+                duplicates=v.duplicates,
+                test_events=v.test_events,
+            ),
+        )
+        for key, v in volumes.items()
+    }
+    return Outcome(built, result, savings, volumes)
+
+
+# --- presenting ----------------------------------------------------------------------------------
+
+_ORDER = {"default": 0, "typed": 1, "measured": 2}
+
+
+def weakest(*badges: str) -> str:
+    """Return the least certain badge: a figure is only as solid as its weakest input."""
+    return min(badges, key=lambda b: _ORDER[b]) if badges else "default"
+
+
+class Present:
+    """Formats figures (Decimals or the view's exact strings) for one language and currency."""
+
+    def __init__(self, lang: str, currency: str) -> None:
+        self.lang = lang
+        self.currency = currency
+
+    def t(self, key: str, **values: object) -> str:
+        """Translate a catalog key."""
+        return i18n.translate(self.lang, key, **values)
+
+    def num(self, value: Decimal | str | int, places: int = 0) -> str:
+        """Format a number rounded to places decimals."""
+        return i18n.format_number(D(value), self.lang, places)
+
+    def exact(self, value: Decimal | str) -> str:
+        """Format a number with all its decimals (for show-the-math)."""
+        value = D(value).normalize()
+        places = max(0, -int(value.as_tuple().exponent))
+        return i18n.format_number(value, self.lang, places)
+
+    def hours(self, value: Decimal | str) -> str:
+        """Format hours: one decimal, two below one hour so small handovers don't read 0."""
+        value = D(value)
+        return self.num(value, 1 if value >= 1 or value == 0 else 2)
+
+    def money(self, eur: Decimal | str, places: int = 0) -> str:
+        """Format an EUR amount in the display currency."""
+        amount = convert(D(eur), self.currency)
+        return i18n.format_money(amount, self.currency, self.lang, places)
+
+    def percent(self, fraction: Decimal | str) -> str:
+        """Format a fraction as a percentage."""
+        return i18n.format_percent(D(fraction), self.lang)
+
+
+def _dec(value: Decimal) -> str:
+    return format(value, "f")
+
+
+def _range_json(r: Range) -> dict[str, str]:
+    return {"p10": _dec(r.p10), "p50": _dec(r.p50), "p90": _dec(r.p90)}
+
+
+def _block_json(b: Block, currency: str) -> dict[str, Any]:
+    money = Range(*(convert(v, currency) for v in (b.cost_per_year_eur.p10,
+                                                   b.cost_per_year_eur.p50,
+                                                   b.cost_per_year_eur.p90)))  # fmt: skip
+    return {
+        "hours_per_week": _range_json(b.hours_per_week),
+        "cost_per_year_eur": _range_json(b.cost_per_year_eur),
+        "cost_per_year": _range_json(money),
+        "share_of_person_year": _range_json(b.share_of_person_year),
+        "errors_per_month": _range_json(b.errors_per_month),
+    }
+
+
+def _savings_json(s: Savings, currency: str) -> dict[str, Any]:
+    return {
+        "delivered": s.delivered,
+        "dead_letters": s.dead_letters,
+        "not_counted": s.not_counted,
+        "gross_hours": _dec(s.gross_hours),
+        "dead_letter_hours": _dec(s.dead_letter_hours),
+        "net_hours": _dec(s.net_hours),
+        "gross_eur": _dec(s.gross_eur),
+        "net_eur": _dec(s.net_eur),
+        "gross": _dec(convert(s.gross_eur, currency)),
+        "net": _dec(convert(s.net_eur, currency)),
+    }
+
+
+def _estimate_json(e: Estimate) -> dict[str, str]:
+    return {
+        "low": _dec(e.low),
+        "likely": _dec(e.likely),
+        "high": _dec(e.high),
+        "badge": e.provenance,
+        "source": e.source,
+    }
+
+
+def _sum_savings(items: list[Savings]) -> Savings:
+    zero = D(0)
+    return Savings(
+        delivered=sum(s.delivered for s in items),
+        dead_letters=sum(s.dead_letters for s in items),
+        not_counted=sum(s.not_counted for s in items),
+        gross_hours=sum((s.gross_hours for s in items), zero),
+        dead_letter_hours=sum((s.dead_letter_hours for s in items), zero),
+        net_hours=sum((s.net_hours for s in items), zero),
+        gross_eur=sum((s.gross_eur for s in items), zero),
+        net_eur=sum((s.net_eur for s in items), zero),
+    )
+
+
+def view_model(outcome: Outcome, lang: str) -> dict[str, Any]:
+    """Return everything the page and the API show, as plain data (numbers as exact strings)."""
+    result, built = outcome.result, outcome.built
+    currency = result.settings.currency
+    rows = []
+    for r in result.handovers:
+        c = built.connected.get(r.key)
+        h = r.handover
+        badges = (
+            r.volume.provenance,
+            h.minutes.provenance,
+            h.field_error_rate.provenance,
+            h.fix_minutes.provenance,
+            h.hourly_cost.provenance,
+        )
+        status = "manual" if c is None else ("connected" if r.connected else "waiting")
+        volume = outcome.volumes.get(r.key)
+        saved = outcome.savings.get(r.key)
+        rows.append(
+            {
+                "rank": r.rank,
+                "label": r.key.label(),
+                "source": r.key.source,
+                "target": r.key.target,
+                "record_type": r.key.record_type,
+                "action": r.key.action,
+                "status": status,
+                "flow": c.flow if c else None,
+                "form_row": built.form_row.get(r.key),
+                "connector": None if c else ready_connector(r.key.target),
+                "volume": _estimate_json(r.volume),
+                "measured_weeks": len(volume.weekly_delivered[-WINDOW_WEEKS:])
+                if volume and r.connected
+                else None,
+                "minutes": _estimate_json(h.minutes),
+                "fields": h.fields,
+                "field_error_rate": _estimate_json(h.field_error_rate),
+                "fix_minutes": _estimate_json(h.fix_minutes),
+                "hourly_cost_eur": _estimate_json(h.hourly_cost),
+                "badge": weakest(*badges),
+                "error_probability": _dec(r.error_probability),
+                "likely_hours_per_week": _dec(r.likely_hours_per_week),
+                **_block_json(r.block, currency),
+                "ties_previous": r.ties_previous,
+                "ties_next": r.ties_next,
+                "tie": r.ties_previous or r.ties_next,
+                "minutes_floor": _dec(r.minutes_floor),
+                "saved": _savings_json(saved, currency) if saved else None,
+                "math": [
+                    {"label": s.label, "formula": s.formula, "value": _dec(s.value), "unit": s.unit}
+                    for s in show_math(r, result.settings)
+                ],
+            }
+        )
+    all_badges = [row["badge"] for row in rows]
+    saved_total = _sum_savings(list(outcome.savings.values()))
+    return {
+        "lang": lang,
+        "currency": currency,
+        "eur_to_currency": _dec(model_defaults.EUR_TO[currency].value),
+        "currency_source": model_defaults.EUR_TO[currency].source,
+        "window_weeks": WINDOW_WEEKS,
+        "samples": result.samples,
+        "seed": result.seed,
+        "headline": {**_block_json(result.remaining, currency), "badge": weakest(*all_badges)},
+        "total": _block_json(result.total, currency),
+        "automated": _block_json(result.automated, currency),
+        "remaining": _block_json(result.remaining, currency),
+        "saved": _savings_json(saved_total, currency),
+        "handovers": rows,
+        "warnings": [
+            {"field": _warning_path(w.path, built), "message": w.message} for w in result.warnings
+        ],
+        "share": encode_scenario(built.typed) if built.typed else "",
+    }
+
+
+def _warning_path(path: str, built: Built) -> str:
+    # Warnings name positions in the merged scenario; typed rows map back to their form row.
+    m = re.fullmatch(r"handovers\[(\d+)\]\.(.+)", path)
+    if not m:
+        return path
+    h = built.scenario.handovers[int(m.group(1))]
+    row = built.form_row.get(h.key)
+    return f"handovers[{row}].{m.group(2)}" if row is not None else f"{h.key.label()}: {m.group(2)}"
+
+
+# --- rendering ---------------------------------------------------------------------------------
+
+
+def charts(view: dict[str, Any], outcome: Outcome, p: Present) -> dict[str, Markup]:
+    """Return the two SVG charts for a computed scenario."""
+    ranked = [
+        svg.Bar(
+            r.key.label(),
+            r.block.hours_per_week.p10,
+            r.block.hours_per_week.p50,
+            r.block.hours_per_week.p90,
+            "automated" if r.connected else "manual",
+            r.ties_previous or r.ties_next,
+        )
+        for r in outcome.result.handovers
+    ]
+    res = outcome.result
+    flow = [
+        svg.Bar(p.t(name), *(getattr(getattr(res, name).hours_per_week, q)
+                             for q in ("p10", "p50", "p90")), name)
+        for name in ("total", "automated", "remaining")
+    ]  # fmt: skip
+    fmt = p.hours
+    return {
+        "ranked": svg.bar_chart("chart-ranked", p.t("chart.ranked"), ranked, fmt),
+        "flow": svg.bar_chart("chart-flow", p.t("chart.flow"), flow, fmt),
+    }
+
+
+def _form_rows(inputs: Inputs) -> list[dict[str, str]]:
+    # Always one blank row at the end: without JavaScript that is how a handover is added.
+    return [*inputs.rows, {}]
+
+
+def _field_errors(errors: list[FieldError], lang: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for e in errors:
+        message = i18n.translate_message(lang, e.message)
+        out[e.path] = f"{out[e.path]}; {message}" if e.path in out else message
+    return out
+
+
+def _defaults_shown() -> list[tuple[str, str]]:
+    d = model_defaults
+    rows = [(f"hourly_cost {code}", e.source) for code, e in d.HOURLY_LABOUR_COST_EUR.items()]
+    rows += [
+        ("field_error_percent", d.FIELD_ERROR_RATE.source),
+        ("fix_minutes", d.FIX_FACTOR_SOURCE),
+        ("chars_per_field", d.CHARS_PER_FIELD.source),
+        ("minutes_floor", d.KLM_SOURCE),
+        ("working_weeks", d.WORKING_WEEKS_PER_YEAR.source),
+        ("hours_week", d.HOURS_PER_WEEK.source),
+        ("DKK", d.EUR_TO["DKK"].source),
+    ]
+    return rows
+
+
+async def _page(
+    request: web.Request,
+    inputs: Inputs,
+    errors: list[FieldError],
+    lang: str,
+    *,
+    status: int = 200,
+    notice: str = "",
+) -> web.Response:
+    from services.web.app import TEMPLATES
+
+    connected = connected_handovers(request.app[SETTINGS])
+    # A first visit with nothing typed and nothing connected is an empty form, not an error.
+    empty = not inputs.rows and not connected
+    built, model_errors = (None, []) if errors or empty else build_scenario(inputs, connected, lang)
+    errors = errors + model_errors
+    view = outcome = None
+    chart_svgs: dict[str, Markup] = {}
+    currency = "DKK" if lang == "da" else "EUR"
+    if built is not None:
+        outcome = await run_model(request.app, built)
+        view = view_model(outcome, lang)
+        currency = view["currency"]
+    p = Present(lang, currency)
+    if outcome is not None and view is not None:
+        chart_svgs = charts(view, outcome, p)
+    more = re.compile(r"handovers\[(\d+)\]\.(field_error_percent|fix_minutes|hourly_cost|chars)")
+    open_rows = {int(m.group(1)) for e in errors if (m := more.match(e.path))}
+    page = (
+        request.app[TEMPLATES]
+        .get_template("calculator.html")
+        .render(
+            open_rows=open_rows,
+            t=p.t,
+            p=p,
+            lang=lang,
+            langs=i18n.LANGS,
+            lang_names=i18n.NAMES,
+            view=view,
+            charts=chart_svgs,
+            rows=_form_rows(inputs),
+            settings_form={k[9:]: v for k, v in inputs.fields.items() if k.startswith("settings.")},
+            errors=_field_errors(errors, lang),
+            error_list=errors,
+            csrf=csrf_token(request),
+            defaults=_defaults_shown(),
+            countries=list(model_defaults.HOURLY_LABOUR_COST_EUR),
+            currencies=list(model_defaults.EUR_TO),
+            points=POINTS,
+            estimates=ESTIMATES,
+            notice=notice,
+            connected=connected,
+            window_weeks=WINDOW_WEEKS,
+        )
+    )
+    response = web.Response(text=page, content_type="text/html", status=status)
+    set_csrf_cookie(request, response)
+    i18n.remember_lang(request, response, lang)
+    return response
+
+
+async def render_calculator(request: web.Request) -> web.Response:
+    """Show the calculator: a shared scenario (?share=), else the saved one, else a blank form."""
+    lang = i18n.pick_lang(request)
+    token = request.query.get(SHARE)
+    if token:
+        try:
+            shared = decode_scenario(token)
+        except ValidationError as exc:
+            empty = Inputs({}, [], [])
+            return await _page(request, empty, list(exc.errors), lang, status=422)
+        data: Mapping[str, Any] = _scenario_fields(shared)
+    else:
+        data = await request.app[CALCULATOR_STORE].load_typed() or {}
+    inputs, errors = clean_form(data, lang)
+    return await _page(request, as_rendered(inputs), errors, lang, status=422 if errors else 200)
+
+
+def _scenario_fields(scenario: Scenario) -> dict[str, str]:
+    from calculator import scenario_to_form
+
+    return scenario_to_form(scenario)
+
+
+@csrf_protect
+async def submit_calculator(request: web.Request) -> web.Response:
+    """Handle the plain form POST: validate, save the typed handovers, re-render the result."""
+    lang = i18n.pick_lang(request)
+    form = await request.post()
+    inputs, errors = clean_form({k: v for k, v in form.items() if isinstance(v, str)}, lang)
+    inputs = as_rendered(inputs)
+    connected = connected_handovers(request.app[SETTINGS])
+    if not errors:
+        built, errors = build_scenario(inputs, connected, lang)
+        if built is not None:
+            await request.app[CALCULATOR_STORE].save_typed(inputs.fields)
+            return await _page(request, inputs, [], lang, notice=i18n.translate(lang, "saved_ok"))
+    return await _page(request, inputs, errors, lang, status=422)
+
+
+def problem(status: int, title: str, errors: list[FieldError], lang: str) -> web.Response:
+    """Return an RFC 9457 problem+json response naming every bad field."""
+    body = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": "; ".join(f"{e.path}: {e.message}" for e in errors),
+        "errors": [
+            {
+                "field": e.path,
+                "message": e.message,
+                "localized": i18n.translate_message(lang, e.message),
+            }
+            for e in errors
+        ],
+    }
+    return web.Response(
+        body=msgspec.json.encode(body), status=status, content_type="application/problem+json"
+    )
+
+
+async def _api_input(request: web.Request) -> Mapping[str, Any]:
+    if request.method == "GET":
+        return dict(request.query)
+    if request.content_type == "application/json":
+        try:
+            data = msgspec.json.decode(await request.read())
+        except msgspec.DecodeError:
+            raise ValueError("the body is not valid JSON") from None
+        if not isinstance(data, dict):
+            raise ValueError("the body must be a JSON object")
+        return _flatten_json(data)
+    form = await request.post()
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+def _flatten_json(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    # Nested JSON ({"handovers": [{"volume": {"likely": 3}}]}) becomes the form's flat names so
+    # the API and the form clean, renumber and report errors the same way.
+    flat: dict[str, Any] = {}
+    for name, value in data.items():
+        path = f"{prefix}.{name}" if prefix else str(name)
+        if isinstance(value, Mapping):
+            flat.update(_flatten_json(value, path))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, Mapping):
+                    flat.update(_flatten_json(item, f"{path}[{i}]"))
+                else:
+                    flat[f"{path}[{i}]"] = item
+        elif value is None:
+            continue
+        elif isinstance(value, bool) or not isinstance(value, str | int | float):
+            flat[path] = object()  # caught below as "must be text or a number"
+        else:
+            flat[path] = value if isinstance(value, str) else repr(value)
+    return flat
+
+
+async def calculate_api(request: web.Request) -> web.Response:
+    """Compute a scenario given as JSON, form fields or a query; 422 problem+json if bad.
+
+    No side effects (nothing is saved), so it needs no CSRF token; `?html=1` adds the rendered
+    results fragment the page's script swaps in.
+    """
+    lang = i18n.pick_lang(request)
+    try:
+        data = await _api_input(request)
+    except ValueError as exc:
+        return problem(400, "Bad request", [FieldError("(body)", str(exc))], lang)
+    bad = [FieldError(k, "must be text or a number") for k, v in data.items()
+           if not isinstance(v, str | int | float)]  # fmt: skip
+    if bad:
+        return problem(422, "Invalid input", bad, lang)
+    token = data.get(SHARE) if request.method == "GET" else None
+    if token:
+        try:
+            data = _scenario_fields(decode_scenario(str(token)))
+        except ValidationError as exc:
+            return problem(422, "Invalid input", list(exc.errors), lang)
+    inputs, errors = clean_form(data, lang)
+    built = None
+    if not errors:
+        built, errors = build_scenario(inputs, connected_handovers(request.app[SETTINGS]), lang)
+    if built is None:
+        return problem(422, "Invalid input", errors, lang)
+    outcome = await run_model(request.app, built)
+    view = view_model(outcome, lang)
+    if request.query.get("html") == "1":
+        view["html"] = await _results_html(request, outcome, view, lang)
+    return web.json_response(view)
+
+
+async def _results_html(
+    request: web.Request, outcome: Outcome, view: dict[str, Any], lang: str
+) -> str:
+    from services.web.app import TEMPLATES
+
+    p = Present(lang, view["currency"])
+    return request.app[TEMPLATES].get_template("calculator_results.html").render(
+        t=p.t, p=p, lang=lang, view=view, charts=charts(view, outcome, p),
+        window_weeks=WINDOW_WEEKS, notice="",
+    )  # fmt: skip
+
+
+async def export_csv(request: web.Request) -> web.Response:
+    """Download the current scenario (?share=, else the saved one) as CSV, worst first."""
+    lang = i18n.pick_lang(request)
+    token = request.query.get(SHARE)
+    try:
+        data: Mapping[str, Any] = (
+            _scenario_fields(decode_scenario(token))
+            if token
+            else (await request.app[CALCULATOR_STORE].load_typed() or {})
+        )
+    except ValidationError as exc:
+        return problem(422, "Invalid input", list(exc.errors), lang)
+    inputs, errors = clean_form(data, lang)
+    built = None
+    if not errors:
+        built, errors = build_scenario(inputs, connected_handovers(request.app[SETTINGS]), lang)
+    if built is None:
+        return problem(422, "Invalid input", errors, lang)
+    outcome = await run_model(request.app, built)
+    return web.Response(
+        text=to_csv(outcome.result),
+        content_type="text/csv",
+        charset="utf-8",
+        headers={"Content-Disposition": 'attachment; filename="handover-calculator.csv"'},
+    )
+
+
+def setup_calculator(app: web.Application) -> None:
+    """Add the calculator routes; use a memory store unless a CalculatorStore is set."""
+    setup_csrf(app)
+    if CALCULATOR_STORE not in app:
+        app[CALCULATOR_STORE] = MemoryCalculatorStore()
+    app.router.add_get("/", render_calculator)
+    app.router.add_post("/", submit_calculator)
+    app.router.add_route("GET", "/api/calculator", calculate_api)
+    app.router.add_route("POST", "/api/calculator", calculate_api)
+    app.router.add_get("/calculator.csv", export_csv)

@@ -1,0 +1,278 @@
+"""The calculator's JSON API: numbers by hand, measured vs typed, savings, bad input as 422."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from services.sync.connectors import connector_kinds
+from services.web.calculator import MemoryCalculatorStore, ready_connector
+from tests.web.conftest import CRM_FLOW, crm_volume, make_app
+
+CRM_KEY = {
+    "source": "contact.submitted",
+    "target": "crm",
+    "record_type": CRM_FLOW,
+    "action": "upsert_contact",
+}
+
+
+def handover(**kw):
+    """A typed handover without spread or errors, so hours are exactly V·t/60."""
+    h = {
+        "source": "Shop",
+        "target": "Accounting",
+        "record_type": "order",
+        "action": "save invoice",
+        "fields": "5",
+        "volume": {"likely": "60"},
+        "minutes": {"likely": "2"},
+        "field_error_percent": {"likely": "0"},
+        "hourly_cost": {"likely": "40"},
+    }
+    h.update(kw)
+    return h
+
+
+async def post(client, *handovers, lang="en", **settings):
+    body = {"handovers": list(handovers)}
+    if settings:
+        body["settings"] = settings
+    return await client.post(f"/api/calculator?lang={lang}", json=body)
+
+
+async def test_typed_handover_numbers_match_the_closed_form(client):
+    r = await post(client, handover())
+    assert r.status == 200
+    body = await r.json()
+    # 60 records x 2 min / 60 = 2 h a week; x EUR 40 x 52.14 weeks = EUR 4171.20 a year;
+    # 2 x 52.14 / (46 x 40) = 0.0567 of a person-year; no errors at a 0 % error rate.
+    head = body["headline"]
+    assert head["hours_per_week"] == {"p10": "2.000", "p50": "2.000", "p90": "2.000"}
+    assert head["cost_per_year_eur"]["p50"] == "4171.20"
+    assert head["share_of_person_year"]["p50"] == "0.0567"
+    assert head["errors_per_month"]["p50"] == "0.00"
+    row = next(h for h in body["handovers"] if h["source"] == "Shop")
+    assert row["status"] == "manual"
+    assert row["volume"]["badge"] == "typed"
+    assert row["hourly_cost_eur"]["badge"] == "typed"
+
+
+async def test_defaults_fill_blanks_and_carry_their_source(client):
+    h = handover()
+    del h["hourly_cost"], h["field_error_percent"]
+    body = await (await post(client, h, country="NL")).json()
+    row = next(r for r in body["handovers"] if r["source"] == "Shop")
+    assert row["hourly_cost_eur"]["likely"] == "45.2"
+    assert row["hourly_cost_eur"]["badge"] == "default"
+    assert "Eurostat" in row["hourly_cost_eur"]["source"]
+    assert row["field_error_rate"]["badge"] == "default"
+    assert row["badge"] == "default"  # as solid as its weakest input
+
+
+async def test_connected_actions_are_measured_over_the_window(client):
+    body = await (await post(client, handover())).json()
+    crm = next(h for h in body["handovers"] if h["action"] == "upsert_contact")
+    # weeks 20, 30, 40: median 30, range 20-40, three weeks of history so far
+    assert crm["status"] == "connected"
+    assert crm["volume"]["badge"] == "measured"
+    assert (crm["volume"]["low"], crm["volume"]["likely"], crm["volume"]["high"]) == (
+        "20",
+        "30",
+        "40",
+    )
+    assert crm["measured_weeks"] == 3
+    assert crm["minutes"]["likely"] == "3"  # minutes_saved from the config
+    mail = next(h for h in body["handovers"] if h["action"] == "send_email")
+    assert mail["status"] == "waiting"  # connected, but the ledger has nothing yet
+    assert mail["likely_hours_per_week"] == "0.000"
+    # connected work is "already automated", not part of what remains by hand
+    assert body["headline"]["hours_per_week"]["p50"] == "2.000"
+    assert D(body["automated"]["hours_per_week"]["p50"]) > 0
+
+
+async def test_only_the_last_eight_weeks_count():
+    store = MemoryCalculatorStore([crm_volume(weekly_delivered=(500,) * 4 + tuple(range(1, 9)))])
+    async with TestClient(TestServer(make_app(store))) as client:
+        body = await (await post(client, handover())).json()
+    crm = next(h for h in body["handovers"] if h["action"] == "upsert_contact")
+    # last 8 weeks are 1..8: median (4 + 5) / 2 = 4.5; the four weeks of 500 are outside
+    assert crm["volume"]["likely"] == "4.5"
+    assert crm["measured_weeks"] == 8
+    assert body["window_weeks"] == 8
+
+
+async def test_measured_volume_replaces_the_typed_one_never_both(client):
+    typed = handover(**CRM_KEY, volume={"likely": "1000"})
+    body = await (await post(client, typed, handover())).json()
+    same = [h for h in body["handovers"] if h["action"] == "upsert_contact"]
+    assert len(same) == 1
+    assert same[0]["volume"]["likely"] == "30"
+    assert same[0]["volume"]["badge"] == "measured"
+    # 1000 typed records would be 1000 x 3 / 60 = 50 h; the measured 30 give 1.5 h
+    assert same[0]["likely_hours_per_week"] == "1.500"
+    assert body["headline"]["hours_per_week"]["p50"] == "2.000"
+
+
+async def test_typed_volume_stands_in_until_a_connection_has_data(client):
+    typed = handover(
+        source="contact.submitted",
+        target="mail",
+        record_type=CRM_FLOW,
+        action="send_email",
+        volume={"likely": "30"},
+    )
+    body = await (await post(client, typed)).json()
+    mail = [h for h in body["handovers"] if h["action"] == "send_email"]
+    assert len(mail) == 1
+    # 30 typed records x 2 minutes_saved / 60 = 1 h, badge typed, still "waiting"
+    assert (mail[0]["volume"]["badge"], mail[0]["status"]) == ("typed", "waiting")
+    assert mail[0]["likely_hours_per_week"] == "1.000"
+
+
+async def test_already_saved_counts_all_deliveries_net_of_dead_letters():
+    store = MemoryCalculatorStore(
+        [crm_volume(delivered_total=90, dead_letters=3, duplicates=5, test_events=2)]
+    )
+    async with TestClient(TestServer(make_app(store))) as client:
+        body = await (await post(client, handover())).json()
+    saved = body["saved"]
+    # 90 deliveries x 3 min = 4.5 h; 3 dead letters x 30 min fixing (10 x 3 min) = 1.5 h;
+    # at the EU default EUR 33.5/h: 150.75 gross, 3 h x 33.5 = 100.50 net.
+    assert saved["delivered"] == 90
+    assert (saved["gross_hours"], saved["dead_letter_hours"], saved["net_hours"]) == (
+        "4.500",
+        "1.500",
+        "3.000",
+    )
+    assert (saved["gross_eur"], saved["net_eur"]) == ("150.75", "100.50")
+    assert saved["not_counted"] == 7
+
+
+async def test_danish_shows_kroner_at_the_documented_rate(client):
+    body = await (await post(client, handover(), lang="da")).json()
+    assert body["currency"] == "DKK"
+    assert body["eur_to_currency"] == "7.46"
+    # EUR 4171.20 x 7.46 = DKK 31117.152 -> 31117.15
+    assert body["headline"]["cost_per_year"]["p50"] == "31117.15"
+    assert body["headline"]["cost_per_year_eur"]["p50"] == "4171.20"
+
+
+async def test_form_fields_query_and_share_link_give_the_same_answer(client):
+    json_body = await (await post(client, handover())).json()
+    form = {
+        "handovers[0].source": "Shop",
+        "handovers[0].target": "Accounting",
+        "handovers[0].record_type": "order",
+        "handovers[0].action": "save invoice",
+        "handovers[0].fields": "5",
+        "handovers[0].volume.likely": "60",
+        "handovers[0].minutes.likely": "2",
+        "handovers[0].field_error_percent.likely": "0",
+        "handovers[0].hourly_cost.likely": "40",
+    }
+    form_body = await (await client.post("/api/calculator", data=form)).json()
+    shared = await (
+        await client.get("/api/calculator", params={"share": json_body["share"]})
+    ).json()
+    for other in (form_body, shared):
+        assert other["headline"] == json_body["headline"]
+        assert other["share"] == json_body["share"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("volume.likely", "-5", "must not be negative"),
+        ("volume.likely", "NaN", "NaN"),
+        ("minutes.likely", "Infinity", "finite"),
+        ("minutes.likely", "ten", "is not a number"),
+        ("hourly_cost.likely", "1e99", "out of range"),
+    ],
+)
+async def test_bad_numbers_are_422_problem_json_naming_the_field(client, field, value, message):
+    name, point = field.split(".")
+    r = await post(client, handover(**{name: {point: value}}))
+    assert r.status == 422
+    assert r.content_type == "application/problem+json"
+    problem = await r.json()
+    assert problem["status"] == 422
+    assert [e["field"] for e in problem["errors"]] == [f"handovers[0].{field}"]
+    assert message in problem["errors"][0]["message"]
+
+
+async def test_more_than_168_hours_a_week_is_refused(client):
+    # 10,000 records x 60 minutes = 10,000 hours a week
+    r = await post(client, handover(volume={"likely": "10000"}, minutes={"likely": "60"}))
+    assert r.status == 422
+    problem = await r.json()
+    assert problem["errors"][0]["field"] == "handovers[0].volume.high"
+    assert "168" in problem["errors"][0]["message"]
+
+
+async def test_several_bad_fields_are_all_named(client):
+    r = await post(
+        client,
+        handover(volume={"likely": "-1"}, minutes={"likely": "x"}, source=""),
+        handover(action="other", fields="1.5"),
+    )
+    fields = {e["field"] for e in (await r.json())["errors"]}
+    assert fields == {
+        "handovers[0].volume.likely",
+        "handovers[0].minutes.likely",
+        "handovers[0].source",
+        "handovers[1].fields",
+    }
+
+
+async def test_json_numbers_booleans_and_garbage(client):
+    ok = await post(client, handover(volume={"likely": 60}, minutes={"likely": 2.0}))
+    assert ok.status == 200
+    assert (await ok.json())["headline"]["hours_per_week"]["p50"] == "2.000"
+    bad = await post(client, handover(volume={"likely": True}))
+    assert bad.status == 422
+    assert (await bad.json())["errors"][0]["field"] == "handovers[0].volume.likely"
+    broken = await client.post(
+        "/api/calculator", data=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert broken.status == 400
+    assert broken.content_type == "application/problem+json"
+
+
+async def test_dutch_decimal_comma_is_accepted_in_dutch_only(client):
+    form = {
+        "handovers[0].source": "Shop",
+        "handovers[0].target": "Accounting",
+        "handovers[0].record_type": "order",
+        "handovers[0].action": "save invoice",
+        "handovers[0].fields": "5",
+        "handovers[0].volume.likely": "60",
+        "handovers[0].minutes.likely": "1,5",
+        "handovers[0].field_error_percent.likely": "0",
+    }
+    nl = await client.post("/api/calculator?lang=nl", data=form)
+    assert nl.status == 200
+    assert (await nl.json())["headline"]["hours_per_week"]["p50"] == "1.500"  # 60 x 1.5 / 60
+    en = await client.post("/api/calculator?lang=en", data=form)
+    assert en.status == 422
+
+
+async def test_unconnected_handover_says_whether_a_connector_exists(client):
+    body = await (
+        await post(client, handover(target="E-mail"), handover(action="b", target="Exact Online"))
+    ).json()
+    by_target = {h["target"]: h for h in body["handovers"]}
+    assert by_target["E-mail"]["connector"] == "smtp"
+    assert by_target["Exact Online"]["connector"] is None
+    assert by_target["crm"]["connector"] is None  # connected rows need no suggestion
+
+
+def test_ready_connector_only_names_kinds_that_exist():
+    kinds = connector_kinds()
+    for name in ("HubSpot", "Pipedrive", "Moneybird", "Email", "Maildir", "File"):
+        found = ready_connector(name)
+        assert found is None or found in kinds
+    assert ready_connector("SMTP") == "smtp" and "smtp" in kinds
+    assert ready_connector("Some ERP") is None

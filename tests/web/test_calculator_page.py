@@ -1,0 +1,234 @@
+"""The calculator page without JavaScript: CSRF-protected form POST, escaping, languages, CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from services.web.calculator import MemoryCalculatorStore
+from services.web.csrf import COOKIE, FIELD
+from services.web.i18n import format_money, format_number
+from tests.web.conftest import make_app
+
+ROW = {
+    "handovers[0].source": "Shop",
+    "handovers[0].target": "Accounting",
+    "handovers[0].record_type": "order",
+    "handovers[0].action": "save invoice",
+    "handovers[0].fields": "5",
+    "handovers[0].volume.likely": "60",
+    "handovers[0].minutes.likely": "2",
+    "handovers[0].field_error_percent.likely": "0",
+    "handovers[0].hourly_cost.likely": "40",
+}
+
+
+async def token_of(client, path="/") -> str:
+    """GET a page and return the CSRF token its form carries (the cookie jar keeps the cookie)."""
+    page = await (await client.get(path)).text()
+    m = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert m, "the form carries a CSRF token"
+    return m.group(1)
+
+
+def field_error(page: str, name: str) -> str:
+    """The error text shown next to one field."""
+    m = re.search(rf'<span class="field-error" id="e-{re.escape(name)}"[^>]*>([^<]*)</span>', page)
+    assert m, f"no error slot for {name}"
+    return m.group(1)
+
+
+async def test_form_post_round_trip_saves_and_renders_the_result(client, store):
+    token = await token_of(client)
+    r = await client.post("/", data={**ROW, FIELD: token})
+    assert r.status == 200
+    page = await r.text()
+    # 60 x 2 / 60 = 2 h a week, EUR 40 x 2 x 52.14 = EUR 4,171 a year
+    assert re.search(r'id="hl-hours"><strong>2\.0</strong>', page)
+    assert "€4,171" in page
+    assert store.typed is not None and store.typed["handovers[0].source"] == "Shop"
+    # the saved handover comes back on the next visit, without retyping
+    again = await (await client.get("/")).text()
+    assert 'value="Accounting"' in again
+    assert re.search(r'id="hl-hours"><strong>2\.0</strong>', again)
+
+
+async def test_post_without_a_matching_csrf_token_is_refused(client, store):
+    assert (await client.post("/", data=ROW)).status == 403
+    await token_of(client)
+    assert (await client.post("/", data={**ROW, FIELD: "0" * 32 + "." + "0" * 64})).status == 403
+    assert store.typed is None
+
+
+async def test_a_token_from_another_process_is_refused():
+    # Two apps, two per-process keys: a token minted by one is worthless to the other.
+    async with TestClient(TestServer(make_app())) as a, TestClient(TestServer(make_app())) as b:
+        foreign = await token_of(a)
+        b.session.cookie_jar.update_cookies({COOKIE: foreign})
+        assert (await b.post("/", data={**ROW, FIELD: foreign})).status == 403
+
+
+async def test_bad_input_shows_each_field_and_why(client, store):
+    token = await token_of(client)
+    data = {
+        **ROW,
+        "handovers[0].volume.likely": "-3",
+        "handovers[0].minutes.likely": "abc",
+        FIELD: token,
+    }
+    r = await client.post("/", data=data)
+    assert r.status == 422
+    page = await r.text()
+    assert field_error(page, "handovers[0].volume.likely") == "must not be negative"
+    assert "is not a number" in field_error(page, "handovers[0].minutes.likely")
+    assert field_error(page, "handovers[0].source") == ""
+    assert re.search(r'id="f-handovers\[0\]\.volume\.likely"[^>]*value="-3"[^>]*aria-invalid', page)
+    assert store.typed is None  # nothing invalid is saved
+
+
+async def test_blank_rows_are_dropped_and_errors_follow_the_rows_shown(client):
+    token = await token_of(client)
+    data = {FIELD: token, "handovers[0].source": "", "handovers[0].volume.likely": ""}
+    data.update({k.replace("[0]", "[1]"): v for k, v in ROW.items()})
+    data["handovers[1].volume.likely"] = "NaN"
+    page = await (await client.post("/", data=data)).text()
+    # the blank first row is gone, so the bad row is now the first one on the page
+    assert "NaN" in field_error(page, "handovers[0].volume.likely")
+
+
+async def test_nothing_typed_is_rendered_unescaped(client):
+    token = await token_of(client)
+    evil = "<script>alert(1)</script>"
+    data = {
+        **ROW,
+        "handovers[0].source": evil,
+        "handovers[0].target": '"><img src=x>',
+        FIELD: token,
+    }
+    page = await (await client.post("/", data=data)).text()
+    assert "<script>alert" not in page and "<img src=x>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    api = await client.post(
+        "/api/calculator?html=1", data={k: v for k, v in data.items() if k != FIELD}
+    )
+    html = (await api.json())["html"]
+    assert "<script>alert" not in html and "&lt;script&gt;" in html
+    assert "<svg" in html  # the chart labels are escaped too
+
+
+async def test_charts_are_accessible_svg(client):
+    token = await token_of(client)
+    page = await (await client.post("/", data={**ROW, FIELD: token})).text()
+    for chart in ("chart-ranked", "chart-flow"):
+        assert re.search(rf'<svg class="chart" id="{chart}" role="img" aria-labelledby=', page)
+        assert f'<title id="{chart}-title">' in page
+    assert "cdn" not in page.lower()
+
+
+async def test_ranking_marks_ties_and_ready_connectors(client):
+    token = await token_of(client)
+    data = {**ROW, FIELD: token}
+    data.update({k.replace("[0]", "[1]"): v for k, v in ROW.items()})
+    data["handovers[1].target"] = "Email"  # smtp exists
+    # 300 x 2 / 60 = 10 h a week each: the two tie, far above the measured CRM row (< 4 h)
+    data["handovers[0].volume.likely"] = data["handovers[1].volume.likely"] = "300"
+    page = await (await client.post("/", data=data)).text()
+    ties = re.findall(r'<tr class="status-(\w+) tie" data-rank="(\d)"', page)
+    assert ties == [("manual", "1"), ("manual", "2")]
+    assert "Handover has a ready-made connector: smtp" in page
+    assert "No ready-made connector yet" in page  # "Accounting"
+
+
+async def test_dutch_page_uses_decimal_commas_and_remembers_the_choice(client):
+    token = await token_of(client)
+    data = {**ROW, "handovers[0].minutes.likely": "1,5", FIELD: token}
+    page = await (await client.post("/?lang=nl", data=data)).text()
+    # 60 x 1.5 / 60 = 1.5 h; EUR 40 x 1.5 x 52.14 = EUR 3,128.40 -> "€ 3.128"
+    assert re.search(r'id="hl-hours"><strong>1,5</strong>', page)
+    assert "€ 3.128" in page
+    assert "Uren per week" in page
+    await client.get("/?lang=nl")
+    assert 'lang="nl"' in await (await client.get("/")).text()  # the cookie keeps Dutch
+
+
+async def test_danish_page_shows_kroner(client):
+    token = await token_of(client)
+    page = await (await client.post("/?lang=da", data={**ROW, FIELD: token})).text()
+    # EUR 4171.20 x 7.46 = DKK 31,117.15 -> "31.117 kr."
+    assert "31.117 kr." in page
+    assert "7.46 DKK" in page  # the rate and its source are labelled
+
+
+async def test_every_default_is_shown_with_its_source(client):
+    page = await (await client.get("/")).text()
+    for source in ("Eurostat", "Barchard", "1-10-100", "Keystroke-Level Model", "46 working"):
+        assert source in page
+
+
+async def test_csv_export_downloads_the_shared_scenario(client):
+    share = (await (await client.post("/api/calculator", data=ROW)).json())["share"]
+    r = await client.get("/calculator.csv", params={"share": share})
+    assert r.status == 200
+    assert r.content_type == "text/csv"
+    assert "attachment" in r.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(await r.text())))
+    shop = next(row for row in rows if row["source"] == "Shop")
+    assert shop["hours_per_week_p50"] == "2.000"
+    assert shop["status"] == "manual"
+    assert [row["handover"] for row in rows[-3:]] == ["total", "already automated", "remaining"]
+
+
+async def test_shared_link_opens_the_scenario_and_a_broken_one_says_so(client):
+    share = (await (await client.post("/api/calculator", data=ROW)).json())["share"]
+    page = await (await client.get("/", params={"share": share})).text()
+    assert 'value="Accounting"' in page
+    broken = await client.get("/", params={"share": "1garbage!"})
+    assert broken.status == 422
+    assert "damaged" in await broken.text()
+
+
+async def test_demo_form_moved_to_try_and_static_files_are_served(client):
+    r = await client.get("/try")
+    assert r.status == 200 and 'action="/hooks/website"' in await r.text()
+    assert (await client.get("/static/calculator.js")).status == 200
+
+
+async def test_measured_rows_show_the_window_and_savings():
+    from tests.web.conftest import crm_volume
+
+    store = MemoryCalculatorStore([crm_volume(delivered_total=90, dead_letters=3)])
+    async with TestClient(TestServer(make_app(store))) as client:
+        page = await (await client.get("/")).text()
+    assert "median of the last 3 week(s)" in page
+    # 4.5 h gross, EUR 150.75 -> "€151"; net 3 h, EUR 100.50 -> "€101" (half-up)
+    assert "90 deliveries: 4.5 h (€151) gross, 3.0 h (€101)" in page
+
+
+def test_locale_number_formats():
+    assert format_number(1234567.891, "en", 2) == "1,234,567.89"
+    assert format_number(1234567.891, "nl", 2) == "1.234.567,89"
+    assert format_number(-0.004, "da", 2) == "0,00"
+    assert format_money(31117.15, "DKK", "da") == "31.117 kr."
+    assert format_money(1000, "EUR", "en") == "€1,000"
+
+
+async def test_first_visit_without_flows_is_an_empty_form_not_an_error():
+    from services.common.appkeys import METRICS, SETTINGS
+    from services.common.config import parse_settings
+    from services.common.metrics import Metrics
+    from services.web.app import setup_web
+
+    app = web.Application()
+    app[SETTINGS] = parse_settings("", env={})
+    app[METRICS] = Metrics()
+    setup_web(app)
+    async with TestClient(TestServer(app)) as client:
+        r = await client.get("/")
+        page = await r.text()
+    assert r.status == 200
+    assert "Add a handover to see what it costs." in page
+    assert re.search(r'id="error-summary" role="alert">\s*</div>', page)  # no error summary
