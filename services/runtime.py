@@ -24,6 +24,7 @@ from services.sync.recorder import Recorder
 from services.sync.runner import SyncService
 from services.web.api import setup_api
 from services.web.app import READY_CHECKS, setup_ops, setup_web
+from services.web.ops import setup_ops_pages
 
 log = structlog.get_logger("handover")
 
@@ -103,6 +104,7 @@ class Runtime:
         if self.parts.web:
             setup_web(app)
             setup_api(app)
+            setup_ops_pages(app)
         return app
 
     @property
