@@ -29,6 +29,7 @@ class FakeTarget:
     """A JSON API that answers 500 while down, 400 for poison, else 201 with an id; counts keys."""
 
     down: bool = False
+    reject_poison: bool = True
     keys: dict[str, int] = field(default_factory=dict)
     bodies: list[bytes] = field(default_factory=list)
     url: str = ""
@@ -39,7 +40,7 @@ class FakeTarget:
         body = await request.read()
         if self.down:
             return web.json_response({"message": "service unavailable, try later"}, status=503)
-        if b"POISON" in body:
+        if b"POISON" in body and self.reject_poison:
             return web.json_response({"message": "field 'note' is not allowed"}, status=400)
         key = request.headers.get("Idempotency-Key", "")
         self.keys[key] = self.keys.get(key, 0) + 1
