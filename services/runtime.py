@@ -28,6 +28,7 @@ from services.sync.runner import SyncService
 from services.web.api import setup_api
 from services.web.app import READY_CHECKS, setup_ops, setup_web
 from services.web.calculator import CALCULATOR_STORE
+from services.web.ops import setup_ops_pages
 
 log = structlog.get_logger("handover")
 
@@ -114,6 +115,7 @@ class Runtime:
             app[CALCULATOR_STORE] = LedgerCalculatorStore(self.ledger)
             setup_web(app)
             setup_api(app)
+            setup_ops_pages(app)
         return app
 
     async def _sync_ready(self) -> str | None:

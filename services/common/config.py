@@ -77,6 +77,8 @@ class WebConfig(_Section):
     admin_password_env: str = ""
     api_token: str = ""
     api_token_env: str = ""
+    handoff_after_s: float = 300.0  # an event not fully delivered after this shows on /handoffs
+    session_secret_env: str = ""  # signs login cookies; empty: a random key per process
 
 
 class SyncConfig(_Section):

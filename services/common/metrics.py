@@ -75,6 +75,19 @@ class Metrics:
             "handover_events_recorded_total", "Events the recorder wrote to the ledger",
             ["type"], registry=r,
         )
+        # Refreshed from the ledger by the web process (services.web.ops.refresh_gauges).
+        self.handoffs_incomplete = Gauge(
+            "handover_handoffs_incomplete", "Events whose expected actions are not all delivered in time",
+            ["flow"], registry=r,
+        )
+        self.source_silence = Gauge(
+            "handover_source_silence_seconds", "Seconds since a source's last recorded event",
+            ["source"], registry=r,
+        )
+        self.source_silence_limit = Gauge(
+            "handover_source_silence_limit_seconds", "Silence longer than this is unusual for the source",
+            ["source"], registry=r,
+        )
 
     def init_labels(self, settings: Settings) -> None:
         """Pre-initialise every label value this config can produce, so series exist at 0."""
@@ -82,7 +95,10 @@ class Metrics:
             for outcome in WEBHOOK_OUTCOMES:
                 self.webhooks.labels(source, outcome)
             self.webhook_duration.labels(source)
+            self.source_silence.labels(source).set(0)
+            self.source_silence_limit.labels(source).set(0)
         for flow in settings.flows:
+            self.handoffs_incomplete.labels(flow.name).set(0)
             for action in flow.actions:
                 for outcome in DELIVERY_OUTCOMES:
                     self.deliveries.labels(action.target, action.action, outcome)

@@ -1,0 +1,384 @@
+"""The owner's operations pages: status, handoff monitor, audit trail, dead letters.
+
+Everything is read from the ledger (shared by every process) and, where only a process knows
+(rejected webhooks, a paused target), from this process's metrics registry. A background task
+refreshes the ledger-derived gauges (`handover_handoffs_incomplete`, source silence) so
+Prometheus can alert on them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+import structlog
+from aiohttp import web
+
+from schemas import decode_event
+from services.common.appkeys import LEDGER, METRICS, SETTINGS
+from services.common.metrics import WEBHOOK_OUTCOMES
+from services.ledger.store import DELIVERED, DEADLETTERED, RETRYING, DeliveryRow, EventRow, SqlLedger
+from services.sync.replay import DeadLetter, UnknownDeadLetter
+from services.web.api import REPLAYER
+from services.web.auth import setup_auth
+from services.web.csrf import FIELD, csrf_protect, csrf_token, set_csrf_cookie
+from services.web.silence import WOOCOMMERCE_DOC, Silence, assess_silence, duration_text
+
+log = structlog.get_logger("handover.web")
+REFRESH_S = web.AppKey("ops_refresh_s", float)
+WAITING = ("pending", "sending", "failed", RETRYING)
+REASONS = {
+    "invalid_signature": "wrong signature",
+    "missing_signature": "no signature",
+    "timestamp_out_of_tolerance": "too old (replayed?)",
+    "invalid_body": "unreadable body",
+    "invalid_payload": "missing or wrong fields",
+    "unsupported_media_type": "wrong content type",
+    "payload_too_large": "too large",
+    "rate_limited": "too many at once",
+    "broker_unavailable": "could not be stored (Kafka down)",
+}
+
+
+# --- formatting ---------------------------------------------------------------------------------
+
+
+def clock(ts: float | None, now: float | None = None) -> str:
+    """A time as the owner reads it: '10:42' today, 'Tue 3 Mar 10:42' otherwise."""
+    if ts is None:
+        return "never"
+    at = dt.datetime.fromtimestamp(ts)
+    today = dt.datetime.fromtimestamp(now or time.time()).date()
+    if at.date() == today:
+        return at.strftime("%H:%M")
+    return at.strftime("%a %-d %b %H:%M")
+
+
+def ago(ts: float | None, now: float | None = None) -> str:
+    """'12 minutes ago' (or 'never')."""
+    if ts is None:
+        return "never"
+    return duration_text((now or time.time()) - ts) + " ago"
+
+
+def _paused(request: web.Request, target: str) -> bool:
+    value = request.app[METRICS].registry.get_sample_value("handover_target_paused", {"target": target})
+    return bool(value)
+
+
+def explain(row: DeliveryRow | None, target: str, paused: bool = False) -> str:
+    """Why an action is not delivered, in one plain sentence."""
+    if row is None:
+        return f"Not started yet: {target} has not picked it up (is the sync service running?)."
+    error = row.last_error.strip()
+    said = f" — {target} answered: {error}" if error else ""
+    if row.status == DEADLETTERED:
+        return (f"Gave up after {row.attempts} attempt{'s' if row.attempts != 1 else ''}{said}. "
+                "Fix the cause, then replay it under Dead letters.")
+    if paused:
+        return f"{target} is paused after repeated failures; Handover keeps probing it{said}."
+    if row.status == RETRYING and row.next_attempt_at:
+        return f"Waiting to retry at {clock(row.next_attempt_at)}{said}."
+    if row.status in ("sending", "failed"):
+        return f"Being tried now (attempt {row.attempts}){said}."
+    return "Queued: waiting for its turn."
+
+
+def describe(row: DeliveryRow) -> str:
+    """What an action did, for the audit trail."""
+    if row.status == DELIVERED:
+        got = f" → {row.external_id}" if row.external_id else ""
+        return f"delivered{got} at {clock(row.delivered_at)}"
+    if row.status == DEADLETTERED:
+        return f"dead-lettered after {row.attempts} attempts: {row.last_error}"
+    if row.status == RETRYING:
+        return f"retrying at {clock(row.next_attempt_at)} ({row.attempts} attempts so far): {row.last_error}"
+    return f"{row.status} ({row.attempts} attempts)"
+
+
+def _render(request: web.Request, name: str, **context: Any) -> web.Response:
+    from services.web.app import TEMPLATES  # created by setup_web
+
+    env = request.app[TEMPLATES]
+    env.filters.setdefault("clock", clock)
+    env.filters.setdefault("ago", ago)
+    env.filters.setdefault("duration", duration_text)
+    page = env.get_template(name).render(
+        csrf=csrf_token(request), field=FIELD, active=name.removesuffix(".html"), logged_in=True, **context
+    )
+    response = web.Response(text=page, content_type="text/html", status=context.get("status_code", 200))
+    set_csrf_cookie(request, response)
+    return response
+
+
+# --- status -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    """One source's line on /status."""
+
+    name: str
+    kind: str
+    last: float | None
+    today: int
+    rejected: dict[str, int]
+    silence: Silence
+    woocommerce: bool
+
+
+async def source_statuses(request: web.Request, now: float) -> list[SourceStatus]:
+    """Per configured source: last event, events today, rejections, and whether it is too quiet."""
+    settings, ledger = request.app[SETTINGS], request.app[LEDGER]
+    midnight = dt.datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+    activity = await ledger.source_activity(midnight)
+    registry = request.app[METRICS].registry
+    out = []
+    for name, spec in settings.sources.items():
+        last, today = activity.get(name, (None, 0))
+        rejected = {}
+        for outcome in WEBHOOK_OUTCOMES:
+            if outcome in REASONS:
+                n = registry.get_sample_value("handover_webhooks_received_total", {"source": name, "outcome": outcome})
+                if n:
+                    rejected[REASONS[outcome]] = int(n)
+        silence = assess_silence(await ledger.source_times(name), now)
+        out.append(SourceStatus(name, spec.kind, last, today, rejected, silence, spec.kind == "woocommerce"))
+    return out
+
+
+async def _waiting_since(ledger: SqlLedger) -> dict[str, float]:
+    # The oldest action still waiting per target: how far behind that target is.
+    rows = await ledger.db.fetch(
+        "SELECT target, MIN(COALESCE(first_attempt_at, last_attempt_at)) FROM deliveries "
+        "WHERE status IN ('pending', 'sending', 'failed', 'retrying') GROUP BY target"
+    )
+    return {t: float(at) for t, at in rows if at is not None}
+
+
+async def _flow_delivered(ledger: SqlLedger) -> dict[str, int]:
+    rows = await ledger.db.fetch("SELECT flow, COUNT(*) FROM deliveries WHERE status = 'delivered' GROUP BY flow")
+    return {f: int(n) for f, n in rows}
+
+
+async def render_status(request: web.Request) -> web.Response:
+    """GET /status: sources, targets and flows at a glance."""
+    settings, ledger = request.app[SETTINGS], request.app[LEDGER]
+    now = time.time()
+    counts = await ledger.target_counts()
+    waiting = await _waiting_since(ledger)
+    targets = []
+    for name, spec in settings.targets.items():
+        c = counts.get(name, {})
+        targets.append({
+            "name": name, "kind": spec.kind, "delivered": c.get(DELIVERED, 0),
+            "retrying": sum(c.get(s, 0) for s in WAITING), "dead": c.get(DEADLETTERED, 0),
+            "paused": _paused(request, name), "behind": (now - waiting[name]) if name in waiting else None,
+        })
+    incomplete = await ledger.incomplete_counts(settings.web.handoff_after_s)
+    delivered = await _flow_delivered(ledger)
+    flows = [
+        {"name": f.name, "on": f.on, "delivered": delivered.get(f.name, 0), "incomplete": incomplete.get(f.name, 0),
+         "targets": sorted({a.target for a in f.actions})}
+        for f in settings.flows
+    ]
+    return _render(
+        request, "status.html", sources=await source_statuses(request, now), targets=targets, flows=flows,
+        handoff_after=duration_text(settings.web.handoff_after_s), woocommerce_doc=WOOCOMMERCE_DOC, now=now,
+    )
+
+
+# --- handoffs -----------------------------------------------------------------------------------
+
+
+async def render_handoffs(request: web.Request) -> web.Response:
+    """GET /handoffs: events whose actions are not all delivered in time, and why."""
+    settings, ledger = request.app[SETTINGS], request.app[LEDGER]
+    rows = await ledger.incomplete(settings.web.handoff_after_s)
+    items = [
+        {"event": ev, "missing": [
+            {"flow": flow, "action": action, "target": target, "row": row,
+             "why": explain(row, target, _paused(request, target))}
+            for flow, action, target, row in missing
+        ]}
+        for ev, missing in rows
+    ]
+    return _render(request, "handoffs.html", items=items, handoff_after=duration_text(settings.web.handoff_after_s))
+
+
+# --- audit --------------------------------------------------------------------------------------
+
+
+async def _expected(ledger: SqlLedger, event_id: str) -> list[tuple[str, str, str]]:
+    rows = await ledger.db.fetch(
+        "SELECT flow, action, target FROM expected_actions WHERE event_id = $1 ORDER BY flow, action", event_id
+    )
+    return [(f, a, t) for f, a, t in rows]
+
+
+async def trail(ledger: SqlLedger, event: EventRow) -> list[dict[str, Any]]:
+    """Every action of one event: expected ones not started yet included."""
+    done = {(r.flow, r.action): r for r in await ledger.deliveries_for(event.id)}
+    actions = []
+    for flow, action, target in await _expected(ledger, event.id):
+        row = done.pop((flow, action), None)
+        actions.append({"flow": flow, "action": action, "target": target, "row": row,
+                        "text": describe(row) if row else "not started yet"})
+    for (flow, action), row in sorted(done.items()):
+        actions.append({"flow": flow, "action": action, "target": row.target, "row": row, "text": describe(row)})
+    return actions
+
+
+async def render_audit(request: web.Request) -> web.Response:
+    """GET /audit?q=: find events by order number, e-mail or name; show what each action did."""
+    ledger = request.app[LEDGER]
+    q = request.query.get("q", "").strip()[:200]
+    results = []
+    if q:
+        for ev in await ledger.search(q):
+            results.append({"event": ev, "actions": await trail(ledger, ev)})
+    return _render(request, "audit.html", q=q, results=results)
+
+
+# --- dead letters -------------------------------------------------------------------------------
+
+
+def _letter_view(dl: DeadLetter) -> dict[str, Any]:
+    h = dl.headers
+    return {"dl": dl, "flow": h.get("flow", ""), "action": h.get("action", ""), "attempts": h.get("attempts", ""),
+            "error": h.get("error-message", "") or h.get("error-class", ""), "when": dl.timestamp}
+
+
+async def _dead_letters_page(
+    request: web.Request, result: str = "", ok: bool = True, status: int = 200
+) -> web.Response:
+    settings = request.app[SETTINGS]
+    target = request.query.get("target") or None
+    if target is not None and target not in settings.targets:
+        target = None
+    letters = await request.app[REPLAYER].read(target)
+    return _render(
+        request, "dead_letters.html", letters=[_letter_view(d) for d in reversed(letters)],
+        targets=list(settings.targets), target=target, result=result, ok=ok, status_code=status,
+        inspect=None,
+    )
+
+
+async def render_dead_letters(request: web.Request) -> web.Response:
+    """GET /dead-letters[?target=]: every dead letter, newest first, with replay buttons."""
+    return await _dead_letters_page(request)
+
+
+async def inspect_dead_letter(request: web.Request) -> web.Response:
+    """GET /dead-letters/{id}: one dead letter's headers, error and event."""
+    try:
+        dl = await request.app[REPLAYER].get(request.match_info["id"])
+    except UnknownDeadLetter:
+        raise web.HTTPNotFound(text="No such dead letter (maybe the topic was cleaned up).") from None
+    try:
+        event_json = json.dumps(msgspec.json.decode(dl.value), indent=2, ensure_ascii=False)
+        event = decode_event(dl.value)
+        headline = f"{event.type} from {event.source}"
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        event_json, headline = dl.value.decode("utf-8", "replace"), "an unreadable record"
+    ev = await request.app[LEDGER].event(dl.event_id) if dl.event_id else None
+    return _render(
+        request, "dead_letters.html", letters=[], targets=list(request.app[SETTINGS].targets), target=None,
+        result="", ok=True, inspect={"view": _letter_view(dl), "headers": sorted(dl.headers.items()),
+                                     "event_json": event_json, "headline": headline, "event": ev},
+    )
+
+
+def _outcome_text(dl: DeadLetter, status: str, detail: str) -> str:
+    what = f"{dl.headers.get('action', 'action')} at {dl.target}"
+    if status == "delivered":
+        return f"Replayed: {what} was delivered."
+    if status == "already_delivered":
+        return f"Nothing to do: {what} had already been delivered."
+    return f"Replay of {what} did not go through ({status}): {detail}"
+
+
+@csrf_protect
+async def replay_from_page(request: web.Request) -> web.Response:
+    """POST /dead-letters/{id}/replay: deliver one dead letter again and show the result."""
+    replayer = request.app[REPLAYER]
+    try:
+        dl = await replayer.get(request.match_info["id"])
+    except UnknownDeadLetter:
+        return await _dead_letters_page(request, "No such dead letter.", ok=False, status=404)
+    outcome = await replayer.replay(dl)
+    ok = outcome.status in ("delivered", "already_delivered")
+    log.info("dead_letter_replayed", id=dl.id, target=dl.target, event_id=dl.event_id, outcome=outcome.status)
+    return await _dead_letters_page(request, _outcome_text(dl, outcome.status, outcome.detail), ok=ok,
+                                    status=200 if ok else 502)
+
+
+@csrf_protect
+async def replay_all_from_page(request: web.Request) -> web.Response:
+    """POST /dead-letters/replay-all (target=...): replay every open dead letter of one target."""
+    form = await request.post()
+    target = form.get("target")
+    if not isinstance(target, str) or target not in request.app[SETTINGS].targets:
+        return await _dead_letters_page(request, "Choose a target to replay.", ok=False, status=400)
+    results = await request.app[REPLAYER].replay_all(target)
+    good = sum(1 for _, o in results if o.status in ("delivered", "already_delivered"))
+    bad = [_outcome_text(dl, o.status, o.detail) for dl, o in results if o.status not in ("delivered", "already_delivered")]
+    text = f"Replayed {len(results)} dead letter{'s' if len(results) != 1 else ''} of {target}: {good} delivered."
+    if bad:
+        text += " " + " ".join(bad[:5])
+    log.info("dead_letters_replayed", target=target, replayed=len(results), delivered=good)
+    return await _dead_letters_page(request, text, ok=not bad, status=200 if not bad else 502)
+
+
+# --- gauges from the ledger ---------------------------------------------------------------------
+
+
+async def refresh_gauges(app: web.Application, now: float | None = None) -> None:
+    """Set handoffs-incomplete and source-silence gauges from the ledger."""
+    settings, ledger, metrics = app[SETTINGS], app[LEDGER], app[METRICS]
+    now = now or time.time()
+    incomplete = await ledger.incomplete_counts(settings.web.handoff_after_s)
+    for flow in settings.flows:
+        metrics.handoffs_incomplete.labels(flow.name).set(incomplete.get(flow.name, 0))
+    for source in settings.sources:
+        silence = assess_silence(await ledger.source_times(source), now)
+        metrics.source_silence.labels(source).set(silence.seconds)
+        metrics.source_silence_limit.labels(source).set(silence.limit_s or 0)
+
+
+async def refresher_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Refresh the ledger-derived gauges every REFRESH_S seconds while the app runs."""
+
+    async def loop() -> None:
+        while True:
+            try:
+                await refresh_gauges(app)
+            except Exception as exc:  # noqa: BLE001 - a ledger hiccup must not stop the refresher
+                log.warning("gauge_refresh_failed", error=repr(exc))
+            await asyncio.sleep(app.get(REFRESH_S, 15.0))
+
+    task = asyncio.create_task(loop())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def setup_ops_pages(app: web.Application) -> None:
+    """Add login, the operations pages and the gauge refresher (needs setup_web and setup_api)."""
+    setup_auth(app)
+    app.cleanup_ctx.append(refresher_ctx)
+    app.router.add_get("/status", render_status)
+    app.router.add_get("/handoffs", render_handoffs)
+    app.router.add_get("/audit", render_audit)
+    app.router.add_get("/dead-letters", render_dead_letters)
+    app.router.add_post("/dead-letters/replay-all", replay_all_from_page)
+    app.router.add_get("/dead-letters/{id}", inspect_dead_letter)
+    app.router.add_post("/dead-letters/{id}/replay", replay_from_page)

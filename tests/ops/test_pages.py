@@ -1,0 +1,163 @@
+"""The operations pages over HTTP: login, CSRF, rate limit, status, handoffs, audit, dead letters."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import aiohttp
+import pytest
+
+from services.web.auth import LIMITER
+from tests.conftest import wait_for
+from tests.ops.conftest import ADMIN_PASSWORD, API_TOKEN, Hub, login
+
+PAGES = ["/status", "/handoffs", "/audit?q=x", "/dead-letters", "/dead-letters/ops_invoices:0:0"]
+
+
+def _csrf(html: str) -> str:
+    m = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert m, "page has no CSRF field"
+    return m.group(1)
+
+
+@pytest.fixture
+async def admin(hub: Hub):
+    """A logged-in browser-like client (cookie jar that accepts 127.0.0.1)."""
+    hub.runtime.runner.app[LIMITER].clear()  # type: ignore[union-attr]
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        r = await login(http, hub.url)
+        assert r.status == 303 and r.headers["Location"] == "/status"
+        yield http
+
+
+@pytest.mark.parametrize("path", PAGES)
+async def test_pages_need_login(hub: Hub, path: str) -> None:
+    async with hub.http.get(hub.url + path, allow_redirects=False, headers={"Accept": "text/html"}) as r:
+        assert r.status == 302
+        assert r.headers["Location"].startswith("/login?next=")
+    async with hub.http.get(hub.url + path, allow_redirects=False) as r:
+        assert r.status == 401
+
+
+@pytest.mark.parametrize("method,path", [
+    ("GET", "/api/dead-letters"), ("POST", "/api/dead-letters/ops_invoices:0:0/replay"),
+    ("POST", "/dead-letters/ops_invoices:0:0/replay"), ("POST", "/dead-letters/replay-all"),
+])
+async def test_admin_api_and_forms_need_credentials(hub: Hub, method: str, path: str) -> None:
+    async with hub.http.request(method, hub.url + path, allow_redirects=False) as r:
+        assert r.status == 401
+
+
+async def test_api_token_still_works_and_opens_the_pages(hub: Hub) -> None:
+    auth = {"Authorization": f"Bearer {API_TOKEN}"}
+    async with hub.http.get(hub.url + "/api/dead-letters", headers=auth) as r:
+        assert r.status == 200
+    async with hub.http.get(hub.url + "/status", headers=auth) as r:
+        assert r.status == 200
+
+
+async def test_posts_without_csrf_are_refused(hub: Hub, admin: aiohttp.ClientSession) -> None:
+    async with admin.post(hub.url + "/dead-letters/replay-all", data={"target": "ops_invoices"}) as r:
+        assert r.status == 403
+    async with admin.post(hub.url + "/dead-letters/replay-all",
+                          data={"target": "ops_invoices", "csrf_token": "forged.token"}) as r:
+        assert r.status == 403
+    async with aiohttp.ClientSession() as fresh:  # login form posted from elsewhere: no cookie
+        async with fresh.post(hub.url + "/login", data={"password": ADMIN_PASSWORD}, allow_redirects=False) as r:
+            assert r.status == 403
+
+
+async def test_login_rate_limit_per_client(hub: Hub) -> None:
+    hub.runtime.runner.app[LIMITER].clear()  # type: ignore[union-attr]
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        statuses = [(await login(http, hub.url, password=f"guess-{i}")).status for i in range(5)]
+        assert statuses == [401] * 5
+        r = await login(http, hub.url)  # even the right password waits now
+        assert r.status == 429
+        assert int(r.headers["Retry-After"]) > 0
+    hub.runtime.runner.app[LIMITER].clear()  # type: ignore[union-attr]
+
+
+async def test_logout_ends_the_session(hub: Hub, admin: aiohttp.ClientSession) -> None:
+    async with admin.get(hub.url + "/status") as r:
+        token = _csrf(await r.text())
+    async with admin.post(hub.url + "/logout", data={"csrf_token": token}, allow_redirects=False) as r:
+        assert r.status == 303
+    async with admin.get(hub.url + "/status", allow_redirects=False) as r:
+        assert r.status == 401
+
+
+async def test_audit_trail_shows_each_action_and_the_id_it_got(hub: Hub, admin: aiohttp.ClientSession) -> None:
+    number = f"#A{uuid.uuid4().int % 10**6}"
+    event_id = await hub.order(number, "anna@example.com")
+    ledger = hub.runtime.ledger
+    assert ledger is not None
+
+    async def both_delivered() -> bool:
+        rows = await ledger.deliveries_for(event_id)
+        return len(rows) == 2 and all(r.status == "delivered" for r in rows)
+
+    await wait_for(both_delivered)
+    async with admin.get(hub.url + "/audit", params={"q": number}) as r:
+        html = await r.text()
+    assert r.status == 200
+    assert f"order {number} from Anna de Vries" in html
+    assert html.count('data-status="delivered"') == 2
+    assert re.search(r"INV-\d{4}", html)  # the id the invoicing system gave it
+
+
+async def test_audit_escapes_what_was_typed(hub: Hub, admin: aiohttp.ClientSession) -> None:
+    async with admin.get(hub.url + "/audit", params={"q": "<script>alert(1)</script>"}) as r:
+        html = await r.text()
+    assert "<script>alert(1)" not in html and "&lt;script&gt;" in html
+
+
+async def test_status_page_in_plain_words(hub: Hub, admin: aiohttp.ClientSession) -> None:
+    await hub.order(f"#S{uuid.uuid4().int % 10**6}", "status@example.com")
+    async with admin.get(hub.url + "/status") as r:
+        html = await r.text()
+    assert r.status == 200
+    for name in ("shop", "website", "ops_invoices", "ops_archive", "Orders to invoicing"):
+        assert name in html
+    shop = re.search(r'<tr data-source="shop">(.*?)</tr>', html, re.S)
+    assert shop and re.search(r"Still learning its rhythm|Normal: usually every|Unusually quiet", shop.group(1))
+    assert re.search(r"\d+ (second|minute)s? ago", shop.group(1))  # the last order, in plain words
+
+
+async def test_rejected_webhooks_are_shown_by_reason(hub: Hub, admin: aiohttp.ClientSession) -> None:
+    async with hub.http.post(hub.url + "/hooks/shop", data=b"{}",
+                             headers={"Content-Type": "application/json", "X-Shopify-Topic": "orders/create",
+                                      "X-Shopify-Hmac-Sha256": "AAAA"}) as r:
+        assert r.status == 401
+    async with admin.get(hub.url + "/status") as r:
+        html = await r.text()
+    assert re.search(r"\d+ wrong signature", html)
+
+
+async def test_a_source_quiet_beyond_its_rhythm_is_flagged(hub: Hub, admin: aiohttp.ClientSession) -> None:
+    import time
+
+    from services.web.ops import refresh_gauges
+
+    ledger = hub.runtime.ledger
+    assert ledger is not None
+    now = time.time()
+    # The website form used to send every 10 minutes; the last one was 5 hours ago.
+    for i in range(30):
+        at = now - 5 * 3600 - i * 600
+        await ledger.db.execute(
+            "INSERT INTO events (id, type, source, subject, keys, summary, occurred_at, received_at, recorded_at, "
+            "test, topic, kafka_partition, kafka_offset) VALUES ($1, 'contact.submitted', 'website', 's', '', "
+            "'form', $2, $2, $2, FALSE, 't', 0, $3)",
+            f"silence-{uuid.uuid4()}", at, i,
+        )
+    async with admin.get(hub.url + "/status") as r:
+        html = await r.text()
+    row = re.search(r'<tr data-source="website">(.*?)</tr>', html, re.S)
+    assert row and "Unusually quiet: nothing for 5 hours; it usually sends every 10 minutes." in row.group(1)
+    await refresh_gauges(hub.runtime.runner.app)  # type: ignore[union-attr]
+    registry = hub.runtime.metrics.registry
+    silence = registry.get_sample_value("handover_source_silence_seconds", {"source": "website"})
+    limit = registry.get_sample_value("handover_source_silence_limit_seconds", {"source": "website"})
+    assert silence is not None and limit == 3600 and silence > 5 * 3600 - 60
