@@ -184,8 +184,9 @@ class SqlLedger:
     # --- the sync runner's calls (services.ledger.base.Ledger) -------------------------------
 
     async def begin(self, key: str, event: Event, target: str, flow: str, action: str, idempotency: str) -> Prior:
-        """Register the action; "delivered" when done before, "ambiguous" when a
-        non-idempotent call was interrupted between sending and confirmation."""
+        """Register the action; "delivered" when done before, "deadlettered" when it went to the
+        dead-letter topic, "ambiguous" when a non-idempotent call was interrupted between
+        sending and confirmation."""
         row = await self.db.fetchrow("SELECT status FROM deliveries WHERE key = $1", key)
         if row is None:
             await self.db.execute(
@@ -197,6 +198,8 @@ class SqlLedger:
         status = row[0]
         if status == DELIVERED:
             return "delivered"
+        if status == DEADLETTERED:
+            return "deadlettered"
         if status == SENDING and idempotency == "none":
             return "ambiguous"
         return None
@@ -324,9 +327,12 @@ class SqlLedger:
 
     async def search(self, term: str, limit: int = 50) -> list[EventRow]:
         """Events whose business keys contain `term` (order number, e-mail, name), newest first."""
-        like = "%" + term.strip().lower().replace("%", "").replace("_", "") + "%"
+        # Escape LIKE's wildcards rather than dropping them: "first_last@..." is a real address.
+        escaped = term.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = "%" + escaped + "%"
         rows = await self.db.fetch(
-            f"SELECT {EventRow.COLUMNS} FROM events WHERE keys LIKE $1 ORDER BY recorded_at DESC LIMIT $2",
+            f"SELECT {EventRow.COLUMNS} FROM events WHERE keys LIKE $1 ESCAPE '\\' "
+            "ORDER BY recorded_at DESC LIMIT $2",
             like, limit,
         )
         return [EventRow(*_bools(r, 7)) for r in rows]

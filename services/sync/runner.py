@@ -227,6 +227,12 @@ class TargetWorker:
             self.log.info("event_skipped_duplicate", flow=flow.name, action=action.key, outcome="skipped_duplicate")
             delivered = await self.ledger.delivery(key) if hasattr(self.ledger, "delivery") else None
             return Outcome("already_delivered", getattr(delivered, "external_id", ""))
+        if prior == "deadlettered" and record is not None:
+            # Redelivered after a crash or rebalance: it already has its one dead letter; only
+            # an explicit replay (record is None) tries it again.
+            self.metrics.deliveries.labels(self.target, name, "skipped_duplicate").inc()
+            self.log.info("event_skipped_deadlettered", flow=flow.name, action=action.key)
+            return Outcome("deadlettered", "already dead-lettered")
         if prior == "ambiguous" and record is not None:
             self.metrics.ambiguous.labels(self.target).inc()
             exc = Permanent(
