@@ -187,15 +187,14 @@ class SqlLedger:
         """Register the action; "delivered" when done before, "deadlettered" when it went to the
         dead-letter topic, "ambiguous" when a non-idempotent call was interrupted between
         sending and confirmation."""
-        row = await self.db.fetchrow("SELECT status FROM deliveries WHERE key = $1", key)
-        if row is None:
-            await self.db.execute(
-                "INSERT INTO deliveries (key, event_id, target, flow, action, status, test) "
-                "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (key) DO NOTHING",
-                key, event.id, target, flow, action, PENDING, event.test,
-            )
-            return None
-        status = row[0]
+        # One round trip: insert the row, or (a no-op update) hand back the existing status.
+        row = await self.db.fetchrow(
+            "INSERT INTO deliveries (key, event_id, target, flow, action, status, test) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7) "
+            "ON CONFLICT (key) DO UPDATE SET status = deliveries.status RETURNING status",
+            key, event.id, target, flow, action, PENDING, event.test,
+        )
+        status = row[0] if row else PENDING
         if status == DELIVERED:
             return "delivered"
         if status == DEADLETTERED:

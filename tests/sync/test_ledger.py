@@ -172,3 +172,25 @@ async def test_weekly_deliveries_count_each_key_once_and_exclude_test_events(led
             await ledger.delivered(key, "x", 1)
     rows = [r for r in await ledger.weekly_deliveries(since) if r[0] == flow]
     assert rows == [(flow, "send", "crm", 0, 3)]
+
+
+async def test_concurrent_statements_each_get_their_own_answer_and_error(ledger: SqlLedger) -> None:
+    # SQLite group-commits concurrent statements in one transaction: one bad statement must
+    # fail alone, and every other caller must see its own result, committed.
+    events = [contact_event(event_id=uid("cc")) for _ in range(30)]
+    keys = [f"{e.id}:f:send" for e in events]
+    first = await asyncio.gather(*(ledger.begin(k, e, "crm", "f", "send", "key") for k, e in zip(keys, events)))
+    assert first == [None] * 30
+    results = await asyncio.gather(
+        *(ledger.delivered(k, f"x{i}", 1) for i, k in enumerate(keys[:15])),
+        ledger.db.execute("INSERT INTO no_such_table VALUES ($1)", 1),
+        *(ledger.begin(k, e, "crm", "f", "send", "key") for k, e in zip(keys, events)),
+        return_exceptions=True,
+    )
+    assert [r for r in results[:15]] == [None] * 15
+    assert isinstance(results[15], Exception)
+    statuses = results[16:]
+    assert statuses.count("delivered") <= 15 and set(statuses) <= {"delivered", None}
+    rows = {r.key: r for r in await ledger.all_deliveries("crm") if r.key in keys}
+    assert [rows[k].status for k in keys] == ["delivered"] * 15 + ["pending"] * 15
+    assert [rows[k].external_id for k in keys[:15]] == [f"x{i}" for i in range(15)]
