@@ -1,0 +1,1 @@
+"""Benchmarks (run with PYTHONPATH=. python -m bench.<name>)."""
