@@ -96,9 +96,9 @@ class Clock:
         return n / (self.last - self.first)
 
 
-async def wait_until(done: Callable[[], bool], timeout: float = 600) -> None:
+async def wait_until(done: Callable[[], bool], limit_s: float = 600) -> None:
     """Poll (10 ms) until `done()`."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + limit_s
     while not done():
         if time.monotonic() > deadline:
             raise TimeoutError("the run did not finish")

@@ -101,7 +101,7 @@ class SqliteDatabase:
             batch, self._queue = self._queue, []
             try:
                 results = await self._run(self._run_batch, [(m, q, a) for m, q, a, _ in batch])
-            except BaseException as exc:  # noqa: BLE001 - handed to every waiting caller
+            except BaseException as exc:
                 results = [exc] * len(batch)
             for (_, _, _, fut), result in zip(batch, results, strict=True):
                 if fut.done():
@@ -123,19 +123,19 @@ class SqliteDatabase:
         if len(batch) == 1:
             try:
                 return [one(*batch[0])]
-            except Exception as exc:  # noqa: BLE001 - belongs to its caller
+            except Exception as exc:
                 return [exc]
         # IMMEDIATE: take the write lock up front, so another process cannot make the upgrade fail.
         conn.execute("BEGIN IMMEDIATE")
         try:
             results = [one(*item) for item in batch]
-        except Exception:  # noqa: BLE001 - redo one by one so only the faulty statement fails
+        except Exception:
             conn.execute("ROLLBACK")
             out: list[Any] = []
             for item in batch:
                 try:
                     out.append(one(*item))
-                except Exception as exc:  # noqa: BLE001 - belongs to its caller
+                except Exception as exc:
                     out.append(exc)
             return out
         conn.execute("COMMIT")

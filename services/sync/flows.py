@@ -9,9 +9,9 @@ condition or template uses is checked against the event type's schema when the c
 from __future__ import annotations
 
 import ast
-import types
 import datetime as dt
 import functools
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation

@@ -30,6 +30,7 @@ from schemas.topics import deadletter_topic, event_topic, sync_group
 from services.common.config import Settings, SyncConfig
 from services.common.kafka import consumer as make_consumer
 from services.common.metrics import Metrics
+from services.ledger.base import Ledger, NullLedger
 from services.sync.connectors import connector_kinds
 from services.sync.connectors.base import ActionRequest, Connector, ConnectorContext, Delivered
 from services.sync.errors import DeliveryError, Permanent, Transient
@@ -40,7 +41,6 @@ from services.sync.flows import (
     event_context,
     idempotency_key,
 )
-from services.ledger.base import Ledger, NullLedger
 from services.sync.offsets import PartitionOffsets
 
 log = structlog.get_logger("handover.sync")
@@ -177,7 +177,7 @@ class TargetWorker:
             tracker = self.offsets.get(tp)
             done = tracker.first_unfinished() if tracker is not None else None
             if done is None:
-                state = self.consumer._subscription.subscription.assignment.state_value(tp)  # noqa: SLF001
+                state = self.consumer._subscription.subscription.assignment.state_value(tp)
                 done = state.position if state is not None and state.has_valid_position else high
             lag += max(0, high - done)
         self.metrics.consumer_lag.labels(self.group).set(lag)
@@ -217,12 +217,12 @@ class TargetWorker:
                     break
                 except (_Abandoned, asyncio.CancelledError):
                     return False  # stopping mid-wait: unfinished, redelivered (and deduped) next time
-                except Exception as exc:  # noqa: BLE001 - e.g. the ledger is down: retry, never skip
+                except Exception as exc:
                     attempt += 1
                     delay = backoff(attempt, self.cfg, None)
                     self.log.error("record_failed_retrying", error=repr(exc), retry_in_s=round(delay, 3))
                     try:
-                        await self._idle(lambda: asyncio.sleep(delay))
+                        await self._idle(lambda d=delay: asyncio.sleep(d))
                     except (_Abandoned, asyncio.CancelledError):
                         return False
             # Only a record whose every action is delivered, skipped or dead-lettered counts as
@@ -348,7 +348,7 @@ class TargetWorker:
                 error: DeliveryError = Transient(f"no answer within {self.cfg.delivery_timeout_s} s")
             except DeliveryError as exc:
                 error = exc
-            except Exception as exc:  # noqa: BLE001 - a connector bug must not lose the event
+            except Exception as exc:
                 error = Permanent(f"connector error: {exc!r}")
             else:
                 duration = time.perf_counter() - started
@@ -377,10 +377,11 @@ class TargetWorker:
                         error=error.message, retry_in_s=round(delay, 3), paused=paused,
                     )
                     await self.ledger.retrying(key, time.time() + delay)
-                    await self._idle(lambda: asyncio.sleep(delay))
+                    await self._idle(lambda d=delay: asyncio.sleep(d))
                     continue
             elif attempt < self.cfg.permanent_attempts:
-                await self._idle(lambda: asyncio.sleep(backoff(attempt, self.cfg, None)))
+                pause = backoff(attempt, self.cfg, None)
+                await self._idle(lambda d=pause: asyncio.sleep(d))
                 continue
             if record is None:
                 self.log.warning("replay_failed", flow=flow.name, action=action.key, error=error.message[:500])

@@ -47,7 +47,8 @@ def check_exactly_once(
         effects, answered, n_dead = server.effects[(path, key)], server.ok[(path, key)], per_key[key]
         if n_dead > 1:
             problems.append(f"{key}: {n_dead} dead letters")
-        if effects == 1 and (answered == 1 or (resends_ok and answered > 1)) and (n_dead == 0 or status[key] == "replayed"):
+        answered_right = answered == 1 or (resends_ok and answered > 1)
+        if effects == 1 and answered_right and (n_dead == 0 or status[key] == "replayed"):
             delivered.add(key)
         elif effects == 0 and n_dead == 1:
             dead.add(key)
@@ -55,7 +56,8 @@ def check_exactly_once(
             problems.append(f"{key}: effects={effects} answered_ok={answered} dead_letters={n_dead}")
     events = {k.split(":", 1)[0] for k in wanted}
     stray = sorted(
-        k for (p, k), n in server.effects.items() if p == path and n and k.split(":", 1)[0] in events and k not in wanted
+        k for (p, k), n in server.effects.items()
+        if p == path and n and k.split(":", 1)[0] in events and k not in wanted
     )
     if stray:
         problems.append(f"unexpected effects: {stray}")

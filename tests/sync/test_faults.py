@@ -148,7 +148,9 @@ async def server() -> AsyncIterator[TargetServer]:
 
 
 @pytest.fixture(scope="module")
-async def hub(broker: EmbeddedBroker, server: TargetServer, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Hub]:
+async def hub(
+    broker: EmbeddedBroker, server: TargetServer, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Hub]:
     """Sync + web API in this process (one consumer group per target, joined once)."""
     data_dir = tmp_path_factory.mktemp("faults")
     text = config_text(data_dir, broker, server, "faults-a", "faults-b")
@@ -343,6 +345,58 @@ async def test_delivery_metrics_and_consumer_lag(hub: Hub) -> None:
     await hub.check(events, deadlettered_ok=True)
 
 
+async def test_an_interrupted_send_without_idempotency_is_deadlettered_as_ambiguous_not_resent(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aiokafka.structs import ConsumerRecord
+
+    from schemas import encode_event
+    from services.sync.flows import event_context
+
+    worker = hub.worker(hub.a)
+    monkeypatch.setattr(worker.connector, "idempotency", "none")  # an SMTP-like target
+    event = customer("tamb", 0)
+    key = f"{event.id}:to-a:send"
+    ledger = hub.runtime.ledger
+    assert ledger is not None
+    # A previous process marked it "sending" and died before the answer came.
+    await ledger.begin(key, event, hub.a, "to-a", "send", "none")
+    await ledger.sending(key, 1)
+    before = hub.metric("handover_delivery_ambiguous_total", target=hub.a)
+    record = ConsumerRecord(TOPIC, 0, 10**9, int(time.time() * 1000), 0, event.subject.encode(),
+                            encode_event(event), None, 0, 0, ())
+    [(flow, [action])] = [(f, acts) for f, acts in worker.flows if f.name == "to-a"]
+    outcome = await worker.deliver(event, event_context(event), flow, action, record=record)
+    assert outcome.status == "deadlettered"
+    assert hub.metric("handover_delivery_ambiguous_total", target=hub.a) == before + 1
+    assert hub.server.arrived[(hub.a, key)] == 0  # not sent a second time
+    [dl] = await wait_for(lambda: _letters_for(hub, hub.a, event.id))
+    assert "between sending and confirmation" in dl.headers["error-message"]
+    row = await ledger.delivery(key)
+    assert row is not None and row.status == "deadlettered"
+
+
+async def test_a_ledger_outage_delays_an_event_but_never_skips_it(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    ledger = hub.worker(hub.a).ledger
+    real_begin = ledger.begin
+    failures = 0
+
+    async def flaky_begin(key: str, *args: object) -> object:
+        nonlocal failures
+        if key.startswith("tdb-") and failures < 3:
+            failures += 1
+            raise OSError("disk I/O error")  # the database is briefly unavailable
+        return await real_begin(key, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ledger, "begin", flaky_begin)
+    events = [customer("tdb", 0)]
+    await hub.publisher.publish_many(events)
+    await wait_for(lambda: hub.server.delivered(hub.a, keys(events, "to-a"))
+                   and hub.server.delivered(hub.b, keys(events, "to-b")))
+    assert failures == 3
+    await hub.check(events)
+
+
 # --- processes --------------------------------------------------------------------------------
 
 
@@ -369,14 +423,14 @@ class SyncProcess:
         assert self.proc is not None
         return self.proc.poll()
 
-    async def stop(self, timeout: float = 30) -> int:
+    async def stop(self, limit_s: float = 30) -> int:
         """SIGTERM (graceful: drain, commit, leave the group) and wait without blocking the loop
         (the target server runs on it: a blocking wait would time out the child's requests)."""
         assert self.proc is not None
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         proc = self.proc
-        await wait_for(lambda: proc.poll() is not None, timeout=timeout)
+        await wait_for(lambda: proc.poll() is not None, timeout=limit_s)
         return proc.returncode
 
     def kill(self) -> None:

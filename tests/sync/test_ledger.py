@@ -179,12 +179,13 @@ async def test_concurrent_statements_each_get_their_own_answer_and_error(ledger:
     # fail alone, and every other caller must see its own result, committed.
     events = [contact_event(event_id=uid("cc")) for _ in range(30)]
     keys = [f"{e.id}:f:send" for e in events]
-    first = await asyncio.gather(*(ledger.begin(k, e, "crm", "f", "send", "key") for k, e in zip(keys, events)))
+    pairs = list(zip(keys, events, strict=True))
+    first = await asyncio.gather(*(ledger.begin(k, e, "crm", "f", "send", "key") for k, e in pairs))
     assert first == [None] * 30
     results = await asyncio.gather(
         *(ledger.delivered(k, f"x{i}", 1) for i, k in enumerate(keys[:15])),
         ledger.db.execute("INSERT INTO no_such_table VALUES ($1)", 1),
-        *(ledger.begin(k, e, "crm", "f", "send", "key") for k, e in zip(keys, events)),
+        *(ledger.begin(k, e, "crm", "f", "send", "key") for k, e in pairs),
         return_exceptions=True,
     )
     assert [r for r in results[:15]] == [None] * 15
