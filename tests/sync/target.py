@@ -49,6 +49,7 @@ class TargetServer:
         self.ok: Counter[tuple[str, str]] = Counter()  # (path, key) -> 2xx answers sent
         self.rules: dict[str, PathRules] = {}
         self.kills = 0
+        self.killed: set[int] = set()
         self.in_flight: Counter[str] = Counter()  # path -> requests being answered
         self.arrived: Counter[tuple[str, str]] = Counter()  # (path, key) -> requests received
         self.port = free_port()
@@ -109,9 +110,13 @@ class TargetServer:
                 return web.json_response({"error": f"status {status}"}, status=status, headers=headers)
             if not self.effects[(path, key)]:
                 self.effects[(path, key)] += 1
-            pid_of = rules.kill.pop(key, None)
-            if pid_of is not None and (pid := pid_of()) is not None:
+            pid_of = rules.kill.get(key)
+            # A request still in flight from a process killed a moment ago must not count as
+            # a second kill: each victim key takes down a different process.
+            if pid_of is not None and (pid := pid_of()) is not None and pid not in self.killed:
+                del rules.kill[key]
                 # The effect is applied; the sender dies before it hears so.
+                self.killed.add(pid)
                 self.kills += 1
                 os.kill(pid, signal.SIGKILL)
                 return web.json_response({"id": "never heard"})
