@@ -88,10 +88,12 @@ class Clock:
         self.last: float | None = None
 
     def tick(self) -> None:
+        """Note the first handled record."""
         if self.first is None:
             self.first = time.perf_counter()
 
     def rate(self, n: int) -> float:
+        """Records per second between first and last."""
         assert self.first is not None and self.last is not None
         return n / (self.last - self.first)
 

@@ -119,16 +119,20 @@ class Hub:
 
     @property
     def settings(self) -> Settings:
+        """The running settings."""
         return self.runtime.settings
 
     def worker(self, target: str) -> TargetWorker:
+        """One target's worker."""
         assert self.runtime.sync is not None
         return next(w for w in self.runtime.sync.workers if w.target == target)
 
     def metric(self, name: str, **labels: str) -> float:
+        """A sample of this process's metrics (0 when absent)."""
         return self.runtime.metrics.registry.get_sample_value(name, labels) or 0.0
 
     async def dead_letters(self, target: str) -> list[DeadLetter]:
+        """A target's dead letters, read back from Kafka."""
         return await self.replayer.read(target)
 
     async def check(self, events: list[CustomerCreated], *, deadlettered_ok: bool = False) -> None:
@@ -409,6 +413,7 @@ class SyncProcess:
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        """Start the child, appending its output to the log."""
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "services.cli", "sync", "--config", str(self.config)],
@@ -417,9 +422,11 @@ class SyncProcess:
 
     @property
     def pid(self) -> int | None:
+        """The pid while the child runs, else None."""
         return self.proc.pid if self.proc is not None and self.proc.poll() is None else None
 
     def exited(self) -> int | None:
+        """The exit code once it ended, else None."""
         assert self.proc is not None
         return self.proc.poll()
 
@@ -434,6 +441,7 @@ class SyncProcess:
         return proc.returncode
 
     def kill(self) -> None:
+        """SIGKILL and reap (teardown)."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
