@@ -6,7 +6,7 @@ from typing import Literal, Protocol
 
 from schemas import Event
 
-Prior = Literal["delivered", "ambiguous"] | None
+Prior = Literal["delivered", "deadlettered", "ambiguous"] | None
 
 
 class Ledger(Protocol):
@@ -15,8 +15,9 @@ class Ledger(Protocol):
     async def begin(
         self, key: str, event: Event, target: str, flow: str, action: str, idempotency: str
     ) -> Prior:
-        """Register an action about to run; "delivered" if done before, "ambiguous" if a
-        non-idempotent call was interrupted between sending and confirmation."""
+        """Register an action about to run; "delivered" if done before, "deadlettered" if it is
+        in the dead-letter topic (only a replay retries it), "ambiguous" if a non-idempotent
+        call was interrupted between sending and confirmation."""
         ...
 
     async def sending(self, key: str, attempt: int) -> None:

@@ -52,7 +52,13 @@ _PLACEHOLDER = re.compile(r"\$(\d+)")
 
 
 class SqliteDatabase:
-    """sqlite3 on one dedicated thread (the module is synchronous; one writer keeps it simple)."""
+    """sqlite3 on one dedicated thread (the module is synchronous; one writer keeps it simple).
+
+    Single statements (`execute`, `fetch`, `fetchrow`) are group-committed: the ones issued
+    while the thread is busy wait in a queue and then run together in one transaction, one
+    thread hop for all of them. Each caller still gets its answer only after that COMMIT, so
+    "the ledger has it" means what it meant with one statement per hop.
+    """
 
     dialect = "sqlite"
 
@@ -63,6 +69,8 @@ class SqliteDatabase:
         self._path = path
         self._conn: sqlite3.Connection | None = None
         self._closed = False
+        self._queue: list[tuple[str, str, tuple[Any, ...], asyncio.Future[Any]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -84,9 +92,61 @@ class SqliteDatabase:
     def _sql(sql: str) -> str:
         return _PLACEHOLDER.sub(r"?\1", sql)
 
+    async def _submit(self, mode: str, sql: str, args: tuple[Any, ...]) -> Any:
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.append((mode, self._sql(sql), args, fut))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        return await fut
+
+    async def _flush(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue, []
+            try:
+                results = await self._run(self._run_batch, [(m, q, a) for m, q, a, _ in batch])
+            except BaseException as exc:
+                results = [exc] * len(batch)
+            for (_, _, _, fut), result in zip(batch, results, strict=True):
+                if fut.done():
+                    continue  # the caller gave up waiting; the statement ran regardless
+                if isinstance(result, BaseException):
+                    fut.set_exception(result)
+                else:
+                    fut.set_result(result)
+
+    def _run_batch(self, batch: list[tuple[str, str, tuple[Any, ...]]]) -> list[Any]:
+        conn = self._connect()
+
+        def one(mode: str, sql: str, args: tuple[Any, ...]) -> Any:
+            cursor = conn.execute(sql, args)
+            # Always step to the end: a half-read RETURNING statement would keep its write open.
+            rows = cursor.fetchall()
+            return (rows[0] if rows else None) if mode == "one" else rows if mode == "all" else None
+
+        if len(batch) == 1:
+            try:
+                return [one(*batch[0])]
+            except Exception as exc:
+                return [exc]
+        # IMMEDIATE: take the write lock up front, so another process cannot make the upgrade fail.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            results = [one(*item) for item in batch]
+        except Exception:
+            conn.execute("ROLLBACK")
+            out: list[Any] = []
+            for item in batch:
+                try:
+                    out.append(one(*item))
+                except Exception as exc:
+                    out.append(exc)
+            return out
+        conn.execute("COMMIT")
+        return results
+
     async def execute(self, sql: str, *args: Any) -> None:
-        """Run one statement (autocommit)."""
-        await self._run(lambda: self._connect().execute(self._sql(sql), args))
+        """Run one statement (committed before this returns; batched with concurrent ones)."""
+        await self._submit("exec", sql, args)
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """Run one statement for many rows in one transaction."""
@@ -105,12 +165,12 @@ class SqliteDatabase:
         await self._run(work)
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
-        """All rows of a query."""
-        return await self._run(lambda: self._connect().execute(self._sql(sql), args).fetchall())  # type: ignore[no-any-return]
+        """All rows of a query (or of a statement with RETURNING)."""
+        return await self._submit("all", sql, args)  # type: ignore[no-any-return]
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
         """The first row, or None."""
-        return await self._run(lambda: self._connect().execute(self._sql(sql), args).fetchone())  # type: ignore[no-any-return]
+        return await self._submit("one", sql, args)  # type: ignore[no-any-return]
 
     async def script(self, statements: Sequence[str]) -> None:
         """DDL in order."""
@@ -123,9 +183,11 @@ class SqliteDatabase:
         await self._run(work)
 
     async def close(self) -> None:
-        """Close the connection and stop the thread (a second call does nothing)."""
+        """Finish queued statements, close the connection and stop the thread (once)."""
         if self._closed:
             return
+        if self._flusher is not None:
+            await asyncio.gather(self._flusher, return_exceptions=True)
         self._closed = True
 
         def work() -> None:

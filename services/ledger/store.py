@@ -194,19 +194,21 @@ class SqlLedger:
     # --- the sync runner's calls (services.ledger.base.Ledger) -------------------------------
 
     async def begin(self, key: str, event: Event, target: str, flow: str, action: str, idempotency: str) -> Prior:
-        """Register the action; "delivered" when done before, "ambiguous" when a
-        non-idempotent call was interrupted between sending and confirmation."""
-        row = await self.db.fetchrow("SELECT status FROM deliveries WHERE key = $1", key)
-        if row is None:
-            await self.db.execute(
-                "INSERT INTO deliveries (key, event_id, target, flow, action, status, test) "
-                "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (key) DO NOTHING",
-                key, event.id, target, flow, action, PENDING, event.test,
-            )
-            return None
-        status = row[0]
+        """Register the action; "delivered" when done before, "deadlettered" when it went to the
+        dead-letter topic, "ambiguous" when a non-idempotent call was interrupted between
+        sending and confirmation."""
+        # One round trip: insert the row, or (a no-op update) hand back the existing status.
+        row = await self.db.fetchrow(
+            "INSERT INTO deliveries (key, event_id, target, flow, action, status, test) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7) "
+            "ON CONFLICT (key) DO UPDATE SET status = deliveries.status RETURNING status",
+            key, event.id, target, flow, action, PENDING, event.test,
+        )
+        status = row[0] if row else PENDING
         if status == DELIVERED:
             return "delivered"
+        if status == DEADLETTERED:
+            return "deadlettered"
         if status == SENDING and idempotency == "none":
             return "ambiguous"
         return None
@@ -354,9 +356,12 @@ class SqlLedger:
 
     async def search(self, term: str, limit: int = 50) -> list[EventRow]:
         """Events whose business keys contain `term` (order number, e-mail, name), newest first."""
-        like = "%" + term.strip().lower().replace("%", "").replace("_", "") + "%"
+        # Escape LIKE's wildcards rather than dropping them: "first_last@..." is a real address.
+        escaped = term.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = "%" + escaped + "%"
         rows = await self.db.fetch(
-            f"SELECT {EventRow.COLUMNS} FROM events WHERE keys LIKE $1 ORDER BY recorded_at DESC LIMIT $2",
+            f"SELECT {EventRow.COLUMNS} FROM events WHERE keys LIKE $1 ESCAPE '\\' "
+            "ORDER BY recorded_at DESC LIMIT $2",
             like, limit,
         )
         return [EventRow(*_bools(r, 7)) for r in rows]

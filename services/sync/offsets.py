@@ -20,6 +20,12 @@ class PartitionOffsets:
         """An offset's work is done: delivered, skipped, or dead-lettered."""
         self.pending.discard(offset)
 
+    def first_unfinished(self) -> int | None:
+        """The lowest offset not done yet (last started + 1 when all are); None before any."""
+        if self.highest_started is None:
+            return None
+        return min(self.pending) if self.pending else self.highest_started + 1
+
     def commit_offset(self) -> int | None:
         """The offset to commit now (first unfinished, or last started + 1); None if unchanged."""
         if self.highest_started is None:

@@ -10,10 +10,11 @@ Records with the same key are processed in order; different keys run concurrentl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from schemas.topics import deadletter_topic, event_topic, sync_group
 from services.common.config import Settings, SyncConfig
 from services.common.kafka import consumer as make_consumer
 from services.common.metrics import Metrics
+from services.ledger.base import Ledger, NullLedger
 from services.sync.connectors import connector_kinds
 from services.sync.connectors.base import ActionRequest, Connector, ConnectorContext, Delivered
 from services.sync.errors import DeliveryError, Permanent, Transient
@@ -39,7 +41,6 @@ from services.sync.flows import (
     event_context,
     idempotency_key,
 )
-from services.ledger.base import Ledger, NullLedger
 from services.sync.offsets import PartitionOffsets
 
 log = structlog.get_logger("handover.sync")
@@ -53,13 +54,22 @@ class Outcome:
     detail: str = ""
 
 
+class _Abandoned(Exception):
+    """The worker is stopping: leave this record unfinished (uncommitted) for the next owner."""
+
+
 @dataclass
 class Breaker:
-    """Consecutive transient failures of one target; open (paused) past the threshold."""
+    """Consecutive transient failures of one target; open (paused) past the threshold.
+
+    While open, one task at a time (the prober) keeps trying every `breaker_probe_s`; the
+    others wait for its success instead of hammering the target.
+    """
 
     threshold: int
     failures: int = 0
     resumed: asyncio.Event = field(default_factory=asyncio.Event)
+    prober: asyncio.Task[Any] | None = None
 
     def __post_init__(self) -> None:
         self.resumed.set()
@@ -108,9 +118,10 @@ class TargetWorker:
         self.group = sync_group(target)
         self.consumer = make_consumer(settings.kafka, self.group)
         self.offsets: dict[TopicPartition, PartitionOffsets] = {}
-        self.key_tails: dict[tuple[TopicPartition, bytes | None], asyncio.Task[None]] = {}
+        self.key_tails: dict[tuple[TopicPartition, bytes | None], asyncio.Task[bool]] = {}
         self.slots = asyncio.Semaphore(self.cfg.concurrency)
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.tasks: set[asyncio.Task[bool]] = set()
+        self.idle: set[asyncio.Task[Any]] = set()  # tasks in a backoff or breaker wait
         self.breaker = Breaker(self.cfg.breaker_threshold)
         self.log = log.bind(target=target)
         self.stopping = False
@@ -132,18 +143,44 @@ class TargetWorker:
                     for record in records:
                         await self._dispatch(tp, record)
                 await self.commit()
+                self.update_lag()
         except asyncio.CancelledError:
             raise
         finally:
             self.stopping = True
 
     async def stop(self) -> None:
-        """Drain in-flight work, commit what is done, leave the group."""
+        """Drain in-flight calls, abandon backoff/breaker waits, commit what is done, leave."""
         self.stopping = True
+        for task in list(self.idle):
+            task.cancel()  # waiting, not working: its record stays uncommitted for the next run
         if self.tasks:
-            await asyncio.gather(*self.tasks, return_exceptions=True)
+            # A call in flight finishes (bounded by the delivery timeout) so its offset commits.
+            _, pending = await asyncio.wait(set(self.tasks), timeout=self.cfg.delivery_timeout_s + 1)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
         await self.commit()
         await self.consumer.stop()
+
+    def update_lag(self) -> None:
+        """Set handover_consumer_lag_messages: highwater minus the first unfinished offset, summed.
+
+        From `highwater()` (the fetch answer), not `end_offsets()`, which the test broker gets
+        wrong for multi-record batches (BROKER_NOTES 2).
+        """
+        lag = 0
+        for tp in self.consumer.assignment():
+            high = self.consumer.highwater(tp)
+            if high is None:
+                continue
+            tracker = self.offsets.get(tp)
+            done = tracker.first_unfinished() if tracker is not None else None
+            if done is None:
+                state = self.consumer._subscription.subscription.assignment.state_value(tp)
+                done = state.position if state is not None and state.has_valid_position else high
+            lag += max(0, high - done)
+        self.metrics.consumer_lag.labels(self.group).set(lag)
 
     # --- dispatch ----------------------------------------------------------------------------
 
@@ -157,23 +194,72 @@ class TargetWorker:
         self.tasks.add(task)
         task.add_done_callback(self._done)
 
-    def _done(self, task: asyncio.Task[None]) -> None:
+    def _done(self, task: asyncio.Task[bool]) -> None:
         self.tasks.discard(task)
         self.slots.release()
         if not task.cancelled() and task.exception() is not None:
             self.log.error("worker_task_failed", error=repr(task.exception()))
 
     async def _process(
-        self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes], previous: asyncio.Task[None] | None
-    ) -> None:
-        if previous is not None:
-            await asyncio.wait([previous])  # per-key order; its outcome is its own business
+        self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes], previous: asyncio.Task[bool] | None
+    ) -> bool:
+        """Handle one record after the previous one of its key; True once it is finished."""
+        tracker = self.offsets[tp]
         try:
-            await self._handle(record)
+            if previous is not None:
+                await asyncio.wait([previous])  # per-key order; its outcome is its own business
+                if previous.cancelled() or previous.exception() is not None or not previous.result():
+                    return False  # the earlier one was abandoned: keep the key's order, leave this too
+            attempt = 0
+            while True:
+                try:
+                    await self._handle(record)
+                    break
+                except (_Abandoned, asyncio.CancelledError):
+                    return False  # stopping mid-wait: unfinished, redelivered (and deduped) next time
+                except Exception as exc:
+                    attempt += 1
+                    delay = backoff(attempt, self.cfg, None)
+                    self.log.error("record_failed_retrying", error=repr(exc), retry_in_s=round(delay, 3))
+                    try:
+                        await self._idle(lambda d=delay: asyncio.sleep(d))
+                    except (_Abandoned, asyncio.CancelledError):
+                        return False
+            # Only a record whose every action is delivered, skipped or dead-lettered counts as
+            # done; a cancelled or failing one must never let the commit pass its offset.
+            tracker.finished(record.offset)
+            return True
         finally:
-            self.offsets[tp].finished(record.offset)
             if self.key_tails.get((tp, record.key)) is asyncio.current_task():
                 del self.key_tails[(tp, record.key)]
+
+    async def _idle(self, waiting: Callable[[], Awaitable[Any]]) -> None:
+        """Await a backoff sleep or breaker wait that `stop()` may cut short."""
+        task = asyncio.current_task()
+        assert task is not None
+        if self.stopping:
+            raise _Abandoned
+        self.idle.add(task)
+        try:
+            await waiting()
+        except asyncio.CancelledError:
+            if self.stopping:
+                raise _Abandoned from None
+            raise
+        finally:
+            self.idle.discard(task)
+
+    async def _admit(self) -> None:
+        """Wait while the breaker is open, unless this task is the one probing the target."""
+        b = self.breaker
+        me = asyncio.current_task()
+        while b.open:
+            if b.prober is None or b.prober.done() or b.prober is me:
+                b.prober = me
+                return
+            # Re-check now and then: a prober that ends with a Permanent error hands over.
+            with contextlib.suppress(TimeoutError):
+                await self._idle(lambda: asyncio.wait_for(b.resumed.wait(), self.cfg.breaker_probe_s))
 
     async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
         structlog.contextvars.bind_contextvars(
@@ -227,6 +313,12 @@ class TargetWorker:
             self.log.info("event_skipped_duplicate", flow=flow.name, action=action.key, outcome="skipped_duplicate")
             delivered = await self.ledger.delivery(key) if hasattr(self.ledger, "delivery") else None
             return Outcome("already_delivered", getattr(delivered, "external_id", ""))
+        if prior == "deadlettered" and record is not None:
+            # Redelivered after a crash or rebalance: it already has its one dead letter; only
+            # an explicit replay (record is None) tries it again.
+            self.metrics.deliveries.labels(self.target, name, "skipped_duplicate").inc()
+            self.log.info("event_skipped_deadlettered", flow=flow.name, action=action.key)
+            return Outcome("deadlettered", "already dead-lettered")
         if prior == "ambiguous" and record is not None:
             self.metrics.ambiguous.labels(self.target).inc()
             exc = Permanent(
@@ -240,7 +332,7 @@ class TargetWorker:
         while True:
             attempt += 1
             if record is not None:
-                await self.breaker.resumed.wait()
+                await self._admit()
             started = time.perf_counter()
             try:
                 fields = action.render(ctx)
@@ -256,7 +348,7 @@ class TargetWorker:
                 error: DeliveryError = Transient(f"no answer within {self.cfg.delivery_timeout_s} s")
             except DeliveryError as exc:
                 error = exc
-            except Exception as exc:  # noqa: BLE001 - a connector bug must not lose the event
+            except Exception as exc:
                 error = Permanent(f"connector error: {exc!r}")
             else:
                 duration = time.perf_counter() - started
@@ -285,10 +377,11 @@ class TargetWorker:
                         error=error.message, retry_in_s=round(delay, 3), paused=paused,
                     )
                     await self.ledger.retrying(key, time.time() + delay)
-                    await asyncio.sleep(delay)
+                    await self._idle(lambda d=delay: asyncio.sleep(d))
                     continue
             elif attempt < self.cfg.permanent_attempts:
-                await asyncio.sleep(backoff(attempt, self.cfg, None))
+                pause = backoff(attempt, self.cfg, None)
+                await self._idle(lambda d=pause: asyncio.sleep(d))
                 continue
             if record is None:
                 self.log.warning("replay_failed", flow=flow.name, action=action.key, error=error.message[:500])
@@ -309,6 +402,7 @@ class TargetWorker:
     def _success(self) -> None:
         self.breaker.failures = 0
         if self.breaker.open:
+            self.breaker.prober = None
             self.breaker.resumed.set()
             self.metrics.target_paused.labels(self.target).set(0)
             self.consumer.resume(*self.consumer.assignment())

@@ -1,0 +1,197 @@
+"""The ledger's behaviour, the same tests on SQLite and on PostgreSQL (a fresh schema per test)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from services.ledger.store import RecordedEvent, SqlLedger, open_ledger
+from tests.sync.conftest import contact_event, order_event
+
+PG = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlLedger]:
+    """A fresh ledger: a SQLite file, or a new PostgreSQL schema dropped afterwards."""
+    if request.param == "sqlite":
+        led = await open_ledger(f"sqlite:///{tmp_path}/ledger.db")
+        yield led
+        await led.close()
+        return
+    import asyncpg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    led = await open_ledger(f"{PG}?schema={schema}")
+    try:
+        yield led
+    finally:
+        await led.close()
+        conn = await asyncpg.connect(PG)
+        try:
+            await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        finally:
+            await conn.close()
+
+
+def uid(prefix: str) -> str:
+    """A unique event id."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+async def test_a_delivered_action_is_reported_delivered_when_it_begins_again(ledger: SqlLedger) -> None:
+    ev = contact_event(event_id=uid("ev"))
+    key = f"{ev.id}:flow:send"
+    assert await ledger.begin(key, ev, "crm", "flow", "send", "key") is None
+    await ledger.failed(key, "Transient: 503", 1)
+    assert await ledger.begin(key, ev, "crm", "flow", "send", "key") is None  # a failure is retried
+    await ledger.delivered(key, "ext-7", 2)
+    assert await ledger.begin(key, ev, "crm", "flow", "send", "key") == "delivered"
+    row = await ledger.delivery(key)
+    assert row is not None
+    assert (row.status, row.attempts, row.external_id, row.last_error) == ("delivered", 2, "ext-7", "")
+    assert row.delivered_at is not None and row.first_attempt_at is not None
+
+
+async def test_an_unconfirmed_send_without_idempotency_is_ambiguous(ledger: SqlLedger) -> None:
+    ev = contact_event(event_id=uid("ev"))
+    key = f"{ev.id}:flow:mail"
+    assert await ledger.begin(key, ev, "mail", "flow", "mail", "none") is None
+    await ledger.sending(key, 1)
+    # The process died here: SMTP may or may not have sent it.
+    assert await ledger.begin(key, ev, "mail", "flow", "mail", "none") == "ambiguous"
+    # A target with idempotency keys just sends again.
+    key2 = f"{ev.id}:flow:http"
+    await ledger.begin(key2, ev, "api", "flow", "http", "key")
+    await ledger.sending(key2, 1)
+    assert await ledger.begin(key2, ev, "api", "flow", "http", "key") is None
+
+
+async def test_a_deadlettered_action_is_not_redelivered_by_the_live_worker(ledger: SqlLedger) -> None:
+    ev = contact_event(event_id=uid("ev"))
+    key = f"{ev.id}:flow:send"
+    await ledger.begin(key, ev, "crm", "flow", "send", "key")
+    await ledger.deadlettered(key, "Permanent: 400", 1, 17)
+    assert await ledger.begin(key, ev, "crm", "flow", "send", "key") == "deadlettered"
+    row = await ledger.delivery(key)
+    assert row is not None and (row.status, row.dlq_offset) == ("deadlettered", 17)
+    await ledger.deadlettered(key, "Permanent: 400 again", 2, -1)  # a failed replay keeps the offset
+    row = await ledger.delivery(key)
+    assert row is not None and row.dlq_offset == 17 and row.attempts == 2
+
+
+async def test_record_is_idempotent(ledger: SqlLedger) -> None:
+    ev = contact_event(event_id=uid("ev"))
+    rec = RecordedEvent(ev, "handover.events.contact.submitted", 1, 42, [("f", "a", "crm"), ("f", "b", "mail")])
+    await ledger.record([rec])
+    await ledger.record([rec, rec])
+    rows = await ledger.db.fetch("SELECT COUNT(*) FROM events WHERE id = $1", ev.id)
+    assert rows[0][0] == 1
+    rows = await ledger.db.fetch("SELECT COUNT(*) FROM expected_actions WHERE event_id = $1", ev.id)
+    assert rows[0][0] == 2
+    row = await ledger.event(ev.id)
+    assert row is not None and row.type == "contact.submitted" and row.test is False
+
+
+async def test_dedupe_remembers_within_the_window_and_forgets_after(ledger: SqlLedger) -> None:
+    a, b = uid("hook"), uid("hook")
+    assert not await ledger.seen(a)
+    await ledger.remember(a, 60)
+    await ledger.remember(b, 0.05)
+    assert await ledger.seen(a) and await ledger.seen(b)
+    await asyncio.sleep(0.1)  # the window itself is what is under test
+    assert await ledger.seen(a) and not await ledger.seen(b)
+    await ledger.forget_expired()
+    rows = await ledger.db.fetch("SELECT event_id FROM webhook_dedupe WHERE event_id IN ($1, $2)", a, b)
+    assert [r[0] for r in rows] == [a]
+
+
+async def test_idmap_stores_and_overwrites(ledger: SqlLedger) -> None:
+    assert await ledger.idmap_get("pipedrive", "person:zoe@example.nl") is None
+    await ledger.idmap_put("pipedrive", "person:zoe@example.nl", "17")
+    await ledger.idmap_put("pipedrive", "person:zoe@example.nl", "18")
+    await ledger.idmap_put("hubspot", "person:zoe@example.nl", "h1")
+    assert await ledger.idmap_get("pipedrive", "person:zoe@example.nl") == "18"
+    assert await ledger.idmap_get("hubspot", "person:zoe@example.nl") == "h1"
+
+
+async def test_search_finds_by_order_number_email_and_name(ledger: SqlLedger) -> None:
+    tag = uuid.uuid4().hex[:6]
+    order = order_event(event_id=uid("ord"))
+    order = msgspec.structs.replace(
+        order, data=msgspec.structs.replace(order.data, order_number=f"#A{tag}")
+    )
+    contact = contact_event(event_id=uid("ct"), email=f"first_last.{tag}@example.nl")
+    await ledger.record([
+        RecordedEvent(order, "t", 0, 1, []), RecordedEvent(contact, "t", 0, 2, []),
+    ])
+    assert [e.id for e in await ledger.search(f"#A{tag}")] == [order.id]
+    # An underscore in an address is a literal character, not a wildcard to drop.
+    assert [e.id for e in await ledger.search(f"FIRST_LAST.{tag}@example.nl")] == [contact.id]
+    assert [e.id for e in await ledger.search(f"first%last.{tag}")] == []
+    found = {e.id for e in await ledger.search("Ålesund-Ørsted")}
+    assert {order.id, contact.id} <= found
+
+
+async def test_incomplete_lists_events_whose_action_is_not_delivered_in_time(ledger: SqlLedger) -> None:
+    done, missing, fresh = (contact_event(event_id=uid(p)) for p in ("done", "missing", "fresh"))
+    expected = [("f", "send", "crm")]
+    await ledger.record([RecordedEvent(done, "t", 0, 1, expected), RecordedEvent(missing, "t", 0, 2, expected)])
+    # Once delivered, an event is complete even if it later failed a redelivery attempt's bookkeeping.
+    await ledger.begin(f"{done.id}:f:send", done, "crm", "f", "send", "key")
+    await ledger.delivered(f"{done.id}:f:send", "x", 1)
+    await ledger.begin(f"{missing.id}:f:send", missing, "crm", "f", "send", "key")
+    await ledger.failed(f"{missing.id}:f:send", "Transient: 503", 3)
+    await ledger.db.execute("UPDATE events SET recorded_at = $1 WHERE id IN ($2, $3)",
+                            time.time() - 3600, done.id, missing.id)
+    await ledger.record([RecordedEvent(fresh, "t", 0, 3, expected)])
+    result = {ev.id: items for ev, items in await ledger.incomplete(older_than_s=600)}
+    assert done.id not in result and fresh.id not in result
+    [(flow, action, target, row)] = result[missing.id]
+    assert (flow, action, target) == ("f", "send", "crm")
+    assert row is not None and row.status == "failed" and row.attempts == 3
+    counts = await ledger.incomplete_counts(older_than_s=600)
+    assert counts.get("f", 0) >= 1
+
+
+async def test_weekly_deliveries_count_each_key_once_and_exclude_test_events(ledger: SqlLedger) -> None:
+    flow = f"weekly-{uuid.uuid4().hex[:6]}"
+    since = time.time() - 60
+    real = [contact_event(event_id=uid("w")) for _ in range(3)]
+    test_ev = msgspec.structs.replace(contact_event(event_id=uid("wt")), test=True)
+    for ev in [*real, test_ev]:
+        key = f"{ev.id}:{flow}:send"
+        for _ in range(2):  # redelivered: begin/delivered twice for the same key
+            await ledger.begin(key, ev, "crm", flow, "send", "key")
+            await ledger.delivered(key, "x", 1)
+    rows = [r for r in await ledger.weekly_deliveries(since) if r[0] == flow]
+    assert rows == [(flow, "send", "crm", 0, 3)]
+
+
+async def test_concurrent_statements_each_get_their_own_answer_and_error(ledger: SqlLedger) -> None:
+    # SQLite group-commits concurrent statements in one transaction: one bad statement must
+    # fail alone, and every other caller must see its own result, committed.
+    events = [contact_event(event_id=uid("cc")) for _ in range(30)]
+    keys = [f"{e.id}:f:send" for e in events]
+    pairs = list(zip(keys, events, strict=True))
+    first = await asyncio.gather(*(ledger.begin(k, e, "crm", "f", "send", "key") for k, e in pairs))
+    assert first == [None] * 30
+    results = await asyncio.gather(
+        *(ledger.delivered(k, f"x{i}", 1) for i, k in enumerate(keys[:15])),
+        ledger.db.execute("INSERT INTO no_such_table VALUES ($1)", 1),
+        *(ledger.begin(k, e, "crm", "f", "send", "key") for k, e in pairs),
+        return_exceptions=True,
+    )
+    assert [r for r in results[:15]] == [None] * 15
+    assert isinstance(results[15], Exception)
+    statuses = results[16:]
+    assert statuses.count("delivered") <= 15 and set(statuses) <= {"delivered", None}
+    rows = {r.key: r for r in await ledger.all_deliveries("crm") if r.key in keys}
+    assert [rows[k].status for k in keys] == ["delivered"] * 15 + ["pending"] * 15
+    assert [rows[k].external_id for k in keys[:15]] == [f"x{i}" for i in range(15)]
