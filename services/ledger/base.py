@@ -6,7 +6,7 @@ from typing import Literal, Protocol
 
 from schemas import Event
 
-Prior = Literal["delivered", "deadlettered", "ambiguous"] | None
+Prior = Literal["delivered", "deadlettered", "deadlettering", "ambiguous"] | None
 
 
 class Ledger(Protocol):
@@ -34,6 +34,11 @@ class Ledger(Protocol):
 
     async def retrying(self, key: str, next_attempt_at: float) -> None:
         """The next attempt is scheduled for this time (epoch seconds)."""
+        ...
+
+    async def deadlettering(self, key: str) -> None:
+        """The action is about to be written to the dead-letter topic (a crash right after leaves
+        "deadlettering", which tells the next owner to look there before writing it again)."""
         ...
 
     async def deadlettered(self, key: str, error: str, attempts: int, dlq_offset: int) -> None:
@@ -68,6 +73,9 @@ class NullLedger:
         return None
 
     async def retrying(self, key: str, next_attempt_at: float) -> None:
+        return None
+
+    async def deadlettering(self, key: str) -> None:
         return None
 
     async def deadlettered(self, key: str, error: str, attempts: int, dlq_offset: int) -> None:

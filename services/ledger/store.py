@@ -79,8 +79,8 @@ SCHEMA = [
 ]
 
 # Delivery statuses.
-PENDING, SENDING, RETRYING, DELIVERED, DEADLETTERED, FAILED = (
-    "pending", "sending", "retrying", "delivered", "deadlettered", "failed",
+PENDING, SENDING, RETRYING, DELIVERED, DEADLETTERED, FAILED, DEADLETTERING = (
+    "pending", "sending", "retrying", "delivered", "deadlettered", "failed", "deadlettering",
 )
 
 
@@ -207,6 +207,8 @@ class SqlLedger:
         status = row[0] if row else PENDING
         if status == DELIVERED:
             return "delivered"
+        if status == DEADLETTERING:
+            return "deadlettering"
         if status == DEADLETTERED:
             return "deadlettered"
         if status == SENDING and idempotency == "none":
@@ -245,6 +247,10 @@ class SqlLedger:
         await self.db.execute(
             "UPDATE deliveries SET status = $2, next_attempt_at = $3 WHERE key = $1", key, RETRYING, next_attempt_at
         )
+
+    async def deadlettering(self, key: str) -> None:
+        """The dead-letter record is being written now."""
+        await self.db.execute("UPDATE deliveries SET status = $2 WHERE key = $1", key, DEADLETTERING)
 
     async def deadlettered(self, key: str, error: str, attempts: int, dlq_offset: int) -> None:
         """The action is in the dead-letter topic."""

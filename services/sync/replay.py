@@ -7,57 +7,22 @@ key, so replaying twice (or replaying something that meanwhile succeeded) has on
 from __future__ import annotations
 
 import datetime as dt
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
 import msgspec
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas import decode_event
-from schemas.topics import deadletter_topic
 from services.common.config import Settings
 from services.common.metrics import Metrics
 from services.ledger.store import SqlLedger
 from services.sync.connectors import connector_kinds
 from services.sync.connectors.base import Connector, ConnectorContext
+from services.sync.deadletters import DeadLetter, read_dead_letters
 from services.sync.flows import compile_flows, event_context
 from services.sync.runner import Outcome, TargetWorker
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    """One record of a dead-letter topic, with the headers the worker wrote."""
-
-    target: str
-    partition: int
-    offset: int
-    value: bytes
-    headers: dict[str, str]
-    timestamp: float
-    status: str = "dead"  # "dead", or "replayed" once the ledger has the action delivered
-
-    @property
-    def id(self) -> str:
-        """Stable id: target:partition:offset."""
-        return f"{self.target}:{self.partition}:{self.offset}"
-
-    @property
-    def event_id(self) -> str:
-        """The original event's id ('' for an undecodable record)."""
-        return self.headers.get("event-id", "")
-
-    @property
-    def error(self) -> str:
-        """Error class and message."""
-        return f"{self.headers.get('error-class', '')}: {self.headers.get('error-message', '')}"
-
-    @property
-    def when(self) -> dt.datetime:
-        """When it was dead-lettered."""
-        return dt.datetime.fromtimestamp(self.timestamp, dt.UTC)
 
 
 class UnknownDeadLetter(LookupError):
@@ -78,17 +43,7 @@ class Replayer:
     async def read(self, target: str | None = None) -> list[DeadLetter]:
         """Every dead letter (of one target, or all), oldest first, with its replay status."""
         targets = [target] if target else list(self.settings.targets)
-        out: list[DeadLetter] = []
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka.bootstrap_servers, enable_auto_commit=False,
-            fetch_max_wait_ms=self.settings.kafka.fetch_max_wait_ms,
-        )
-        await consumer.start()
-        try:
-            for name in targets:
-                out += [dl async for dl in _read_topic(consumer, name)]
-        finally:
-            await consumer.stop()
+        out = await read_dead_letters(self.settings.kafka, targets)
         result = []
         for dl in out:
             key = dl.headers.get("idempotency-key", "")
@@ -168,32 +123,3 @@ class Replayer:
             await connector.close()
         if self._http is not None:
             await self._http.close()
-
-
-async def _read_topic(consumer: AIOKafkaConsumer, target: str) -> AsyncIterator[DeadLetter]:
-    topic = deadletter_topic(target)
-    parts = consumer.partitions_for_topic(topic)
-    if not parts:
-        await consumer._client.force_metadata_update()  # noqa: SLF001 - a new topic is not in the cache yet
-        parts = consumer.partitions_for_topic(topic) or set()
-    tps = [TopicPartition(topic, p) for p in sorted(parts)]
-    if not tps:
-        return
-    consumer.assign(tps)
-    await consumer.seek_to_beginning(*tps)
-    # end_offsets() is wrong for multi-record batches on the test broker (BROKER_NOTES 2):
-    # read until a fetch comes back empty and the position reached the highwater.
-    done: set[TopicPartition] = set()
-    deadline = time.monotonic() + 30
-    while len(done) < len(tps) and time.monotonic() < deadline:
-        batch = await consumer.getmany(*tps, timeout_ms=200)
-        for tp, records in batch.items():
-            for r in records:
-                yield DeadLetter(
-                    target, r.partition, r.offset, r.value or b"",
-                    {k: v.decode("utf-8", "replace") for k, v in (r.headers or [])}, r.timestamp / 1000,
-                )
-        for tp in tps:
-            high = consumer.highwater(tp)
-            if high is not None and await consumer.position(tp) >= high:
-                done.add(tp)

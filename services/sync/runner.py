@@ -33,6 +33,7 @@ from services.common.metrics import Metrics
 from services.ledger.base import Ledger, NullLedger
 from services.sync.connectors import connector_kinds
 from services.sync.connectors.base import ActionRequest, Connector, ConnectorContext, Delivered
+from services.sync.deadletters import find_dead_letter
 from services.sync.errors import DeliveryError, Permanent, Transient
 from services.sync.flows import (
     CompiledAction,
@@ -186,10 +187,18 @@ class TargetWorker:
 
     async def _dispatch(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> None:
         await self.slots.acquire()
-        offsets = self.offsets.setdefault(tp, PartitionOffsets())
+        offsets = self.offsets.get(tp)
+        if offsets is None or (offsets.highest_started is not None and record.offset <= offsets.highest_started):
+            # Offsets only grow within a log; a smaller one means the topic was deleted and made
+            # again (a wiped broker). Track it afresh, or the commit would carry the old log's
+            # position past records of the new one.
+            if offsets is not None:
+                self.log.warning("partition_offsets_went_back", partition=f"{tp.topic}:{tp.partition}",
+                                 offset=record.offset, before=offsets.highest_started)
+            offsets = self.offsets[tp] = PartitionOffsets()
         offsets.started(record.offset)
         previous = self.key_tails.get((tp, record.key))
-        task = asyncio.create_task(self._process(tp, record, previous))
+        task = asyncio.create_task(self._process(tp, record, previous, offsets))
         self.key_tails[(tp, record.key)] = task
         self.tasks.add(task)
         task.add_done_callback(self._done)
@@ -201,10 +210,13 @@ class TargetWorker:
             self.log.error("worker_task_failed", error=repr(task.exception()))
 
     async def _process(
-        self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes], previous: asyncio.Task[bool] | None
+        self,
+        tp: TopicPartition,
+        record: ConsumerRecord[bytes, bytes],
+        previous: asyncio.Task[bool] | None,
+        tracker: PartitionOffsets,
     ) -> bool:
         """Handle one record after the previous one of its key; True once it is finished."""
-        tracker = self.offsets[tp]
         try:
             if previous is not None:
                 await asyncio.wait([previous])  # per-key order; its outcome is its own business
@@ -319,6 +331,14 @@ class TargetWorker:
             self.metrics.deliveries.labels(self.target, name, "skipped_duplicate").inc()
             self.log.info("event_skipped_deadlettered", flow=flow.name, action=action.key)
             return Outcome("deadlettered", "already dead-lettered")
+        if prior == "deadlettering" and record is not None:
+            # The last owner died while writing the dead letter: write it only if it is not there.
+            found = await find_dead_letter(self.settings.kafka, self.target, key)
+            if found is not None:
+                await self.ledger.deadlettered(key, found.error, int(found.headers.get("attempts", "1") or 1),
+                                               found.offset)
+                self.log.info("event_skipped_deadlettered", flow=flow.name, action=action.key, recovered=True)
+                return Outcome("deadlettered", "already dead-lettered")
         if prior == "ambiguous" and record is not None:
             self.metrics.ambiguous.labels(self.target).inc()
             exc = Permanent(
@@ -436,6 +456,8 @@ class TargetWorker:
         ]
         # Written and acknowledged before the offset can be committed: never silently dropped.
         assert self.dlq is not None, "only the live worker dead-letters"
+        if key:
+            await self.ledger.deadlettering(key)
         while True:
             try:
                 meta = await self.dlq.send_and_wait(
@@ -461,12 +483,14 @@ class TargetWorker:
     async def commit(self, partitions: Sequence[TopicPartition] | None = None) -> None:
         """Commit, per partition, every offset below the first unfinished one."""
         offsets = {}
+        trackers = {}
         for tp, tracker in self.offsets.items():
             if partitions is not None and tp not in partitions:
                 continue
             safe = tracker.commit_offset()
             if safe is not None:
                 offsets[tp] = safe
+                trackers[tp] = tracker
         if not offsets:
             return
         try:
@@ -476,7 +500,7 @@ class TargetWorker:
             self.log.warning("commit_failed", error=repr(exc))
             return
         for tp, off in offsets.items():
-            self.offsets[tp].committed = off
+            trackers[tp].committed = off
 
 
 def _iso(ts: float) -> str:

@@ -268,10 +268,6 @@ async def test_deeply_nested_json_is_rejected_with_a_4xx(tmp_path: Path) -> None
             (h.sent.key, h.sent.answers[-1].status) for h in hostile]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: TargetWorker.deliver waits on breaker.resumed before every attempt, and only a successful "
-    "delivery sets it, so once breaker_threshold consecutive transient failures open the breaker every "
-    "task waits forever: the target never receives another request until the sync process restarts"))
 async def test_an_open_breaker_closes_when_the_target_recovers(tmp_path: Path) -> None:
     """A target that fails 5 times in a row and then recovers gets every action delivered."""
     async with World(tmp_path, breaker_threshold=5) as w:

@@ -88,7 +88,7 @@ breaker_probe_s = 0.5
 [sources.shop]
 kind = "shopify"
 secret = "{shop_secret}"
-[sources.website]
+[sources.ops_site]  # a name no other test module uses: the broker is shared
 kind = "form"
 [targets.ops_invoices]
 kind = "http"

@@ -118,7 +118,7 @@ async def test_status_page_in_plain_words(hub: Hub, admin: aiohttp.ClientSession
     async with admin.get(hub.url + "/status") as r:
         html = await r.text()
     assert r.status == 200
-    for name in ("shop", "website", "ops_invoices", "ops_archive", "Orders to invoicing"):
+    for name in ("shop", "ops_site", "ops_invoices", "ops_archive", "Orders to invoicing"):
         assert name in html
     shop = re.search(r'<tr data-source="shop">(.*?)</tr>', html, re.S)
     assert shop and re.search(r"Still learning its rhythm|Normal: usually every|Unusually quiet", shop.group(1))
@@ -143,21 +143,21 @@ async def test_a_source_quiet_beyond_its_rhythm_is_flagged(hub: Hub, admin: aioh
     ledger = hub.runtime.ledger
     assert ledger is not None
     now = time.time()
-    # The website form used to send every 10 minutes; the last one was 5 hours ago.
+    # The ops_site form used to send every 10 minutes; the last one was 5 hours ago.
     for i in range(30):
         at = now - 5 * 3600 - i * 600
         await ledger.db.execute(
             "INSERT INTO events (id, type, source, subject, keys, summary, occurred_at, received_at, recorded_at, "
-            "test, topic, kafka_partition, kafka_offset) VALUES ($1, 'contact.submitted', 'website', 's', '', "
+            "test, topic, kafka_partition, kafka_offset) VALUES ($1, 'contact.submitted', 'ops_site', 's', '', "
             "'form', $2, $2, $2, FALSE, 't', 0, $3)",
             f"silence-{uuid.uuid4()}", at, i,
         )
     async with admin.get(hub.url + "/status") as r:
         html = await r.text()
-    row = re.search(r'<tr data-source="website">(.*?)</tr>', html, re.S)
+    row = re.search(r'<tr data-source="ops_site">(.*?)</tr>', html, re.S)
     assert row and "Unusually quiet: nothing for 5 hours; it usually sends every 10 minutes." in row.group(1)
     await refresh_gauges(hub.runtime.runner.app)  # type: ignore[union-attr]
     registry = hub.runtime.metrics.registry
-    silence = registry.get_sample_value("handover_source_silence_seconds", {"source": "website"})
-    limit = registry.get_sample_value("handover_source_silence_limit_seconds", {"source": "website"})
+    silence = registry.get_sample_value("handover_source_silence_seconds", {"source": "ops_site"})
+    limit = registry.get_sample_value("handover_source_silence_limit_seconds", {"source": "ops_site"})
     assert silence is not None and limit == 3600 and silence > 5 * 3600 - 60

@@ -1,0 +1,99 @@
+"""Dead-letter records: what the worker writes to `handover.deadletter.<target>`, read back."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from schemas.topics import deadletter_topic
+from services.common.config import KafkaConfig
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One record of a dead-letter topic, with the headers the worker wrote."""
+
+    target: str
+    partition: int
+    offset: int
+    value: bytes
+    headers: dict[str, str]
+    timestamp: float
+    status: str = "dead"  # "dead", or "replayed" once the ledger has the action delivered
+
+    @property
+    def id(self) -> str:
+        """Stable id: target:partition:offset."""
+        return f"{self.target}:{self.partition}:{self.offset}"
+
+    @property
+    def event_id(self) -> str:
+        """The original event's id ('' for an undecodable record)."""
+        return self.headers.get("event-id", "")
+
+    @property
+    def error(self) -> str:
+        """Error class and message."""
+        return f"{self.headers.get('error-class', '')}: {self.headers.get('error-message', '')}"
+
+    @property
+    def when(self) -> dt.datetime:
+        """When it was dead-lettered."""
+        return dt.datetime.fromtimestamp(self.timestamp, dt.UTC)
+
+
+async def read_dead_letters(kafka: KafkaConfig, targets: Sequence[str]) -> list[DeadLetter]:
+    """Every dead letter of these targets, oldest first per partition."""
+    out: list[DeadLetter] = []
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False,
+        fetch_max_wait_ms=kafka.fetch_max_wait_ms,
+    )
+    await consumer.start()
+    try:
+        for name in targets:
+            out += [dl async for dl in _read_topic(consumer, name)]
+    finally:
+        await consumer.stop()
+    return out
+
+
+async def find_dead_letter(kafka: KafkaConfig, target: str, idempotency_key: str) -> DeadLetter | None:
+    """The dead letter written for one action, if there is one (after a crash, before writing again)."""
+    for dl in await read_dead_letters(kafka, [target]):
+        if dl.headers.get("idempotency-key") == idempotency_key:
+            return dl
+    return None
+
+
+async def _read_topic(consumer: AIOKafkaConsumer, target: str) -> AsyncIterator[DeadLetter]:
+    topic = deadletter_topic(target)
+    parts = consumer.partitions_for_topic(topic)
+    if not parts:
+        await consumer._client.force_metadata_update()  # noqa: SLF001 - a new topic is not in the cache yet
+        parts = consumer.partitions_for_topic(topic) or set()
+    tps = [TopicPartition(topic, p) for p in sorted(parts)]
+    if not tps:
+        return
+    consumer.assign(tps)
+    await consumer.seek_to_beginning(*tps)
+    # end_offsets() is wrong for multi-record batches on the test broker (BROKER_NOTES 2):
+    # read until a fetch comes back empty and the position reached the highwater.
+    done: set[TopicPartition] = set()
+    deadline = time.monotonic() + 30
+    while len(done) < len(tps) and time.monotonic() < deadline:
+        batch = await consumer.getmany(*tps, timeout_ms=200)
+        for records in batch.values():
+            for r in records:
+                yield DeadLetter(
+                    target, r.partition, r.offset, r.value or b"",
+                    {k: v.decode("utf-8", "replace") for k, v in (r.headers or [])}, r.timestamp / 1000,
+                )
+        for tp in tps:
+            high = consumer.highwater(tp)
+            if high is not None and await consumer.position(tp) >= high:
+                done.add(tp)

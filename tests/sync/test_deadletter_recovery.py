@@ -1,0 +1,106 @@
+"""A sync process that dies while writing a dead letter: the next owner writes it once, never twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiokafka.structs import ConsumerRecord
+
+from schemas import ContactData, ContactSubmitted, Person, encode_event
+from schemas.topics import event_topic
+from services.common.broker import EmbeddedBroker
+from services.common.config import parse_settings
+from services.runtime import Parts, Runtime
+from services.sync.deadletters import read_dead_letters
+from services.sync.flows import event_context, idempotency_key
+from services.sync.runner import TargetWorker
+from tests.sync.target import TargetServer
+
+TARGET = "dlq_recovery"
+
+
+@pytest.fixture(scope="module")
+async def world(
+    broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[tuple[Runtime, TargetWorker, TargetServer]]:
+    """A sync worker for one HTTP target that refuses every request with a 400."""
+    target = TargetServer()
+    await target.start()
+    target.rule(TARGET).fail, target.rule(TARGET).fail_status = -1, 400
+    data_dir = tmp_path_factory.mktemp("dlq")
+    settings = parse_settings(
+        f'data_dir = "{data_dir}"\n[server]\nport = 0\n[ledger]\nurl = "sqlite:///{data_dir}/l.db"\n'
+        f'[kafka]\nbootstrap_servers = "{broker.bootstrap_servers}"\nidempotence = false\n'
+        f'session_timeout_ms = 6000\nheartbeat_interval_ms = 1000\n'
+        f'[targets.{TARGET}]\nkind = "http"\nurl = "{target.url}/{TARGET}"\n'
+        f'[[flows]]\nname = "f"\non = "contact.submitted"\n[[flows.actions]]\ntarget = "{TARGET}"\naction = "send"\n',
+        env={},
+    )
+    runtime = Runtime(settings, Parts(gateway=False, web=False, sync=True, recorder=False))
+    await runtime.start()
+    assert runtime.sync is not None
+    [worker] = runtime.sync.workers
+    yield runtime, worker, target
+    await runtime.stop()
+    await target.close()
+
+
+def make_record(offset: int) -> tuple[ContactSubmitted, ConsumerRecord[bytes, bytes]]:
+    """An event as the worker would have fetched it (a poison one: the target refuses it)."""
+    event = ContactSubmitted(
+        id=f"dlq-{uuid.uuid4()}", source="website", time=dt.datetime.now(dt.UTC),
+        data=ContactData(contact=Person(email="x@example.com")),
+    )
+    value = encode_event(event)
+    record = ConsumerRecord(event_topic(event.type), 0, offset, 0, 0, b"x@example.com", value, None, 13,
+                            len(value), ())
+    return event, record
+
+
+async def dead_letters_for(runtime: Runtime, key: str) -> int:
+    letters = await read_dead_letters(runtime.settings.kafka, [TARGET])
+    return sum(dl.headers.get("idempotency-key") == key for dl in letters)
+
+
+async def deliver(worker: TargetWorker, event: ContactSubmitted, record: ConsumerRecord[bytes, bytes]) -> str:
+    [(flow, [action])] = [(f, list(a)) for f, a in worker.flows]
+    outcome = await worker.deliver(event, event_context(event), flow, action, record=record)
+    return outcome.status
+
+
+async def test_a_dead_letter_written_before_the_crash_is_not_written_again(
+    world: tuple[Runtime, TargetWorker, TargetServer],
+) -> None:
+    runtime, worker, _ = world
+    ledger = runtime.ledger
+    assert ledger is not None
+    event, record = make_record(1_000_001)
+    key = idempotency_key(event, "f", "send")
+    assert await deliver(worker, event, record) == "deadlettered"
+    assert await dead_letters_for(runtime, key) == 1
+    # The process died after the dead letter was acknowledged, before the ledger heard of it.
+    await ledger.db.execute("UPDATE deliveries SET status = 'deadlettering' WHERE key = $1", key)
+    # The record comes again (its offset was never committed): it is found, not written twice.
+    assert await deliver(worker, event, record) == "deadlettered"
+    assert await dead_letters_for(runtime, key) == 1
+    row = await ledger.delivery(key)
+    assert row is not None and row.status == "deadlettered" and row.dlq_offset is not None
+
+
+async def test_a_dead_letter_lost_in_the_crash_is_written_once(
+    world: tuple[Runtime, TargetWorker, TargetServer],
+) -> None:
+    runtime, worker, _ = world
+    ledger = runtime.ledger
+    assert ledger is not None
+    event, record = make_record(1_000_002)
+    key = idempotency_key(event, "f", "send")
+    await ledger.begin(key, event, TARGET, "f", "send", "key")
+    await ledger.deadlettering(key)  # died before the dead letter reached Kafka
+    assert await dead_letters_for(runtime, key) == 0
+    assert await deliver(worker, event, record) == "deadlettered"
+    assert await dead_letters_for(runtime, key) == 1
