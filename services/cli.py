@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import signal
 import sys

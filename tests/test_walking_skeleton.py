@@ -4,10 +4,10 @@ mail through the real broker, byte for byte; bad input is refused and nothing is
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import aiohttp
@@ -49,7 +49,10 @@ on = "contact.submitted"
 target = "crm"
 action = "upsert_contact"
 minutes_saved = 3
-fields = {{ email = "{{{{ contact.email }}}}", name = "{{{{ contact.name }}}}", message = "{{{{ contact.message }}}}", phone = "{{{{ contact.phone }}}}" }}
+fields.email = "{{{{ contact.email }}}}"
+fields.name = "{{{{ contact.name }}}}"
+fields.message = "{{{{ contact.message }}}}"
+fields.phone = "{{{{ contact.phone }}}}"
 [[flows.actions]]
 target = "mail"
 action = "send_email"

@@ -164,7 +164,7 @@ async def _handle(request: web.Request, source: Source, ids: list[str]) -> web.S
 async def _dedupe(call: Awaitable[T]) -> T:
     try:
         return await call
-    except Exception as exc:  # noqa: BLE001 - any database failure: tell the vendor to retry
+    except Exception as exc:
         log.warning("dedupe_store_unavailable", error=repr(exc))
         raise Rejected(
             503, "ledger_unavailable", "the delivery could not be checked yet; please retry",

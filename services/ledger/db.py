@@ -104,7 +104,7 @@ class SqliteDatabase:
             batch, self._queue = self._queue, []
             try:
                 results = await self._run(self._run_batch, [(m, q, a) for m, q, a, _ in batch])
-            except BaseException as exc:
+            except BaseException as exc:  # noqa: BLE001 - handed to every waiting caller below
                 results = [exc] * len(batch)
             for (_, _, _, fut), result in zip(batch, results, strict=True):
                 if fut.done():
@@ -126,19 +126,19 @@ class SqliteDatabase:
         if len(batch) == 1:
             try:
                 return [one(*batch[0])]
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - the caller's future raises it
                 return [exc]
         # IMMEDIATE: take the write lock up front, so another process cannot make the upgrade fail.
         conn.execute("BEGIN IMMEDIATE")
         try:
             results = [one(*item) for item in batch]
-        except Exception:
+        except Exception:  # noqa: BLE001 - one bad statement: undo, then run each on its own
             conn.execute("ROLLBACK")
             out: list[Any] = []
             for item in batch:
                 try:
                     out.append(one(*item))
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - the caller's future raises it
                     out.append(exc)
             return out
         conn.execute("COMMIT")

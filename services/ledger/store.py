@@ -149,6 +149,9 @@ class DeliveryRow:
     )
 
 
+Missing = tuple[str, str, str, "DeliveryRow | None"]  # (flow, action, target, its delivery so far)
+
+
 @dataclass(frozen=True)
 class EventRow:
     """One recorded event."""
@@ -372,7 +375,7 @@ class SqlLedger:
         )
         return [EventRow(*_bools(r, 7)) for r in rows]
 
-    async def incomplete(self, older_than_s: float, limit: int = 200) -> list[tuple[EventRow, list[tuple[str, str, str, DeliveryRow | None]]]]:
+    async def incomplete(self, older_than_s: float, limit: int = 200) -> list[tuple[EventRow, list[Missing]]]:
         """Events whose expected actions are not all delivered `older_than_s` after recording,
         with each missing action (flow, action, target) and its delivery row if any."""
         cutoff = time.time() - older_than_s
@@ -384,7 +387,7 @@ class SqlLedger:
             "ORDER BY e.recorded_at LIMIT $2",
             cutoff, limit,
         )
-        out: dict[str, list[tuple[str, str, str, DeliveryRow | None]]] = {}
+        out: dict[str, list[Missing]] = {}
         for event_id, flow, action, target in rows:
             key = f"{event_id}:{flow}:{action}"
             out.setdefault(event_id, []).append((flow, action, target, await self.delivery(key)))

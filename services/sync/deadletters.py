@@ -74,7 +74,7 @@ async def _read_topic(consumer: AIOKafkaConsumer, target: str) -> AsyncIterator[
     topic = deadletter_topic(target)
     parts = consumer.partitions_for_topic(topic)
     if not parts:
-        await consumer._client.force_metadata_update()  # noqa: SLF001 - a new topic is not in the cache yet
+        await consumer._client.force_metadata_update()
         parts = consumer.partitions_for_topic(topic) or set()
     tps = [TopicPartition(topic, p) for p in sorted(parts)]
     if not tps:

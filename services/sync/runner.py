@@ -119,6 +119,7 @@ class TargetWorker:
         self.group = sync_group(target)
         self.consumer = make_consumer(settings.kafka, self.group)
         self.offsets: dict[TopicPartition, PartitionOffsets] = {}
+        self.commits_fenced = False  # after a failed commit, until the next assignment
         self.key_tails: dict[tuple[TopicPartition, bytes | None], asyncio.Task[bool]] = {}
         self.slots = asyncio.Semaphore(self.cfg.concurrency)
         self.tasks: set[asyncio.Task[bool]] = set()
@@ -229,7 +230,7 @@ class TargetWorker:
                     break
                 except (_Abandoned, asyncio.CancelledError):
                     return False  # stopping mid-wait: unfinished, redelivered (and deduped) next time
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - e.g. the ledger is down: retry, never skip
                     attempt += 1
                     delay = backoff(attempt, self.cfg, None)
                     self.log.error("record_failed_retrying", error=repr(exc), retry_in_s=round(delay, 3))
@@ -368,7 +369,7 @@ class TargetWorker:
                 error: DeliveryError = Transient(f"no answer within {self.cfg.delivery_timeout_s} s")
             except DeliveryError as exc:
                 error = exc
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a connector bug must not lose the event
                 error = Permanent(f"connector error: {exc!r}")
             else:
                 duration = time.perf_counter() - started
@@ -491,12 +492,19 @@ class TargetWorker:
             if safe is not None:
                 offsets[tp] = safe
                 trackers[tp] = tracker
-        if not offsets:
+        if not offsets or self.commits_fenced:
             return
         try:
             await self.consumer.commit(offsets)
-        except (CommitFailedError, KafkaError) as exc:
-            # The group moved on (rebalance); the new owner redelivers and the ledger skips.
+        except CommitFailedError as exc:
+            # The group moved on without us (a rebalance, or a coordinator that forgot the group,
+            # as a wiped broker does). Positions from before must not be committed into the new
+            # generation: stop committing until the next assignment; whatever was not committed
+            # is redelivered, and the ledger skips what was done.
+            self.commits_fenced = True
+            self.log.warning("commit_failed", error=repr(exc), fenced=True)
+            return
+        except KafkaError as exc:
             self.log.warning("commit_failed", error=repr(exc))
             return
         for tp, off in offsets.items():
@@ -527,6 +535,7 @@ class _Rebalance(ConsumerRebalanceListener):
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         w = self.worker
+        w.commits_fenced = False  # a new generation: its positions start from committed offsets
         for tp in assigned:
             w.offsets.pop(tp, None)
         if w.breaker.open:
@@ -568,7 +577,10 @@ class SyncService:
         )
         await self.dlq.start()
         kinds = connector_kinds()
-        ctx = ConnectorContext(http=self.http, data_dir=Path(self.settings.data_dir), timeout_s=self.settings.sync.delivery_timeout_s, idmap=self.ledger)
+        ctx = ConnectorContext(
+            http=self.http, data_dir=Path(self.settings.data_dir),
+            timeout_s=self.settings.sync.delivery_timeout_s, idmap=self.ledger,
+        )
         for name in self.target_names:
             spec = self.settings.targets[name]
             connector = kinds[spec.kind](spec, ctx)

@@ -24,7 +24,7 @@ from aiohttp import web
 from schemas import decode_event
 from services.common.appkeys import LEDGER, METRICS, SETTINGS
 from services.common.metrics import WEBHOOK_OUTCOMES
-from services.ledger.store import DELIVERED, DEADLETTERED, RETRYING, DeliveryRow, EventRow, SqlLedger
+from services.ledger.store import DEADLETTERED, DELIVERED, RETRYING, DeliveryRow, EventRow, SqlLedger
 from services.sync.replay import DeadLetter, UnknownDeadLetter
 from services.web.api import REPLAYER
 from services.web.auth import setup_auth
@@ -329,7 +329,11 @@ async def replay_all_from_page(request: web.Request) -> web.Response:
         return await _dead_letters_page(request, "Choose a target to replay.", ok=False, status=400)
     results = await request.app[REPLAYER].replay_all(target)
     good = sum(1 for _, o in results if o.status in ("delivered", "already_delivered"))
-    bad = [_outcome_text(dl, o.status, o.detail) for dl, o in results if o.status not in ("delivered", "already_delivered")]
+    bad = [
+        _outcome_text(dl, o.status, o.detail)
+        for dl, o in results
+        if o.status not in ("delivered", "already_delivered")
+    ]
     text = f"Replayed {len(results)} dead letter{'s' if len(results) != 1 else ''} of {target}: {good} delivered."
     if bad:
         text += " " + " ".join(bad[:5])

@@ -6,6 +6,7 @@ explain to an owner ("this shop usually sends an order every 20 minutes; nothing
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,7 +49,7 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
 def learn_rhythm(times: Sequence[float], min_gaps: int = MIN_GAPS) -> Rhythm | None:
     """The rhythm of a series of event times, or None with too little history."""
     ordered = sorted(times)
-    gaps = sorted(b - a for a, b in zip(ordered, ordered[1:], strict=False) if b > a)
+    gaps = sorted(b - a for a, b in itertools.pairwise(ordered) if b > a)
     if len(gaps) < min_gaps:
         return None
     return Rhythm(len(gaps), percentile(gaps, 0.5), percentile(gaps, 0.9))

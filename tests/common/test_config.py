@@ -58,7 +58,8 @@ def flow(on: str, action: str, target: str = "crm", extra: str = "", cond: str =
     ids=[
         "unknown-target-kind", "signed-source-without-secret", "wrong-type", "unknown-key", "unknown-target",
         "unknown-action", "unknown-event-type", "unknown-field", "unknown-root", "condition-unknown-field",
-        "condition-syntax", "condition-not-allowed", "template-syntax", "minutes-out-of-range", "missing-env", "token-missing",
+        "condition-syntax", "condition-not-allowed", "template-syntax", "minutes-out-of-range", "missing-env",
+        "token-missing",
     ],
 )
 def test_a_broken_config_names_the_key_and_why(text: str, path: str, words: str) -> None:

@@ -19,7 +19,8 @@ def order(total: str, currency: str = "EUR") -> OrderCreated:
 
 
 def contact(consent: bool, email: str = "a@b.nl") -> ContactSubmitted:
-    return ContactSubmitted(id="c", source="web", time=WHEN, data=ContactData(contact=Person(email=email), consent=consent))
+    data = ContactData(contact=Person(email=email), consent=consent)
+    return ContactSubmitted(id="c", source="web", time=WHEN, data=data)
 
 
 @pytest.mark.parametrize(

@@ -478,13 +478,24 @@ async def test_sigkill_between_target_success_and_commit_repeated_gives_one_effe
         await publisher.stop()
     proc.start()
     kills = 0
+    started_at = 0  # where the running child's output begins in the log
+
+    def settled() -> bool:
+        # Everything delivered, every kill seen and restarted, and the last child up and running
+        # (a SIGTERM while it is still importing would not be the graceful stop under test).
+        return (
+            server.delivered(a, keys(events, "to-a")) and server.delivered(b, keys(events, "to-b"))
+            and kills == server.kills and b"partitions_assigned" in proc.log.read_bytes()[started_at:]
+        )
+
     deadline = time.monotonic() + 180
-    while not (server.delivered(a, keys(events, "to-a")) and server.delivered(b, keys(events, "to-b"))):
+    while not settled():
         assert time.monotonic() < deadline, (proc.log.read_text()[-3000:], server.kills)
         code = proc.exited()
         if code is not None:
             assert code == -signal.SIGKILL, proc.log.read_text()[-3000:]
             kills += 1
+            started_at = proc.log.stat().st_size
             proc.start()  # the operator's supervisor restarts it
         await asyncio.sleep(0.05)  # polling a child process: there is no event to await
     assert await proc.stop() == 0
