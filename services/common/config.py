@@ -50,6 +50,9 @@ class KafkaConfig(_Section):
     fetch_max_wait_ms: int = 20
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 3_000
+    # How soon consumers notice new partitions (an operator adding them, or a broker that
+    # re-created a topic with its own default); Kafka's default is 5 minutes.
+    metadata_max_age_ms: int = 10_000
     publish_timeout_s: float = 5.0
     # Idempotent producers need InitProducerId, which the embedded Tansu 0.6 (memory storage)
     # answers with an error; `handover run` turns it off there. Keep it on for real Kafka.

@@ -119,6 +119,7 @@ def consumer(config: KafkaConfig, group: str, **overrides: object) -> AIOKafkaCo
         "fetch_max_wait_ms": config.fetch_max_wait_ms,
         "session_timeout_ms": config.session_timeout_ms,
         "heartbeat_interval_ms": config.heartbeat_interval_ms,
+        "metadata_max_age_ms": config.metadata_max_age_ms,
         "max_poll_records": 500,
         **overrides,
     }

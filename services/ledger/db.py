@@ -219,7 +219,12 @@ class PostgresDatabase:
         if self.schema:
             conn = await asyncpg.connect(self._dsn)
             try:
-                await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+                # IF NOT EXISTS is not atomic: two processes starting together can both try.
+                await conn.execute("SELECT pg_advisory_lock(7305553)")
+                try:
+                    await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+                finally:
+                    await conn.execute("SELECT pg_advisory_unlock(7305553)")
             finally:
                 await conn.close()
         self._pool = await asyncpg.create_pool(self._dsn, min_size=1, max_size=10, server_settings=settings)

@@ -10,11 +10,15 @@ class PartitionOffsets:
         self.pending: set[int] = set()
         self.highest_started: int | None = None
         self.committed: int | None = None
+        # A commit failed: until a new record shows the log goes on, commit nothing (the broker
+        # may have come back without this log, and an old position would skip the new records).
+        self.unconfirmed = False
 
     def started(self, offset: int) -> None:
         """An offset was handed out for processing (offsets arrive in increasing order)."""
         self.pending.add(offset)
         self.highest_started = offset
+        self.unconfirmed = False
 
     def finished(self, offset: int) -> None:
         """An offset's work is done: delivered, skipped, or dead-lettered."""
@@ -28,7 +32,7 @@ class PartitionOffsets:
 
     def commit_offset(self) -> int | None:
         """The offset to commit now (first unfinished, or last started + 1); None if unchanged."""
-        if self.highest_started is None:
+        if self.highest_started is None or self.unconfirmed:
             return None
         safe = min(self.pending) if self.pending else self.highest_started + 1
         return None if safe == self.committed else safe

@@ -144,12 +144,32 @@ class TargetWorker:
                 for tp, records in batches.items():
                     for record in records:
                         await self._dispatch(tp, record)
+                await self._rewind_recreated_logs()
                 await self.commit()
                 self.update_lag()
         except asyncio.CancelledError:
             raise
         finally:
             self.stopping = True
+
+    async def _rewind_recreated_logs(self) -> None:
+        """A partition whose log end fell below our position was deleted and made again (a
+        broker that lost its data): read it from its start. Kafka would answer such a fetch
+        with OFFSET_OUT_OF_RANGE; a broker that stays silent instead would let the new records
+        below our old position go unread. Whatever is read twice, the ledger skips."""
+        for tp in self.consumer.assignment():
+            high = self.consumer.highwater(tp)
+            if high is None:
+                continue
+            try:
+                position = await self.consumer.position(tp)
+            except KafkaError:
+                continue
+            if position > high:
+                self.log.warning("partition_log_recreated", partition=f"{tp.topic}:{tp.partition}",
+                                 position=position, log_end=high)
+                await self.consumer.seek_to_beginning(tp)
+                self.offsets[tp] = PartitionOffsets()
 
     async def stop(self) -> None:
         """Drain in-flight calls, abandon backoff/breaker waits, commit what is done, leave."""
@@ -505,6 +525,8 @@ class TargetWorker:
             self.log.warning("commit_failed", error=repr(exc), fenced=True)
             return
         except KafkaError as exc:
+            for tracker in trackers.values():
+                tracker.unconfirmed = True
             self.log.warning("commit_failed", error=repr(exc))
             return
         for tp, off in offsets.items():
