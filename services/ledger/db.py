@@ -66,6 +66,8 @@ class SqliteDatabase:
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-sqlite")
+        self._read_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-sqlite-read")
+        self._reader: sqlite3.Connection | None = None
         self._path = path
         self._conn: sqlite3.Connection | None = None
         self._closed = False
@@ -165,8 +167,31 @@ class SqliteDatabase:
         await self._run(work)
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
-        """All rows of a query (or of a statement with RETURNING)."""
+        """All rows of a query (or of a statement with RETURNING).
+
+        A plain SELECT (the owner's pages, the gauges, dedupe lookups) runs on a second,
+        read-only connection and thread: WAL lets it read committed data while the writer
+        works, so a report scanning the whole history never holds up a delivery.
+        """
+        if self._path != ":memory:" and sql.lstrip()[:6].upper() == "SELECT":
+            return await self._read(self._sql(sql), args)
         return await self._submit("all", sql, args)  # type: ignore[no-any-return]
+
+    async def _read(self, sql: str, args: tuple[Any, ...]) -> list[Row]:
+        if self._closed:
+            raise sqlite3.ProgrammingError("the ledger database is closed")
+
+        def work() -> list[Row]:
+            if self._reader is None:
+                # Read-only: the writer (which runs the schema first) has made the file and WAL.
+                self._reader = sqlite3.connect(
+                    Path(self._path).resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None,
+                    check_same_thread=False,
+                )
+                self._reader.execute("PRAGMA busy_timeout=5000")
+            return self._reader.execute(sql, args).fetchall()
+
+        return await asyncio.get_running_loop().run_in_executor(self._read_executor, work)
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
         """The first row, or None."""
@@ -195,7 +220,14 @@ class SqliteDatabase:
                 self._conn.close()
                 self._conn = None
 
+        def close_reader() -> None:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
+
+        await asyncio.get_running_loop().run_in_executor(self._read_executor, close_reader)
         await asyncio.get_running_loop().run_in_executor(self._executor, work)
+        self._read_executor.shutdown(wait=True)
         self._executor.shutdown(wait=True)
 
 
