@@ -514,6 +514,16 @@ class TargetWorker:
                 trackers[tp] = tracker
         if not offsets or self.commits_fenced:
             return
+        for tp in await self._forgotten_by_broker(trackers):
+            # The broker lost its state (a test broker restarted empty): our position belongs to
+            # a log that is gone, and committing it would skip the new log's first records.
+            self.log.warning("partition_state_lost_by_broker", partition=f"{tp.topic}:{tp.partition}",
+                             committed=trackers[tp].committed)
+            del offsets[tp]
+            await self.consumer.seek_to_beginning(tp)
+            self.offsets[tp] = PartitionOffsets()
+        if not offsets:
+            return
         try:
             await self.consumer.commit(offsets)
         except CommitFailedError as exc:
@@ -531,6 +541,22 @@ class TargetWorker:
             return
         for tp, off in offsets.items():
             trackers[tp].committed = off
+
+
+    async def _forgotten_by_broker(self, trackers: dict[TopicPartition, PartitionOffsets]) -> list[TopicPartition]:
+        """Partitions whose last commit the broker no longer has (ours alone commit them while
+        we hold them, so anything less means the broker forgot)."""
+        known = [tp for tp, t in trackers.items() if t.committed is not None]
+        if not known:
+            return []
+        try:
+            found = await asyncio.gather(*(self.consumer.committed(tp) for tp in known))
+        except KafkaError:
+            return []  # cannot tell now; the commit that follows fails the same way
+        return [
+            tp for tp, c in zip(known, found, strict=True)
+            if c is None or c < (trackers[tp].committed or 0)
+        ]
 
 
 def _iso(ts: float) -> str:
