@@ -18,6 +18,24 @@ from services.gateway.sources.base import Inbound, Source
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "webhooks"
 RECEIVED = dt.datetime(2030, 1, 1, 12, 0, tzinfo=dt.UTC)
+# Every header a vendor signs with or names its delivery by: what the fuzzers vary.
+VENDOR_HEADERS = [
+    "X-Shopify-Hmac-Sha256",
+    "X-Shopify-Topic",
+    "X-Shopify-Webhook-Id",
+    "X-Shopify-Event-Id",
+    "X-WC-Webhook-Signature",
+    "X-WC-Webhook-Topic",
+    "X-WC-Webhook-Delivery-ID",
+    "Stripe-Signature",
+    "Typeform-Signature",
+    "Tally-Signature",
+    "x-webflow-signature",
+    "x-webflow-timestamp",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+]
 
 
 def fixture(relative: str) -> bytes:

@@ -20,29 +20,11 @@ from services.runtime import Parts, Runtime
 from tests.conftest import TopicWatcher
 from tests.gateway import harness
 from tests.gateway.harness import KIND_OF, ThreadedGateway, signed_headers, unique
-from tests.gateway.signing import fixture
+from tests.gateway.signing import VENDOR_HEADERS, fixture
 
 SIGNED = sorted(name for name, kind in KIND_OF.items() if kind != "form")
 ALL = sorted(KIND_OF)
-HEADER_NAMES = [
-    "X-Shopify-Hmac-Sha256",
-    "X-Shopify-Topic",
-    "X-Shopify-Webhook-Id",
-    "X-Shopify-Event-Id",
-    "X-WC-Webhook-Signature",
-    "X-WC-Webhook-Topic",
-    "X-WC-Webhook-Delivery-ID",
-    "Stripe-Signature",
-    "Typeform-Signature",
-    "Tally-Signature",
-    "x-webflow-signature",
-    "x-webflow-timestamp",
-    "webhook-id",
-    "webhook-timestamp",
-    "webhook-signature",
-    "Idempotency-Key",
-    "Accept",
-]
+HEADER_NAMES = [*VENDOR_HEADERS, "Idempotency-Key", "Accept"]
 CONTENT_TYPES = [
     None,
     "application/json",

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from services.gateway.sources.base import Ignored, Rejected
 from tests.gateway import signing
-from tests.gateway.signing import RECEIVED, fixture, inbound, make_source
+from tests.gateway.signing import RECEIVED, VENDOR_HEADERS, fixture, inbound, make_source
 
 NOW = int(RECEIVED.timestamp())
 SECRETS = {
@@ -22,23 +22,7 @@ SECRETS = {
     "webflow": "s",
     "standard": "whsec_" + "c2VjcmV0c2VjcmV0c2VjcmV0",
 }
-HEADER_NAMES = [
-    "X-Shopify-Hmac-Sha256",
-    "X-Shopify-Topic",
-    "X-Shopify-Webhook-Id",
-    "X-Shopify-Event-Id",
-    "X-WC-Webhook-Signature",
-    "X-WC-Webhook-Topic",
-    "X-WC-Webhook-Delivery-ID",
-    "Stripe-Signature",
-    "Typeform-Signature",
-    "Tally-Signature",
-    "x-webflow-signature",
-    "x-webflow-timestamp",
-    "webhook-id",
-    "webhook-timestamp",
-    "webhook-signature",
-]
+HEADER_NAMES = VENDOR_HEADERS
 FIXTURES = {
     "shopify": ["shopify/orders_create.json", "shopify/customers_create.json"],
     "woocommerce": ["woocommerce/order_created.json"],
