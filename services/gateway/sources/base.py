@@ -325,6 +325,14 @@ def as_text(value: Any) -> str | None:
     return None
 
 
+def any_text(value: Any) -> str:
+    """Any JSON value as text: a scalar as sent, a list or object as its JSON, null as ""."""
+    text = as_text(value)
+    if text is None and value is not None:
+        text = msgspec.json.encode(value).decode()
+    return text or ""
+
+
 def _sane(amount: Decimal) -> bool:
     """Finite, at most 30 digits either side of the point (arithmetic on it cannot trap)."""
     if not amount.is_finite():

@@ -10,8 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, ClassVar
 
-import msgspec
-
 from schemas import AnyEvent
 from services.gateway.sources.base import (
     ContactBuilder,
@@ -19,6 +17,7 @@ from services.gateway.sources.base import (
     Inbound,
     Payload,
     Source,
+    any_text,
     as_text,
     body_field,
     contact_role,
@@ -49,10 +48,7 @@ def field_value(field: dict[str, Any]) -> tuple[str, bool | None]:
             for v in value
         ]
         return ("\n".join(texts), None)
-    text = as_text(value)
-    if text is None and value is not None:
-        text = msgspec.json.encode(value).decode()
-    return (text or "", None)
+    return (any_text(value), None)
 
 
 class TallySource(Source):

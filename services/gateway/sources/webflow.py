@@ -10,8 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import ClassVar
 
-import msgspec
-
 from schemas import AnyEvent
 from services.common.config import SourceConfig
 from services.gateway.sources.base import (
@@ -20,7 +18,7 @@ from services.gateway.sources.base import (
     Inbound,
     Payload,
     Source,
-    as_text,
+    any_text,
     body_field,
     check_timestamp,
     contact_role,
@@ -101,9 +99,7 @@ class WebflowSource(Source):
                 else contact_role(name)
             )
             # Numbers keep their digits exactly (the body is decoded with exact numbers).
-            text = as_text(value)
-            if text is None:
-                text = "" if value is None else msgspec.json.encode(value).decode()
+            text = any_text(value)
             contact.add(role, name, text, value if isinstance(value, bool) else None)
         submitted = s.datetime("submittedAt")
         form = s.text("name") or s.text("formId")
