@@ -95,6 +95,9 @@ class SyncConfig(_Section):
     breaker_threshold: int = 5  # consecutive transient failures that pause a target
     breaker_probe_s: float = 10.0
     permanent_attempts: int = 1  # a Permanent error is dead-lettered after this many attempts
+    # How often finished offsets are committed (also on revoke and on shutdown). Whatever a crash
+    # leaves uncommitted is read again and skipped by the ledger; shorter only costs broker calls.
+    commit_interval_s: float = 1.0
 
 
 class ActionConfig(_Section):

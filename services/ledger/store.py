@@ -325,7 +325,7 @@ class SqlLedger:
         if not event_ids:
             return set()
         marks = ", ".join(f"${i}" for i in range(2, len(event_ids) + 2))
-        rows = await self.db.fetch(
+        rows = await self.db.lookup(
             f"SELECT event_id FROM webhook_dedupe WHERE expires_at > $1 AND event_id IN ({marks})",
             time.time(), *event_ids,
         )

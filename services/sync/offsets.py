@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 
 class PartitionOffsets:
     """Offsets of one partition handed out (in order) and not yet finished."""
@@ -36,3 +38,19 @@ class PartitionOffsets:
             return None
         safe = min(self.pending) if self.pending else self.highest_started + 1
         return None if safe == self.committed else safe
+
+
+class CommitClock:
+    """Says when the next periodic commit is due (every `interval_s`, the first one at once)."""
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self.next_at = 0.0
+
+    def due(self) -> bool:
+        """True once per interval; the caller commits then."""
+        now = time.monotonic()
+        if now < self.next_at:
+            return False
+        self.next_at = now + self.interval_s
+        return True

@@ -20,6 +20,7 @@ from services.common.metrics import Metrics
 from services.ledger.store import RecordedEvent, SqlLedger
 from services.sync.errors import Permanent
 from services.sync.flows import compile_flows, event_context
+from services.sync.offsets import CommitClock
 
 log = structlog.get_logger("handover.recorder")
 
@@ -69,6 +70,8 @@ class Recorder:
         self.task = asyncio.create_task(self._run(), name="recorder")
 
     async def _run(self) -> None:
+        clock = CommitClock(self.settings.sync.commit_interval_s)
+        uncommitted = False
         while True:
             batches = await self.consumer.getmany(timeout_ms=200, max_records=1000)
             batch = []
@@ -82,19 +85,25 @@ class Recorder:
                     batch.append(RecordedEvent(event, record.topic, record.partition, record.offset,
                                                self.expected(event)))
                     self.metrics.events_recorded.labels(event.type).inc()
-            if not batches:
-                continue
-            while True:
+            if batch:
+                await self._record(batch)
+            uncommitted = uncommitted or bool(batches)
+            if uncommitted and clock.due():
                 try:
-                    await self.ledger.record(batch)
-                    break
-                except Exception as exc:  # noqa: BLE001 - a database hiccup must not skip events
-                    log.warning("ledger_write_failed", error=repr(exc))
-                    await asyncio.sleep(1)
+                    await self.consumer.commit()
+                    uncommitted = False
+                except (CommitFailedError, KafkaError) as exc:
+                    log.warning("commit_failed", error=repr(exc))  # re-read after the rebalance; idempotent
+
+    async def _record(self, batch: list[RecordedEvent]) -> None:
+        """Write a batch to the ledger, retrying until the database takes it."""
+        while True:
             try:
-                await self.consumer.commit()
-            except (CommitFailedError, KafkaError) as exc:
-                log.warning("commit_failed", error=repr(exc))  # re-read after the rebalance; idempotent
+                await self.ledger.record(batch)
+                return
+            except Exception as exc:  # noqa: BLE001 - a database hiccup must not skip events
+                log.warning("ledger_write_failed", error=repr(exc))
+                await asyncio.sleep(1)
 
     async def stop(self) -> None:
         """Stop consuming and leave the group."""

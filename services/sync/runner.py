@@ -42,7 +42,7 @@ from services.sync.flows import (
     event_context,
     idempotency_key,
 )
-from services.sync.offsets import PartitionOffsets
+from services.sync.offsets import CommitClock, PartitionOffsets
 
 log = structlog.get_logger("handover.sync")
 
@@ -120,6 +120,7 @@ class TargetWorker:
         self.consumer = make_consumer(settings.kafka, self.group)
         self.offsets: dict[TopicPartition, PartitionOffsets] = {}
         self.commits_fenced = False  # after a failed commit, until the next assignment
+        self.commit_clock = CommitClock(self.cfg.commit_interval_s)
         self.key_tails: dict[tuple[TopicPartition, bytes | None], asyncio.Task[bool]] = {}
         self.slots = asyncio.Semaphore(self.cfg.concurrency)
         self.tasks: set[asyncio.Task[bool]] = set()
@@ -145,7 +146,8 @@ class TargetWorker:
                     for record in records:
                         await self._dispatch(tp, record)
                 await self._rewind_recreated_logs()
-                await self.commit()
+                if self.commit_clock.due():
+                    await self.commit()
                 self.update_lag()
         except asyncio.CancelledError:
             raise

@@ -112,6 +112,23 @@ async def test_dedupe_remembers_within_the_window_and_forgets_after(ledger: SqlL
     assert [r[0] for r in rows] == [a]
 
 
+async def test_dedupe_lookups_see_what_another_process_remembered_on_the_same_file(tmp_path: Path) -> None:
+    # `handover gateway` and `handover sync` share one SQLite file; the gateway's lookups run on
+    # their own read connection and must see every delivery remembered through another one.
+    url = f"sqlite:///{tmp_path}/shared.db"
+    first, second = await open_ledger(url), await open_ledger(url)
+    try:
+        a, b = uid("hook"), uid("hook")
+        assert await second.seen_many([a, b]) == set()
+        await first.remember_many([(a, 60)])
+        assert await second.seen_many([a, b]) == {a}
+        await first.remember_many([(b, 60)])
+        assert await second.seen_many([a, b]) == {a, b}
+    finally:
+        await first.close()
+        await second.close()
+
+
 async def test_idmap_stores_and_overwrites(ledger: SqlLedger) -> None:
     assert await ledger.idmap_get("pipedrive", "person:zoe@example.nl") is None
     await ledger.idmap_put("pipedrive", "person:zoe@example.nl", "17")
