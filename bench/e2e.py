@@ -1,8 +1,8 @@
 """End-to-end benchmark: signed webhook in -> action delivered at a local HTTP target.
 
 Everything on this machine: the embedded broker (Tansu), Handover as one `handover run`
-subprocess against it (gateway, sync, recorder, web), a local aiohttp target (the `http`
-connector delivers to it) and the load generator. Latency is measured from just before the
+subprocess against it (gateway, sync, recorder, web), a local aiohttp target in its own process
+(the `http` connector delivers to it) and the load generator. Latency is measured from just before the
 request is sent to the arrival of the action at the target.
 
     python bench/e2e.py                      # 300 events/s for 60 s, then step the rate up
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import platform
 import statistics
@@ -49,6 +50,7 @@ idempotence = false
 session_timeout_ms = 6000
 heartbeat_interval_ms = 1000
 fetch_max_wait_ms = {fetch_max_wait_ms}
+partitions = {partitions}
 [sources.shop]
 kind = "shopify"
 secret = "{secret}"
@@ -65,28 +67,68 @@ action = "send"
 """
 
 
+def serve_target(port: int) -> None:
+    """The target, in its own process (so the load generator's work never delays an arrival's
+    timestamp): notes when each Idempotency-Key first arrives, answers 201 at once, and hands
+    the arrivals out on GET /arrivals?after=N (time.perf_counter is one clock for every process
+    on Linux: CLOCK_MONOTONIC)."""
+    arrived: dict[str, float] = {}
+    order: list[str] = []
+
+    async def receive(request: web.Request) -> web.Response:
+        now = time.perf_counter()
+        await request.read()
+        key = request.headers.get("Idempotency-Key", "")
+        if key not in arrived:
+            arrived[key] = now
+            order.append(key)
+        return web.json_response({"id": "ok"}, status=201)
+
+    async def arrivals(request: web.Request) -> web.Response:
+        after = int(request.query.get("after", "0"))
+        return web.json_response([[k, arrived[k]] for k in order[after:]])
+
+    app = web.Application()
+    app.router.add_post("/effects", receive)
+    app.router.add_get("/arrivals", arrivals)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
 class Target:
-    """Records when each Idempotency-Key first arrives; answers 201 at once."""
+    """The target process, and the arrivals read from it so far."""
 
     def __init__(self) -> None:
         self.arrived: dict[str, float] = {}
         self.port = free_port()
+        self.proc = multiprocessing.get_context("spawn").Process(target=serve_target, args=(self.port,), daemon=True)
+        self.http: aiohttp.ClientSession | None = None
 
-    async def receive(self, request: web.Request) -> web.Response:
-        """Note the arrival."""
-        now = time.perf_counter()
-        await request.read()
-        self.arrived.setdefault(request.headers.get("Idempotency-Key", ""), now)
-        return web.json_response({"id": "ok"}, status=201)
+    async def start(self) -> None:
+        """Start the process and wait until it answers."""
+        self.proc.start()
+        self.http = aiohttp.ClientSession()
+        for _ in range(400):
+            try:
+                await self.refresh()
+                return
+            except aiohttp.ClientError:
+                await asyncio.sleep(0.05)
+        raise SystemExit("the target process did not start")
 
-    async def start(self) -> web.AppRunner:
-        """Listen."""
-        app = web.Application()
-        app.router.add_post("/effects", self.receive)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", self.port).start()
-        return runner
+    async def refresh(self) -> None:
+        """Fetch the arrivals not seen yet."""
+        assert self.http is not None
+        async with self.http.get(f"http://127.0.0.1:{self.port}/arrivals",
+                                 params={"after": str(len(self.arrived))}) as r:
+            for key, at in await r.json():
+                self.arrived[key] = at
+
+    async def stop(self) -> None:
+        """Stop the process."""
+        if self.http is not None:
+            await self.http.close()
+        self.proc.terminate()
+        self.proc.join(10)
 
 
 class Load:
@@ -148,8 +190,10 @@ def pct(values: list[float], p: float) -> float:
 async def settle(target: Target, keys: list[str], within_s: float) -> None:
     """Poll until every key arrived or `within_s` passed."""
     deadline = time.perf_counter() + within_s
-    while time.perf_counter() < deadline and not all(k in target.arrived for k in keys):  # noqa: ASYNC110 - polling
-        await asyncio.sleep(0.05)
+    await target.refresh()
+    while time.perf_counter() < deadline and not all(k in target.arrived for k in keys):
+        await asyncio.sleep(0.05)  # polling another process
+        await target.refresh()
 
 
 async def measure(load: Load, target: Target, rate: float, seconds: float) -> dict[str, float]:
@@ -191,17 +235,18 @@ async def main() -> None:
                     help="run: one `handover run` process; split: `handover gateway` + `handover sync`")
     ap.add_argument("--no-max", action="store_true", help="skip the maximum-rate search")
     ap.add_argument("--fetch-max-wait-ms", type=int, default=20)
+    ap.add_argument("--partitions", type=int, default=3, help="kafka.partitions (Handover's default: 3)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="handover-e2e-"))
     broker = EmbeddedBroker(log_path=tmp / "tansu.log")
     broker.start()
     target = Target()
-    runner = await target.start()
+    await target.start()
     port = free_port()
     config = tmp / "handover.toml"
     config.write_text(CONFIG.format(data_dir=tmp, port=port, bootstrap=broker.bootstrap_servers, secret=SECRET,
                                     target=f"http://127.0.0.1:{target.port}",
-                                    fetch_max_wait_ms=args.fetch_max_wait_ms))
+                                    fetch_max_wait_ms=args.fetch_max_wait_ms, partitions=args.partitions))
     sync_config = tmp / "sync.toml"
     sync_config.write_text(config.read_text().replace(f"port = {port}", "port = 0", 1))
     procs = [start_handover("run", config, tmp / "handover.log")] if args.processes == "run" else [
@@ -221,7 +266,8 @@ async def main() -> None:
                 raise SystemExit("Handover did not come up; see " + str(tmp / "handover.log"))
         load.errors = 0
         print(f"machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
-              f"Python {platform.python_version()}, fetch_max_wait_ms={args.fetch_max_wait_ms}")
+              f"Python {platform.python_version()}, fetch_max_wait_ms={args.fetch_max_wait_ms}, "
+              f"partitions={args.partitions}")
         print(f"processes: {args.processes}")
         print("| rate/s | seconds | sent | arrived | errors | p50 ms | p95 ms | p99 ms | 202 p99 ms | load |")
         print("|---|---|---|---|---|---|---|---|---|---|")
@@ -253,7 +299,7 @@ async def main() -> None:
         for proc in procs:
             proc.terminate()
             proc.wait(30)
-        await runner.cleanup()
+        await target.stop()
         broker.stop()
 
 

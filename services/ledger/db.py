@@ -7,6 +7,7 @@ them to `?1`. Both speak `INSERT ... ON CONFLICT` and `RETURNING`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -96,6 +97,7 @@ class SqliteDatabase:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     @staticmethod
+    @functools.lru_cache(maxsize=512)  # the ledger's statements are a fixed set (IN lists vary a little)
     def _sql(sql: str) -> str:
         return _PLACEHOLDER.sub(r"?\1", sql)
 
