@@ -6,6 +6,7 @@ timestamp -> dedupe -> parse/validate -> publish (wait for the ack) -> answer.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import email.message
 import time
@@ -20,7 +21,7 @@ from schemas import AnyEvent
 from services.common.appkeys import METRICS, PUBLISHER, SETTINGS
 from services.common.errors import BrokerUnavailable
 from services.common.http import json_response, problem, wants_html
-from services.gateway.dedupe import DedupeStore, InFlight, MemoryDedupeStore
+from services.gateway.dedupe import DedupeStore, Guard, InFlight, MemoryDedupeStore
 from services.gateway.openapi import openapi_document
 from services.gateway.ratelimit import TokenBucket
 from services.gateway.sources import source_kinds
@@ -129,7 +130,10 @@ async def _handle(request: web.Request, source: Source, ids: list[str]) -> web.S
     source.verify(inbound, inbound.received_at)
     delivery = source.delivery_id(inbound)
     eid = event_id(source.name, delivery) if delivery else str(uuid.uuid4())
-    async with app[INFLIGHT](eid):
+    guard: Guard | None = app[INFLIGHT](eid)
+    assert guard is not None
+    await guard.acquire()
+    try:
         if delivery and await _dedupe(app[DEDUPE].seen(eid)):
             # Parsing is deterministic: the resend names the same events the first answer did.
             try:
@@ -153,12 +157,48 @@ async def _handle(request: web.Request, source: Source, ids: list[str]) -> web.S
                 503, "broker_unavailable", "the event could not be stored yet; please retry",
                 headers={"Retry-After": str(RETRY_AFTER_S)},
             ) from exc
-        if delivery:
-            # Published already: if this fails the vendor retries and the same event id is
-            # published again, which every consumer skips.
-            await _dedupe(app[DEDUPE].remember(eid, cfg.dedupe_window_hours * 3600))
         ids.extend(e.id for e in events)
+        if delivery:
+            # Acknowledged by Kafka: answer now and remember the delivery after. Until it is
+            # remembered, a resend to this process waits for the guard, which the write holds.
+            app[REMEMBERING].start(app[DEDUPE], eid, cfg.dedupe_window_hours * 3600, guard)
+            guard = None
         return _answer(request, source, "accepted", [e.id for e in events])
+    finally:
+        if guard is not None:
+            guard.release()
+
+
+class Remembering:
+    """The dedupe writes that follow a 2xx: each holds its event id's guard until it is stored,
+    and shutdown waits for them. Should one fail, a resend is published again with the same
+    event id, which every consumer skips."""
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def start(self, store: DedupeStore, event_id: str, ttl_s: float, guard: Guard) -> None:
+        """Remember `event_id` in the background, then release its guard."""
+        task = asyncio.create_task(self._remember(store, event_id, ttl_s, guard))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    @staticmethod
+    async def _remember(store: DedupeStore, event_id: str, ttl_s: float, guard: Guard) -> None:
+        try:
+            await store.remember(event_id, ttl_s)
+        except Exception as exc:  # noqa: BLE001 - answered already; the consumers skip a re-publish
+            log.warning("dedupe_remember_failed", event_id=event_id, error=repr(exc))
+        finally:
+            guard.release()
+
+    async def drain(self) -> None:
+        """Wait for every write still running."""
+        if self.tasks:
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+REMEMBERING = web.AppKey("remembering", Remembering)
 
 
 async def _dedupe(call: Awaitable[T]) -> T:
@@ -205,6 +245,7 @@ def setup_gateway(app: web.Application, dedupe: DedupeStore | None = None) -> No
     app[SOURCES] = {name: kinds[spec.kind](spec) for name, spec in settings.sources.items()}
     app[DEDUPE] = dedupe if dedupe is not None else MemoryDedupeStore()
     app[INFLIGHT] = InFlight()
+    app[REMEMBERING] = Remembering()
     app[BUCKETS] = {
         name: TokenBucket(spec.config.rate_limit_per_minute) for name, spec in settings.sources.items()
     }
@@ -217,4 +258,6 @@ async def publisher_ctx(app: web.Application) -> AsyncIterator[None]:
     """Start the Kafka publisher with the app and stop it after."""
     await app[PUBLISHER].start()
     yield
+    if REMEMBERING in app:
+        await app[REMEMBERING].drain()  # answered already: finish remembering those deliveries
     await app[PUBLISHER].stop()

@@ -128,26 +128,45 @@ class InFlight:
         self._locks: dict[str, asyncio.Lock] = {}
         self._users: dict[str, int] = {}
 
-    def __call__(self, event_id: str) -> _Guard:
+    def __call__(self, event_id: str) -> Guard:
         """`async with inflight(event_id):` serialises requests for the same event id."""
-        return _Guard(self, event_id)
+        return Guard(self, event_id)
+
+    def queued(self) -> int:
+        """How many requests wait behind another one with their event id ."""
+        return sum(n - 1 for n in self._users.values())
 
 
-class _Guard:
+class Guard:
     def __init__(self, owner: InFlight, key: str) -> None:
         self.owner = owner
         self.key = key
 
-    async def __aenter__(self) -> None:
+    async def acquire(self) -> None:
+        """Wait for the requests before this one with the same event id."""
         o = self.owner
         o._users[self.key] = o._users.get(self.key, 0) + 1
         lock = o._locks.setdefault(self.key, asyncio.Lock())
-        await lock.acquire()
+        try:
+            await lock.acquire()
+        except BaseException:
+            self._leave()  # cancelled while waiting: never held it
+            raise
 
-    async def __aexit__(self, *exc: object) -> None:
+    def release(self) -> None:
+        """Let the next request with this event id in (from whichever task holds it now)."""
+        self.owner._locks[self.key].release()
+        self._leave()
+
+    def _leave(self) -> None:
         o = self.owner
-        o._locks[self.key].release()
         o._users[self.key] -= 1
         if o._users[self.key] == 0:
             del o._users[self.key]
             del o._locks[self.key]
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release()
