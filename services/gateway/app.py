@@ -178,24 +178,29 @@ class Remembering:
         self.tasks: set[asyncio.Task[None]] = set()
 
     def start(self, store: DedupeStore, event_id: str, ttl_s: float, guard: Guard) -> None:
-        """Remember `event_id` in the background, then release its guard."""
-        task = asyncio.create_task(self._remember(store, event_id, ttl_s, guard))
+        """Remember `event_id` in the background, then release its guard (also if cancelled)."""
+        task = asyncio.create_task(self._remember(store, event_id, ttl_s))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(lambda _: guard.release())
 
     @staticmethod
-    async def _remember(store: DedupeStore, event_id: str, ttl_s: float, guard: Guard) -> None:
+    async def _remember(store: DedupeStore, event_id: str, ttl_s: float) -> None:
         try:
             await store.remember(event_id, ttl_s)
         except Exception as exc:  # noqa: BLE001 - answered already; the consumers skip a re-publish
             log.warning("dedupe_remember_failed", event_id=event_id, error=repr(exc))
-        finally:
-            guard.release()
 
-    async def drain(self) -> None:
-        """Wait for every write still running."""
-        if self.tasks:
-            await asyncio.gather(*self.tasks, return_exceptions=True)
+    async def drain(self, timeout_s: float = 10.0) -> None:
+        """Wait (bounded) for the writes still running; cancel what a hung store holds up."""
+        if not self.tasks:
+            return
+        _, pending = await asyncio.wait(set(self.tasks), timeout=timeout_s)
+        for task in pending:
+            log.warning("dedupe_remember_abandoned")
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
 
 
 REMEMBERING = web.AppKey("remembering", Remembering)

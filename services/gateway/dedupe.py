@@ -132,6 +132,10 @@ class InFlight:
         """`async with inflight(event_id):` serialises requests for the same event id."""
         return Guard(self, event_id)
 
+    def __len__(self) -> int:
+        """How many event ids are held (or waited for) right now."""
+        return len(self._users)
+
     def queued(self) -> int:
         """How many requests wait behind another one with their event id ."""
         return sum(n - 1 for n in self._users.values())

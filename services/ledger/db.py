@@ -194,15 +194,19 @@ class SqliteDatabase:
             return await self.fetch(sql, *args)
         if self._closed:
             raise sqlite3.ProgrammingError("the ledger database is closed")
-        if self._prober is None:
-            self._prober = self._read_only()
-        return self._prober.execute(self._sql(sql), args).fetchall()
+        try:
+            if self._prober is None:
+                self._prober = self._read_only(busy_timeout_ms=0)  # never sleep on the loop
+            return self._prober.execute(self._sql(sql), args).fetchall()
+        except sqlite3.OperationalError:
+            # Busy (a WAL recovery, a checkpoint's last word): wait for it on the read thread.
+            return await self._read(self._sql(sql), args)
 
-    def _read_only(self) -> sqlite3.Connection:
+    def _read_only(self, busy_timeout_ms: int = 5000) -> sqlite3.Connection:
         # Read-only: the writer (which runs the schema first) has made the file and WAL.
         conn = sqlite3.connect(Path(self._path).resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None,
                                check_same_thread=False)
-        conn.execute("PRAGMA busy_timeout=5000")
+        conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         return conn
 
     async def _read(self, sql: str, args: tuple[Any, ...]) -> list[Row]:

@@ -41,11 +41,12 @@ class PartitionOffsets:
 
 
 class CommitClock:
-    """Says when the next periodic commit is due (every `interval_s`, the first one at once)."""
+    """Says when the next periodic commit is due: every `interval_s`, the first one interval_s
+    after it is made."""
 
     def __init__(self, interval_s: float) -> None:
         self.interval_s = interval_s
-        self.next_at = 0.0
+        self.next_at = time.monotonic() + interval_s
 
     def due(self) -> bool:
         """True once per interval; the caller commits then."""

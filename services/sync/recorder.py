@@ -10,6 +10,7 @@ import asyncio
 
 import msgspec
 import structlog
+from aiokafka import TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
 from schemas import EVENT_TYPES, decode_event
@@ -36,6 +37,10 @@ class Recorder:
         self.consumer = make_consumer(settings.kafka, RECORDER_GROUP)
         self.task: asyncio.Task[None] | None = None
         self.assigned = asyncio.Event()
+        # Per partition, the offset after the last record written to the ledger: only these are
+        # ever committed (the consumer's position may be ahead, inside a batch being written).
+        self.done: dict[TopicPartition, int] = {}
+        self.committed: dict[TopicPartition, int] = {}
 
     def expected(self, event: object) -> list[tuple[str, str, str]]:
         """(flow, action, target) for every action this event's flows should cause."""
@@ -60,7 +65,10 @@ class Recorder:
 
         class Listener(ConsumerRebalanceListener):
             async def on_partitions_revoked(self, revoked: object) -> None:
-                return None
+                await recorder.commit(set(revoked))  # type: ignore[call-overload]
+                for tp in revoked:  # type: ignore[attr-defined]
+                    recorder.done.pop(tp, None)
+                    recorder.committed.pop(tp, None)
 
             async def on_partitions_assigned(self, assigned: object) -> None:
                 recorder.assigned.set()
@@ -71,7 +79,6 @@ class Recorder:
 
     async def _run(self) -> None:
         clock = CommitClock(self.settings.sync.commit_interval_s)
-        uncommitted = False
         while True:
             batches = await self.consumer.getmany(timeout_ms=200, max_records=1000)
             batch = []
@@ -87,13 +94,27 @@ class Recorder:
                     self.metrics.events_recorded.labels(event.type).inc()
             if batch:
                 await self._record(batch)
-            uncommitted = uncommitted or bool(batches)
-            if uncommitted and clock.due():
-                try:
-                    await self.consumer.commit()
-                    uncommitted = False
-                except (CommitFailedError, KafkaError) as exc:
-                    log.warning("commit_failed", error=repr(exc))  # re-read after the rebalance; idempotent
+            for tp, records in batches.items():
+                if records:
+                    self.done[tp] = records[-1].offset + 1
+            if clock.due():
+                await self.commit()
+
+    async def commit(self, partitions: set[TopicPartition] | None = None) -> None:
+        """Commit what is in the ledger (of `partitions`, or all) and not committed yet."""
+        mine = self.consumer.assignment()
+        offsets = {
+            tp: off for tp, off in self.done.items()
+            if tp in mine and (partitions is None or tp in partitions) and self.committed.get(tp) != off
+        }
+        if not offsets:
+            return
+        try:
+            await self.consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:
+            log.warning("commit_failed", error=repr(exc))  # re-read after the rebalance; idempotent
+            return
+        self.committed.update(offsets)
 
     async def _record(self, batch: list[RecordedEvent]) -> None:
         """Write a batch to the ledger, retrying until the database takes it."""
@@ -112,6 +133,7 @@ class Recorder:
             await asyncio.gather(self.task, return_exceptions=True)
         try:
             async with asyncio.timeout(10):
+                await self.commit()  # only what reached the ledger: a batch cut short is read again
                 await self.consumer.stop()
         except (KafkaError, TimeoutError) as exc:  # the broker may be gone; leaving is best effort
             log.warning("recorder_stop_failed", error=repr(exc))

@@ -110,6 +110,7 @@ async def test_the_answer_does_not_wait_for_the_dedupe_write_and_a_resend_still_
         assert (status, again["status"], again["event_ids"]) == (200, "duplicate", first["event_ids"])
         await gw.assert_nothing_published(unique())  # the canary orders everything before it
         assert len(gw.published(delivery)) == 1
+        await wait_for(lambda: len(inflight) == 0)  # every guard released once its write is done
     finally:
         store.gate.set()
         await harness.stop_gateway(gw)

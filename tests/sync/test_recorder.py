@@ -1,0 +1,68 @@
+"""The recorder's offsets: committed only for what reached the ledger, and when it stops."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from schemas.topics import RECORDER_GROUP, event_topic
+from services.common.broker import EmbeddedBroker
+from services.common.config import parse_settings
+from services.common.kafka import Publisher, ensure_topics
+from services.common.metrics import Metrics
+from services.ledger.store import open_ledger
+from services.sync.recorder import Recorder
+from tests.conftest import TopicWatcher, wait_for
+from tests.sync.test_faults import customer
+
+CONFIG = """
+[kafka]
+bootstrap_servers = "{bootstrap}"
+idempotence = false
+session_timeout_ms = 6000
+heartbeat_interval_ms = 1000
+[ledger]
+url = "sqlite:///{data_dir}/ledger.db"
+[sync]
+commit_interval_s = 3600   # no periodic commit during the test: only the one on stop can count
+"""
+
+
+async def test_a_stopping_recorder_commits_everything_it_recorded(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    settings = parse_settings(CONFIG.format(bootstrap=broker.bootstrap_servers, data_dir=tmp_path), env={})
+    topic = event_topic("customer.created")
+    await ensure_topics(settings.kafka, [topic])
+    watcher = TopicWatcher(broker.bootstrap_servers, [topic])
+    await watcher.start()
+    ledger = await open_ledger(settings.ledger.url)
+    recorder = Recorder(settings, ledger, Metrics())
+    publisher = Publisher(settings.kafka)
+    await publisher.start()
+    try:
+        await recorder.start()
+        await wait_for(recorder.assigned.is_set)
+        events = [customer("trec", i) for i in range(9)]
+        await publisher.publish_many(events)
+
+        async def recorded() -> bool:
+            return all([await ledger.event(e.id) is not None for e in events])
+
+        await wait_for(recorded)
+        ids = {e.id.encode() for e in events}
+        await wait_for(lambda: len([r for r in watcher.records if dict(r.headers).get("event-id") in ids]) == 9)
+        ours = [r for r in watcher.records if dict(r.headers).get("event-id") in ids]
+        await recorder.stop()
+    finally:
+        await publisher.stop()
+        await watcher.stop()
+        await ledger.close()
+    reader = AIOKafkaConsumer(bootstrap_servers=broker.bootstrap_servers, group_id=RECORDER_GROUP,
+                              enable_auto_commit=False)
+    await reader.start()
+    try:
+        for record in ours:
+            committed = await reader.committed(TopicPartition(record.topic, record.partition))
+            assert committed is not None and committed > record.offset, (record.partition, record.offset, committed)
+    finally:
+        await reader.stop()
