@@ -6,7 +6,6 @@ timestamp -> dedupe -> parse/validate -> publish (wait for the ack) -> answer.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import email.message
 import time
@@ -21,7 +20,7 @@ from schemas import AnyEvent
 from services.common.appkeys import METRICS, PUBLISHER, SETTINGS
 from services.common.errors import BrokerUnavailable
 from services.common.http import json_response, problem, wants_html
-from services.gateway.dedupe import DedupeStore, Guard, InFlight, MemoryDedupeStore
+from services.gateway.dedupe import DedupeStore, InFlight, MemoryDedupeStore, Remembering
 from services.gateway.openapi import openapi_document
 from services.gateway.ratelimit import TokenBucket
 from services.gateway.sources import source_kinds
@@ -130,9 +129,9 @@ async def _handle(request: web.Request, source: Source, ids: list[str]) -> web.S
     source.verify(inbound, inbound.received_at)
     delivery = source.delivery_id(inbound)
     eid = event_id(source.name, delivery) if delivery else str(uuid.uuid4())
-    guard: Guard | None = app[INFLIGHT](eid)
-    assert guard is not None
+    guard = app[INFLIGHT](eid)
     await guard.acquire()
+    held = True
     try:
         if delivery and await _dedupe(app[DEDUPE].seen(eid)):
             # Parsing is deterministic: the resend names the same events the first answer did.
@@ -162,45 +161,11 @@ async def _handle(request: web.Request, source: Source, ids: list[str]) -> web.S
             # Acknowledged by Kafka: answer now and remember the delivery after. Until it is
             # remembered, a resend to this process waits for the guard, which the write holds.
             app[REMEMBERING].start(app[DEDUPE], eid, cfg.dedupe_window_hours * 3600, guard)
-            guard = None
+            held = False
         return _answer(request, source, "accepted", [e.id for e in events])
     finally:
-        if guard is not None:
+        if held:
             guard.release()
-
-
-class Remembering:
-    """The dedupe writes that follow a 2xx: each holds its event id's guard until it is stored,
-    and shutdown waits for them. Should one fail, a resend is published again with the same
-    event id, which every consumer skips."""
-
-    def __init__(self) -> None:
-        self.tasks: set[asyncio.Task[None]] = set()
-
-    def start(self, store: DedupeStore, event_id: str, ttl_s: float, guard: Guard) -> None:
-        """Remember `event_id` in the background, then release its guard (also if cancelled)."""
-        task = asyncio.create_task(self._remember(store, event_id, ttl_s))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-        task.add_done_callback(lambda _: guard.release())
-
-    @staticmethod
-    async def _remember(store: DedupeStore, event_id: str, ttl_s: float) -> None:
-        try:
-            await store.remember(event_id, ttl_s)
-        except Exception as exc:  # noqa: BLE001 - answered already; the consumers skip a re-publish
-            log.warning("dedupe_remember_failed", event_id=event_id, error=repr(exc))
-
-    async def drain(self, timeout_s: float = 10.0) -> None:
-        """Wait (bounded) for the writes still running; cancel what a hung store holds up."""
-        if not self.tasks:
-            return
-        _, pending = await asyncio.wait(set(self.tasks), timeout=timeout_s)
-        for task in pending:
-            log.warning("dedupe_remember_abandoned")
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending)
 
 
 REMEMBERING = web.AppKey("remembering", Remembering)

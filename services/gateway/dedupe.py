@@ -12,6 +12,10 @@ import time
 from collections.abc import Sequence
 from typing import Protocol
 
+import structlog
+
+log = structlog.get_logger("handover.gateway")
+
 
 class DedupeStore(Protocol):
     """Remembers accepted event ids for a while."""
@@ -169,8 +173,36 @@ class Guard:
             del o._users[self.key]
             del o._locks[self.key]
 
-    async def __aenter__(self) -> None:
-        await self.acquire()
 
-    async def __aexit__(self, *exc: object) -> None:
-        self.release()
+class Remembering:
+    """The dedupe writes that follow a 2xx: each holds its event id's guard until it is stored,
+    and shutdown waits for them. Should one fail, a resend is published again with the same
+    event id, which every consumer skips."""
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def start(self, store: DedupeStore, event_id: str, ttl_s: float, guard: Guard) -> None:
+        """Remember `event_id` in the background, then release its guard (also if cancelled)."""
+        task = asyncio.create_task(self._remember(store, event_id, ttl_s))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(lambda _: guard.release())
+
+    @staticmethod
+    async def _remember(store: DedupeStore, event_id: str, ttl_s: float) -> None:
+        try:
+            await store.remember(event_id, ttl_s)
+        except Exception as exc:  # noqa: BLE001 - answered already; the consumers skip a re-publish
+            log.warning("dedupe_remember_failed", event_id=event_id, error=repr(exc))
+
+    async def drain(self, timeout_s: float = 10.0) -> None:
+        """Wait (bounded) for the writes still running; cancel what a hung store holds up."""
+        if not self.tasks:
+            return
+        _, pending = await asyncio.wait(set(self.tasks), timeout=timeout_s)
+        for task in pending:
+            log.warning("dedupe_remember_abandoned")
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
