@@ -8,6 +8,7 @@ machine (shared/BROKER_NOTES.md), which would make the client, not the server, t
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import time
 from collections import Counter
@@ -22,6 +23,33 @@ def percentile(sorted_values: Sequence[float], p: float) -> float:
         return float("nan")
     rank = max(1, min(len(sorted_values), int(-(-p * len(sorted_values) // 100))))
     return sorted_values[rank - 1]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process (Linux /proc) has used so far; nan where unknown."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rpartition(")")[2].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+class CpuShares:
+    """How much of a core each named process used between `start()` and `shares()`."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.start()
+
+    def start(self) -> None:
+        self.t0 = time.perf_counter()
+        self.c0 = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+
+    def shares(self) -> dict[str, float]:
+        """Per name, CPU seconds per wall second since start() (1.0 = one core busy)."""
+        wall = time.perf_counter() - self.t0
+        return {name: (cpu_seconds(pid) - self.c0[name]) / wall for name, pid in self.pids.items()}
 
 
 def median(values: Sequence[float]) -> float:

@@ -24,6 +24,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -31,7 +32,9 @@ from aiohttp import web
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench._common import CpuShares  # noqa: E402
 from services.common.broker import EmbeddedBroker, free_port  # noqa: E402
+from services.common.config import KafkaConfig  # noqa: E402
 from tests.gateway import signing  # noqa: E402
 
 SECRET = "shpss_bench"
@@ -196,9 +199,11 @@ async def settle(target: Target, keys: list[str], within_s: float) -> None:
         await target.refresh()
 
 
-async def measure(load: Load, target: Target, rate: float, seconds: float) -> dict[str, float]:
-    """One run at a fixed rate: latency percentiles and how much arrived."""
+async def measure(load: Load, target: Target, rate: float, seconds: float, cpu: CpuShares) -> dict[str, Any]:
+    """One run at a fixed rate: latency percentiles, how much arrived, CPU per process while sending."""
+    cpu.start()
     keys = await load.run(rate, seconds)
+    shares = cpu.shares()
     await settle(target, keys, max(10.0, seconds))
     lat = [target.arrived[k] - load.sent[k] for k in keys if k in target.arrived]
     gw = [load.answered[k] for k in keys]
@@ -214,6 +219,7 @@ async def measure(load: Load, target: Target, rate: float, seconds: float) -> di
         "rate": rate, "sent": len(keys), "arrived": len(lat), "errors": load.errors,
         "p50": pct(lat, 50) if lat else float("nan"), "p95": pct(lat, 95) if lat else float("nan"),
         "p99": pct(lat, 99) if lat else float("nan"), "mean": 1000 * statistics.fmean(lat) if lat else float("nan"),
+        "cpu": shares,
     }
 
 
@@ -235,7 +241,8 @@ async def main() -> None:
                     help="run: one `handover run` process; split: `handover gateway` + `handover sync`")
     ap.add_argument("--no-max", action="store_true", help="skip the maximum-rate search")
     ap.add_argument("--fetch-max-wait-ms", type=int, default=20)
-    ap.add_argument("--partitions", type=int, default=3, help="kafka.partitions (Handover's default: 3)")
+    ap.add_argument("--partitions", type=int, default=KafkaConfig().partitions,
+                    help=f"kafka.partitions (default: Handover's default, {KafkaConfig().partitions})")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="handover-e2e-"))
     broker = EmbeddedBroker(log_path=tmp / "tansu.log")
@@ -265,26 +272,32 @@ async def main() -> None:
             if time.perf_counter() > deadline:
                 raise SystemExit("Handover did not come up; see " + str(tmp / "handover.log"))
         load.errors = 0
+        assert broker.process is not None and target.proc.pid is not None
+        names = ["handover"] if args.processes == "run" else ["gateway", "sync"]
+        cpu = CpuShares({"broker": broker.process.pid, **{n: p.pid for n, p in zip(names, procs, strict=True)},
+                         "load": os.getpid(), "target": target.proc.pid})
         print(f"machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
               f"Python {platform.python_version()}, fetch_max_wait_ms={args.fetch_max_wait_ms}, "
               f"partitions={args.partitions}")
         print(f"processes: {args.processes}")
-        print("| rate/s | seconds | sent | arrived | errors | p50 ms | p95 ms | p99 ms | 202 p99 ms | load |")
-        print("|---|---|---|---|---|---|---|---|---|---|")
+        print("| rate/s | seconds | sent | arrived | errors | p50 ms | p95 ms | p99 ms | 202 p99 ms | load "
+              f"| CPU % {' / '.join(cpu.pids)} |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
 
-        def row(r: dict[str, float], seconds: float) -> None:
+        def row(r: dict[str, Any], seconds: float) -> None:
+            shares = " / ".join(f"{100 * v:.0f}" for v in r["cpu"].values())
             print(f"| {r['rate']:.0f} | {seconds:.0f} | {r['sent']:.0f} | {r['arrived']:.0f} | {r['errors']:.0f} "
                   f"| {r['p50']:.1f} | {r['p95']:.1f} | {r['p99']:.1f} | {r['gw_p99']:.1f} "
-                  f"| {os.getloadavg()[0]:.1f} |",
+                  f"| {os.getloadavg()[0]:.1f} | {shares} |",
                   flush=True)
 
-        fixed = await measure(load, target, args.rate, args.duration)
+        fixed = await measure(load, target, args.rate, args.duration, cpu)
         row(fixed, args.duration)
         if not args.no_max:
             best = 0.0
             for rate in map(float, args.steps.split(",")):
                 load.errors = 0
-                r = await measure(load, target, rate, args.step_duration)
+                r = await measure(load, target, rate, args.step_duration, cpu)
                 row(r, args.step_duration)
                 kept_up = r["sent"] >= 0.98 * rate * args.step_duration and r["arrived"] == r["sent"]
                 if r["p99"] < 1000 and kept_up and not r["errors"]:

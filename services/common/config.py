@@ -44,7 +44,10 @@ class KafkaConfig(_Section):
     """The Kafka cluster; an empty `bootstrap_servers` starts the embedded broker."""
 
     bootstrap_servers: str = ""
-    partitions: int = 3
+    # The most sync replicas that can share a target's work. Also keeps the embedded broker's
+    # fetches cheap: its memory storage lists a partition's whole log on every fetch that
+    # returns records (docs/benchmarks.md, "End to end").
+    partitions: int = 12
     replication_factor: int = 1
     # The test broker answers a fetch only after the full wait (BROKER_NOTES 1): keep it short.
     fetch_max_wait_ms: int = 20
