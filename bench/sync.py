@@ -2,6 +2,8 @@
 
 Measured in one run on an embedded broker, over the same pre-published backlog of events:
   raw        a bare aiokafka consume + decode loop (the ceiling: no delivery at all)
+  client     no Kafka at all: the aiohttp client alone POSTing the same bodies to the same target,
+             as many at once as Handover's sync.concurrency (the ceiling of delivering over HTTP)
   faststream a FastStream subscriber POSTing each event to the target, per-message ack
   handover   Handover's SyncService (http connector, SQLite ledger, offset tracking, commits)
 Each mode uses its own consumer group and is timed from its first handled record to the moment
@@ -56,6 +58,17 @@ def serve_target(port: int) -> None:
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, handle_signals=True)
 
 
+def contact(i: int, now: dt.datetime) -> ContactSubmitted:
+    """The benchmark's i-th ~1 KB contact event."""
+    return ContactSubmitted(
+        id=f"bench-{i}", source="website", time=now, received_at=now, subject=f"lead{i}@example.nl",
+        data=ContactData(
+            contact=Person(email=f"lead{i}@example.nl", name=f"Zoë Jansen {i}", phone="+31 6 1234 5678"),
+            message="Hallo, kunt u mij terugbellen over de offerte? " * 14,
+        ),
+    )
+
+
 async def publish(bootstrap: str, n: int) -> dict[int, int]:
     """Publish `n` ~1 KB contact events (distinct keys); return the end offset per partition."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
@@ -65,13 +78,7 @@ async def publish(bootstrap: str, n: int) -> dict[int, int]:
         now = dt.datetime.now(dt.UTC)
         futures = []
         for i in range(n):
-            event = ContactSubmitted(
-                id=f"bench-{i}", source="website", time=now, received_at=now, subject=f"lead{i}@example.nl",
-                data=ContactData(
-                    contact=Person(email=f"lead{i}@example.nl", name=f"Zoë Jansen {i}", phone="+31 6 1234 5678"),
-                    message="Hallo, kunt u mij terugbellen over de offerte? " * 14,
-                ),
-            )
+            event = contact(i, now)
             futures.append(await producer.send(TOPIC, encode_event(event), key=event.business_key.encode()))
         for meta in await asyncio.gather(*futures):
             ends[meta.partition] = max(ends.get(meta.partition, 0), meta.offset + 1)
@@ -130,6 +137,27 @@ async def run_raw(bootstrap: str, n: int, rep: int = 0) -> float:
         clock.last = time.perf_counter()
     finally:
         await consumer.stop()
+    return clock.rate(n)
+
+
+async def run_client(target: str, n: int, concurrency: int) -> float:
+    """The HTTP delivery alone: `n` POSTs of the benchmark's bodies over one aiohttp session."""
+    clock = Clock()
+    now = dt.datetime.now(dt.UTC)
+    bodies = [encode_event(contact(i, now)) for i in range(n)]
+    queue = iter(range(n))
+    async with aiohttp.ClientSession() as session:
+
+        async def worker() -> None:
+            for i in queue:
+                clock.tick()
+                async with session.post(f"{target}/client", data=bodies[i], headers={
+                    "Content-Type": "application/json", "Idempotency-Key": f"client-{i}:flow:send"}) as resp:
+                    await resp.read()
+                    resp.raise_for_status()
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        clock.last = time.perf_counter()
     return clock.rate(n)
 
 
@@ -269,6 +297,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 bs = broker.bootstrap_servers
                 if mode == "raw":
                     rate = await run_raw(bs, args.events, rep)
+                elif mode == "client":
+                    rate = await run_client(target, args.events, args.concurrency)
                 elif mode == "faststream":
                     rate = await run_faststream(bs, target, args.events, rep)
                 else:
@@ -292,6 +322,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             out["handover_vs_faststream"] = round(results["handover"] / results["faststream"], 2)
         if "raw" in results:
             out["handover_vs_raw"] = round(results["handover"] / results["raw"], 3)
+        if "client" in results:
+            out["handover_vs_client"] = round(results["handover"] / results["client"], 3)
+        if "client" in results and "faststream" in results:
+            out["client_vs_faststream"] = round(results["client"] / results["faststream"], 2)
         out["goals"] = {
             ">=2000/s": results["handover"] >= 2000,
             ">=5x faststream": out.get("handover_vs_faststream", 0) >= 5,
@@ -304,7 +338,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=16, help="sync.concurrency for Handover")
-    parser.add_argument("--modes", default="raw,handover,faststream")
+    parser.add_argument("--modes", default="raw,client,handover,faststream")
     parser.add_argument("--reps", type=int, default=3, help="interleaved repetitions; medians are reported")
     parser.add_argument("--json", metavar="FILE", help="also write the results here")
     ns = parser.parse_args()
