@@ -32,6 +32,10 @@ class Database(Protocol):
         """Run one statement for many rows, in one transaction."""
         ...
 
+    async def execute_together(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        """Run statements in order, in one transaction."""
+        ...
+
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
         """Rows of a query."""
         ...
@@ -156,6 +160,19 @@ class SqliteDatabase:
     async def execute(self, sql: str, *args: Any) -> None:
         """Run one statement (committed before this returns; batched with concurrent ones)."""
         await self._submit("exec", sql, args)
+
+    async def execute_together(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        """Run statements in order, in one transaction: queued back to back, so one group commit
+        takes them all (should another statement of that batch fail, each reruns alone, in order)."""
+        loop = asyncio.get_running_loop()
+        futures = []
+        for sql, args in statements:
+            fut: asyncio.Future[Any] = loop.create_future()
+            self._queue.append(("exec", self._sql(sql), tuple(args), fut))
+            futures.append(fut)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        await asyncio.gather(*futures)
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """Run one statement for many rows in one transaction."""
@@ -294,6 +311,12 @@ class PostgresDatabase:
     async def execute(self, sql: str, *args: Any) -> None:
         """Run one statement."""
         await self._pool.execute(sql, *args)
+
+    async def execute_together(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        """Run statements in order, in one transaction."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            for sql, args in statements:
+                await conn.execute(sql, *args)
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """Run one statement for many rows in one transaction."""

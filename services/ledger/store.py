@@ -173,6 +173,9 @@ class SqlLedger:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        # SQLite: actions begun (looked up, found new) whose row is written with their first
+        # status change, in the same transaction; key -> the row's identity columns.
+        self._unwritten: dict[str, tuple[str, str, str, str, bool]] = {}
 
     @classmethod
     async def open(cls, url: str) -> SqlLedger:
@@ -200,14 +203,22 @@ class SqlLedger:
         """Register the action; "delivered" when done before, "deadlettered" when it went to the
         dead-letter topic, "ambiguous" when a non-idempotent call was interrupted between
         sending and confirmation."""
-        # One round trip: insert the row, or (a no-op update) hand back the existing status.
-        row = await self.db.fetchrow(
-            "INSERT INTO deliveries (key, event_id, target, flow, action, status, test) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7) "
-            "ON CONFLICT (key) DO UPDATE SET status = deliveries.status RETURNING status",
-            key, event.id, target, flow, action, PENDING, event.test,
-        )
-        status = row[0] if row else PENDING
+        if self.db.dialect == "sqlite":
+            # An inline lookup on the loop (no thread hop, no write); a new action's row is
+            # written together with its first status change (`_update`), one transaction less.
+            rows = await self.db.lookup("SELECT status FROM deliveries WHERE key = $1", key)
+            if not rows:
+                self._unwritten[key] = (event.id, target, flow, action, event.test)
+            status = rows[0][0] if rows else PENDING
+        else:
+            # One round trip: insert the row, or (a no-op update) hand back the existing status.
+            row = await self.db.fetchrow(
+                "INSERT INTO deliveries (key, event_id, target, flow, action, status, test) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7) "
+                "ON CONFLICT (key) DO UPDATE SET status = deliveries.status RETURNING status",
+                key, event.id, target, flow, action, PENDING, event.test,
+            )
+            status = row[0] if row else PENDING
         if status == DELIVERED:
             return "delivered"
         if status == DEADLETTERING:
@@ -218,10 +229,24 @@ class SqlLedger:
             return "ambiguous"
         return None
 
+    async def _update(self, sql: str, key: str, *args: Any) -> None:
+        """An UPDATE of one delivery row (key = $1); first makes the row of a just-begun action,
+        both statements in one group-committed transaction."""
+        identity = self._unwritten.pop(key, None)
+        if identity is None:
+            await self.db.execute(sql, key, *args)
+            return
+        await self.db.execute_together([
+            ("INSERT INTO deliveries (key, event_id, target, flow, action, status, test) "
+             "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (key) DO NOTHING",
+             (key, *identity[:4], PENDING, identity[4])),
+            (sql, (key, *args)),
+        ])
+
     async def sending(self, key: str, attempt: int) -> None:
         """The call starts now."""
         now = time.time()
-        await self.db.execute(
+        await self._update(
             "UPDATE deliveries SET status = $2, attempts = $3, last_attempt_at = $4, "
             "first_attempt_at = COALESCE(first_attempt_at, $4), next_attempt_at = NULL WHERE key = $1",
             key, SENDING, attempt, now,
@@ -230,7 +255,7 @@ class SqlLedger:
     async def delivered(self, key: str, external_id: str, attempts: int) -> None:
         """The target confirmed."""
         now = time.time()
-        await self.db.execute(
+        await self._update(
             "UPDATE deliveries SET status = $2, attempts = $3, external_id = $4, delivered_at = $5, "
             "last_attempt_at = $5, first_attempt_at = COALESCE(first_attempt_at, $5), "
             "next_attempt_at = NULL, last_error = '' WHERE key = $1",
@@ -239,7 +264,7 @@ class SqlLedger:
 
     async def failed(self, key: str, error: str, attempts: int) -> None:
         """An attempt failed."""
-        await self.db.execute(
+        await self._update(
             "UPDATE deliveries SET status = $2, attempts = $3, last_error = $4, last_attempt_at = $5, "
             "first_attempt_at = COALESCE(first_attempt_at, $5) WHERE key = $1",
             key, FAILED, attempts, error[:2000], time.time(),
@@ -247,17 +272,17 @@ class SqlLedger:
 
     async def retrying(self, key: str, next_attempt_at: float) -> None:
         """The next attempt is scheduled."""
-        await self.db.execute(
+        await self._update(
             "UPDATE deliveries SET status = $2, next_attempt_at = $3 WHERE key = $1", key, RETRYING, next_attempt_at
         )
 
     async def deadlettering(self, key: str) -> None:
         """The dead-letter record is being written now."""
-        await self.db.execute("UPDATE deliveries SET status = $2 WHERE key = $1", key, DEADLETTERING)
+        await self._update("UPDATE deliveries SET status = $2 WHERE key = $1", key, DEADLETTERING)
 
     async def deadlettered(self, key: str, error: str, attempts: int, dlq_offset: int) -> None:
         """The action is in the dead-letter topic."""
-        await self.db.execute(
+        await self._update(
             "UPDATE deliveries SET status = $2, attempts = $3, last_error = $4, "
             "dlq_offset = CASE WHEN $5 >= 0 THEN $5 ELSE dlq_offset END, next_attempt_at = NULL WHERE key = $1",
             key, DEADLETTERED, attempts, error[:2000], dlq_offset,

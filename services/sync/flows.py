@@ -69,17 +69,17 @@ def event_context(event: AnyEvent) -> dict[str, Any]:
     data = _builtins(event.data)
     person: Person = getattr(event.data, person_field)
     envelope = {name: getattr(event, name) for name in ENVELOPE}
-    if alias == "contact":
+    # One person view, shared: conditions and (immutable sandboxed) templates only read it.
+    who = _person(person)
+    if alias in ("contact", "customer"):
         # `contact.email` and `contact.consent` both read naturally: flatten the person in.
-        view = {**data, **_person(person)}
-    elif alias == "customer":
-        view = {**data, **_person(person)}
+        view = {**data, **who}
     else:
         view = dict(data)
-        view[person_field] = _person(person)
-    ctx: dict[str, Any] = {"event": envelope, "data": data, "person": _person(person), alias: view}
+        view[person_field] = who
+    ctx: dict[str, Any] = {"event": envelope, "data": data, "person": who, alias: view}
     if alias in ("order", "payment"):
-        ctx["customer"] = _person(person)
+        ctx["customer"] = who
     return ctx
 
 

@@ -210,5 +210,22 @@ async def test_concurrent_statements_each_get_their_own_answer_and_error(ledger:
     statuses = results[16:]
     assert statuses.count("delivered") <= 15 and set(statuses) <= {"delivered", None}
     rows = {r.key: r for r in await ledger.all_deliveries("crm") if r.key in keys}
-    assert [rows[k].status for k in keys] == ["delivered"] * 15 + ["pending"] * 15
+    assert [rows[k].status for k in keys[:15]] == ["delivered"] * 15
     assert [rows[k].external_id for k in keys[:15]] == [f"x{i}" for i in range(15)]
+    # Begun and not changed since: pending (SQLite writes the row with its first change).
+    assert {rows[k].status for k in keys[15:] if k in rows} <= {"pending"}
+
+
+async def test_a_begun_action_is_written_with_its_first_status_change(ledger: SqlLedger) -> None:
+    event = contact_event(event_id=uid("first"))
+    key = f"{event.id}:f:send"
+    assert await ledger.begin(key, event, "crm", "f", "send", "key") is None
+    await ledger.failed(key, "Transient: 503", 1)
+    [row] = [r for r in await ledger.all_deliveries("crm") if r.key == key]
+    assert (row.event_id, row.target, row.flow, row.action, row.status, row.attempts) == (
+        event.id, "crm", "f", "send", "failed", 1)
+    assert await ledger.begin(key, event, "crm", "f", "send", "key") is None  # failed: try again
+    await ledger.delivered(key, "crm-7", 2)
+    assert await ledger.begin(key, event, "crm", "f", "send", "key") == "delivered"
+    [row] = [r for r in await ledger.all_deliveries("crm") if r.key == key]
+    assert (row.status, row.external_id, row.attempts) == ("delivered", "crm-7", 2)

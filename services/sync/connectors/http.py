@@ -41,7 +41,10 @@ _ENV = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescap
 _ENV.policies["json.dumps_function"] = lambda obj, **_: JSON.encode(obj).decode()
 
 
-def _compile(text: str, key: str) -> jinja2.Template:
+def _compile(text: str, key: str) -> jinja2.Template | str:
+    """A template, or the text itself when it has nothing to render (the common fixed URL)."""
+    if "{{" not in text and "{%" not in text and "{#" not in text:
+        return text
     try:
         return _ENV.from_string(text)
     except jinja2.TemplateSyntaxError as exc:
@@ -150,17 +153,26 @@ class HttpConnector(HttpConnectorMixin, Connector):
         await self._close_http()
 
     def _render(self, request: ActionRequest) -> tuple[str, bytes]:
-        ctx = {**event_context(request.event), "fields": request.fields}
+        ctx: dict[str, Any] | None = None
+
+        def render(template: jinja2.Template | str) -> str:
+            nonlocal ctx
+            if isinstance(template, str):
+                return template
+            if ctx is None:  # built only when a template needs it
+                ctx = {**event_context(request.event), "fields": request.fields}
+            return template.render(ctx)
+
         try:
-            url = request.fields.get("url") or self._url.render(ctx)
+            url = request.fields.get("url") or render(self._url)
             if self.config.base_url:
                 url = urljoin(self.config.base_url.rstrip("/") + "/", url.lstrip("/"))
             if request.fields.get("body"):
                 body = request.fields["body"].encode()
             elif self._body is not None:
-                body = self._body.render(ctx).encode()
+                body = render(self._body).encode()
             else:
-                body = encode_event(request.event)
+                return url, encode_event(request.event)  # JSON by construction
         except jinja2.TemplateError as exc:
             raise Permanent(f"http {self.name}: template failed: {exc}") from exc
         if decode_json(body.decode()) is None:
