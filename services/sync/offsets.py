@@ -1,8 +1,14 @@
-"""Which offsets of a partition are safe to commit: everything below the first unfinished one."""
+"""Which offsets of a partition are safe to commit: everything below the first unfinished one;
+and how a consumer notices that the broker lost a partition's log or its commits (a test broker
+restarted empty), so that an old position never skips the new log's records."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 
 
 class PartitionOffsets:
@@ -55,3 +61,35 @@ class CommitClock:
             return False
         self.next_at = now + self.interval_s
         return True
+
+
+async def recreated_logs(consumer: AIOKafkaConsumer) -> list[TopicPartition]:
+    """Assigned partitions whose log end fell below our position: deleted and made again (a
+    broker that lost its data). Kafka would answer their fetch with OFFSET_OUT_OF_RANGE; a
+    broker that stays silent instead would let the new records below our position go unread."""
+    out = []
+    for tp in consumer.assignment():
+        high = consumer.highwater(tp)
+        if high is None:
+            continue
+        try:
+            position = await consumer.position(tp)
+        except KafkaError:
+            continue
+        if position > high:
+            out.append(tp)
+    return out
+
+
+async def forgotten_commits(consumer: AIOKafkaConsumer, ours: dict[TopicPartition, int]) -> list[TopicPartition]:
+    """Partitions whose last commit (`ours`) the broker no longer has: only we commit them while
+    we hold them, so anything less means the broker forgot, and our position is from a log
+    that is gone."""
+    if not ours:
+        return []
+    known = list(ours)
+    try:
+        found = await asyncio.gather(*(consumer.committed(tp) for tp in known))
+    except KafkaError:
+        return []  # cannot tell now; the commit that follows fails the same way
+    return [tp for tp, c in zip(known, found, strict=True) if c is None or c < ours[tp]]

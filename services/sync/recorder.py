@@ -21,7 +21,7 @@ from services.common.metrics import Metrics
 from services.ledger.store import RecordedEvent, SqlLedger
 from services.sync.errors import Permanent
 from services.sync.flows import compile_flows, event_context
-from services.sync.offsets import CommitClock
+from services.sync.offsets import CommitClock, forgotten_commits, recreated_logs
 
 log = structlog.get_logger("handover.recorder")
 
@@ -41,6 +41,7 @@ class Recorder:
         # ever committed (the consumer's position may be ahead, inside a batch being written).
         self.done: dict[TopicPartition, int] = {}
         self.committed: dict[TopicPartition, int] = {}
+        self.commits_fenced = False  # after a failed commit, until the next assignment
 
     def expected(self, event: object) -> list[tuple[str, str, str]]:
         """(flow, action, target) for every action this event's flows should cause."""
@@ -71,6 +72,7 @@ class Recorder:
                     recorder.committed.pop(tp, None)
 
             async def on_partitions_assigned(self, assigned: object) -> None:
+                recorder.commits_fenced = False  # a new generation: positions from its commits
                 recorder.assigned.set()
 
         self.consumer.subscribe([event_topic(t) for t in EVENT_TYPES], listener=Listener())
@@ -97,8 +99,17 @@ class Recorder:
             for tp, records in batches.items():
                 if records:
                     self.done[tp] = records[-1].offset + 1
+            for tp in await recreated_logs(self.consumer):
+                log.warning("partition_log_recreated", partition=f"{tp.topic}:{tp.partition}")
+                await self._restart(tp)
             if clock.due():
                 await self.commit()
+
+    async def _restart(self, tp: TopicPartition) -> None:
+        """Read a partition again from its start (recording is idempotent)."""
+        await self.consumer.seek_to_beginning(tp)
+        self.done.pop(tp, None)
+        self.committed.pop(tp, None)
 
     async def commit(self, partitions: set[TopicPartition] | None = None) -> None:
         """Commit what is in the ledger (of `partitions`, or all) and not committed yet."""
@@ -107,12 +118,28 @@ class Recorder:
             tp: off for tp, off in self.done.items()
             if tp in mine and (partitions is None or tp in partitions) and self.committed.get(tp) != off
         }
+        if not offsets or self.commits_fenced:
+            return
+        ours = {tp: self.committed[tp] for tp in offsets if tp in self.committed}
+        for tp in await forgotten_commits(self.consumer, ours):
+            # The broker lost its state (restarted empty): this position belongs to a log that is
+            # gone, and committing it would skip the new log's first records.
+            log.warning("partition_state_lost_by_broker", partition=f"{tp.topic}:{tp.partition}")
+            del offsets[tp]
+            await self._restart(tp)
         if not offsets:
             return
         try:
             await self.consumer.commit(offsets)
-        except (CommitFailedError, KafkaError) as exc:
-            log.warning("commit_failed", error=repr(exc))  # re-read after the rebalance; idempotent
+        except CommitFailedError as exc:
+            # The group moved on (a rebalance, or a coordinator that forgot the group): positions
+            # from before must not go into the new generation. Commit nothing until the next
+            # assignment; what was not committed is read again, and recording is idempotent.
+            self.commits_fenced = True
+            log.warning("commit_failed", error=repr(exc), fenced=True)
+            return
+        except KafkaError as exc:
+            log.warning("commit_failed", error=repr(exc))
             return
         self.committed.update(offsets)
 

@@ -42,7 +42,7 @@ from services.sync.flows import (
     event_context,
     idempotency_key,
 )
-from services.sync.offsets import CommitClock, PartitionOffsets
+from services.sync.offsets import CommitClock, PartitionOffsets, forgotten_commits, recreated_logs
 
 log = structlog.get_logger("handover.sync")
 
@@ -155,23 +155,13 @@ class TargetWorker:
             self.stopping = True
 
     async def _rewind_recreated_logs(self) -> None:
-        """A partition whose log end fell below our position was deleted and made again (a
-        broker that lost its data): read it from its start. Kafka would answer such a fetch
-        with OFFSET_OUT_OF_RANGE; a broker that stays silent instead would let the new records
-        below our old position go unread. Whatever is read twice, the ledger skips."""
-        for tp in self.consumer.assignment():
-            high = self.consumer.highwater(tp)
-            if high is None:
-                continue
-            try:
-                position = await self.consumer.position(tp)
-            except KafkaError:
-                continue
-            if position > high:
-                self.log.warning("partition_log_recreated", partition=f"{tp.topic}:{tp.partition}",
-                                 position=position, log_end=high)
-                await self.consumer.seek_to_beginning(tp)
-                self.offsets[tp] = PartitionOffsets()
+        """Read a partition whose log was made again from its start (whatever is read twice,
+        the ledger skips)."""
+        for tp in await recreated_logs(self.consumer):
+            self.log.warning("partition_log_recreated", partition=f"{tp.topic}:{tp.partition}",
+                             position=await self.consumer.position(tp), log_end=self.consumer.highwater(tp))
+            await self.consumer.seek_to_beginning(tp)
+            self.offsets[tp] = PartitionOffsets()
 
     async def stop(self) -> None:
         """Drain in-flight calls, abandon backoff/breaker waits, commit what is done, leave."""
@@ -287,6 +277,8 @@ class TargetWorker:
     async def _admit(self) -> None:
         """Wait while the breaker is open, unless this task is the one probing the target."""
         b = self.breaker
+        if not b.open:
+            return
         me = asyncio.current_task()
         while b.open:
             if b.prober is None or b.prober.done() or b.prober is me:
@@ -516,7 +508,8 @@ class TargetWorker:
                 trackers[tp] = tracker
         if not offsets or self.commits_fenced:
             return
-        for tp in await self._forgotten_by_broker(trackers):
+        ours = {tp: t.committed for tp, t in trackers.items() if t.committed is not None}
+        for tp in await forgotten_commits(self.consumer, ours):
             # The broker lost its state (a test broker restarted empty): our position belongs to
             # a log that is gone, and committing it would skip the new log's first records.
             self.log.warning("partition_state_lost_by_broker", partition=f"{tp.topic}:{tp.partition}",
@@ -543,22 +536,6 @@ class TargetWorker:
             return
         for tp, off in offsets.items():
             trackers[tp].committed = off
-
-
-    async def _forgotten_by_broker(self, trackers: dict[TopicPartition, PartitionOffsets]) -> list[TopicPartition]:
-        """Partitions whose last commit the broker no longer has (ours alone commit them while
-        we hold them, so anything less means the broker forgot)."""
-        known = [tp for tp, t in trackers.items() if t.committed is not None]
-        if not known:
-            return []
-        try:
-            found = await asyncio.gather(*(self.consumer.committed(tp) for tp in known))
-        except KafkaError:
-            return []  # cannot tell now; the commit that follows fails the same way
-        return [
-            tp for tp, c in zip(known, found, strict=True)
-            if c is None or c < (trackers[tp].committed or 0)
-        ]
 
 
 def _iso(ts: float) -> str:
