@@ -176,6 +176,7 @@ class SqlLedger:
         # SQLite: actions begun (looked up, found new) whose row is written with their first
         # status change, in the same transaction; key -> the row's identity columns.
         self._unwritten: dict[str, tuple[str, str, str, str, bool]] = {}
+        self._writing: dict[str, int] = {}  # key -> status changes queued and not committed yet
 
     @classmethod
     async def open(cls, url: str) -> SqlLedger:
@@ -206,7 +207,11 @@ class SqlLedger:
         if self.db.dialect == "sqlite":
             # An inline lookup on the loop (no thread hop, no write); a new action's row is
             # written together with its first status change (`_update`), one transaction less.
-            rows = await self.db.lookup("SELECT status FROM deliveries WHERE key = $1", key)
+            if key in self._writing:  # queued behind our own write: read after it, in the queue
+                row = await self.db.fetchrow("SELECT status FROM deliveries WHERE key = $1", key)
+                rows = [row] if row else []
+            else:
+                rows = await self.db.lookup("SELECT status FROM deliveries WHERE key = $1", key)
             if not rows:
                 self._unwritten[key] = (event.id, target, flow, action, event.test)
             status = rows[0][0] if rows else PENDING
@@ -233,15 +238,25 @@ class SqlLedger:
         """An UPDATE of one delivery row (key = $1); first makes the row of a just-begun action,
         both statements in one group-committed transaction."""
         identity = self._unwritten.pop(key, None)
-        if identity is None:
-            await self.db.execute(sql, key, *args)
-            return
-        await self.db.execute_together([
-            ("INSERT INTO deliveries (key, event_id, target, flow, action, status, test) "
-             "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (key) DO NOTHING",
-             (key, *identity[:4], PENDING, identity[4])),
-            (sql, (key, *args)),
-        ])
+        self._writing[key] = self._writing.get(key, 0) + 1
+        try:
+            if identity is None:
+                await self.db.execute(sql, key, *args)
+                return
+            await self.db.execute_together([
+                ("INSERT INTO deliveries (key, event_id, target, flow, action, status, test) "
+                 "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (key) DO NOTHING",
+                 (key, *identity[:4], PENDING, identity[4])),
+                (sql, (key, *args)),
+            ])
+        except BaseException:
+            if identity is not None:
+                self._unwritten.setdefault(key, identity)  # not written: the next change makes the row
+            raise
+        finally:
+            self._writing[key] -= 1
+            if not self._writing[key]:
+                del self._writing[key]
 
     async def sending(self, key: str, attempt: int) -> None:
         """The call starts now."""

@@ -8,7 +8,7 @@ import asyncio
 import time
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import IllegalStateError, KafkaError
 
 
 class PartitionOffsets:
@@ -63,22 +63,34 @@ class CommitClock:
         return True
 
 
-async def recreated_logs(consumer: AIOKafkaConsumer) -> list[TopicPartition]:
-    """Assigned partitions whose log end fell below our position: deleted and made again (a
-    broker that lost its data). Kafka would answer their fetch with OFFSET_OUT_OF_RANGE; a
-    broker that stays silent instead would let the new records below our position go unread."""
+async def recreated_logs(consumer: AIOKafkaConsumer) -> list[tuple[TopicPartition, int, int]]:
+    """(partition, position, log end) of assigned partitions whose log end fell below our
+    position: deleted and made again (a broker that lost its data). Kafka would answer their
+    fetch with OFFSET_OUT_OF_RANGE; a broker that stays silent instead would let the new records
+    below our position go unread. Partitions revoked meanwhile are left out."""
     out = []
-    for tp in consumer.assignment():
+    for tp in list(consumer.assignment()):
+        if tp not in consumer.assignment():
+            continue  # revoked while we waited for an earlier one's position
         high = consumer.highwater(tp)
         if high is None:
             continue
         try:
             position = await consumer.position(tp)
-        except KafkaError:
+        except (KafkaError, IllegalStateError):
             continue
         if position > high:
-            out.append(tp)
+            out.append((tp, position, high))
     return out
+
+
+async def rewind(consumer: AIOKafkaConsumer, tp: TopicPartition) -> bool:
+    """Read a partition again from its start; False when it is no longer ours (revoked)."""
+    try:
+        await consumer.seek_to_beginning(tp)
+    except IllegalStateError:
+        return False
+    return True
 
 
 async def forgotten_commits(consumer: AIOKafkaConsumer, ours: dict[TopicPartition, int]) -> list[TopicPartition]:

@@ -21,7 +21,7 @@ from services.common.metrics import Metrics
 from services.ledger.store import RecordedEvent, SqlLedger
 from services.sync.errors import Permanent
 from services.sync.flows import compile_flows, event_context
-from services.sync.offsets import CommitClock, forgotten_commits, recreated_logs
+from services.sync.offsets import CommitClock, forgotten_commits, recreated_logs, rewind
 
 log = structlog.get_logger("handover.recorder")
 
@@ -82,34 +82,45 @@ class Recorder:
     async def _run(self) -> None:
         clock = CommitClock(self.settings.sync.commit_interval_s)
         while True:
-            batches = await self.consumer.getmany(timeout_ms=200, max_records=1000)
-            batch = []
-            for records in batches.values():
-                for record in records:
-                    try:
-                        event = decode_event(record.value or b"")
-                    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                        log.warning("event_undecodable", topic=record.topic, offset=record.offset, error=str(exc))
-                        continue
-                    batch.append(RecordedEvent(event, record.topic, record.partition, record.offset,
-                                               self.expected(event)))
-                    self.metrics.events_recorded.labels(event.type).inc()
-            if batch:
-                await self._record(batch)
-            for tp, records in batches.items():
-                if records:
-                    self.done[tp] = records[-1].offset + 1
-            for tp in await recreated_logs(self.consumer):
-                log.warning("partition_log_recreated", partition=f"{tp.topic}:{tp.partition}")
-                await self._restart(tp)
-            if clock.due():
-                await self.commit()
+            try:
+                await self._step(clock)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a surprise must not stop recording silently
+                log.error("recorder_step_failed", error=repr(exc))
+                await asyncio.sleep(1)
+
+    async def _step(self, clock: CommitClock) -> None:
+        """One fetch: record it, note what is done, rewind re-made logs, commit when due."""
+        batches = await self.consumer.getmany(timeout_ms=200, max_records=1000)
+        batch = []
+        for records in batches.values():
+            for record in records:
+                try:
+                    event = decode_event(record.value or b"")
+                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                    log.warning("event_undecodable", topic=record.topic, offset=record.offset, error=str(exc))
+                    continue
+                batch.append(RecordedEvent(event, record.topic, record.partition, record.offset,
+                                           self.expected(event)))
+                self.metrics.events_recorded.labels(event.type).inc()
+        if batch:
+            await self._record(batch)
+        for tp, records in batches.items():
+            if records:
+                self.done[tp] = records[-1].offset + 1
+        for tp, position, high in await recreated_logs(self.consumer):
+            log.warning("partition_log_recreated", partition=f"{tp.topic}:{tp.partition}",
+                        position=position, log_end=high)
+            await self._restart(tp)
+        if clock.due():
+            await self.commit()
 
     async def _restart(self, tp: TopicPartition) -> None:
         """Read a partition again from its start (recording is idempotent)."""
-        await self.consumer.seek_to_beginning(tp)
         self.done.pop(tp, None)
         self.committed.pop(tp, None)
+        await rewind(self.consumer, tp)  # revoked meanwhile: its next owner starts from the commits
 
     async def commit(self, partitions: set[TopicPartition] | None = None) -> None:
         """Commit what is in the ledger (of `partitions`, or all) and not committed yet."""

@@ -42,7 +42,7 @@ from services.sync.flows import (
     event_context,
     idempotency_key,
 )
-from services.sync.offsets import CommitClock, PartitionOffsets, forgotten_commits, recreated_logs
+from services.sync.offsets import CommitClock, PartitionOffsets, forgotten_commits, recreated_logs, rewind
 
 log = structlog.get_logger("handover.sync")
 
@@ -157,11 +157,11 @@ class TargetWorker:
     async def _rewind_recreated_logs(self) -> None:
         """Read a partition whose log was made again from its start (whatever is read twice,
         the ledger skips)."""
-        for tp in await recreated_logs(self.consumer):
+        for tp, position, high in await recreated_logs(self.consumer):
             self.log.warning("partition_log_recreated", partition=f"{tp.topic}:{tp.partition}",
-                             position=await self.consumer.position(tp), log_end=self.consumer.highwater(tp))
-            await self.consumer.seek_to_beginning(tp)
-            self.offsets[tp] = PartitionOffsets()
+                             position=position, log_end=high)
+            if await rewind(self.consumer, tp):
+                self.offsets[tp] = PartitionOffsets()
 
     async def stop(self) -> None:
         """Drain in-flight calls, abandon backoff/breaker waits, commit what is done, leave."""
@@ -515,8 +515,8 @@ class TargetWorker:
             self.log.warning("partition_state_lost_by_broker", partition=f"{tp.topic}:{tp.partition}",
                              committed=trackers[tp].committed)
             del offsets[tp]
-            await self.consumer.seek_to_beginning(tp)
-            self.offsets[tp] = PartitionOffsets()
+            if await rewind(self.consumer, tp):
+                self.offsets[tp] = PartitionOffsets()
         if not offsets:
             return
         try:

@@ -339,15 +339,17 @@ async def test_a_broker_outage_is_answered_503_and_recovered_from_by_itself(tmp_
             t.calls = [c for c in t.calls if c.at >= t0_wall]
         phase2 = [h.sent for h in during + after]
         s2 = check(phase2, tap.published, _calls(w), tap.deadletters, tap.snapshots)
+        in_kafka = {p.event_id for p in tap.published}
         await tap.stop()
         report("broker-outage-after", s2)
-        if s2.not_in_kafka and replace(s2, not_in_kafka=0).ok:
-            pytest.xfail(KNOWN_BROKER_BUG)  # only this signature; any other failure fails the test
-        assert s2.ok and s2.accepted == 38, s2.table()
+        # The test broker's known lost write (bug 3) is an accepted event missing from Kafka with
+        # everything else clean; every other check still runs, on the events the broker kept.
+        broker_lost_writes = bool(s2.not_in_kafka) and replace(s2, not_in_kafka=0).ok
+        assert s2.accepted == 38, s2.table()
         assert all(p.alive() for p in w.handover.procs())
         ledger = await open_ledger(w.handover.settings.ledger.url)
         try:
-            ids = [e for s in phase2 for a in s.answers if a.status == 202 for e in a.event_ids]
+            ids = [e for s in phase2 for a in s.answers if a.status == 202 for e in a.event_ids if e in in_kafka]
 
             async def recorded() -> bool:
                 return all([await ledger.event(e) is not None for e in ids])
@@ -355,6 +357,9 @@ async def test_a_broker_outage_is_answered_503_and_recovered_from_by_itself(tmp_
             await wait_for(recorded, timeout=30, interval=0.2)
         finally:
             await ledger.close()
+        if broker_lost_writes:
+            pytest.xfail(KNOWN_BROKER_BUG)
+        assert s2.ok, s2.table()
 
 
 def _calls(w: World) -> list:  # type: ignore[type-arg]

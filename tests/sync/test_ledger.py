@@ -229,3 +229,42 @@ async def test_a_begun_action_is_written_with_its_first_status_change(ledger: Sq
     assert await ledger.begin(key, event, "crm", "f", "send", "key") == "delivered"
     [row] = [r for r in await ledger.all_deliveries("crm") if r.key == key]
     assert (row.status, row.external_id, row.attempts) == ("delivered", "crm-7", 2)
+
+
+async def test_a_first_status_change_that_fails_to_commit_is_written_with_the_next(ledger: SqlLedger) -> None:
+    # E.g. another process held SQLite's write lock too long: the change raises, and the next
+    # one (the runner records the failure, or retries) must still find or make the row.
+    event = contact_event(event_id=uid("lock"))
+    key = f"{event.id}:f:send"
+    assert await ledger.begin(key, event, "mail", "f", "send", "none") is None
+    calls = 0
+
+    def locked_once(real):  # type: ignore[no-untyped-def]
+        async def write(*args):  # type: ignore[no-untyped-def]
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                raise RuntimeError("database is locked")
+            await real(*args)
+        return write
+
+    # The first write fails, whichever way this database writes a status change.
+    ledger.db.execute = locked_once(ledger.db.execute)  # type: ignore[method-assign]
+    ledger.db.execute_together = locked_once(ledger.db.execute_together)  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        await ledger.sending(key, 1)
+    await ledger.failed(key, "Permanent: the ledger was busy", 1)
+    [row] = [r for r in await ledger.all_deliveries("mail") if r.key == key]
+    assert (row.event_id, row.flow, row.action, row.status) == (event.id, "f", "send", "failed")
+
+
+async def test_begin_sees_this_process_s_own_queued_change(ledger: SqlLedger) -> None:
+    # A replay in the same process as the live worker: its begin() must not read around the
+    # worker's "delivered" that is queued and not committed yet.
+    event = contact_event(event_id=uid("queued"))
+    key = f"{event.id}:f:send"
+    assert await ledger.begin(key, event, "crm", "f", "send", "key") is None
+    writing = asyncio.create_task(ledger.delivered(key, "crm-1", 1))
+    await asyncio.sleep(0)  # one loop turn: the task queues its statements and waits for the commit
+    assert await ledger.begin(key, event, "crm", "f", "send", "key") == "delivered"
+    await writing

@@ -44,7 +44,8 @@ _ENV.policies["json.dumps_function"] = lambda obj, **_: JSON.encode(obj).decode(
 def _compile(text: str, key: str) -> jinja2.Template | str:
     """A template, or the text itself when it has nothing to render (the common fixed URL)."""
     if "{{" not in text and "{%" not in text and "{#" not in text:
-        return text
+        # What Jinja would render: newlines normalised, one trailing newline dropped.
+        return text.replace("\r\n", "\n").replace("\r", "\n").removesuffix("\n")
     try:
         return _ENV.from_string(text)
     except jinja2.TemplateSyntaxError as exc:
