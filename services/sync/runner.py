@@ -306,8 +306,8 @@ class TargetWorker:
                 if not flow.condition(ctx):
                     continue
             except Permanent as exc:
-                for action in actions:
-                    await self._deadletter(record, event, (flow, action), exc, 1, time.time())
+                for action in actions:  # through deliver(): a redelivery must not dead-letter it again
+                    await self.deliver(event, ctx, flow, action, record=record, failing=exc)
                 continue
             for action in actions:
                 await self._deliver(record, event, ctx, flow, action)
@@ -329,9 +329,12 @@ class TargetWorker:
         flow: CompiledFlow,
         action: CompiledAction,
         record: ConsumerRecord[bytes, bytes] | None = None,
+        failing: Permanent | None = None,
     ) -> Outcome:
         """Deliver one action of one event, exactly once; with a `record`, failures that cannot
-        be retried go to the dead-letter topic, without one (a replay) they are reported."""
+        be retried go to the dead-letter topic, without one (a replay) they are reported.
+        `failing`: the flow itself failed for this event (its condition): nothing is sent, the
+        action gets its one dead letter."""
         key = idempotency_key(event, flow.name, action.key)
         name = action.config.action
         prior = await self.ledger.begin(key, event, self.target, flow.name, action.key, self.connector.idempotency)
@@ -362,6 +365,11 @@ class TargetWorker:
             )
             await self._deadletter(record, event, (flow, action), exc, 1, time.time())
             return Outcome("deadlettered", exc.message)
+        if failing is not None:
+            if record is None:
+                return Outcome("failed", f"{type(failing).__name__}: {failing.message}")
+            await self._deadletter(record, event, (flow, action), failing, 1, time.time())
+            return Outcome("deadlettered", failing.message)
         first = time.time()
         attempt = 0
         while True:

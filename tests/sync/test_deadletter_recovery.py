@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from aiokafka.structs import ConsumerRecord
@@ -103,3 +104,40 @@ async def test_a_dead_letter_lost_in_the_crash_is_written_once(
     assert await dead_letters_for(runtime, key) == 0
     assert await deliver(worker, event, record) == "deadlettered"
     assert await dead_letters_for(runtime, key) == 1
+
+
+async def test_an_event_its_flow_condition_fails_on_gets_one_dead_letter_also_when_redelivered(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    # `data.contact.email > 5` compares text with a number: the condition cannot be evaluated,
+    # the action is dead-lettered (nothing sent). Read again after a crash, it is not lettered twice.
+    target = TargetServer()
+    await target.start()
+    name = f"cond_{uuid.uuid4().hex[:6]}"
+    settings = parse_settings(
+        f'data_dir = "{tmp_path}"\n[server]\nport = 0\n[ledger]\nurl = "sqlite:///{tmp_path}/l.db"\n'
+        f'[kafka]\nbootstrap_servers = "{broker.bootstrap_servers}"\nidempotence = false\n'
+        f'session_timeout_ms = 6000\nheartbeat_interval_ms = 1000\n'
+        f'[targets.{name}]\nkind = "http"\nurl = "{target.url}/{name}"\n'
+        f'[[flows]]\nname = "f"\non = "contact.submitted"\nif = "contact.email > 5"\n'
+        f'[[flows.actions]]\ntarget = "{name}"\naction = "send"\n',
+        env={},
+    )
+    runtime = Runtime(settings, Parts(gateway=False, web=False, sync=True, recorder=False))
+    await runtime.start()
+    try:
+        assert runtime.sync is not None
+        [worker] = runtime.sync.workers
+        event, record = make_record(0)
+        key = idempotency_key(event, "f", "send")
+        await worker._handle(record)
+        await worker._handle(record)  # the same record again, as after a crash before the commit
+        letters = await read_dead_letters(settings.kafka, [name])
+        mine = [dl for dl in letters if dl.headers.get("idempotency-key") == key]
+        assert len(mine) == 1 and "could not be evaluated" in mine[0].headers["error-message"]
+        assert all(name not in path for path, _ in target.arrived)  # nothing was sent
+        [row] = [r for r in await worker.ledger.all_deliveries(name) if r.key == key]
+        assert row.status == "deadlettered"
+    finally:
+        await runtime.stop()
+        await target.close()
