@@ -105,12 +105,16 @@ class SqliteDatabase:
     def _sql(sql: str) -> str:
         return _PLACEHOLDER.sub(r"?\1", sql)
 
-    async def _submit(self, mode: str, sql: str, args: tuple[Any, ...]) -> Any:
+    def _enqueue(self, mode: str, sql: str, args: tuple[Any, ...]) -> asyncio.Future[Any]:
+        """Queue one statement for the next group commit (starting the flusher if idle)."""
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.append((mode, self._sql(sql), args, fut))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
-        return await fut
+        return fut
+
+    async def _submit(self, mode: str, sql: str, args: tuple[Any, ...]) -> Any:
+        return await self._enqueue(mode, sql, args)
 
     async def _flush(self) -> None:
         while self._queue:
@@ -164,15 +168,7 @@ class SqliteDatabase:
     async def execute_together(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
         """Run statements in order, in one transaction: queued back to back, so one group commit
         takes them all (should another statement of that batch fail, each reruns alone, in order)."""
-        loop = asyncio.get_running_loop()
-        futures = []
-        for sql, args in statements:
-            fut: asyncio.Future[Any] = loop.create_future()
-            self._queue.append(("exec", self._sql(sql), tuple(args), fut))
-            futures.append(fut)
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush())
-        await asyncio.gather(*futures)
+        await asyncio.gather(*[self._enqueue("exec", sql, tuple(args)) for sql, args in statements])
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """Run one statement for many rows in one transaction."""

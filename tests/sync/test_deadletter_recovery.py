@@ -23,6 +23,28 @@ from tests.sync.target import TargetServer
 TARGET = "dlq_recovery"
 
 
+async def start_sync(
+    broker: EmbeddedBroker, data_dir: Path, name: str, target: TargetServer, condition: str = ""
+) -> tuple[Runtime, TargetWorker]:
+    """A started sync-only Handover with one HTTP target `name` and one flow `f` (optionally
+    with an `if` condition) sending every contact.submitted to it."""
+    settings = parse_settings(
+        f'data_dir = "{data_dir}"\n[server]\nport = 0\n[ledger]\nurl = "sqlite:///{data_dir}/l.db"\n'
+        f'[kafka]\nbootstrap_servers = "{broker.bootstrap_servers}"\nidempotence = false\n'
+        f'session_timeout_ms = 6000\nheartbeat_interval_ms = 1000\n'
+        f'[targets.{name}]\nkind = "http"\nurl = "{target.url}/{name}"\n'
+        f'[[flows]]\nname = "f"\non = "contact.submitted"\n'
+        + (f'if = "{condition}"\n' if condition else "")
+        + f'[[flows.actions]]\ntarget = "{name}"\naction = "send"\n',
+        env={},
+    )
+    runtime = Runtime(settings, Parts(gateway=False, web=False, sync=True, recorder=False))
+    await runtime.start()
+    assert runtime.sync is not None
+    [worker] = runtime.sync.workers
+    return runtime, worker
+
+
 @pytest.fixture(scope="module")
 async def world(
     broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory
@@ -31,19 +53,7 @@ async def world(
     target = TargetServer()
     await target.start()
     target.rule(TARGET).fail, target.rule(TARGET).fail_status = -1, 400
-    data_dir = tmp_path_factory.mktemp("dlq")
-    settings = parse_settings(
-        f'data_dir = "{data_dir}"\n[server]\nport = 0\n[ledger]\nurl = "sqlite:///{data_dir}/l.db"\n'
-        f'[kafka]\nbootstrap_servers = "{broker.bootstrap_servers}"\nidempotence = false\n'
-        f'session_timeout_ms = 6000\nheartbeat_interval_ms = 1000\n'
-        f'[targets.{TARGET}]\nkind = "http"\nurl = "{target.url}/{TARGET}"\n'
-        f'[[flows]]\nname = "f"\non = "contact.submitted"\n[[flows.actions]]\ntarget = "{TARGET}"\naction = "send"\n',
-        env={},
-    )
-    runtime = Runtime(settings, Parts(gateway=False, web=False, sync=True, recorder=False))
-    await runtime.start()
-    assert runtime.sync is not None
-    [worker] = runtime.sync.workers
+    runtime, worker = await start_sync(broker, tmp_path_factory.mktemp("dlq"), TARGET, target)
     yield runtime, worker, target
     await runtime.stop()
     await target.close()
@@ -109,30 +119,18 @@ async def test_a_dead_letter_lost_in_the_crash_is_written_once(
 async def test_an_event_its_flow_condition_fails_on_gets_one_dead_letter_also_when_redelivered(
     broker: EmbeddedBroker, tmp_path: Path
 ) -> None:
-    # `data.contact.email > 5` compares text with a number: the condition cannot be evaluated,
-    # the action is dead-lettered (nothing sent). Read again after a crash, it is not lettered twice.
+    # `contact.email > 5` compares text with a number: the condition cannot be evaluated, the
+    # action is dead-lettered (nothing sent). Read again after a crash, it is not lettered twice.
     target = TargetServer()
     await target.start()
     name = f"cond_{uuid.uuid4().hex[:6]}"
-    settings = parse_settings(
-        f'data_dir = "{tmp_path}"\n[server]\nport = 0\n[ledger]\nurl = "sqlite:///{tmp_path}/l.db"\n'
-        f'[kafka]\nbootstrap_servers = "{broker.bootstrap_servers}"\nidempotence = false\n'
-        f'session_timeout_ms = 6000\nheartbeat_interval_ms = 1000\n'
-        f'[targets.{name}]\nkind = "http"\nurl = "{target.url}/{name}"\n'
-        f'[[flows]]\nname = "f"\non = "contact.submitted"\nif = "contact.email > 5"\n'
-        f'[[flows.actions]]\ntarget = "{name}"\naction = "send"\n',
-        env={},
-    )
-    runtime = Runtime(settings, Parts(gateway=False, web=False, sync=True, recorder=False))
-    await runtime.start()
+    runtime, worker = await start_sync(broker, tmp_path, name, target, condition="contact.email > 5")
     try:
-        assert runtime.sync is not None
-        [worker] = runtime.sync.workers
         event, record = make_record(0)
         key = idempotency_key(event, "f", "send")
         await worker._handle(record)
         await worker._handle(record)  # the same record again, as after a crash before the commit
-        letters = await read_dead_letters(settings.kafka, [name])
+        letters = await read_dead_letters(runtime.settings.kafka, [name])
         mine = [dl for dl in letters if dl.headers.get("idempotency-key") == key]
         assert len(mine) == 1 and "could not be evaluated" in mine[0].headers["error-message"]
         assert all(name not in path for path, _ in target.arrived)  # nothing was sent
