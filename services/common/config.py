@@ -94,7 +94,7 @@ class SyncConfig(_Section):
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 60.0
     delivery_timeout_s: float = 10.0
-    concurrency: int = 16  # in-flight business keys per target
+    concurrency: int = 16  # calls in flight to one target at once (records in hand: 4x this)
     breaker_threshold: int = 5  # consecutive transient failures that pause a target
     breaker_probe_s: float = 10.0
     permanent_attempts: int = 1  # a Permanent error is dead-lettered after this many attempts

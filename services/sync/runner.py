@@ -122,7 +122,10 @@ class TargetWorker:
         self.commits_fenced = False  # after a failed commit, until the next assignment
         self.commit_clock = CommitClock(self.cfg.commit_interval_s)
         self.key_tails: dict[tuple[TopicPartition, bytes | None], asyncio.Task[bool]] = {}
+        # `slots` bounds the calls to the target at once; `records` bounds the records in hand
+        # (calls, ledger writes, backoff waits), so ledger latency never idles a target slot.
         self.slots = asyncio.Semaphore(self.cfg.concurrency)
+        self.records = asyncio.Semaphore(self.cfg.concurrency * 4)
         self.tasks: set[asyncio.Task[bool]] = set()
         self.idle: set[asyncio.Task[Any]] = set()  # tasks in a backoff or breaker wait
         self.breaker = Breaker(self.cfg.breaker_threshold)
@@ -199,7 +202,7 @@ class TargetWorker:
     # --- dispatch ----------------------------------------------------------------------------
 
     async def _dispatch(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> None:
-        await self.slots.acquire()
+        await self.records.acquire()
         offsets = self.offsets.get(tp)
         if offsets is None or (offsets.highest_started is not None and record.offset <= offsets.highest_started):
             # Offsets only grow within a log; a smaller one means the topic was deleted and made
@@ -218,7 +221,7 @@ class TargetWorker:
 
     def _done(self, task: asyncio.Task[bool]) -> None:
         self.tasks.discard(task)
-        self.slots.release()
+        self.records.release()
         if not task.cancelled() and task.exception() is not None:
             self.log.error("worker_task_failed", error=repr(task.exception()))
 
@@ -385,7 +388,7 @@ class TargetWorker:
                 )
                 if self.connector.idempotency == "none":
                     await self.ledger.sending(key, attempt)
-                async with asyncio.timeout(self.cfg.delivery_timeout_s):
+                async with self.slots, asyncio.timeout(self.cfg.delivery_timeout_s):
                     result: Delivered = await self.connector.deliver(request)
             except TimeoutError:
                 error: DeliveryError = Transient(f"no answer within {self.cfg.delivery_timeout_s} s")

@@ -51,6 +51,7 @@ class TargetServer:
         self.kills = 0
         self.killed: set[int] = set()
         self.in_flight: Counter[str] = Counter()  # path -> requests being answered
+        self.peak_in_flight: Counter[str] = Counter()  # path -> most requests answered at once
         self.arrived: Counter[tuple[str, str]] = Counter()  # (path, key) -> requests received
         self.port = free_port()
         self._runner: web.AppRunner | None = None
@@ -92,6 +93,7 @@ class TargetServer:
         rules = self.rule(path)
         now = time.time()
         self.in_flight[path] += 1
+        self.peak_in_flight[path] = max(self.peak_in_flight[path], self.in_flight[path])
         self.arrived[(path, key)] += 1
         try:
             if rules.delay_s and (not rules.slow or any(m.encode() in body for m in rules.slow)):

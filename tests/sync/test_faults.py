@@ -401,6 +401,40 @@ async def test_a_ledger_outage_delays_an_event_but_never_skips_it(hub: Hub, monk
     await hub.check(events)
 
 
+async def test_calls_at_once_stay_within_concurrency_and_pending_ledger_writes_hold_no_call(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`sync.concurrency` bounds the calls in flight to one target; a delivery whose ledger
+    write is still pending holds no call slot, so a slow ledger never idles the target."""
+    limit = hub.settings.sync.concurrency
+    marker = f"slots-{uuid.uuid4().hex[:6]}"
+    events = [customer("tslot", i, marker=marker) for i in range(limit * 2)]
+    ledger = hub.worker(hub.a).ledger
+    real_delivered = ledger.delivered
+    release = asyncio.Event()
+
+    async def held_delivered(key: str, *args: object) -> None:
+        if key.startswith("tslot-") and ":to-a:" in key:
+            await release.wait()  # the write waits until more calls than `limit` went out
+        await real_delivered(key, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ledger, "delivered", held_delivered)
+    rules = hub.server.rule(hub.a)
+    rules.delay_s, rules.slow = 0.2, {marker}  # slow answers: the calls overlap
+    hub.server.peak_in_flight[hub.a] = 0
+    try:
+        await hub.publisher.publish_many(events)
+        # Before any of their ledger writes finished, every record's call reached the target.
+        await wait_for(lambda: sum(hub.server.arrived[(hub.a, k)] for k in keys(events, "to-a")) == len(events))
+        assert hub.server.peak_in_flight[hub.a] == limit
+    finally:
+        release.set()
+        rules.delay_s, rules.slow = 0.0, set()
+    await wait_for(lambda: hub.server.delivered(hub.a, keys(events, "to-a"))
+                   and hub.server.delivered(hub.b, keys(events, "to-b")))
+    await hub.check(events)
+
+
 # --- processes --------------------------------------------------------------------------------
 
 
