@@ -377,26 +377,35 @@ class TargetWorker:
         attempt = 0
         while True:
             attempt += 1
-            if record is not None:
-                await self._admit()
             started = time.perf_counter()
+            error: DeliveryError | None = None
             try:
-                fields = action.render(ctx)
                 request = ActionRequest(
                     event=event, flow=flow.name, action=name, key=action.key, idempotency_key=key,
-                    fields=fields, options=action.config.options, attempt=attempt,
+                    fields=action.render(ctx), options=action.config.options, attempt=attempt,
                 )
-                if self.connector.idempotency == "none":
-                    await self.ledger.sending(key, attempt)
-                async with self.slots, asyncio.timeout(self.cfg.delivery_timeout_s):
-                    result: Delivered = await self.connector.deliver(request)
-            except TimeoutError:
-                error: DeliveryError = Transient(f"no answer within {self.cfg.delivery_timeout_s} s")
             except DeliveryError as exc:
                 error = exc
-            except Exception as exc:  # noqa: BLE001 - a connector bug must not lose the event
-                error = Permanent(f"connector error: {exc!r}")
+            except Exception as exc:  # noqa: BLE001 - a field that cannot be made for this event
+                error = Permanent(f"mapping error: {exc!r}")
             else:
+                async with self.slots:  # the call itself takes one of the target's slots
+                    if record is not None:
+                        await self._admit()  # here: the breaker may have opened while we waited
+                    if self.connector.idempotency == "none":
+                        # A ledger error propagates: the whole record is retried, never dead-lettered.
+                        await self.ledger.sending(key, attempt)
+                    started = time.perf_counter()
+                    try:
+                        async with asyncio.timeout(self.cfg.delivery_timeout_s):
+                            result: Delivered = await self.connector.deliver(request)
+                    except TimeoutError:
+                        error = Transient(f"no answer within {self.cfg.delivery_timeout_s} s")
+                    except DeliveryError as exc:
+                        error = exc
+                    except Exception as exc:  # noqa: BLE001 - a connector bug must not lose the event
+                        error = Permanent(f"connector error: {exc!r}")
+            if error is None:
                 duration = time.perf_counter() - started
                 await self.ledger.delivered(key, result.external_id, attempt)
                 self._success()

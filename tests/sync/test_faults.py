@@ -401,6 +401,30 @@ async def test_a_ledger_outage_delays_an_event_but_never_skips_it(hub: Hub, monk
     await hub.check(events)
 
 
+
+async def test_a_ledger_outage_while_recording_a_send_without_idempotency_is_retried_not_deadlettered(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    worker = hub.worker(hub.a)
+    monkeypatch.setattr(worker.connector, "idempotency", "none")  # as SMTP: "sending" is written first
+    real_sending = worker.ledger.sending
+    failures = 0
+
+    async def flaky_sending(key: str, attempt: int) -> None:
+        nonlocal failures
+        if key.startswith("tsend-") and failures < 2:
+            failures += 1
+            raise OSError("disk I/O error")
+        await real_sending(key, attempt)
+
+    monkeypatch.setattr(worker.ledger, "sending", flaky_sending)
+    events = [customer("tsend", 0)]
+    await hub.publisher.publish_many(events)
+    await wait_for(lambda: hub.server.delivered(hub.a, keys(events, "to-a")))
+    assert failures == 2
+    assert await _letters_for(hub, hub.a, events[0].id) == []
+    await hub.check(events)
+
 async def test_calls_at_once_stay_within_concurrency_and_pending_ledger_writes_hold_no_call(
     hub: Hub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
