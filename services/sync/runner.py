@@ -121,6 +121,8 @@ class TargetWorker:
         self.offsets: dict[TopicPartition, PartitionOffsets] = {}
         self.commits_fenced = False  # after a failed commit, until the next assignment
         self.commit_clock = CommitClock(self.cfg.commit_interval_s)
+        self.commit_lock = asyncio.Lock()  # one commit at a time: a later one never goes back
+        self.committing: asyncio.Task[None] | None = None  # the periodic commit, in the background
         self.key_tails: dict[tuple[TopicPartition, bytes | None], asyncio.Task[bool]] = {}
         # `slots` bounds the calls to the target at once; `records` bounds the records in hand
         # (calls, ledger writes, backoff waits), so ledger latency never idles a target slot.
@@ -149,13 +151,20 @@ class TargetWorker:
                     for record in records:
                         await self._dispatch(tp, record)
                 await self._rewind_recreated_logs()
-                if self.commit_clock.due():
-                    await self.commit()
+                # Commit every interval, and as soon as the work in hand is done (a drained
+                # backlog is committed at once, not up to an interval later). In the background:
+                # fetching and delivering go on while the broker answers.
+                idle = not batches and not self.tasks
+                if (self.commit_clock.due() or idle) and (self.committing is None or self.committing.done()):
+                    self.committing = asyncio.create_task(self._commit_in_background())
                 self.update_lag()
         except asyncio.CancelledError:
             raise
         finally:
             self.stopping = True
+            if self.committing is not None:  # stop() commits what is done, after this
+                self.committing.cancel()
+                await asyncio.gather(self.committing, return_exceptions=True)
 
     async def _rewind_recreated_logs(self) -> None:
         """Read a partition whose log was made again from its start (whatever is read twice,
@@ -517,6 +526,16 @@ class TargetWorker:
 
     async def commit(self, partitions: Sequence[TopicPartition] | None = None) -> None:
         """Commit, per partition, every offset below the first unfinished one."""
+        async with self.commit_lock:
+            await self._commit(partitions)
+
+    async def _commit_in_background(self) -> None:
+        try:
+            await self.commit()
+        except Exception as exc:  # noqa: BLE001 - the next one tries again; nothing is lost
+            self.log.warning("commit_failed", error=repr(exc))
+
+    async def _commit(self, partitions: Sequence[TopicPartition] | None) -> None:
         offsets = {}
         trackers = {}
         for tp, tracker in self.offsets.items():
