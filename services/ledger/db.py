@@ -135,14 +135,31 @@ class SqliteDatabase:
         conn = self._connect()
 
         def one(mode: str, sql: str, args: tuple[Any, ...]) -> Any:
+            if mode == "together":  # statements that stand or fall together: (sql, args) pairs
+                for statement, values in args:
+                    conn.execute(statement, values).fetchall()
+                return None
             cursor = conn.execute(sql, args)
             # Always step to the end: a half-read RETURNING statement would keep its write open.
             rows = cursor.fetchall()
             return (rows[0] if rows else None) if mode == "one" else rows if mode == "all" else None
 
+        def alone(item: tuple[str, str, tuple[Any, ...]]) -> Any:
+            """One item in a transaction of its own (a single statement commits by itself)."""
+            if item[0] != "together":
+                return one(*item)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                one(*item)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return None
+
         if len(batch) == 1:
             try:
-                return [one(*batch[0])]
+                return [alone(batch[0])]
             except Exception as exc:  # noqa: BLE001 - the caller's future raises it
                 return [exc]
         # IMMEDIATE: take the write lock up front, so another process cannot make the upgrade fail.
@@ -154,7 +171,7 @@ class SqliteDatabase:
             out: list[Any] = []
             for item in batch:
                 try:
-                    out.append(one(*item))
+                    out.append(alone(item))
                 except Exception as exc:  # noqa: BLE001 - the caller's future raises it
                     out.append(exc)
             return out
@@ -166,9 +183,9 @@ class SqliteDatabase:
         await self._submit("exec", sql, args)
 
     async def execute_together(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
-        """Run statements in order, in one transaction: queued back to back, so one group commit
-        takes them all (should another statement of that batch fail, each reruns alone, in order)."""
-        await asyncio.gather(*[self._enqueue("exec", sql, tuple(args)) for sql, args in statements])
+        """Run statements in order, in one transaction: one item of the next group commit (should
+        another item of that batch fail, this one reruns in a transaction of its own)."""
+        await self._enqueue("together", "", tuple((self._sql(sql), tuple(args)) for sql, args in statements))
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """Run one statement for many rows in one transaction."""

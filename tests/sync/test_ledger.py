@@ -216,6 +216,20 @@ async def test_concurrent_statements_each_get_their_own_answer_and_error(ledger:
     assert {rows[k].status for k in keys[15:] if k in rows} <= {"pending"}
 
 
+
+async def test_statements_run_together_stand_or_fall_together(ledger: SqlLedger) -> None:
+    # Also while other callers' statements share the group commit (SQLite), one of them failing.
+    insert = "INSERT INTO settings_store (name, value, updated_at) VALUES ($1, $2, 0)"
+    names = [uid("kv") for _ in range(3)]
+    results = await asyncio.gather(
+        ledger.db.execute_together([(insert, (names[0], "a")), (insert, (names[1], "b"))]),
+        ledger.db.execute_together([(insert, (names[2], "c")), ("INSERT INTO no_such_table VALUES ($1)", (1,))]),
+        ledger.db.execute("INSERT INTO no_such_table VALUES ($1)", 2),
+        return_exceptions=True,
+    )
+    assert results[0] is None and isinstance(results[1], Exception) and isinstance(results[2], Exception)
+    assert [await ledger.get_value(n) for n in names] == ["a", "b", None]
+
 async def test_a_begun_action_is_written_with_its_first_status_change(ledger: SqlLedger) -> None:
     event = contact_event(event_id=uid("first"))
     key = f"{event.id}:f:send"
