@@ -4,10 +4,31 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextvars import ContextVar
+from typing import Any
 
 import structlog
 
 from services.common.config import LoggingConfig
+
+_task_fields: ContextVar[dict[str, Any] | None] = ContextVar("handover_task_fields", default=None)
+
+
+def bind_task_context(**fields: Any) -> dict[str, Any]:
+    """Fields for every log line of the current task (the record a sync task works on): one
+    context variable set once, where structlog's bind_contextvars sets one per field. The dict
+    comes back so that fields known later (the event id) can be added to it."""
+    _task_fields.set(fields)
+    return fields
+
+
+def merge_task_context(logger: Any, method_name: str, event_dict: Any) -> Any:
+    """structlog processor: add the task's fields (a line's own fields win)."""
+    fields = _task_fields.get()
+    if fields:
+        for name, value in fields.items():
+            event_dict.setdefault(name, value)
+    return event_dict
 
 
 def configure_logging(config: LoggingConfig, stream: object = None) -> None:
@@ -21,6 +42,7 @@ def configure_logging(config: LoggingConfig, stream: object = None) -> None:
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            merge_task_context,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info if use_json else structlog.processors.StackInfoRenderer(),

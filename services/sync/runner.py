@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -29,6 +30,7 @@ from schemas import AnyEvent, decode_event
 from schemas.topics import deadletter_topic, event_topic, sync_group
 from services.common.config import Settings, SyncConfig
 from services.common.kafka import consumer as make_consumer
+from services.common.logging import bind_task_context
 from services.common.metrics import Metrics
 from services.ledger.base import Ledger, NullLedger
 from services.sync.connectors import connector_kinds
@@ -132,6 +134,13 @@ class TargetWorker:
         self.idle: set[asyncio.Task[Any]] = set()  # tasks in a backoff or breaker wait
         self.breaker = Breaker(self.cfg.breaker_threshold)
         self.log = log.bind(target=target)
+        self._counters: dict[tuple[str, str], Any] = {}  # (action, outcome) -> its counter
+        self._duration = metrics.delivery_duration.labels(target)
+        self._lag = metrics.delivery_lag.labels(target)
+        # Conditions and field templates read the event's context; without them, skip making it.
+        self.needs_context = any(
+            flow.condition.tree is not None or any(a.templates for a in actions) for flow, actions in self.flows
+        )
         self.stopping = False
         self.assigned = asyncio.Event()
 
@@ -222,13 +231,15 @@ class TargetWorker:
                                  offset=record.offset, before=offsets.highest_started)
             offsets = self.offsets[tp] = PartitionOffsets()
         offsets.started(record.offset)
-        previous = self.key_tails.get((tp, record.key))
-        task = asyncio.create_task(self._process(tp, record, previous, offsets))
-        self.key_tails[(tp, record.key)] = task
+        tail = (tp, record.key)
+        task = asyncio.create_task(self._process(record, self.key_tails.get(tail), offsets))
+        self.key_tails[tail] = task
         self.tasks.add(task)
-        task.add_done_callback(self._done)
+        task.add_done_callback(functools.partial(self._done, tail))
 
-    def _done(self, task: asyncio.Task[bool]) -> None:
+    def _done(self, tail: tuple[TopicPartition, bytes | None], task: asyncio.Task[bool]) -> None:
+        if self.key_tails.get(tail) is task:  # the key's last record is done: forget the key
+            del self.key_tails[tail]
         self.tasks.discard(task)
         self.records.release()
         if not task.cancelled() and task.exception() is not None:
@@ -236,39 +247,35 @@ class TargetWorker:
 
     async def _process(
         self,
-        tp: TopicPartition,
         record: ConsumerRecord[bytes, bytes],
         previous: asyncio.Task[bool] | None,
         tracker: PartitionOffsets,
     ) -> bool:
         """Handle one record after the previous one of its key; True once it is finished."""
-        try:
-            if previous is not None:
+        if previous is not None:
+            if not previous.done():
                 await asyncio.wait([previous])  # per-key order; its outcome is its own business
-                if previous.cancelled() or previous.exception() is not None or not previous.result():
-                    return False  # the earlier one was abandoned: keep the key's order, leave this too
-            attempt = 0
-            while True:
+            if previous.cancelled() or previous.exception() is not None or not previous.result():
+                return False  # the earlier one was abandoned: keep the key's order, leave this too
+        attempt = 0
+        while True:
+            try:
+                await self._handle(record)
+                break
+            except (_Abandoned, asyncio.CancelledError):
+                return False  # stopping mid-wait: unfinished, redelivered (and deduped) next time
+            except Exception as exc:  # noqa: BLE001 - e.g. the ledger is down: retry, never skip
+                attempt += 1
+                delay = backoff(attempt, self.cfg, None)
+                self.log.error("record_failed_retrying", error=repr(exc), retry_in_s=round(delay, 3))
                 try:
-                    await self._handle(record)
-                    break
+                    await self._idle(lambda d=delay: asyncio.sleep(d))
                 except (_Abandoned, asyncio.CancelledError):
-                    return False  # stopping mid-wait: unfinished, redelivered (and deduped) next time
-                except Exception as exc:  # noqa: BLE001 - e.g. the ledger is down: retry, never skip
-                    attempt += 1
-                    delay = backoff(attempt, self.cfg, None)
-                    self.log.error("record_failed_retrying", error=repr(exc), retry_in_s=round(delay, 3))
-                    try:
-                        await self._idle(lambda d=delay: asyncio.sleep(d))
-                    except (_Abandoned, asyncio.CancelledError):
-                        return False
-            # Only a record whose every action is delivered, skipped or dead-lettered counts as
-            # done; a cancelled or failing one must never let the commit pass its offset.
-            tracker.finished(record.offset)
-            return True
-        finally:
-            if self.key_tails.get((tp, record.key)) is asyncio.current_task():
-                del self.key_tails[(tp, record.key)]
+                    return False
+        # Only a record whose every action is delivered, skipped or dead-lettered counts as
+        # done; a cancelled or failing one must never let the commit pass its offset.
+        tracker.finished(record.offset)
+        return True
 
     async def _idle(self, waiting: Callable[[], Awaitable[Any]]) -> None:
         """Await a backoff sleep or breaker wait that `stop()` may cut short."""
@@ -301,7 +308,7 @@ class TargetWorker:
                 await self._idle(lambda: asyncio.wait_for(b.resumed.wait(), self.cfg.breaker_probe_s))
 
     async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
-        structlog.contextvars.bind_contextvars(
+        fields = bind_task_context(
             topic=record.topic, partition=record.partition, offset=record.offset, target=self.target
         )
         try:
@@ -309,8 +316,8 @@ class TargetWorker:
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             await self._deadletter(record, None, None, Permanent(f"undecodable event: {exc}"), 1, time.time())
             return
-        structlog.contextvars.bind_contextvars(event_id=event.id)
-        ctx = event_context(event)
+        fields["event_id"] = event.id
+        ctx = event_context(event) if self.needs_context else {}
         for flow, actions in self.flows:
             if flow.config.on != event.type:
                 continue
@@ -351,14 +358,14 @@ class TargetWorker:
         name = action.config.action
         prior = await self.ledger.begin(key, event, self.target, flow.name, action.key, self.connector.idempotency)
         if prior == "delivered":
-            self.metrics.deliveries.labels(self.target, name, "skipped_duplicate").inc()
+            self._count(name, "skipped_duplicate")
             self.log.info("event_skipped_duplicate", flow=flow.name, action=action.key, outcome="skipped_duplicate")
             delivered = await self.ledger.delivery(key) if hasattr(self.ledger, "delivery") else None
             return Outcome("already_delivered", getattr(delivered, "external_id", ""))
         if prior == "deadlettered" and record is not None:
             # Redelivered after a crash or rebalance: it already has its one dead letter; only
             # an explicit replay (record is None) tries it again.
-            self.metrics.deliveries.labels(self.target, name, "skipped_duplicate").inc()
+            self._count(name, "skipped_duplicate")
             self.log.info("event_skipped_deadlettered", flow=flow.name, action=action.key)
             return Outcome("deadlettered", "already dead-lettered")
         if prior == "deadlettering" and record is not None:
@@ -418,16 +425,16 @@ class TargetWorker:
                 duration = time.perf_counter() - started
                 await self.ledger.delivered(key, result.external_id, attempt)
                 self._success()
-                self.metrics.deliveries.labels(self.target, name, "delivered").inc()
-                self.metrics.delivery_duration.labels(self.target).observe(duration)
+                self._count(name, "delivered")
+                self._duration.observe(duration)
                 lag = (dt.datetime.now(dt.UTC) - (event.received_at or event.time)).total_seconds()
-                self.metrics.delivery_lag.labels(self.target).observe(max(0.0, lag))
+                self._lag.observe(max(0.0, lag))
                 self.log.info(
                     "event_delivered", flow=flow.name, action=action.key, outcome="delivered",
                     attempts=attempt, external_id=result.external_id, duration_s=round(duration, 6),
                 )
                 return Outcome("delivered", result.external_id)
-            self.metrics.delivery_duration.labels(self.target).observe(time.perf_counter() - started)
+            self._duration.observe(time.perf_counter() - started)
             await self.ledger.failed(key, f"{type(error).__name__}: {error.message}", attempt)
             if isinstance(error, Transient):
                 paused = self._failure() if record is not None else False
@@ -435,7 +442,7 @@ class TargetWorker:
                     delay = backoff(attempt, self.cfg, error.retry_after)
                     if paused:
                         delay = max(delay, self.cfg.breaker_probe_s)
-                    self.metrics.deliveries.labels(self.target, name, "retried").inc()
+                    self._count(name, "retried")
                     self.log.info(
                         "delivery_retrying", flow=flow.name, action=action.key, attempts=attempt,
                         error=error.message, retry_in_s=round(delay, 3), paused=paused,
@@ -453,6 +460,13 @@ class TargetWorker:
                 return Outcome("failed", f"{type(error).__name__}: {error.message}")
             await self._deadletter(record, event, (flow, action), error, attempt, first)
             return Outcome("deadlettered", error.message)
+
+    def _count(self, action: str, outcome: str) -> None:
+        """handover_deliveries_total{target, action, outcome} += 1."""
+        counter = self._counters.get((action, outcome))
+        if counter is None:
+            counter = self._counters[(action, outcome)] = self.metrics.deliveries.labels(self.target, action, outcome)
+        counter.inc()
 
     def _failure(self) -> bool:
         self.breaker.failures += 1
@@ -516,7 +530,7 @@ class TargetWorker:
             await self.ledger.deadlettered(key, f"{type(error).__name__}: {error.message}", attempts, meta.offset)
         self.metrics.deadletters.labels(self.target).inc()
         if action is not None:
-            self.metrics.deliveries.labels(self.target, action.config.action, "deadlettered").inc()
+            self._count(action.config.action, "deadlettered")
         self.log.warning(
             "event_deadlettered", flow=flow.name if flow else "", action=action.key if action else "",
             outcome="deadlettered", attempts=attempts, error=error.message[:500],
