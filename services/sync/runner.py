@@ -413,8 +413,11 @@ class TargetWorker:
                         await self.ledger.sending(key, attempt)
                     started = time.perf_counter()
                     try:
-                        async with asyncio.timeout(self.cfg.delivery_timeout_s):
+                        if self.connector.times_itself:
                             result: Delivered = await self.connector.deliver(request)
+                        else:
+                            async with asyncio.timeout(self.cfg.delivery_timeout_s):
+                                result = await self.connector.deliver(request)
                     except TimeoutError:
                         error = Transient(f"no answer within {self.cfg.delivery_timeout_s} s")
                     except DeliveryError as exc:

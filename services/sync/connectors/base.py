@@ -79,6 +79,9 @@ class Connector:
     idempotency: ClassVar[str] = "natural"
     # True: the target cannot work without `secret`/`secret_env` (an API token); checked at load.
     needs_secret: ClassVar[bool] = False
+    # True: a delivery is one request bounded by its own timeout (the target's `timeout_s`,
+    # else the delivery timeout), so the sync worker adds no timer of its own around it.
+    times_itself: ClassVar[bool] = False
 
     def __init__(self, spec: TargetSpec, ctx: ConnectorContext) -> None:
         self.spec = spec

@@ -134,6 +134,7 @@ class HttpConnector(HttpConnectorMixin, Connector):
         ),
     }
     idempotency = "key"
+    times_itself = True  # one send_json per delivery, with its timeout
     config: HttpConfig
     clock: Callable[[], float] = staticmethod(time.time)
 
