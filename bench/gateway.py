@@ -37,7 +37,7 @@ from typing import Any
 if __package__ in (None, ""):  # `python bench/gateway.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import closed_loop, median, open_loop
+from bench._common import CpuShares, closed_loop, median, open_loop
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "shpss_bench_secret"
@@ -313,13 +313,19 @@ def main(argv: list[str] | None = None) -> int:
               f"broker {broker.bootstrap_servers}; dedupe {args.dedupe}; {args.reps} reps", file=sys.stderr)
 
         closed: dict[str, list[dict[str, Any]]] = {"gateway": [], "bare": []}
+        assert broker.process is not None
+        cpu = CpuShares({"gateway": gateway.pid, "broker": broker.process.pid, "bare": bare.pid})
         for rep in range(args.reps):
             for name, port in (("gateway", gw_port), ("bare", bare_port)):
+                cpu.start()  # includes the client's start-up and warm-up: a lower bound while loaded
                 r = measure({"mode": "closed", "port": port, "concurrency": args.concurrency,
                              "duration": args.duration, "warmup": args.warmup})
+                r["cpu"] = {k: round(v, 2) for k, v in cpu.shares().items()}
                 closed[name].append(r)
+                shares = "  ".join(f"{k} {v:.0%}" for k, v in r["cpu"].items())
                 print(f"  closed rep {rep + 1} {name:7}: {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.2f} ms  "
-                      f"p99 {r['p99_ms']:6.2f} ms  non-2xx {r['non_2xx']}  errors {r['errors']}", file=sys.stderr)
+                      f"p99 {r['p99_ms']:6.2f} ms  non-2xx {r['non_2xx']}  errors {r['errors']}  cpu: {shares}",
+                      file=sys.stderr)
         opened: list[dict[str, Any]] = []
         for rep in range(args.reps):
             r = measure({"mode": "open", "port": gw_port, "rate": args.rate,
