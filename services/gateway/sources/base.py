@@ -301,14 +301,14 @@ def dig(data: Any, *keys: str | int) -> Any:
     """The value at a key path, or None if any step is missing or of the wrong shape."""
     cur = data
     for key in keys:
-        if isinstance(key, int):
-            if not isinstance(cur, list) or not -len(cur) <= key < len(cur):
-                return None
-            cur = cur[key]
-        else:
+        if type(key) is str:  # an object member: most steps (a parser reads every field this way)
             if not isinstance(cur, dict):
                 return None
             cur = cur.get(key)
+        else:
+            if not isinstance(cur, list) or not -len(cur) <= key < len(cur):  # type: ignore[operator]
+                return None
+            cur = cur[key]  # type: ignore[index]
     return cur
 
 
@@ -333,10 +333,13 @@ def any_text(value: Any) -> str:
     return text or ""
 
 
-def _sane(amount: Decimal) -> bool:
-    """Finite, at most 30 digits either side of the point (arithmetic on it cannot trap)."""
+def _sane(amount: Decimal, text: str = "") -> bool:
+    """Finite, at most 30 digits either side of the point (arithmetic on it cannot trap).
+    `text`: what the amount was read from; a short one without an exponent cannot hold more."""
     if not amount.is_finite():
         return False
+    if 0 < len(text) <= 30 and "e" not in text and "E" not in text:
+        return True
     exponent = amount.as_tuple().exponent
     return isinstance(exponent, int) and exponent >= -30 and amount.adjusted() <= 30
 
@@ -366,6 +369,8 @@ class Payload:
     def text(self, *keys: str | int, required: bool = False) -> str:
         """A text field (a number is taken as its digits); '' when absent or null."""
         value = dig(self.data, *keys)
+        if type(value) is str and (not required or value.strip()):
+            return value  # the usual case, first
         if value is None:
             if required:
                 self.error(keys, "is required")
@@ -402,14 +407,17 @@ class Payload:
         if isinstance(value, bool):
             self.error(keys, "must be a decimal number")
             return None
-        if isinstance(value, int | Decimal) and _sane(Decimal(value)):
-            return Decimal(value)
         if isinstance(value, str):
+            text = value.strip()
             try:
-                amount = Decimal(value.strip())
+                amount = Decimal(text)
             except InvalidOperation:
                 amount = None
-            if amount is not None and _sane(amount):
+            if amount is not None and _sane(amount, text):
+                return amount
+        elif isinstance(value, int | Decimal):
+            amount = Decimal(value)
+            if _sane(amount):
                 return amount
         self.error(keys, "must be a decimal number")
         return None
