@@ -100,7 +100,10 @@ class Publisher:
                             headers=[("event-id", event.id.encode()), ("event-type", event.type.encode())],
                         )
                     )
-                await asyncio.gather(*futures)
+                if len(futures) == 1:
+                    await futures[0]  # the usual webhook: one event, no gather
+                else:
+                    await asyncio.gather(*futures)
         except (TimeoutError, KafkaError) as exc:
             for f in futures:
                 f.cancel()
