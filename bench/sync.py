@@ -38,6 +38,7 @@ from services.common.broker import EmbeddedBroker, free_port
 from services.common.config import parse_settings
 from services.common.kafka import all_topics, ensure_topics
 from services.common.logging import configure_logging
+from services.common.memory import tune_gc, untune_gc
 from services.common.metrics import Metrics
 from services.ledger.store import open_ledger
 from services.sync.runner import SyncService, TargetWorker
@@ -249,6 +250,7 @@ async def run_handover(
         ledger = await open_ledger(settings.ledger.url)
         service = SyncService(settings, Metrics(), ledger=ledger)
         await service.start()
+        gc_before = tune_gc()  # as `handover sync` does once started; undone for the next mode
         [worker] = service.workers
         want = {TopicPartition(TOPIC, p): end for p, end in ends.items()}
 
@@ -263,6 +265,7 @@ async def run_handover(
             rows = await ledger.db.fetchrow("SELECT COUNT(*) FROM deliveries WHERE status = 'delivered'")
             assert rows is not None and rows[0] == n, rows
         finally:
+            untune_gc(gc_before)
             await service.stop()
             await ledger.close()
             TargetWorker._handle = original  # type: ignore[method-assign]

@@ -16,6 +16,7 @@ import structlog
 from services.common.config import Settings, load_settings
 from services.common.errors import ConfigError, HandoverError
 from services.common.logging import configure_logging
+from services.common.memory import tune_gc
 from services.runtime import Parts, Runtime
 
 log = structlog.get_logger("handover")
@@ -66,6 +67,7 @@ async def _serve(settings: Settings, parts: Parts, announce: bool) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await runtime.start()
+    tune_gc()
     if announce:
         _announce(runtime)
     try:
