@@ -14,12 +14,27 @@ from services.common.config import LoggingConfig
 _task_fields: ContextVar[dict[str, Any] | None] = ContextVar("handover_task_fields", default=None)
 
 
-def bind_task_context(**fields: Any) -> dict[str, Any]:
+_merging = False  # configure_logging installed merge_task_context
+
+
+def bind_task_context(**fields: Any) -> None:
     """Fields for every log line of the current task (the record a sync task works on): one
-    context variable set once, where structlog's bind_contextvars sets one per field. The dict
-    comes back so that fields known later (the event id) can be added to it."""
-    _task_fields.set(fields)
-    return fields
+    context variable set once, where structlog's bind_contextvars sets one per field. Where
+    structlog was set up by someone else (an embedding program, tests), its own context
+    variables carry them."""
+    if _merging:
+        _task_fields.set(fields)
+    else:
+        structlog.contextvars.bind_contextvars(**fields)
+
+
+def add_task_context(**fields: Any) -> None:
+    """More fields for the current task's log lines (known later, such as the event id)."""
+    current = _task_fields.get() if _merging else None
+    if current is not None:
+        current.update(fields)
+    else:
+        structlog.contextvars.bind_contextvars(**fields)
 
 
 def merge_task_context(logger: Any, method_name: str, event_dict: Any) -> Any:
@@ -33,6 +48,7 @@ def merge_task_context(logger: Any, method_name: str, event_dict: Any) -> Any:
 
 def configure_logging(config: LoggingConfig, stream: object = None) -> None:
     """Configure structlog and the stdlib root logger once, at start-up."""
+    global _merging
     out = stream or sys.stderr
     level = logging.getLevelNamesMapping().get(config.level.upper(), logging.INFO)
     use_json = config.format == "json" or (config.format == "auto" and not out.isatty())  # type: ignore[attr-defined]
@@ -52,5 +68,6 @@ def configure_logging(config: LoggingConfig, stream: object = None) -> None:
         logger_factory=structlog.PrintLoggerFactory(out),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
+    _merging = True
     # Libraries (aiokafka, aiohttp) log through stdlib: keep their warnings, drop their chatter.
     logging.basicConfig(level=max(level, logging.WARNING), stream=out, format="%(levelname)s %(name)s: %(message)s")  # type: ignore[arg-type]

@@ -151,10 +151,10 @@ class SqliteDatabase:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 one(*item)
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
-            conn.execute("COMMIT")
             return None
 
         if len(batch) == 1:
@@ -167,7 +167,7 @@ class SqliteDatabase:
         try:
             results = [one(*item) for item in batch]
         except Exception:  # noqa: BLE001 - one bad statement: undo, then run each on its own
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             out: list[Any] = []
             for item in batch:
                 try:
@@ -175,7 +175,11 @@ class SqliteDatabase:
                 except Exception as exc:  # noqa: BLE001 - the caller's future raises it
                     out.append(exc)
             return out
-        conn.execute("COMMIT")
+        try:
+            conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)  # a failed COMMIT (disk full, I/O error) must not leave it open
+            raise
         return results
 
     async def execute(self, sql: str, *args: Any) -> None:
@@ -196,10 +200,10 @@ class SqliteDatabase:
             conn.execute("BEGIN")
             try:
                 conn.executemany(self._sql(sql), data)
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
-            conn.execute("COMMIT")
 
         await self._run(work)
 
@@ -289,6 +293,12 @@ class SqliteDatabase:
         await asyncio.get_running_loop().run_in_executor(self._executor, work)
         self._read_executor.shutdown(wait=True)
         self._executor.shutdown(wait=True)
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """End an open transaction without its changes (nothing to do when there is none)."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
 
 
 class PostgresDatabase:

@@ -30,7 +30,7 @@ from schemas import AnyEvent, decode_event
 from schemas.topics import deadletter_topic, event_topic, sync_group
 from services.common.config import Settings, SyncConfig
 from services.common.kafka import consumer as make_consumer
-from services.common.logging import bind_task_context
+from services.common.logging import add_task_context, bind_task_context
 from services.common.metrics import Metrics
 from services.ledger.base import Ledger, NullLedger
 from services.sync.connectors import connector_kinds
@@ -47,6 +47,8 @@ from services.sync.flows import (
 from services.sync.offsets import CommitClock, PartitionOffsets, forgotten_commits, recreated_logs, rewind
 
 log = structlog.get_logger("handover.sync")
+
+RECORDS_PER_SLOT = 4  # records a worker holds (calling, writing the ledger, waiting) per call slot
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,8 @@ class TargetWorker:
         self.consumer = make_consumer(settings.kafka, self.group)
         self.offsets: dict[TopicPartition, PartitionOffsets] = {}
         self.commits_fenced = False  # after a failed commit, until the next assignment
+        self.revoked: set[TopicPartition] = set()  # taken away by a rebalance, not assigned again
+        self.lost_logs: set[TopicPartition] = set()  # the broker forgot their commits: read again
         self.commit_clock = CommitClock(self.cfg.commit_interval_s)
         self.commit_lock = asyncio.Lock()  # one commit at a time: a later one never goes back
         self.committing: asyncio.Task[None] | None = None  # the periodic commit, in the background
@@ -129,7 +133,7 @@ class TargetWorker:
         # `slots` bounds the calls to the target at once; `records` bounds the records in hand
         # (calls, ledger writes, backoff waits), so ledger latency never idles a target slot.
         self.slots = asyncio.Semaphore(self.cfg.concurrency)
-        self.records = asyncio.Semaphore(self.cfg.concurrency * 4)
+        self.records = asyncio.Semaphore(self.cfg.concurrency * RECORDS_PER_SLOT)
         self.tasks: set[asyncio.Task[bool]] = set()
         self.idle: set[asyncio.Task[Any]] = set()  # tasks in a backoff or breaker wait
         self.breaker = Breaker(self.cfg.breaker_threshold)
@@ -164,7 +168,7 @@ class TargetWorker:
                 # backlog is committed at once, not up to an interval later). In the background:
                 # fetching and delivering go on while the broker answers.
                 idle = not batches and not self.tasks
-                if (self.commit_clock.due() or idle) and (self.committing is None or self.committing.done()):
+                if (self.committing is None or self.committing.done()) and (self.commit_clock.due() or idle):
                     self.committing = asyncio.create_task(self._commit_in_background())
                 self.update_lag()
         except asyncio.CancelledError:
@@ -176,11 +180,14 @@ class TargetWorker:
                 await asyncio.gather(self.committing, return_exceptions=True)
 
     async def _rewind_recreated_logs(self) -> None:
-        """Read a partition whose log was made again from its start (whatever is read twice,
-        the ledger skips)."""
+        """Read a partition whose log was made again, or whose commits the broker forgot, from
+        its start (whatever is read twice, the ledger skips)."""
+        lost, self.lost_logs = self.lost_logs, set()
         for tp, position, high in await recreated_logs(self.consumer):
             self.log.warning("partition_log_recreated", partition=f"{tp.topic}:{tp.partition}",
                              position=position, log_end=high)
+            lost.add(tp)
+        for tp in lost:
             if await rewind(self.consumer, tp):
                 self.offsets[tp] = PartitionOffsets()
 
@@ -293,6 +300,23 @@ class TargetWorker:
         finally:
             self.idle.discard(task)
 
+    async def _take_slot(self, record: ConsumerRecord[bytes, bytes] | None) -> None:
+        """Take one of the target's call slots for a call that may go out now. A live record
+        never holds a slot while the breaker keeps it waiting (the prober needs one to probe),
+        and one whose worker stops or whose partition was revoked meanwhile is left unfinished."""
+        while True:
+            if record is not None:
+                await self._admit()
+            await self.slots.acquire()
+            if record is None:
+                return
+            if self.stopping or (self.revoked and TopicPartition(record.topic, record.partition) in self.revoked):
+                self.slots.release()
+                raise _Abandoned  # redelivered to whoever owns the partition next (the ledger dedupes)
+            if not self.breaker.open or self.breaker.prober is asyncio.current_task():
+                return
+            self.slots.release()  # the breaker opened while this waited for a slot: wait on it first
+
     async def _admit(self) -> None:
         """Wait while the breaker is open, unless this task is the one probing the target."""
         b = self.breaker
@@ -308,15 +332,13 @@ class TargetWorker:
                 await self._idle(lambda: asyncio.wait_for(b.resumed.wait(), self.cfg.breaker_probe_s))
 
     async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
-        fields = bind_task_context(
-            topic=record.topic, partition=record.partition, offset=record.offset, target=self.target
-        )
+        bind_task_context(topic=record.topic, partition=record.partition, offset=record.offset, target=self.target)
         try:
             event = decode_event(record.value or b"")
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             await self._deadletter(record, None, None, Permanent(f"undecodable event: {exc}"), 1, time.time())
             return
-        fields["event_id"] = event.id
+        add_task_context(event_id=event.id)
         ctx = event_context(event) if self.needs_context else {}
         for flow, actions in self.flows:
             if flow.config.on != event.type:
@@ -405,9 +427,8 @@ class TargetWorker:
             except Exception as exc:  # noqa: BLE001 - a field that cannot be made for this event
                 error = Permanent(f"mapping error: {exc!r}")
             else:
-                async with self.slots:  # the call itself takes one of the target's slots
-                    if record is not None:
-                        await self._admit()  # here: the breaker may have opened while we waited
+                await self._take_slot(record)  # the call itself takes one of the target's slots
+                try:
                     if self.connector.idempotency == "none":
                         # A ledger error propagates: the whole record is retried, never dead-lettered.
                         await self.ledger.sending(key, attempt)
@@ -424,6 +445,8 @@ class TargetWorker:
                         error = exc
                     except Exception as exc:  # noqa: BLE001 - a connector bug must not lose the event
                         error = Permanent(f"connector error: {exc!r}")
+                finally:
+                    self.slots.release()
             if error is None:
                 duration = time.perf_counter() - started
                 await self.ledger.delivered(key, result.external_id, attempt)
@@ -555,8 +578,9 @@ class TargetWorker:
     async def _commit(self, partitions: Sequence[TopicPartition] | None) -> None:
         offsets = {}
         trackers = {}
-        for tp, tracker in self.offsets.items():
-            if partitions is not None and tp not in partitions:
+        assigned = self.consumer.assignment()  # a partition no longer ours is not committed by us
+        for tp, tracker in list(self.offsets.items()):
+            if (partitions is not None and tp not in partitions) or tp not in assigned:
                 continue
             safe = tracker.commit_offset()
             if safe is not None:
@@ -567,12 +591,12 @@ class TargetWorker:
         ours = {tp: t.committed for tp, t in trackers.items() if t.committed is not None}
         for tp in await forgotten_commits(self.consumer, ours):
             # The broker lost its state (a test broker restarted empty): our position belongs to
-            # a log that is gone, and committing it would skip the new log's first records.
+            # a log that is gone, and committing it would skip the new log's first records. The
+            # run loop reads it again from the start, between two batches (not mid-dispatch).
             self.log.warning("partition_state_lost_by_broker", partition=f"{tp.topic}:{tp.partition}",
                              committed=trackers[tp].committed)
             del offsets[tp]
-            if await rewind(self.consumer, tp):
-                self.offsets[tp] = PartitionOffsets()
+            self.lost_logs.add(tp)
         if not offsets:
             return
         try:
@@ -606,6 +630,7 @@ class _Rebalance(ConsumerRebalanceListener):
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
         w = self.worker
+        w.revoked.update(revoked)  # their records not yet at the target are left for the next owner
         # Wait (bounded) for in-flight work of the revoked partitions, then commit it.
         mine = [t for t in list(w.tasks)]
         if mine:
@@ -619,8 +644,10 @@ class _Rebalance(ConsumerRebalanceListener):
     async def on_partitions_assigned(self, assigned: Any) -> None:
         w = self.worker
         w.commits_fenced = False  # a new generation: its positions start from committed offsets
-        for tp in assigned:
-            w.offsets.pop(tp, None)
+        # Every partition's tracking starts afresh: the assigned ones from their committed offsets,
+        # and the ones we lost must not be committed (their stragglers finish into old trackers).
+        w.offsets.clear()
+        w.revoked.difference_update(assigned)
         if w.breaker.open:
             w.consumer.pause(*assigned)
         w.assigned.set()

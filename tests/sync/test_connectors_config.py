@@ -53,3 +53,11 @@ def test_invoice_action_on_a_contact_event_is_rejected() -> None:
     with pytest.raises(ConfigError) as info:
         parse_settings(text, env={})
     assert info.value.path == "flows[0].actions[0].action"
+
+
+def test_a_negative_http_timeout_is_rejected_naming_the_key() -> None:
+    text = config("http").replace('kind = "http"\n', 'kind = "http"\ntimeout_s = -1\n')
+    with pytest.raises(ConfigError) as info:
+        parse_settings(text, env={})
+    assert info.value.path.startswith("targets.crm")
+    assert "timeout_s" in info.value.message

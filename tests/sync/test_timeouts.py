@@ -1,7 +1,9 @@
-"""A target that does not answer within the delivery timeout: the call is given up, retried, once."""
+"""Calls and time: a call without an answer in time is given up and retried; a stop lets the calls
+in flight finish and starts no new ones."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from pathlib import Path
@@ -15,9 +17,18 @@ from tests.sync.handover import start_sync
 from tests.sync.target import TargetServer
 
 
-async def test_a_call_without_an_answer_in_time_is_given_up_and_retried_with_one_effect(
-    broker: EmbeddedBroker, tmp_path: Path
-) -> None:
+def contacts(marker: str, n: int) -> list[ContactSubmitted]:
+    """`n` contact events whose bodies carry `marker` (the target slows down only those)."""
+    now = dt.datetime.now(dt.UTC)
+    return [
+        ContactSubmitted(id=f"{marker}-{i}", source="website", time=now, received_at=now,
+                         subject=f"{marker}-{i}@example.nl",
+                         data=ContactData(contact=Person(email=f"{marker}-{i}@example.nl")))
+        for i in range(n)
+    ]
+
+
+async def test_a_call_without_an_answer_in_time_is_given_up_and_retried(broker: EmbeddedBroker, tmp_path: Path) -> None:
     target = TargetServer()
     await target.start()
     runtime, _ = await start_sync(
@@ -26,28 +37,33 @@ async def test_a_call_without_an_answer_in_time_is_given_up_and_retried_with_one
     )
     publisher = Publisher(runtime.settings.kafka)
     await publisher.start()
+    marker = f"slow-{uuid.uuid4().hex[:8]}"
     rules = target.rule("slowpoke")
-    rules.delay_s = 2.0  # every answer comes too late, until told otherwise
+    rules.delay_s, rules.slow = 2.0, {marker}  # this test's answers come too late, until told otherwise
     try:
         assert runtime.sync is not None and isinstance(runtime.ledger, SqlLedger)
         ledger = runtime.ledger
         await runtime.sync.wait_assigned()
-        now = dt.datetime.now(dt.UTC)
-        event = ContactSubmitted(id=f"slow-{uuid.uuid4()}", source="website", time=now, received_at=now,
-                                 data=ContactData(contact=Person(email="wacht@example.nl")))
+        [event] = contacts(marker, 1)
         await publisher.publish(event)
         key = f"{event.id}:f:send"
 
         async def timed_out() -> DeliveryRow | None:
             row = await ledger.delivery(key)
-            return row if row is not None and "within 0.3 s" in row.last_error else None
+            return row if row is not None and row.attempts >= 2 else None
 
-        row = await wait_for(timed_out, timeout=10)
-        assert row.status in ("failed", "retrying") and row.attempts >= 1
+        # Given up twice (each a Transient error from the http connector's own request timeout).
+        row = await wait_for(timed_out, timeout=20)
+        assert row.status in ("failed", "retrying") and "no answer from POST" in row.last_error
+        assert "within 0.3 s" in row.last_error
         rules.delay_s = 0.0
-        await wait_for(lambda: target.ok[("slowpoke", key)] >= 1)
-        assert target.effects[("slowpoke", key)] == 1
-        await wait_for(lambda: _delivered(ledger, key))
+
+        async def delivered() -> DeliveryRow | None:
+            row = await ledger.delivery(key)
+            return row if row is not None and row.status == "delivered" else None
+
+        row = await wait_for(delivered, timeout=20)
+        assert row.attempts >= 3 and target.arrived[("slowpoke", key)] == row.attempts
     finally:
         rules.delay_s = 0.0
         await publisher.stop()
@@ -55,6 +71,34 @@ async def test_a_call_without_an_answer_in_time_is_given_up_and_retried_with_one
         await target.close()
 
 
-async def _delivered(ledger: SqlLedger, key: str) -> bool:
-    row = await ledger.delivery(key)
-    return row is not None and row.status == "delivered"
+async def test_a_stop_lets_the_call_in_flight_finish_and_starts_no_new_one(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    target = TargetServer()
+    await target.start()
+    runtime, worker = await start_sync(
+        broker, tmp_path, "drainone", target, sync="concurrency = 1\ndelivery_timeout_s = 3",
+    )
+    publisher = Publisher(runtime.settings.kafka)
+    await publisher.start()
+    marker = f"drain-{uuid.uuid4().hex[:8]}"
+    rules = target.rule("drainone")
+    rules.delay_s, rules.slow = 1.0, {marker}
+    events = contacts(marker, 3)
+    ours = {f"{e.id}:f:send" for e in events}
+    try:
+        assert runtime.sync is not None
+        await runtime.sync.wait_assigned()
+        await publisher.publish_many(list(events))
+        # One call of ours at the target (one slot), the other records waiting in hand.
+        await wait_for(lambda: target.in_flight["drainone"] == 1 and any(target.arrived[("drainone", k)] for k in ours))
+        await asyncio.wait_for(runtime.stop(), timeout=10)
+        started = [k for k in ours if target.arrived[("drainone", k)]]
+        assert len(started) == 1  # no call began after the stop did
+        assert target.ok[("drainone", started[0])] == 1  # and the one in flight was answered
+        assert not worker.tasks
+    finally:
+        rules.delay_s = 0.0
+        await publisher.stop()
+        await runtime.stop()
+        await target.close()

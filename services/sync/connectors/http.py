@@ -60,7 +60,7 @@ class HttpConfig(TargetConfig, frozen=True, kw_only=True):
     method: str = "POST"
     body: str = ""  # Jinja2 template rendering JSON; empty: the event itself as JSON
     headers: dict[str, str] = {}  # static; "{secret}" in a value is replaced by the secret
-    timeout_s: float = 0.0  # 0: the sync service's delivery timeout
+    timeout_s: float = 0.0  # 0: the sync service's delivery timeout (also its ceiling)
     id_field: str = "id"  # "/data/id" (JSON pointer) or "id" (top-level key) in the answer
     sign: bool = True  # sign with Standard Webhooks headers when a secret is configured
 
@@ -69,6 +69,8 @@ class HttpConfig(TargetConfig, frozen=True, kw_only=True):
             raise ValueError("set url (or base_url)")
         if self.method.upper() not in ("POST", "PUT", "PATCH", "DELETE", "GET"):
             raise ValueError(f"unsupported method {self.method!r}")
+        if self.timeout_s < 0:
+            raise ValueError("timeout_s must be 0 (the delivery timeout) or more")
         _compile(self.url, "url")
         _compile(self.body, "body")
 
@@ -198,7 +200,8 @@ class HttpConnector(HttpConnectorMixin, Connector):
             self.config.method.upper(),
             url,
             target=f"http {self.name}",
-            timeout_s=self.config.timeout_s or self.ctx.timeout_s,
+            # Within the delivery timeout: shutdown and rebalances wait that long for a call.
+            timeout_s=min(self.config.timeout_s or self.ctx.timeout_s, self.ctx.timeout_s),
             raw_body=body,
             headers=headers,
             message_of=generic_message,
