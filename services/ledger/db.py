@@ -7,10 +7,11 @@ them to `?1`. Both speak `INSERT ... ON CONFLICT` and `RETURNING`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import re
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
@@ -113,9 +114,6 @@ class SqliteDatabase:
             self._flusher = asyncio.create_task(self._flush())
         return fut
 
-    async def _submit(self, mode: str, sql: str, args: tuple[Any, ...]) -> Any:
-        return await self._enqueue(mode, sql, args)
-
     async def _flush(self) -> None:
         while self._queue:
             batch, self._queue = self._queue, []
@@ -148,14 +146,8 @@ class SqliteDatabase:
             """One item in a transaction of its own (a single statement commits by itself)."""
             if item[0] != "together":
                 return one(*item)
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                one(*item)
-                conn.execute("COMMIT")
-            except BaseException:
-                _rollback(conn)
-                raise
-            return None
+            with _transaction(conn):
+                return one(*item)
 
         if len(batch) == 1:
             try:
@@ -184,7 +176,7 @@ class SqliteDatabase:
 
     async def execute(self, sql: str, *args: Any) -> None:
         """Run one statement (committed before this returns; batched with concurrent ones)."""
-        await self._submit("exec", sql, args)
+        await self._enqueue("exec", sql, args)
 
     async def execute_together(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
         """Run statements in order, in one transaction: one item of the next group commit (should
@@ -197,13 +189,8 @@ class SqliteDatabase:
 
         def work() -> None:
             conn = self._connect()
-            conn.execute("BEGIN")
-            try:
+            with _transaction(conn, "BEGIN"):
                 conn.executemany(self._sql(sql), data)
-                conn.execute("COMMIT")
-            except BaseException:
-                _rollback(conn)
-                raise
 
         await self._run(work)
 
@@ -216,7 +203,7 @@ class SqliteDatabase:
         """
         if self._path != ":memory:" and sql.lstrip()[:6].upper() == "SELECT":
             return await self._read(self._sql(sql), args)
-        return await self._submit("all", sql, args)  # type: ignore[no-any-return]
+        return await self._enqueue("all", sql, args)  # type: ignore[no-any-return]
 
     async def lookup(self, sql: str, *args: Any) -> list[Row]:
         """A key lookup, run right here on the event loop's thread.
@@ -256,7 +243,7 @@ class SqliteDatabase:
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
         """The first row, or None."""
-        return await self._submit("one", sql, args)  # type: ignore[no-any-return]
+        return await self._enqueue("one", sql, args)  # type: ignore[no-any-return]
 
     async def script(self, statements: Sequence[str]) -> None:
         """DDL in order."""
@@ -299,6 +286,18 @@ def _rollback(conn: sqlite3.Connection) -> None:
     """End an open transaction without its changes (nothing to do when there is none)."""
     if conn.in_transaction:
         conn.execute("ROLLBACK")
+
+
+@contextlib.contextmanager
+def _transaction(conn: sqlite3.Connection, begin: str = "BEGIN IMMEDIATE") -> Iterator[None]:
+    """One transaction: committed at the end, rolled back on any error (a failed COMMIT too)."""
+    conn.execute(begin)
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        _rollback(conn)
+        raise
 
 
 class PostgresDatabase:

@@ -579,7 +579,7 @@ class TargetWorker:
         offsets = {}
         trackers = {}
         assigned = self.consumer.assignment()  # a partition no longer ours is not committed by us
-        for tp, tracker in list(self.offsets.items()):
+        for tp, tracker in self.offsets.items():
             if (partitions is not None and tp not in partitions) or tp not in assigned:
                 continue
             safe = tracker.commit_offset()
@@ -635,11 +635,7 @@ class _Rebalance(ConsumerRebalanceListener):
         mine = [t for t in list(w.tasks)]
         if mine:
             await asyncio.wait(mine, timeout=w.settings.kafka.session_timeout_ms / 2000)
-        await w.commit(list(revoked))
-        for tp in revoked:
-            tracker = w.offsets.get(tp)
-            if tracker is not None and not tracker.pending:
-                del w.offsets[tp]
+        await w.commit(list(revoked))  # their trackers go at the next assignment
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         w = self.worker
