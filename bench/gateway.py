@@ -5,12 +5,16 @@
 
 Processes (all on loopback): an embedded Tansu broker (started here), `handover gateway` in a
 subprocess (acks=all, SQLite ledger as dedupe store in a temp dir, log level warning), a bare
-aiohttp app answering 202 in another subprocess, and the load client in a third one (a lean
-HTTP/1.1 client, see bench/_common.py). Every request is a ~1 KB signed order with its own
-X-Shopify-Webhook-Id / X-Shopify-Event-Id, so dedupe never short-circuits.
+aiohttp app answering 202 in another, the "minimal prototype" of the path (HMAC, msgspec decode,
+send_and_wait with acks=all, 202: what the issue's 55 % reference and shared/BROKER_NOTES.md
+measured) in a third, and the load client in its own process (a lean HTTP/1.1 client, see
+bench/_common.py). Every request is a ~1 KB signed order with its own X-Shopify-Webhook-Id /
+X-Shopify-Event-Id, so dedupe never short-circuits.
 
-Measured: closed-loop max throughput and latency for both servers (interleaved, `--reps` times,
-medians reported), the gateway/bare ratio, then open loop at `--rate` req/s against the gateway.
+Measured: closed-loop max throughput and latency for the three servers (taking turns, `--reps`
+times, medians reported), the gateway/bare ratio (the goal), prototype/bare and
+gateway/prototype (how the goal's reference fares with this client), then open loop at `--rate`
+req/s against the gateway.
 """
 
 from __future__ import annotations
@@ -147,6 +151,50 @@ def serve_bare(port: int) -> None:
     web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
 
 
+PROTOTYPE_TOPIC = "bench.prototype"
+
+
+def serve_prototype(port: int, bootstrap: str) -> None:
+    """The "minimal prototype of this path" the issue's goal was calibrated on (and
+    shared/BROKER_NOTES.md measured): HMAC check, msgspec decode, `send_and_wait` with acks=all,
+    202. No content-type or size checks, no dedupe, no mapping to an event, no metrics or logs.
+    Same broker, same partition count and the same GC settings as `handover gateway`."""
+    import msgspec
+    from aiohttp import web
+    from aiokafka import AIOKafkaProducer
+
+    from services.common.config import KafkaConfig
+    from services.common.kafka import ensure_topics
+    from services.common.memory import tune_gc
+
+    key = SECRET.encode()
+    answer = b'{"status":"accepted","event_ids":["shop:orders/create:0000000000000000000000000000"]}'
+    producer: AIOKafkaProducer
+
+    async def hook(request: web.Request) -> web.Response:
+        body = await request.read()
+        given = base64.b64decode(request.headers.get("X-Shopify-Hmac-Sha256", ""))
+        if not hmac.compare_digest(hmac.new(key, body, hashlib.sha256).digest(), given):
+            return web.Response(status=401)
+        order = msgspec.json.decode(body)
+        await producer.send_and_wait(PROTOTYPE_TOPIC, body, key=str(order["id"]).encode())
+        return web.Response(status=202, body=answer, content_type="application/json")
+
+    async def kafka(app: web.Application):  # type: ignore[no-untyped-def]
+        nonlocal producer
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
+        await ensure_topics(KafkaConfig(bootstrap_servers=bootstrap), [PROTOTYPE_TOPIC])
+        await producer.start()
+        tune_gc()
+        yield
+        await producer.stop()
+
+    app = web.Application()
+    app.cleanup_ctx.append(kafka)
+    app.router.add_post("/hooks/{source}", hook)
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+
+
 def serve_gateway_memory_dedupe(config: str) -> None:
     """`handover gateway` exactly as services.cli runs it, but with the in-process dedupe store
     instead of the ledger's table: shows what the SQLite dedupe round trips cost (diagnostic)."""
@@ -261,12 +309,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--client", help=argparse.SUPPRESS)
     parser.add_argument("--serve-gateway-memory-dedupe", help=argparse.SUPPRESS)
     parser.add_argument("--serve-bare", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-prototype", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.client:
         run_client(json.loads(args.client))
         return 0
     if args.serve_bare:
         serve_bare(args.serve_bare)
+        return 0
+    if args.serve_prototype:
+        serve_prototype(int(args.serve_prototype[0]), args.serve_prototype[1])
         return 0
     if args.serve_gateway_memory_dedupe:
         serve_gateway_memory_dedupe(args.serve_gateway_memory_dedupe)
@@ -282,13 +334,13 @@ def main(argv: list[str] | None = None) -> int:
     tmp = tempfile.mkdtemp(prefix="handover-gwbench-")
     broker = EmbeddedBroker(log_path=Path(tmp, "broker.log"))
     procs: list[subprocess.Popen[bytes]] = []
-    internal = ("client", "serve_bare", "serve_gateway_memory_dedupe")
+    internal = ("client", "serve_bare", "serve_prototype", "serve_gateway_memory_dedupe")
     results: dict[str, Any] = {"machine": machine(),
                                "args": {k: v for k, v in vars(args).items() if k not in internal}}
     t_start = time.monotonic()
     try:
         broker.start()
-        gw_port, bare_port = _free_port(), _free_port()
+        gw_port, bare_port, proto_port = _free_port(), _free_port(), _free_port()
         cfg = Path(tmp, "handover.toml")
         cfg.write_text(CONFIG.format(data_dir=tmp, port=gw_port, bootstrap=broker.bootstrap_servers,
                                      source=SOURCE, secret=SECRET))
@@ -301,8 +353,14 @@ def main(argv: list[str] | None = None) -> int:
         bare = subprocess.Popen([sys.executable, "-m", "bench.gateway", "--serve-bare", str(bare_port)],
                                 cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(bare)
+        proto = subprocess.Popen([sys.executable, "-m", "bench.gateway", "--serve-prototype", str(proto_port),
+                                  broker.bootstrap_servers],
+                                 cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL,
+                                 stderr=open(Path(tmp, "proto.log"), "wb"))
+        procs.append(proto)
         _wait_listening(gw_port, gateway, "handover gateway")
         _wait_listening(bare_port, bare, "bare aiohttp")
+        _wait_listening(proto_port, proto, "prototype")
         # One request first: proves signature and config, and warms the producer's metadata.
         smoke = measure({"mode": "closed", "port": gw_port, "concurrency": 1, "duration": 0.3, "warmup": 0.0})
         if smoke["non_2xx"] or smoke["errors"] or not smoke["requests"]:
@@ -310,20 +368,22 @@ def main(argv: list[str] | None = None) -> int:
         if args.pause:
             input(f"gateway pid {gateway.pid}; press Enter to start measuring ")
         print(f"gateway pid {gateway.pid} on :{gw_port}, bare pid {bare.pid} on :{bare_port}, "
+              f"prototype pid {proto.pid} on :{proto_port}, "
               f"broker {broker.bootstrap_servers}; dedupe {args.dedupe}; {args.reps} reps", file=sys.stderr)
 
-        closed: dict[str, list[dict[str, Any]]] = {"gateway": [], "bare": []}
+        closed: dict[str, list[dict[str, Any]]] = {"gateway": [], "prototype": [], "bare": []}
         assert broker.process is not None
-        cpu = CpuShares({"gateway": gateway.pid, "broker": broker.process.pid, "bare": bare.pid})
+        cpu = CpuShares({"gateway": gateway.pid, "prototype": proto.pid, "broker": broker.process.pid,
+                         "bare": bare.pid})
         for rep in range(args.reps):
-            for name, port in (("gateway", gw_port), ("bare", bare_port)):
+            for name, port in (("gateway", gw_port), ("prototype", proto_port), ("bare", bare_port)):
                 cpu.start()  # includes the client's start-up and warm-up: a lower bound while loaded
                 r = measure({"mode": "closed", "port": port, "concurrency": args.concurrency,
                              "duration": args.duration, "warmup": args.warmup})
                 r["cpu"] = {k: round(v, 2) for k, v in cpu.shares().items()}
                 closed[name].append(r)
                 shares = "  ".join(f"{k} {v:.0%}" for k, v in r["cpu"].items())
-                print(f"  closed rep {rep + 1} {name:7}: {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.2f} ms  "
+                print(f"  closed rep {rep + 1} {name:9}: {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.2f} ms  "
                       f"p99 {r['p99_ms']:6.2f} ms  non-2xx {r['non_2xx']}  errors {r['errors']}  cpu: {shares}",
                       file=sys.stderr)
         opened: list[dict[str, Any]] = []
@@ -344,16 +404,23 @@ def main(argv: list[str] | None = None) -> int:
     def med(rows: list[dict[str, Any]], key: str) -> float:
         return median([r[key] for r in rows])
 
-    g, b = closed["gateway"], closed["bare"]
-    # Gateway and bare runs alternate, so each rep's pair saw about the same background load:
-    # the ratio is the median of the per-rep ratios (robust to load that drifts between reps).
-    ratio = median([x["rps"] / y["rps"] for x, y in zip(g, b, strict=True)])
-    non2xx = sum(r["non_2xx"] + r["errors"] for rows in (g, b, opened) for r in rows)
+    g, pr, b = closed["gateway"], closed["prototype"], closed["bare"]
+
+    def ratio_of(xs: list[dict[str, Any]], ys: list[dict[str, Any]]) -> float:
+        # The servers take turns, so each rep's pair saw about the same background load: the
+        # median of the per-rep ratios is robust to load that drifts between reps.
+        return median([x["rps"] / y["rps"] for x, y in zip(xs, ys, strict=True)])
+
+    ratio, proto_ratio, gw_vs_proto = ratio_of(g, b), ratio_of(pr, b), ratio_of(g, pr)
+    non2xx = sum(r["non_2xx"] + r["errors"] for rows in (g, pr, b, opened) for r in rows)
     open_non2xx = sum(r["non_2xx"] + r["errors"] for r in opened)
     open_p99 = med(opened, "p99_ms")
     summary = {
         "gateway_rps": med(g, "rps"), "gateway_p50_ms": med(g, "p50_ms"), "gateway_p99_ms": med(g, "p99_ms"),
         "bare_rps": med(b, "rps"), "bare_p50_ms": med(b, "p50_ms"), "bare_p99_ms": med(b, "p99_ms"),
+        "prototype_rps": med(pr, "rps"), "prototype_p50_ms": med(pr, "p50_ms"),
+        "prototype_p99_ms": med(pr, "p99_ms"), "prototype_ratio": round(proto_ratio, 3),
+        "gateway_vs_prototype": round(gw_vs_proto, 3),
         "ratio": round(ratio, 3), "open_rps": med(opened, "rps"), "open_p50_ms": med(opened, "p50_ms"),
         "open_p99_ms": open_p99, "open_non_2xx": open_non2xx, "all_non_2xx_or_errors": non2xx,
     }
@@ -366,6 +433,7 @@ def main(argv: list[str] | None = None) -> int:
         (f"closed loop, {args.concurrency} conns: bare aiohttp 202", b, summary["bare_rps"]),
         (f"closed loop, {args.concurrency} conns: gateway{'' if args.dedupe == 'ledger' else ' (mem dedupe)'}",
          g, summary["gateway_rps"]),
+        (f"closed loop, {args.concurrency} conns: minimal prototype", pr, summary["prototype_rps"]),
         (f"open loop {args.rate:.0f} req/s: gateway", opened, summary["open_rps"]),
     ]
     for label, rs, rps in rows:
@@ -373,6 +441,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{sum(r['non_2xx'] + r['errors'] for r in rs):8d}")
     print(f"gateway/bare throughput ratio (median of per-rep ratios): {ratio:.2f} (goal >= {GOAL_RATIO}: "
           f"{'met' if ratio >= GOAL_RATIO else 'NOT met'})")
+    print(f"minimal prototype/bare: {proto_ratio:.2f} (the issue's reference: about 0.55); "
+          f"gateway/prototype: {gw_vs_proto:.2f}")
     print(f"open-loop p99: {open_p99:.2f} ms (goal < {GOAL_P99_MS:.0f} ms: "
           f"{'met' if open_p99 < GOAL_P99_MS else 'NOT met'}); non-2xx/errors: {non2xx} "
           f"({'met' if non2xx == 0 else 'NOT met'})")
