@@ -42,6 +42,7 @@ class Metrics:
             "handover_webhook_duration_seconds", "Time from request to answer",
             ["source"], buckets=BUCKETS, registry=r,
         )
+        self._webhook_children: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
         self.deliveries = Counter(
             "handover_deliveries_total", "Action deliveries by target, action and outcome",
             ["target", "action", "outcome"], registry=r,
@@ -108,3 +109,13 @@ class Metrics:
             self.deadletters.labels(target)
             self.target_paused.labels(target).set(0)
             self.ambiguous.labels(target)
+
+    def webhook_answered(self, source: str, outcome: str, duration_s: float) -> None:
+        """Count one webhook request by outcome and observe its time (the gateway's hot path:
+        the label children are looked up once per source and outcome)."""
+        children = self._webhook_children.get((source, outcome))
+        if children is None:
+            children = (self.webhooks.labels(source, outcome), self.webhook_duration.labels(source))
+            self._webhook_children[(source, outcome)] = children
+        children[0].inc()
+        children[1].observe(duration_s)

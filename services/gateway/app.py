@@ -98,8 +98,7 @@ async def receive_webhook(request: web.Request) -> web.StreamResponse:
         return _rejection(request, exc)
     finally:
         duration = time.perf_counter() - started
-        metrics.webhooks.labels(name, outcome).inc()
-        metrics.webhook_duration.labels(name).observe(duration)
+        metrics.webhook_answered(name, outcome, duration)
         if outcome in ("accepted", "duplicate", "ignored"):
             log.info("webhook_received", source=name, outcome=outcome, event_ids=ids, duration_s=round(duration, 6))
 
