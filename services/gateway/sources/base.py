@@ -194,13 +194,14 @@ class Source:
 _exact_decoder = msgspec.json.Decoder(float_hook=Decimal)
 
 
-def decode_json_exact(body: bytes) -> Any:
+def decode_json_exact(body: bytes, decoder: msgspec.json.Decoder[Any] = _exact_decoder) -> Any:
     """Parse a JSON body keeping every number exact (big ints as int, fractions as Decimal).
 
-    A 400 `invalid_body` for anything that is not JSON in UTF-8.
+    A 400 `invalid_body` for anything that is not JSON in UTF-8 (or, with a typed `decoder`,
+    not of its type).
     """
     try:
-        return _exact_decoder.decode(body)
+        return decoder.decode(body)
     except msgspec.DecodeError as exc:
         raise Rejected(400, "invalid_body", f"body is not valid JSON: {exc}") from None
     except RecursionError:

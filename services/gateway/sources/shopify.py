@@ -7,6 +7,8 @@ money comes as strings, so both are taken exactly (no float on the way).
 from __future__ import annotations
 
 import datetime as dt
+import re
+import sys
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -26,8 +28,10 @@ from services.gateway.sources.base import (
     Ignored,
     Inbound,
     Payload,
+    Rejected,
     Source,
     address_from,
+    decode_json_exact,
     exact_decimal,
     exact_id,
     header,
@@ -213,9 +217,12 @@ class ShopifySource(Source):
 # --- orders/create, the fast way: documented shapes decoded straight into structs -------------
 # Most deliveries carry the documented types (text as strings, ids as integers, money as strings):
 # one typed msgspec pass decodes them (unknown fields skipped in C) and the order is mapped from
-# attributes, about 4x faster than reading the decoded JSON field by field. Anything else (another
-# type, an invalid or missing value) returns None and takes `_order`, which names every invalid
-# field; tests/gateway/test_sources_shopify.py checks that both ways give the same event.
+# attributes, about 2.5x faster than reading the decoded JSON field by field. Anything else
+# (another type, an invalid or missing value) returns None and takes `_order`, which names every
+# invalid field; tests/gateway/test_sources_shopify.py checks that both ways give the same answer.
+# The typed decoder skips the members it does not map without looking into them, so what only
+# a full decode would refuse is checked first: UTF-8 throughout, no integer longer than Python
+# converts; and it decodes at the same stack depth as the slow way, so both refuse the same nesting.
 
 
 class _Address(msgspec.Struct):
@@ -317,10 +324,21 @@ def _fast_address(a: _Address | None) -> Address | None:
     return values if values != _EMPTY_ADDRESS else None
 
 
+def _fully_decodable(body: bytes) -> bool:
+    try:
+        body.decode()
+    except UnicodeDecodeError:
+        return False
+    limit = sys.get_int_max_str_digits()
+    return not (limit and len(body) > limit and re.search(rb"[0-9]{%d}" % (limit + 1), body))
+
+
 def order_data_fast(body: bytes) -> tuple[OrderData, bool] | None:
     """The order and its `test` flag from a body of the documented shape; None for any other."""
+    if not _fully_decodable(body):
+        return None
     try:
-        o = _order_decoder.decode(body)
+        o = decode_json_exact(body, _order_decoder)
         if not (o.currency and o.currency.strip()):
             return None
         order_id = exact_id(o.id, required=True)
@@ -381,6 +399,6 @@ def order_data_fast(body: bytes) -> tuple[OrderData, bool] | None:
             payment_status=o.financial_status or "",
             note=o.note or "",
         )
-    except (msgspec.MsgspecError, ValueError, RecursionError):
+    except (Rejected, ValueError):
         return None
     return data, o.test is True
