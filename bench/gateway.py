@@ -198,28 +198,9 @@ def serve_prototype(port: int, bootstrap: str) -> None:
 def serve_gateway_memory_dedupe(config: str) -> None:
     """`handover gateway` exactly as services.cli runs it, but with the in-process dedupe store
     instead of the ledger's table: shows what the SQLite dedupe round trips cost (diagnostic)."""
-    import signal
+    from bench.gateway_parts import serve  # imported here: gateway_parts imports this module
 
-    from services.common.config import load_settings
-    from services.common.logging import configure_logging
-    from services.gateway.dedupe import MemoryDedupeStore
-    from services.runtime import Parts, Runtime
-
-    settings = load_settings(config)
-    configure_logging(settings.logging)
-
-    async def serve() -> None:
-        runtime = Runtime(settings, Parts(gateway=True, web=False, sync=False, recorder=False),
-                          dedupe=MemoryDedupeStore())
-        stop = asyncio.Event()
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-        await runtime.start()
-        try:
-            await stop.wait()
-        finally:
-            await runtime.stop()
-
-    asyncio.run(serve())
+    serve({"memdedupe"}, config)
 
 
 def run_client(spec: dict[str, Any]) -> None:
