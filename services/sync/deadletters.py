@@ -55,8 +55,13 @@ async def read_dead_letters(kafka: KafkaConfig, targets: Sequence[str]) -> list[
     )
     await consumer.start()
     try:
+        # Every topic's partitions up front, in one metadata request: once the consumer is
+        # assigned one topic, its metadata refreshes cover only that topic, so a later target's
+        # partitions would look unknown and its dead letters would be skipped.
+        cluster = await consumer._client.fetch_all_metadata()
         for name in targets:
-            out += [dl async for dl in _read_topic(consumer, name)]
+            parts = cluster.partitions_for_topic(deadletter_topic(name)) or set()
+            out += [dl async for dl in _read_topic(consumer, name, parts)]
     finally:
         await consumer.stop()
     return out
@@ -70,12 +75,8 @@ async def find_dead_letter(kafka: KafkaConfig, target: str, idempotency_key: str
     return None
 
 
-async def _read_topic(consumer: AIOKafkaConsumer, target: str) -> AsyncIterator[DeadLetter]:
+async def _read_topic(consumer: AIOKafkaConsumer, target: str, parts: set[int]) -> AsyncIterator[DeadLetter]:
     topic = deadletter_topic(target)
-    parts = consumer.partitions_for_topic(topic)
-    if not parts:
-        await consumer._client.force_metadata_update()
-        parts = consumer.partitions_for_topic(topic) or set()
     tps = [TopicPartition(topic, p) for p in sorted(parts)]
     if not tps:
         return

@@ -11,8 +11,9 @@ import pytest
 from aiokafka.structs import ConsumerRecord
 
 from schemas import ContactData, ContactSubmitted, Person, encode_event
-from schemas.topics import event_topic
+from schemas.topics import deadletter_topic, event_topic
 from services.common.broker import EmbeddedBroker
+from services.common.kafka import ensure_topics
 from services.runtime import Runtime
 from services.sync.deadletters import read_dead_letters
 from services.sync.flows import event_context, idempotency_key
@@ -117,3 +118,20 @@ async def test_an_event_its_flow_condition_fails_on_gets_one_dead_letter_also_wh
     finally:
         await runtime.stop()
         await target.close()
+
+
+async def test_the_dead_letters_of_several_targets_are_all_read_also_behind_an_empty_one(
+    world: tuple[Runtime, TargetWorker, TargetServer],
+) -> None:
+    # The dead-letter page asks for every target at once; a target with no dead letters (an
+    # empty topic, or none yet) listed first must not hide the others'.
+    runtime, worker, _ = world
+    event, record = make_record(1_000_003)
+    key = idempotency_key(event, "f", "send")
+    assert await deliver(worker, event, record) == "deadlettered"
+    empty, missing = f"dlq_empty_{uuid.uuid4().hex[:6]}", f"dlq_missing_{uuid.uuid4().hex[:6]}"
+    await ensure_topics(runtime.settings.kafka, [deadletter_topic(empty)])
+    for targets in ([empty, TARGET], [missing, empty, TARGET], [TARGET, empty]):
+        letters = await read_dead_letters(runtime.settings.kafka, targets)
+        assert [dl.target for dl in letters if dl.headers.get("idempotency-key") == key] == [TARGET], targets
+        assert {dl.target for dl in letters} == {TARGET}
