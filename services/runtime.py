@@ -23,6 +23,7 @@ from services.gateway.app import publisher_ctx, setup_gateway
 from services.gateway.dedupe import BatchingDedupe, DedupeStore
 from services.ledger.calculator import LedgerCalculatorStore
 from services.ledger.store import SqlLedger, open_ledger
+from services.sync.deadletters import restore_dead_letters
 from services.sync.recorder import Recorder
 from services.sync.runner import SyncService
 from services.web.api import setup_api
@@ -79,6 +80,11 @@ class Runtime:
         self.metrics.init_labels(self.settings)
         await ensure_topics(self.settings.kafka, all_topics(self.settings))
         self.ledger = await open_ledger(self.settings.ledger.url)
+        if self.broker is not None:
+            # A new embedded broker holds nothing: write the dead letters the ledger kept again.
+            restored = await restore_dead_letters(self.settings.kafka, self.ledger, self.settings.targets)
+            if restored:
+                log.info("dead_letters_restored", count=restored)
         # Every process serves HTTP: at least /healthz, /readyz and /metrics.
         self.runner = web.AppRunner(self.make_app(), access_log=None, handle_signals=False)
         await self.runner.setup()

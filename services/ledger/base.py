@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from schemas import Event
 
 Prior = Literal["delivered", "deadlettered", "deadlettering", "ambiguous"] | None
+
+
+@dataclass(frozen=True)
+class KeptDeadLetter:
+    """What a dead-letter record holds (value, key, headers), kept by the ledger beside the topic."""
+
+    target: str
+    value: bytes
+    headers: dict[str, str]
+    record_key: bytes | None = None
 
 
 class Ledger(Protocol):
@@ -36,9 +47,10 @@ class Ledger(Protocol):
         """The next attempt is scheduled for this time (epoch seconds)."""
         ...
 
-    async def deadlettering(self, key: str) -> None:
+    async def deadlettering(self, key: str, copy: KeptDeadLetter | None = None) -> None:
         """The action is about to be written to the dead-letter topic (a crash right after leaves
-        "deadlettering", which tells the next owner to look there before writing it again)."""
+        "deadlettering", which tells the next owner to look there before writing it again);
+        `copy` is kept with it, so the dead letter can be written again should the topic lose it."""
         ...
 
     async def deadlettered(self, key: str, error: str, attempts: int, dlq_offset: int) -> None:
@@ -75,7 +87,7 @@ class NullLedger:
     async def retrying(self, key: str, next_attempt_at: float) -> None:
         return None
 
-    async def deadlettering(self, key: str) -> None:
+    async def deadlettering(self, key: str, copy: KeptDeadLetter | None = None) -> None:
         return None
 
     async def deadlettered(self, key: str, error: str, attempts: int, dlq_offset: int) -> None:

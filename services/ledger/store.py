@@ -7,13 +7,14 @@ Times are epoch seconds (float) so both backends store and compare them the same
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from schemas import AnyEvent, ContactSubmitted, CustomerCreated, Event, OrderCreated, PaymentReceived
-from services.ledger.base import Prior
+from services.ledger.base import KeptDeadLetter, Prior
 from services.ledger.db import Database, connect
 
 SCHEMA = [
@@ -61,6 +62,16 @@ SCHEMA = [
     "CREATE INDEX IF NOT EXISTS deliveries_event ON deliveries (event_id)",
     "CREATE INDEX IF NOT EXISTS deliveries_target ON deliveries (target, status)",
     "CREATE INDEX IF NOT EXISTS deliveries_delivered ON deliveries (delivered_at)",
+    # A copy of each action's dead letter, so it outlives the topic: the embedded broker keeps
+    # nothing across a restart, and a cluster's retention may drop it before someone replays it.
+    """CREATE TABLE IF NOT EXISTS dead_letter_copies (
+        key TEXT PRIMARY KEY,
+        target TEXT NOT NULL,
+        record_key BYTEA,
+        value BYTEA NOT NULL,
+        headers TEXT NOT NULL,
+        written_at DOUBLE PRECISION NOT NULL
+    )""",
     """CREATE TABLE IF NOT EXISTS webhook_dedupe (
         event_id TEXT PRIMARY KEY,
         expires_at DOUBLE PRECISION NOT NULL
@@ -234,21 +245,23 @@ class SqlLedger:
             return "ambiguous"
         return None
 
-    async def _update(self, sql: str, key: str, *args: Any) -> None:
+    async def _update(
+        self, sql: str, key: str, *args: Any, also: Sequence[tuple[str, Sequence[Any]]] = ()
+    ) -> None:
         """An UPDATE of one delivery row (key = $1); first makes the row of a just-begun action,
-        both statements in one group-committed transaction."""
+        and runs the `also` statements after it, all in one group-committed transaction."""
         identity = self._unwritten.pop(key, None)
         self._writing[key] = self._writing.get(key, 0) + 1
         try:
-            if identity is None:
+            if identity is None and not also:
                 await self.db.execute(sql, key, *args)
                 return
-            await self.db.execute_together([
+            first = [] if identity is None else [
                 ("INSERT INTO deliveries (key, event_id, target, flow, action, status, test) "
                  "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (key) DO NOTHING",
                  (key, *identity[:4], PENDING, identity[4])),
-                (sql, (key, *args)),
-            ])
+            ]
+            await self.db.execute_together([*first, (sql, (key, *args)), *also])
         except BaseException:
             if identity is not None:
                 self._unwritten.setdefault(key, identity)  # not written: the next change makes the row
@@ -291,9 +304,26 @@ class SqlLedger:
             "UPDATE deliveries SET status = $2, next_attempt_at = $3 WHERE key = $1", key, RETRYING, next_attempt_at
         )
 
-    async def deadlettering(self, key: str) -> None:
-        """The dead-letter record is being written now."""
-        await self._update("UPDATE deliveries SET status = $2 WHERE key = $1", key, DEADLETTERING)
+    async def deadlettering(self, key: str, copy: KeptDeadLetter | None = None) -> None:
+        """The dead-letter record is being written now; `copy` is kept until it is delivered."""
+        also = [] if copy is None else [(
+            "INSERT INTO dead_letter_copies (key, target, record_key, value, headers, written_at) "
+            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key) DO UPDATE SET target = excluded.target, "
+            "record_key = excluded.record_key, value = excluded.value, headers = excluded.headers, "
+            "written_at = excluded.written_at",
+            (key, copy.target, copy.record_key, copy.value, json.dumps(copy.headers), time.time()),
+        )]
+        await self._update("UPDATE deliveries SET status = $2 WHERE key = $1", key, DEADLETTERING, also=also)
+
+    async def dead_letter_copies(self) -> list[KeptDeadLetter]:
+        """The kept copies of the actions that are still dead-lettered, oldest first."""
+        rows = await self.db.fetch(
+            "SELECT c.key, c.target, c.record_key, c.value, c.headers FROM dead_letter_copies c "
+            "JOIN deliveries d ON d.key = c.key WHERE d.status = $1 ORDER BY c.written_at, c.key",
+            DEADLETTERED,
+        )
+        return [KeptDeadLetter(r[1], bytes(r[3]), json.loads(r[4]), None if r[2] is None else bytes(r[2]))
+                for r in rows]
 
     async def deadlettered(self, key: str, error: str, attempts: int, dlq_offset: int) -> None:
         """The action is in the dead-letter topic."""

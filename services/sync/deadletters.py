@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from schemas.topics import deadletter_topic
 from services.common.config import KafkaConfig
+from services.ledger.store import SqlLedger
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,34 @@ async def find_dead_letter(kafka: KafkaConfig, target: str, idempotency_key: str
         if dl.headers.get("idempotency-key") == idempotency_key:
             return dl
     return None
+
+
+async def restore_dead_letters(kafka: KafkaConfig, ledger: SqlLedger, targets: Collection[str]) -> int:
+    """Write again the dead letters the ledger kept a copy of that the topic no longer holds (the
+    embedded broker starts empty after a restart), so they can be seen and replayed; how many."""
+    kept = [c for c in await ledger.dead_letter_copies() if c.target in targets]
+    if not kept:
+        return 0
+    letters = await read_dead_letters(kafka, sorted({c.target for c in kept}))
+    there = {dl.headers.get("idempotency-key") for dl in letters}
+    missing = [c for c in kept if c.headers.get("idempotency-key") not in there]
+    if not missing:
+        return 0
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, client_id=f"{kafka.client_id}-deadletter",
+                                acks="all")
+    await producer.start()
+    try:
+        for copy in missing:
+            meta = await producer.send_and_wait(
+                deadletter_topic(copy.target), value=copy.value, key=copy.record_key,
+                headers=[(k, v.encode()) for k, v in copy.headers.items()],
+            )
+            h = copy.headers
+            await ledger.deadlettered(h["idempotency-key"], f"{h.get('error-class', '')}: {h.get('error-message', '')}",
+                                      int(h.get("attempts") or 1), meta.offset)
+    finally:
+        await producer.stop()
+    return len(missing)
 
 
 async def _read_topic(consumer: AIOKafkaConsumer, target: str, parts: set[int]) -> AsyncIterator[DeadLetter]:

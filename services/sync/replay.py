@@ -118,7 +118,9 @@ class Replayer:
         return results
 
     async def close(self) -> None:
-        """Close connectors and the HTTP session."""
+        """Close the workers' (never started) consumers, the connectors and the HTTP session."""
+        for worker in self._workers.values():
+            await worker.consumer.stop()
         for connector in self._connectors:
             await connector.close()
         if self._http is not None:

@@ -32,7 +32,7 @@ from services.common.config import Settings, SyncConfig
 from services.common.kafka import consumer as make_consumer
 from services.common.logging import add_task_context, bind_task_context
 from services.common.metrics import Metrics
-from services.ledger.base import Ledger, NullLedger
+from services.ledger.base import KeptDeadLetter, Ledger, NullLedger
 from services.sync.connectors import connector_kinds
 from services.sync.connectors.base import ActionRequest, Connector, ConnectorContext, Delivered
 from services.sync.deadletters import find_dead_letter
@@ -541,7 +541,8 @@ class TargetWorker:
         # Written and acknowledged before the offset can be committed: never silently dropped.
         assert self.dlq is not None, "only the live worker dead-letters"
         if key:
-            await self.ledger.deadlettering(key)
+            copy = KeptDeadLetter(self.target, record.value or b"", dict(headers), record.key)
+            await self.ledger.deadlettering(key, copy)
         while True:
             try:
                 meta = await self.dlq.send_and_wait(

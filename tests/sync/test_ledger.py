@@ -11,6 +11,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from services.ledger.base import KeptDeadLetter
 from services.ledger.store import RecordedEvent, SqlLedger, open_ledger
 from tests.sync.conftest import contact_event, order_event
 
@@ -84,6 +85,18 @@ async def test_a_deadlettered_action_is_not_redelivered_by_the_live_worker(ledge
     await ledger.deadlettered(key, "Permanent: 400 again", 2, -1)  # a failed replay keeps the offset
     row = await ledger.delivery(key)
     assert row is not None and row.dlq_offset == 17 and row.attempts == 2
+
+
+async def test_a_dead_letter_copy_is_kept_exactly_while_its_action_stays_dead_lettered(ledger: SqlLedger) -> None:
+    ev = contact_event(event_id=uid("ev"))
+    key = f"{ev.id}:flow:send"
+    await ledger.begin(key, ev, "crm", "flow", "send", "key")  # a new row, written with the copy
+    copy = KeptDeadLetter("crm", b'{"id": 1}\x00\xff', {"idempotency-key": key, "error-class": "Permanent"}, b"k\x00")
+    await ledger.deadlettering(key, copy)
+    await ledger.deadlettered(key, "Permanent: 400", 1, 3)
+    assert [c for c in await ledger.dead_letter_copies() if c.headers["idempotency-key"] == key] == [copy]
+    await ledger.delivered(key, "ext-1", 2)  # replayed: nothing left to bring back
+    assert [c for c in await ledger.dead_letter_copies() if c.headers["idempotency-key"] == key] == []
 
 
 async def test_record_is_idempotent(ledger: SqlLedger) -> None:
