@@ -11,21 +11,36 @@ Scalar keys of the fixed sections can be overridden from the environment as
 HANDOVER_<SECTION>_<KEY> (e.g. HANDOVER_KAFKA_BOOTSTRAP_SERVERS). Secrets are given inline
 (`secret`, `secrets = [...]` for rotation) or by naming an environment variable (`secret_env`),
 and are held as `Secret`, whose repr is masked.
+
+Values are checked where a wrong one would only show at run time: numbers against the bounds
+annotated on their fields (`Annotated[int, AtLeast1]`), and in `_check_sections` the ledger URL's
+scheme, the log level and format. `handover check` reports the first problem, naming its key.
 """
 
 from __future__ import annotations
 
+import difflib
+import logging
 import os
 import re
+import typing
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import msgspec
 
 from services.common.errors import ConfigError
 from services.common.secrets import Secret
+
+# Bounds for numeric settings; msgspec enforces them while decoding (not in __init__, so code and
+# tests may still build a struct with any value).
+AtLeast0 = msgspec.Meta(ge=0)
+AtLeast1 = msgspec.Meta(ge=1)
+Positive = msgspec.Meta(gt=0)
+Port = msgspec.Meta(ge=0, le=65535)
 
 
 class _Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -36,7 +51,7 @@ class ServerConfig(_Section):
     """Where the HTTP server (gateway + web) listens."""
 
     host: str = "127.0.0.1"
-    port: int = 8080  # 0: any free port (tests)
+    port: Annotated[int, Port] = 8080  # 0: any free port (tests)
     public_url: str = ""  # how others reach us, for printed links; defaults to http://host:port
 
 
@@ -47,16 +62,16 @@ class KafkaConfig(_Section):
     # The most sync replicas that can share a target's work. Also keeps the embedded broker's
     # fetches cheap: its memory storage lists a partition's whole log on every fetch that
     # returns records (docs/benchmarks.md, "End to end").
-    partitions: int = 12
-    replication_factor: int = 1
+    partitions: Annotated[int, AtLeast1] = 12
+    replication_factor: Annotated[int, AtLeast1] = 1
     # The test broker answers a fetch only after the full wait (BROKER_NOTES 1): keep it short.
-    fetch_max_wait_ms: int = 20
-    session_timeout_ms: int = 10_000
-    heartbeat_interval_ms: int = 3_000
+    fetch_max_wait_ms: Annotated[int, AtLeast0] = 20
+    session_timeout_ms: Annotated[int, AtLeast1] = 10_000
+    heartbeat_interval_ms: Annotated[int, AtLeast1] = 3_000  # below session_timeout_ms
     # How soon consumers notice new partitions (an operator adding them, or a broker that
     # re-created a topic with its own default); Kafka's default is 5 minutes.
-    metadata_max_age_ms: int = 10_000
-    publish_timeout_s: float = 5.0
+    metadata_max_age_ms: Annotated[int, AtLeast1] = 10_000
+    publish_timeout_s: Annotated[float, Positive] = 5.0
     # Idempotent producers need InitProducerId, which the embedded Tansu 0.6 (memory storage)
     # answers with an error; `handover run` turns it off there. Keep it on for real Kafka.
     idempotence: bool = True
@@ -66,14 +81,14 @@ class KafkaConfig(_Section):
 class LedgerConfig(_Section):
     """Where deliveries, events and the dedupe memory are kept."""
 
-    url: str = "sqlite:///var/handover.db"  # or postgresql://user@host:5432/db
+    url: str = "sqlite:///var/handover.db"  # or sqlite:///:memory:, postgresql://user@host:5432/db
 
 
 class LoggingConfig(_Section):
     """Log level and format (auto: console on a TTY, JSON otherwise)."""
 
-    level: str = "info"
-    format: str = "auto"
+    level: str = "info"  # debug, info, warning, error or critical, in any case
+    format: str = "auto"  # auto, json or console
 
 
 class WebConfig(_Section):
@@ -83,24 +98,26 @@ class WebConfig(_Section):
     admin_password_env: str = ""
     api_token: str = ""
     api_token_env: str = ""
-    handoff_after_s: float = 300.0  # an event not fully delivered after this shows on /handoffs
+    handoff_after_s: Annotated[float, AtLeast0] = 300.0  # an event not fully delivered after this shows on /handoffs
     session_secret_env: str = ""  # signs login cookies; empty: a random key per process
 
 
 class SyncConfig(_Section):
     """How the consumers deliver: attempts, backoff, concurrency, circuit breaker."""
 
-    max_attempts: int = 8
-    backoff_initial_s: float = 0.5
-    backoff_max_s: float = 60.0
-    delivery_timeout_s: float = 10.0
-    concurrency: int = 16  # calls in flight to one target at once (records in hand: 4x this)
-    breaker_threshold: int = 5  # consecutive transient failures that pause a target
-    breaker_probe_s: float = 10.0
-    permanent_attempts: int = 1  # a Permanent error is dead-lettered after this many attempts
+    max_attempts: Annotated[int, AtLeast1] = 8
+    backoff_initial_s: Annotated[float, Positive] = 0.5
+    backoff_max_s: Annotated[float, Positive] = 60.0
+    delivery_timeout_s: Annotated[float, Positive] = 10.0
+    # Calls in flight to one target at once (records in hand: 4x this); 0 would deliver nothing.
+    concurrency: Annotated[int, AtLeast1] = 16
+    breaker_threshold: Annotated[int, AtLeast1] = 5  # consecutive transient failures that pause a target
+    breaker_probe_s: Annotated[float, Positive] = 10.0
+    # A Permanent error is dead-lettered after this many attempts.
+    permanent_attempts: Annotated[int, AtLeast1] = 1
     # How often finished offsets are committed (also on revoke and on shutdown). Whatever a crash
     # leaves uncommitted is read again and skipped by the ledger; shorter only costs broker calls.
-    commit_interval_s: float = 1.0
+    commit_interval_s: Annotated[float, AtLeast0] = 1.0
 
 
 class ActionConfig(_Section):
@@ -135,9 +152,9 @@ class SourceConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     secret: str = ""
     secrets: list[str] = []
     secret_env: str = ""
-    max_body_bytes: int = 1024 * 1024
-    rate_limit_per_minute: int = 6000
-    dedupe_window_hours: float = 72.0
+    max_body_bytes: Annotated[int, AtLeast1] = 1024 * 1024
+    rate_limit_per_minute: Annotated[int, AtLeast0] = 6000  # 0: unlimited
+    dedupe_window_hours: Annotated[float, Positive] = 72.0
 
 
 class TargetConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -215,6 +232,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
 
 _AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
+_STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
+_BOUND = re.compile(r"Expected `\w+` (>=|>|<=|<) (\S+)")
+_BOUND_WORDS = {">=": "at least", ">": "more than", "<=": "at most", "<": "less than"}
+_LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+_LOG_FORMATS = ("auto", "json", "console")
 _SIMPLE_SECTIONS = {
     "server": ServerConfig,
     "kafka": KafkaConfig,
@@ -234,6 +256,27 @@ def _join(prefix: str, path: str) -> str:
     return prefix + ("" if path.startswith("[") else ".") + path
 
 
+def _steps(path: str) -> list[str | int]:
+    """A msgspec path (`.flows[0].actions`) as keys and indexes: ["flows", 0, "actions"]."""
+    return [int(index) if index else key for key, index in _STEP.findall(path)]
+
+
+def _known_keys(cls: Any, steps: list[str | int]) -> list[str]:
+    """The keys of the table at `steps` in a document decoded as `cls` (structs and lists only)."""
+    for step in steps:
+        if isinstance(step, int):
+            cls = typing.get_args(cls)[0]
+        else:
+            cls = next(f.type for f in msgspec.structs.fields(cls) if f.encode_name == step)
+    return sorted(f.encode_name for f in msgspec.structs.fields(cls))
+
+
+def _unknown_key(key: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"unknown key; {hint}known keys: {', '.join(known)}"
+
+
 def convert(raw: object, cls: type[Any], prefix: str) -> Any:
     """msgspec.convert with the error re-worded to name the dotted key path."""
     try:
@@ -242,11 +285,19 @@ def convert(raw: object, cls: type[Any], prefix: str) -> Any:
         m = _AT.match(str(exc))
         assert m is not None
         msg = m.group("msg")
+        steps = _steps(m.group("path") or "")
         path = _join(prefix, m.group("path") or "")
         unknown = re.match(r"Object contains unknown field `([^`]+)`", msg)
         if unknown:
             path = _join(path, unknown.group(1))
-            msg = "unknown key"
+            msg = _unknown_key(unknown.group(1), _known_keys(cls, steps))
+        bound = _BOUND.fullmatch(msg)
+        if bound:
+            value: Any = raw
+            for step in steps:  # msgspec names the key of the value it refused
+                value = value[step]
+            limit = bound.group(2).removesuffix(".0")
+            msg = f"must be {_BOUND_WORDS[bound.group(1)]} {limit} (got {value})"
         missing = re.match(r"Object missing required field `([^`]+)`", msg)
         if missing:
             path = _join(path, missing.group(1))
@@ -270,6 +321,29 @@ def _secret(value: str, env_name: str, env: Mapping[str, str], path: str) -> Sec
     return Secret(value) if value else None
 
 
+def _check_sections(raw: _Raw) -> None:
+    """Values of the fixed sections that decode fine but `handover run` would trip over."""
+    url = raw.ledger.url
+    if not url.startswith(("sqlite:", "postgresql:", "postgres:")):  # what services.ledger.db.connect opens
+        scheme = urlsplit(url).scheme  # not the URL itself: it may carry a password
+        got = f"scheme {scheme!r}" if scheme else "no scheme"
+        raise ConfigError(
+            "ledger.url",
+            f"unsupported database URL ({got}); use sqlite:///path/to/file.db, sqlite:///:memory: "
+            "or postgresql://user:password@host:5432/db",
+        )
+    if raw.logging.level.upper() not in logging.getLevelNamesMapping():
+        raise ConfigError("logging.level", f"must be one of {', '.join(_LOG_LEVELS)} (got {raw.logging.level!r})")
+    if raw.logging.format not in _LOG_FORMATS:
+        raise ConfigError("logging.format", f"must be one of {', '.join(_LOG_FORMATS)} (got {raw.logging.format!r})")
+    if raw.kafka.heartbeat_interval_ms >= raw.kafka.session_timeout_ms:
+        raise ConfigError(
+            "kafka.heartbeat_interval_ms",
+            f"must be less than kafka.session_timeout_ms ({raw.kafka.session_timeout_ms}; "
+            f"got {raw.kafka.heartbeat_interval_ms})",
+        )
+
+
 def _unknown_kind(path: str, kind: str, known: Mapping[str, object]) -> ConfigError:
     return ConfigError(f"{path}.kind", f"unknown kind {kind!r}; known: {', '.join(sorted(known))}")
 
@@ -288,6 +362,7 @@ def parse_settings(text: str, env: Mapping[str, str] | None = None, origin: str 
         raise ConfigError("", "expected a TOML table at the top")
     _env_overrides(data, env)
     raw: _Raw = convert(data, _Raw, "")
+    _check_sections(raw)
 
     sources: dict[str, SourceSpec] = {}
     kinds = source_kinds()

@@ -103,3 +103,164 @@ def test_settings_are_frozen() -> None:
     settings = load_settings(None)
     with pytest.raises(AttributeError):
         settings.server.port = 1  # type: ignore[misc]
+
+
+# A value that decodes fine but would crash, hang or quietly misbehave at run time is refused
+# at load, so `handover check` catches it.
+@pytest.mark.parametrize(
+    ("text", "path", "words"),
+    [
+        pytest.param('[ledger]\nurl = "mysql://u:pw@db/x"', "ledger.url",
+                     "unsupported database URL (scheme 'mysql'); use sqlite:///", id="ledger-scheme"),
+        pytest.param('[ledger]\nurl = "var/handover.db"', "ledger.url", "(no scheme)", id="ledger-path-only"),
+        pytest.param("[sync]\nconcurrency = 0", "sync.concurrency", "must be at least 1 (got 0)", id="concurrency"),
+        pytest.param("[sync]\nmax_attempts = 0", "sync.max_attempts", "at least 1", id="max-attempts"),
+        pytest.param("[sync]\npermanent_attempts = 0", "sync.permanent_attempts", "at least 1", id="permanent"),
+        pytest.param("[sync]\nbreaker_threshold = 0", "sync.breaker_threshold", "at least 1", id="breaker"),
+        pytest.param("[sync]\nbackoff_initial_s = 0", "sync.backoff_initial_s", "must be more than 0 (got 0)",
+                     id="backoff-initial"),
+        pytest.param("[sync]\nbackoff_max_s = -1.5", "sync.backoff_max_s", "more than 0 (got -1.5)", id="backoff-max"),
+        pytest.param("[sync]\ndelivery_timeout_s = 0", "sync.delivery_timeout_s", "more than 0", id="delivery-timeout"),
+        pytest.param("[sync]\nbreaker_probe_s = 0", "sync.breaker_probe_s", "more than 0", id="breaker-probe"),
+        pytest.param("[sync]\ncommit_interval_s = -1", "sync.commit_interval_s", "at least 0 (got -1)",
+                     id="commit-interval"),
+        pytest.param("[server]\nport = 70000", "server.port", "must be at most 65535 (got 70000)", id="port-high"),
+        pytest.param("[server]\nport = -1", "server.port", "must be at least 0 (got -1)", id="port-negative"),
+        pytest.param("[kafka]\npartitions = 0", "kafka.partitions", "at least 1", id="partitions"),
+        pytest.param("[kafka]\nreplication_factor = 0", "kafka.replication_factor", "at least 1", id="replication"),
+        pytest.param("[kafka]\nfetch_max_wait_ms = -1", "kafka.fetch_max_wait_ms", "at least 0", id="fetch-wait"),
+        pytest.param("[kafka]\nsession_timeout_ms = 0", "kafka.session_timeout_ms", "at least 1", id="session"),
+        pytest.param("[kafka]\nmetadata_max_age_ms = 0", "kafka.metadata_max_age_ms", "at least 1", id="metadata"),
+        pytest.param("[kafka]\npublish_timeout_s = 0", "kafka.publish_timeout_s", "more than 0", id="publish-timeout"),
+        pytest.param("[kafka]\nsession_timeout_ms = 6000\nheartbeat_interval_ms = 6000", "kafka.heartbeat_interval_ms",
+                     "must be less than kafka.session_timeout_ms (6000; got 6000)", id="heartbeat-vs-session"),
+        pytest.param("[web]\nhandoff_after_s = -1", "web.handoff_after_s", "at least 0", id="handoff-after"),
+        pytest.param('[sources.website]\nkind = "form"\nmax_body_bytes = 0', "sources.website.max_body_bytes",
+                     "must be at least 1 (got 0)", id="max-body"),
+        pytest.param('[sources.website]\nkind = "form"\nrate_limit_per_minute = -1',
+                     "sources.website.rate_limit_per_minute", "must be at least 0 (got -1)", id="rate-limit"),
+        pytest.param('[sources.pay]\nkind = "stripe"\nsecret = "s"\ndedupe_window_hours = 0',
+                     "sources.pay.dedupe_window_hours", "must be more than 0 (got 0)", id="dedupe-window"),
+        pytest.param('[logging]\nlevel = "verbose"', "logging.level",
+                     "must be one of debug, info, warning, error, critical (got 'verbose')", id="log-level"),
+        pytest.param('[logging]\nformat = "xml"', "logging.format", "must be one of auto, json, console (got 'xml')",
+                     id="log-format"),
+        pytest.param('[logging]\nformat = "JSON"', "logging.format", "(got 'JSON')", id="log-format-case"),
+    ],
+)
+def test_a_value_that_would_break_the_run_is_refused_naming_the_key(text: str, path: str, words: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_settings(text, env={})
+    assert err.value.path == path
+    assert words in err.value.message
+    assert str(err.value).startswith(f"{path}: ")
+
+
+def test_a_bad_value_from_the_environment_is_refused_too() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_settings("", env={"HANDOVER_SYNC_CONCURRENCY": "0"})
+    assert str(err.value) == "sync.concurrency: must be at least 1 (got 0)"
+
+
+def test_the_ledger_url_error_does_not_echo_a_password() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_settings('[ledger]\nurl = "mysql://handover:hunter2@db/x"', env={})
+    assert "hunter2" not in str(err.value)
+
+
+def test_edge_values_the_product_uses_still_load() -> None:
+    settings = parse_settings(
+        """
+        [server]
+        port = 0            # any free port (tests)
+        [kafka]
+        partitions = 1
+        replication_factor = 1
+        fetch_max_wait_ms = 0
+        session_timeout_ms = 6000
+        heartbeat_interval_ms = 1000
+        publish_timeout_s = 0.5
+        [ledger]
+        url = "sqlite:///:memory:"
+        [logging]
+        level = "DEBUG"
+        format = "console"
+        [web]
+        handoff_after_s = 0
+        [sync]
+        max_attempts = 1
+        permanent_attempts = 1
+        concurrency = 1
+        breaker_threshold = 1
+        backoff_initial_s = 0.05
+        backoff_max_s = 0.2
+        delivery_timeout_s = 0.3
+        breaker_probe_s = 0.5
+        commit_interval_s = 0
+        [sources.website]
+        kind = "form"
+        max_body_bytes = 1
+        rate_limit_per_minute = 0   # unlimited
+        dedupe_window_hours = 0.5
+        [sources.pay]
+        kind = "stripe"
+        secret = "s"
+        tolerance_s = 0             # no timestamp check
+        """,
+        env={},
+    )
+    assert settings.server.port == 0 and settings.sync.concurrency == 1
+    assert settings.sources["website"].config.rate_limit_per_minute == 0
+    assert parse_settings("[server]\nport = 65535", env={}).server.port == 65535
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["sqlite:///var/handover.db", "sqlite:////srv/handover.db", "sqlite:///:memory:",
+     "postgresql://handover:pw@postgres:5432/handover?schema=t1", "postgres://localhost/handover"],
+)
+def test_every_ledger_url_form_the_ledger_opens_is_accepted(url: str) -> None:
+    assert parse_settings(f'[ledger]\nurl = "{url}"', env={}).ledger.url == url
+
+
+@pytest.mark.parametrize(("level", "fmt"), [("info", "auto"), ("Warning", "json"), ("error", "console"),
+                                            ("CRITICAL", "auto"), ("debug", "json")])
+def test_documented_log_levels_in_any_case_and_formats_load(level: str, fmt: str) -> None:
+    settings = parse_settings(f'[logging]\nlevel = "{level}"\nformat = "{fmt}"', env={})
+    assert (settings.logging.level, settings.logging.format) == (level, fmt)
+
+
+@pytest.mark.parametrize(
+    ("text", "path", "hint", "known"),
+    [
+        ('[sources.shop]\nkind = "shopify"\nsecert = "x"', "sources.shop.secert", "did you mean 'secret'?",
+         "known keys: dedupe_window_hours, kind, max_body_bytes, rate_limit_per_minute, secret, secret_env, secrets"),
+        ("[kafka]\npartitons = 3", "kafka.partitons", "did you mean 'partitions'?", "bootstrap_servers, client_id"),
+        ("[sever]\nport = 1", "sever", "did you mean 'server'?", "data_dir, flows, kafka, ledger, logging, server"),
+        (BASE + flow("contact.submitted", "upsert_contact", extra="minutes_save = 3"),
+         "flows[0].actions[0].minutes_save", "did you mean 'minutes_saved'?", "known keys: action, fields, "),
+        ("[sync]\nzzz = 1", "sync.zzz", "", "known keys: backoff_initial_s, backoff_max_s, breaker_probe_s"),
+    ],
+    ids=["source", "section", "root", "flow-action", "no-close-match"],
+)
+def test_an_unknown_key_gets_a_suggestion_and_the_known_keys(text: str, path: str, hint: str, known: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_settings(text, env={})
+    assert err.value.path == path
+    assert err.value.message.startswith("unknown key; ")
+    if hint:
+        assert hint in err.value.message
+    else:
+        assert "did you mean" not in err.value.message
+    assert known in err.value.message
+
+
+def test_handover_check_refuses_an_unsupported_ledger_without_a_traceback(tmp_path: Path) -> None:
+    config = tmp_path / "handover.toml"
+    config.write_text('[ledger]\nurl = "mysql://x"\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "services.cli", "check", "--config", str(config)], capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert "ledger.url: unsupported database URL (scheme 'mysql')" in result.stderr
+    assert "Traceback" not in result.stderr
