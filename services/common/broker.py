@@ -8,11 +8,15 @@ Memory storage keeps nothing across restarts (see shared/BROKER_NOTES.md).
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -52,6 +56,24 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
+def _die_with_parent() -> Callable[[], None] | None:
+    """For Popen: the child gets SIGKILL when the thread that spawned it ends (Linux), so a
+    Handover killed with SIGKILL does not leave its broker running. Spawn from the main (event
+    loop) thread: a worker thread that ends would take the broker with it."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork
+    except (OSError, AttributeError):
+        return None
+    pr_set_pdeathsig = 1
+
+    def set_pdeathsig() -> None:
+        prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+    return set_pdeathsig
+
+
 class EmbeddedBroker:
     """A Tansu process on a loopback port; `bootstrap_servers` once started."""
 
@@ -69,6 +91,10 @@ class EmbeddedBroker:
 
     def start(self, timeout_s: float = 20.0) -> None:
         """Start the broker and wait until it accepts connections."""
+        self._spawn()
+        self._wait_listening(timeout_s)
+
+    def _spawn(self) -> None:
         url = f"tcp://{self.host}:{self.port}"
         cmd = [
             broker_binary(), "broker",
@@ -82,7 +108,11 @@ class EmbeddedBroker:
         self.process = subprocess.Popen(
             cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
             start_new_session=True,  # Ctrl-C reaches Handover, which then stops the broker itself
+            preexec_fn=_die_with_parent(),
         )
+
+    def _wait_listening(self, timeout_s: float) -> None:
+        assert self.process is not None
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -110,9 +140,10 @@ class EmbeddedBroker:
             self._log_file.close()
             self._log_file = None
 
-    async def astart(self) -> None:
-        """`start` without blocking the event loop."""
-        await asyncio.to_thread(self.start)
+    async def astart(self, timeout_s: float = 20.0) -> None:
+        """`start` without blocking the event loop (spawned from this thread: see _die_with_parent)."""
+        self._spawn()
+        await asyncio.to_thread(self._wait_listening, timeout_s)
 
     async def astop(self) -> None:
         """`stop` without blocking the event loop."""
