@@ -13,6 +13,7 @@ import sys
 import msgspec
 import structlog
 
+from services.common.broker import running_broker
 from services.common.config import Settings, load_settings
 from services.common.errors import ConfigError, HandoverError
 from services.common.logging import configure_logging
@@ -122,8 +123,17 @@ async def _replay(settings: Settings, target: str, event: str | None, since: dt.
     from services.sync.runner import Outcome
 
     if not settings.kafka.bootstrap_servers:
-        print("handover: replay needs kafka.bootstrap_servers (the dead letters live in Kafka)", file=sys.stderr)
-        return 2
+        address = running_broker(settings.data_dir)
+        if address is None:
+            print(
+                "handover: replay needs kafka.bootstrap_servers, or a running `handover run` with this config "
+                f"(the dead letters are in its embedded broker; none is running for data_dir {settings.data_dir}). "
+                f"Start it, then replay here or on its Dead letters page ({settings.public_url}/dead-letters).",
+                file=sys.stderr,
+            )
+            return 2
+        kafka = msgspec.structs.replace(settings.kafka, bootstrap_servers=address, idempotence=False)
+        settings = msgspec.structs.replace(settings, kafka=kafka)
     ledger = await open_ledger(settings.ledger.url)
     replayer = Replayer(settings, ledger)
     failed = 0
@@ -175,6 +185,10 @@ def main(argv: list[str] | None = None) -> int:
             since = since.replace(tzinfo=dt.UTC)
         configure_logging(msgspec.structs.replace(settings.logging, level="warning"))
         return asyncio.run(_replay(settings, args.target, args.event, since))
+    unknown = [t for t in getattr(args, "target", None) or [] if t not in settings.targets]
+    if unknown:
+        print(f"handover: unknown target {unknown[0]!r}; known: {', '.join(settings.targets)}", file=sys.stderr)
+        return 2
     configure_logging(settings.logging)
     parts = {
         "run": Parts(),
@@ -198,11 +212,15 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except OSError as exc:
         server = settings.server
-        print(
-            f"handover: cannot listen on {server.host}:{server.port}: {exc.strerror or exc} "
-            "(set [server] port, or HANDOVER_SERVER_PORT)",
-            file=sys.stderr,
-        )
+        if exc.filename is not None:  # a file or directory, e.g. data_dir: not the port
+            print(f"handover: cannot use {exc.filename}: {exc.strerror or exc} (check data_dir and the "
+                  "paths in the config)", file=sys.stderr)
+        else:
+            print(
+                f"handover: cannot listen on {server.host}:{server.port}: {exc.strerror or exc} "
+                "(set [server] port, or HANDOVER_SERVER_PORT)",
+                file=sys.stderr,
+            )
         return 1
     return 0
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import msgspec
 import structlog
@@ -71,7 +72,8 @@ class Runtime:
 
     async def _start(self) -> None:
         if not self.settings.kafka.bootstrap_servers:
-            self.broker = EmbeddedBroker()
+            # Its address goes in data_dir: `handover replay` with this config finds the dead letters.
+            self.broker = EmbeddedBroker(address_dir=Path(self.settings.data_dir))
             await self.broker.astart()
             kafka = msgspec.structs.replace(
                 self.settings.kafka, bootstrap_servers=self.broker.bootstrap_servers, idempotence=False

