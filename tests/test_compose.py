@@ -54,6 +54,15 @@ def test_the_config_compose_mounts_passes_handover_check() -> None:
     assert settings.ledger.url.startswith("postgresql://")
 
 
+def test_the_web_apps_try_form_posts_to_the_gateways_published_port() -> None:
+    services = handover_services()
+    gateway_port = services["gateway"]["ports"][0].split(":")[0]  # type: ignore[index]
+    env = services["web"]["environment"]
+    assert isinstance(env, dict)
+    assert env["HANDOVER_SERVER_GATEWAY_URL"] == f"http://localhost:{gateway_port}"
+    assert env["HANDOVER_KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"  # the shared settings are kept
+
+
 def test_sync_runs_more_than_one_replica() -> None:
     assert handover_services()["sync"]["deploy"]["replicas"] >= 2  # type: ignore[index]
 

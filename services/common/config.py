@@ -53,6 +53,9 @@ class ServerConfig(_Section):
     host: str = "127.0.0.1"
     port: Annotated[int, Port] = 8080  # 0: any free port (tests)
     public_url: str = ""  # how others reach us, for printed links; defaults to http://host:port
+    # Where browsers and vendors reach the gateway's /hooks/, when it runs apart from the web
+    # app (docker-compose: :8081); empty: this server.
+    gateway_url: str = ""
 
 
 class KafkaConfig(_Section):

@@ -10,6 +10,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.common.appkeys import METRICS, SETTINGS
+from services.gateway.app import SOURCES
 from services.web.calculator import setup_calculator
 
 ReadyCheck = Callable[[], Awaitable[str | None]]  # None when ready, else why not
@@ -48,9 +49,13 @@ async def metrics(request: web.Request) -> web.Response:
 async def render_home(request: web.Request) -> web.Response:
     """The landing page: what is connected, and a form to try the demo source."""
     settings = request.app[SETTINGS]
+    # The form posts to the gateway: this process's own, or the one [server] gateway_url names.
+    here = SOURCES in request.app
     page = request.app[TEMPLATES].get_template("home.html").render(
         settings=settings,
         form_sources=[n for n, s in settings.sources.items() if s.kind == "form"],
+        hooks_url=f"{settings.server.gateway_url.rstrip('/')}/hooks" if settings.server.gateway_url else
+        "/hooks" if here else "",
     )
     return web.Response(text=page, content_type="text/html")
 

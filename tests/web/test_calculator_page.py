@@ -192,9 +192,32 @@ async def test_shared_link_opens_the_scenario_and_a_broken_one_says_so(client):
 
 
 async def test_demo_form_moved_to_try_and_static_files_are_served(client):
-    r = await client.get("/try")
-    assert r.status == 200 and 'action="/hooks/website"' in await r.text()
     assert (await client.get("/static/calculator.js")).status == 200
+
+
+async def test_the_try_form_posts_to_the_gateway_wherever_it_runs():
+    import msgspec
+
+    from services.common.appkeys import SETTINGS
+    from services.gateway.app import setup_gateway
+
+    async def try_page(app: web.Application) -> str:
+        async with TestClient(TestServer(app)) as c:
+            r = await c.get("/try")
+            assert r.status == 200
+            return await r.text()
+
+    together = make_app()  # `handover run`: the gateway is in this process
+    setup_gateway(together)
+    assert 'action="/hooks/website"' in await try_page(together)
+    alone = make_app()  # `handover web` (compose): a form posting here would get a 404
+    page = await try_page(alone)
+    assert "<form" not in page and "gateway_url" in page
+    told = make_app()
+    settings = told[SETTINGS]
+    told[SETTINGS] = msgspec.structs.replace(
+        settings, server=msgspec.structs.replace(settings.server, gateway_url="http://localhost:8081/"))
+    assert 'action="http://localhost:8081/hooks/website"' in await try_page(told)
 
 
 async def test_measured_rows_show_the_window_and_savings():
