@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
+import secrets
 import signal
 import sys
 
@@ -18,6 +19,7 @@ from services.common.config import Settings, load_settings
 from services.common.errors import ConfigError, HandoverError
 from services.common.logging import configure_logging
 from services.common.memory import tune_gc
+from services.common.secrets import Secret
 from services.runtime import Parts, Runtime
 
 log = structlog.get_logger("handover")
@@ -62,6 +64,10 @@ def _export_schemas(out: str) -> int:
 
 
 async def _serve(settings: Settings, parts: Parts, announce: bool) -> None:
+    if announce and parts.web and settings.admin_password is None and settings.api_token is None:
+        # Nobody chose a password yet (the demo, a first config): one for this run, printed below,
+        # so the status pages open for whoever started it and for nobody else.
+        settings = msgspec.structs.replace(settings, admin_password=Secret(secrets.token_urlsafe(12)))
     runtime = Runtime(settings, parts)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -87,8 +93,12 @@ def _announce(runtime: Runtime) -> None:
         f"Handover is running ({s.origin or 'config'}).",
         f"  Calculator: {url}/   (what retyping costs you, worst handover first)",
         f"  Try it:     {url}/try",
+        f"  Status:     {url}/status   (dead letters, handoffs, audit: log in with the admin password)",
         f"  Metrics:    {url}/metrics",
     ]
+    if not s.web.admin_password and not s.web.admin_password_env and s.admin_password is not None:
+        lines.append(f"  Password:   {s.admin_password.reveal()}   (made for this run; set [web] "
+                     "admin_password_env to choose your own)")
     if runtime.broker is not None:
         lines.append(f"  Kafka:      embedded broker at {runtime.broker.bootstrap_servers}")
     for name, spec in s.sources.items():

@@ -8,6 +8,8 @@ import pytest
 
 from services.cli import main
 
+ROOT = Path(__file__).resolve().parents[1]
+
 CONFIG = """\
 data_dir = "{data_dir}"
 [server]
@@ -25,10 +27,13 @@ action = "append"
 """
 
 
-def config(tmp_path: Path, data_dir: Path) -> str:
-    path = tmp_path / "handover.toml"
-    path.write_text(CONFIG.format(data_dir=data_dir, tmp=tmp_path))
+def write(path: Path, text: str) -> str:
+    path.write_text(text)
     return str(path)
+
+
+def config(tmp_path: Path, data_dir: Path) -> str:
+    return write(tmp_path / "handover.toml", CONFIG.format(data_dir=data_dir, tmp=tmp_path))
 
 
 @pytest.mark.parametrize("command", [["sync", "--target", "crm", "--target", "crn"], ["replay", "crn"]])
@@ -47,3 +52,43 @@ def test_a_data_dir_that_cannot_be_made_is_named_not_blamed_on_the_port(
     assert main(["run", "--config", config(tmp_path, tmp_path / "afile" / "var")]) == 1
     err = capsys.readouterr().err
     assert "afile" in err and "Not a directory" in err and "cannot listen" not in err, err
+
+
+async def test_handover_run_without_a_password_prints_one_for_this_run_that_opens_the_status_pages(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+    import os
+    import re
+    import signal
+    import sys
+
+    import aiohttp
+
+    cfg = write(tmp_path / "handover.toml", f'data_dir = "{tmp_path}/var"\n[server]\nport = 0\n[ledger]\n'
+                f'url = "sqlite:///{tmp_path}/l.db"\n[sources.website]\nkind = "form"\n')
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.cli", "run", "--config", cfg, cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        assert proc.stdout is not None
+        banner = ""
+        while "Stop with Ctrl-C" not in banner:
+            line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
+            assert line, f"handover run exited: {banner}"
+            banner += line
+        url = re.search(r"Status: +(\S+)/status", banner)
+        password = re.search(r"Password: +(\S+)", banner)
+        assert url and password, banner
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:  # 127.0.0.1
+            async with http.get(f"{url[1]}/status", headers={"Accept": "text/html"}) as r:
+                assert r.url.path == "/login"  # not open to anyone
+                token = re.search(r'name="csrf_token" value="([^"]+)"', await r.text())
+            assert token
+            form = {"csrf_token": token[1], "password": password[1], "next": "/status"}
+            async with http.post(f"{url[1]}/login", data=form) as r:
+                assert r.status == 200 and r.url.path == "/status", await r.text()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await proc.wait()
