@@ -94,7 +94,8 @@ async def receive_webhook(request: web.Request) -> web.StreamResponse:
         return response
     except Rejected as exc:
         outcome = exc.reason if exc.reason != "invalid_field" else "invalid_payload"
-        log.info("webhook_rejected", source=name, outcome=outcome, status=exc.status, detail=exc.detail)
+        log.info("webhook_rejected", source=name, outcome=outcome, status=exc.status, reason=exc.reason,
+                 detail=exc.detail)
         return _rejection(request, exc)
     finally:
         duration = time.perf_counter() - started

@@ -97,3 +97,24 @@ async def test_dead_letter_inspect_and_replay_from_the_page(hub: Hub, admin: aio
         assert hub.target.keys[key] == 1
     finally:
         hub.target.reject_poison = True
+
+
+async def test_the_dead_letter_page_shows_every_targets_dead_letters_newest_first(
+    hub: Hub, admin: aiohttp.ClientSession
+) -> None:
+    ledger = hub.runtime.ledger
+    assert ledger is not None and len(hub.runtime.settings.targets) > 1
+    event_ids = []
+    for _ in range(2):
+        event_id = await hub.order(f"#N{uuid.uuid4().int % 10**6}", "poison@example.com", note="POISON")
+
+        async def dead(key: str = f"{event_id}:Orders to invoicing:send") -> bool:
+            row = await ledger.delivery(key)
+            return row is not None and row.status == "deadlettered"
+
+        await wait_for(dead)
+        event_ids.append(event_id)
+    html = await _page(admin, hub.url + "/dead-letters")  # every target
+    listed = re.findall(r'<tr class="letter" data-id="[^"]+" data-event="([^"]+)"', html)
+    assert set(event_ids) <= set(listed), html
+    assert listed.index(event_ids[1]) < listed.index(event_ids[0])

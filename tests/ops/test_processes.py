@@ -292,3 +292,5 @@ action = "send"
         assert {"source", "outcome"} <= set(ln)
     accepted = [ln for ln in webhooks if ln.get("outcome") == "accepted"]
     assert accepted and all("event_ids" in ln and "duration_s" in ln for ln in accepted)
+    [forged] = [ln for ln in webhooks if (ln.get("event"), ln.get("source")) == ("webhook_rejected", f"shop_{tag}")]
+    assert (forged["status"], forged["reason"]) == (401, "invalid_signature") and forged["detail"]
