@@ -75,3 +75,17 @@ def test_sync_runs_more_than_one_replica() -> None:
 def test_docker_compose_config_accepts_the_file() -> None:
     result = subprocess.run(["docker", "compose", "config", "-q"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_image_gives_its_user_the_data_dir_the_volume_is_mounted_on() -> None:
+    # No container engine here: check the Dockerfile says what makes a new named volume writable.
+    settings = load_settings(str(ROOT / "deploy" / "handover.toml"), env={
+        "HANDOVER_ADMIN_PASSWORD": "x", "HANDOVER_API_TOKEN": "y"})
+    mounts = [v for v in handover_services()["gateway"]["volumes"] if v.startswith("handover-data:")]  # type: ignore[union-attr]
+    assert mounts == [f"handover-data:{settings.data_dir}"]
+    lines = (ROOT / "Dockerfile").read_text().replace("\\\n", " ").splitlines()
+    user_at = next(i for i, ln in enumerate(lines) if ln.startswith("USER "))
+    user = lines[user_at].split()[1]
+    made = [ln for ln in lines[:user_at] if ln.startswith("RUN ")]
+    assert any(f"mkdir -p {settings.data_dir}" in ln and f"chown {user}:{user} {settings.data_dir}" in ln
+               for ln in made), "the data_dir must exist in the image, owned by the user the services run as"
