@@ -24,6 +24,7 @@ from calculator.model import (
     klm_floor_minutes,
     make_handover,
     measured_weekly_volume,
+    minutes_per_dead_letter,
     show_math,
 )
 from calculator.share import (
@@ -67,6 +68,7 @@ __all__ = [
     "klm_floor_minutes",
     "make_handover",
     "measured_weekly_volume",
+    "minutes_per_dead_letter",
     "parse_decimal",
     "parse_scenario",
     "scenario_to_form",

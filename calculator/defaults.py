@@ -57,6 +57,16 @@ FIX_FACTOR_SOURCE = (
     "Labovitz & Chang's 1-10-100 rule. This is a rule of thumb, not a measurement."
 )
 
+# An open dead letter (a delivery Handover gave up on, not replayed and delivered since) needs
+# someone to find out why, fix the cause and replay it or type the record by hand. Unless the
+# owner sets settings.dead_letter_minutes, it costs the handover's own fix_minutes.
+DEAD_LETTER_SOURCE = (
+    "Each open dead letter is charged the handover's minutes to find and fix an error (by "
+    "default 10× its minutes per record, the rule of thumb above) until it is replayed and "
+    "delivered; a replayed one counts as a delivery. Set your own minutes per dead letter under "
+    "Settings."
+)
+
 # Keystroke-Level Model operator times, Card, Moran & Newell 1980.
 KLM_K_SECONDS = D("0.28")  # one keystroke, average non-secretarial typist (~40 wpm)
 KLM_M_SECONDS = D("1.35")  # mental preparation before each field

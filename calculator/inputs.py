@@ -34,7 +34,14 @@ _ESTIMATES: dict[str, tuple[bool, Decimal, str]] = {
     "hourly_cost": (False, D(10_000), "EUR per hour"),
 }
 _HANDOVER_KEY = re.compile(r"handovers\[(0|[1-9]\d{0,3})\]\.([a-z_]+)(?:\.([a-z]+))?")
-_SETTINGS = ("country", "currency", "working_weeks_per_year", "hours_per_week")
+_SETTINGS = (
+    "country",
+    "currency",
+    "working_weeks_per_year",
+    "hours_per_week",
+    "dead_letter_minutes",
+)
+MAX_DEAD_LETTER_MINUTES = D(7 * 24 * 60)
 
 
 def parse_scenario(data: Mapping[str, object]) -> Scenario:
@@ -99,6 +106,8 @@ def scenario_to_form(scenario: Scenario) -> dict[str, str]:
         figure: Figure = getattr(scenario.settings, name)
         if figure.provenance == "typed":
             form[f"settings.{name}"] = _text(figure.value)
+    if scenario.settings.dead_letter_minutes is not None:
+        form["settings.dead_letter_minutes"] = _text(scenario.settings.dead_letter_minutes.value)
     for i, h in enumerate(scenario.handovers):
         prefix = f"handovers[{i}]"
         for name in _TEXT_FIELDS:
@@ -188,7 +197,24 @@ def _parse_settings(raw: dict[str, str], errors: list[FieldError]) -> Settings:
     hours = _figure(
         raw, "hours_per_week", defaults.MAX_HOURS_PER_WEEK, defaults.HOURS_PER_WEEK, errors
     )
-    return Settings(country, currency, weeks, hours)
+    return Settings(country, currency, weeks, hours, _dead_letter_minutes(raw, errors))
+
+
+def _dead_letter_minutes(raw: dict[str, str], errors: list[FieldError]) -> Figure | None:
+    # Blank: each handover's own fix_minutes. 0 is allowed: "a dead letter costs me nothing".
+    text = raw.get("dead_letter_minutes", "")
+    if not text:
+        return None
+    path = "settings.dead_letter_minutes"
+    try:
+        value = parse_decimal(text)
+    except ValueError as exc:
+        errors.append(FieldError(path, str(exc)))
+        return None
+    if value > MAX_DEAD_LETTER_MINUTES:
+        errors.append(FieldError(path, f"at most {_text(MAX_DEAD_LETTER_MINUTES)} minutes"))
+        return None
+    return Figure(value)
 
 
 def _figure(

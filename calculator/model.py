@@ -6,7 +6,7 @@ import math
 import random
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import msgspec
 
@@ -60,7 +60,12 @@ class Handover(msgspec.Struct, frozen=True):
 
 
 class Settings(msgspec.Struct, frozen=True):
-    """Scenario-wide settings: country for the labour-cost default, display currency, work year."""
+    """Scenario-wide settings: country for the labour-cost default, display currency, work year.
+
+    dead_letter_minutes is what one open dead letter costs to sort out (find why it failed, fix
+    the cause, replay it or do the record by hand), for every connected handover; None leaves
+    it at each handover's own fix_minutes (see defaults.DEAD_LETTER_SOURCE).
+    """
 
     country: str = defaults.DEFAULT_COUNTRY
     currency: str = "EUR"
@@ -68,6 +73,7 @@ class Settings(msgspec.Struct, frozen=True):
         default_factory=lambda: defaults.WORKING_WEEKS_PER_YEAR
     )
     hours_per_week: Figure = msgspec.field(default_factory=lambda: defaults.HOURS_PER_WEEK)
+    dead_letter_minutes: Figure | None = None
 
     @property
     def person_year_hours(self) -> Decimal:
@@ -85,7 +91,11 @@ class Scenario(msgspec.Struct, frozen=True):
 class Observation(msgspec.Struct, frozen=True):
     """What the ledger saw for a connected handover, as the web layer passes it in.
 
-    weekly_delivered holds complete weeks, oldest first, of successful de-duplicated deliveries.
+    Passing one (even an empty one) says the handover is connected: Handover carries it.
+    weekly_delivered holds complete weeks, oldest first, of successful de-duplicated deliveries;
+    until it holds one, the typed volume stands in (status "connected_estimate").
+    dead_letters counts the dead letters still open: one replayed and delivered since is a
+    delivery (the ledger moves it to delivered), not a dead letter.
     Redeliveries, duplicates and test events are carried only so the page can say they were not
     counted.
     """
@@ -128,16 +138,33 @@ class Block(msgspec.Struct, frozen=True):
 
 
 class Savings(msgspec.Struct, frozen=True):
-    """Time and money already saved by a connected handover, gross and net of dead letters."""
+    """Time and money already saved by a connected handover, gross and net of open dead letters.
+
+    net = gross - dead letter fixing, from the rounded figures, so the three shown add up. The
+    net is negative when fixing the open dead letters costs more than the deliveries saved:
+    `costs_more` says so, and the page says it in words instead of showing a negative saving.
+    """
 
     delivered: int
-    dead_letters: int
+    dead_letters: int  # open ones only
     not_counted: int  # redeliveries + duplicates + test events: never savings
     gross_hours: Decimal
     dead_letter_hours: Decimal
     net_hours: Decimal
     gross_eur: Decimal
     net_eur: Decimal
+    dead_letter_eur: Decimal
+
+    @property
+    def costs_more(self) -> bool:
+        """Return True when fixing open dead letters cost more time than the deliveries saved."""
+        return self.net_hours < 0
+
+
+# How a handover is done, as the CSV writes it: "automated" (connected, volume measured),
+# "connected_estimate" (connected, less than a week measured: the typed volume, or 0, stands
+# in) and "manual" (done by hand).
+Status = Literal["automated", "connected_estimate", "manual"]
 
 
 class HandoverResult(msgspec.Struct, frozen=True):
@@ -147,7 +174,8 @@ class HandoverResult(msgspec.Struct, frozen=True):
     key: HandoverKey
     handover: Handover
     volume: Estimate  # the volume actually used: measured if connected, else typed
-    connected: bool
+    connected: bool  # connected and measured: the volume is the ledger's
+    status: Status
     error_probability: Decimal  # p with the likely per-field rate
     likely_hours_per_week: Decimal  # closed form with every likely value
     likely_cost_per_year_eur: Decimal
@@ -275,8 +303,22 @@ def effective_volume(
     )
 
 
-def already_saved(handover: Handover, observation: Observation) -> Savings:
-    """Return the time and money saved so far: deliveries x minutes, net of dead-letter fixing."""
+def minutes_per_dead_letter(handover: Handover, settings: Settings | None = None) -> Decimal:
+    """Return the minutes one open dead letter costs: the setting, else the handover's fix_minutes."""
+    if settings is not None and settings.dead_letter_minutes is not None:
+        return settings.dead_letter_minutes.value
+    return handover.fix_minutes.likely
+
+
+def already_saved(
+    handover: Handover, observation: Observation, settings: Settings | None = None
+) -> Savings:
+    """Return the time and money saved so far: deliveries x minutes, net of open dead letters.
+
+    Each open dead letter costs minutes_per_dead_letter (someone has to find out why it failed,
+    fix the cause and replay it or type the record by hand); one replayed and delivered since is
+    a delivery and costs nothing here.
+    """
     for name in ("dead_letters", "redeliveries", "duplicates", "test_events"):
         value = getattr(observation, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -284,17 +326,20 @@ def already_saved(handover: Handover, observation: Observation) -> Savings:
     measured_weekly_volume(observation.weekly_delivered)  # same checks on the weekly counts
     delivered = sum(observation.weekly_delivered)
     gross = delivered * handover.minutes.likely / SIXTY
-    dead = observation.dead_letters * handover.fix_minutes.likely / SIXTY
+    dead = observation.dead_letters * minutes_per_dead_letter(handover, settings) / SIXTY
     rate = handover.hourly_cost.likely
+    gross_hours, dead_hours = gross.quantize(HOURS_Q), dead.quantize(HOURS_Q)
+    gross_eur, dead_eur = (gross * rate).quantize(MONEY_Q), (dead * rate).quantize(MONEY_Q)
     return Savings(
         delivered=delivered,
         dead_letters=observation.dead_letters,
         not_counted=observation.redeliveries + observation.duplicates + observation.test_events,
-        gross_hours=gross.quantize(HOURS_Q),
-        dead_letter_hours=dead.quantize(HOURS_Q),
-        net_hours=(gross - dead).quantize(HOURS_Q),
-        gross_eur=(gross * rate).quantize(MONEY_Q),
-        net_eur=((gross - dead) * rate).quantize(MONEY_Q),
+        gross_hours=gross_hours,
+        dead_letter_hours=dead_hours,
+        net_hours=gross_hours - dead_hours,
+        gross_eur=gross_eur,
+        net_eur=gross_eur - dead_eur,
+        dead_letter_eur=dead_eur,
     )
 
 
@@ -399,6 +444,7 @@ def _sum_savings(items: Iterable[Savings]) -> Savings:
         net_hours=sum((s.net_hours for s in items), zero_h),
         gross_eur=sum((s.gross_eur for s in items), zero_m),
         net_eur=sum((s.net_eur for s in items), zero_m),
+        dead_letter_eur=sum((s.dead_letter_eur for s in items), zero_m),
     )
 
 
@@ -422,6 +468,10 @@ def compute(
         observation = observations.get(h.key)
         volume = effective_volume(h, observation, window_weeks)
         connected = volume.provenance == "measured"
+        if connected:
+            status: Status = "automated"
+        else:
+            status = "manual" if observation is None else "connected_estimate"
         p = error_probability(h.field_error_rate.likely, h.fields)
         likely_hours = hours_per_week(volume.likely, h.minutes.likely, p, h.fix_minutes.likely)
         sim = _simulate(h, volume, samples, seed)
@@ -431,6 +481,7 @@ def compute(
             handover=h,
             volume=volume,
             connected=connected,
+            status=status,
             error_probability=p.quantize(PROB_Q),
             likely_hours_per_week=likely_hours.quantize(HOURS_Q),
             likely_cost_per_year_eur=(likely_hours * h.hourly_cost.likely * weeks).quantize(
@@ -440,7 +491,8 @@ def compute(
             ties_previous=False,
             ties_next=False,
             minutes_floor=klm_floor_minutes(h.fields, h.chars_per_field.value).quantize(MINUTES_Q),
-            saved=already_saved(h, observation) if connected and observation else None,
+            # Connected but not measured yet still has deliveries and dead letters to count.
+            saved=already_saved(h, observation, settings) if observation is not None else None,
         )
         rows.append((result, sim))
 

@@ -109,7 +109,9 @@ def to_csv(
 
     The first row is always CSV_HEADER (stable ids for scripts). `labels`, when given, is a
     second header row of the same columns for people (a translated one); `group_names` names
-    the three closing rows.
+    the three closing rows. `status` is a code: "automated" (connected, volume measured),
+    "connected_estimate" (connected, less than a week measured: the typed volume, or 0, stands
+    in) or "manual" (done by hand).
     """
     out = io.StringIO()
     writer = csv.writer(out)
@@ -128,7 +130,7 @@ def to_csv(
                 _cell(r.key.target),
                 _cell(r.key.record_type),
                 _cell(r.key.action),
-                "automated" if r.connected else "manual",
+                r.status,
                 _num(r.volume.likely),
                 r.volume.provenance,
                 _num(r.handover.minutes.likely),

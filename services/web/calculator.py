@@ -44,6 +44,7 @@ from calculator import (
     decode_fields,
     encode_fields,
     make_handover,
+    minutes_per_dead_letter,
     parse_scenario,
     scenario_to_form,
     show_math,
@@ -62,6 +63,7 @@ from services.web.csrf import csrf_protect, csrf_token, set_csrf_cookie, setup_c
 
 D = Decimal
 WINDOW_WEEKS = model_defaults.DEFAULT_WINDOW_WEEKS
+UNMEASURED_SOURCE = "Connected; no full week measured yet: counted as 0 a week until one is."
 SHARE = "share"
 POINTS = ("low", "likely", "high")
 ESTIMATES = ("volume", "minutes", "field_error_percent", "fix_minutes", "hourly_cost")
@@ -75,7 +77,13 @@ ROW_FIELDS = (
     "chars_per_field",
     *(f"{name}.{point}" for name in ESTIMATES for point in POINTS),
 )
-SETTING_FIELDS = ("country", "currency", "working_weeks_per_year", "hours_per_week")
+SETTING_FIELDS = (
+    "country",
+    "currency",
+    "working_weeks_per_year",
+    "hours_per_week",
+    "dead_letter_minutes",
+)
 _ROW = re.compile(r"handovers\[(\d{1,4})\]\.(.+)")
 # What people call a system, mapped to the connector kind that talks to it.
 CONNECTOR_ALIASES = {
@@ -341,7 +349,8 @@ def build_scenario(
     ]
     has_rows = any(name.startswith("handovers[") for name in fields)
     typed: Scenario | None = None
-    if has_rows or not connected:
+    parsed = has_rows or not connected
+    if parsed:
         try:
             typed = parse_scenario(fields)
         except ValidationError as exc:
@@ -350,7 +359,8 @@ def build_scenario(
         settings = typed.settings
     else:
         raw = {k[9:]: v for k, v in fields.items() if k.startswith("settings.")}
-        settings = _parse_settings(raw, errors)
+        # If parse_scenario ran and failed, it has named any bad setting already: once is enough.
+        settings = _parse_settings(raw, [] if parsed else errors)
     if errors:
         return None, _by_form_row(errors, inputs)
     typed_rows = list(typed.handovers) if typed else []
@@ -414,12 +424,13 @@ def _quote(text: str) -> str:
 
 
 def _connected_handover(c: Connected, typed: Handover | None, settings: Settings) -> Handover:
-    # Until the ledger has a week of data, a matching typed volume stands in; otherwise zero,
-    # so an unmeasured connection neither inflates nor hides anything.
+    # Until the ledger has a complete week, a matching typed volume stands in; otherwise zero,
+    # so an unmeasured connection neither inflates nor hides anything. Deliveries may already
+    # have happened (in the current, partial week): the source must not say otherwise.
     volume = (
         typed.volume
         if typed is not None
-        else Estimate.point(D(0), "default", "Connected; no deliveries measured yet.")
+        else Estimate.point(D(0), "default", UNMEASURED_SOURCE)
     )
     minutes = Estimate.point(
         c.minutes, "typed", f"minutes_saved of {c.action} in the flow “{c.flow}” (config)."
@@ -457,6 +468,8 @@ async def run_model(app: web.Application, built: Built) -> Outcome:
             key = by_action.get((v.flow, v.action, v.target))
             if key is not None:
                 volumes[key] = v
+    # Every connected handover gets an observation, an empty one if the ledger has nothing for
+    # it yet: that is how the model tells "connected, not measured yet" from "done by hand".
     observations = {
         key: Observation(
             weekly_delivered=v.weekly_delivered,
@@ -465,14 +478,17 @@ async def run_model(app: web.Application, built: Built) -> Outcome:
             duplicates=v.duplicates,
             test_events=v.test_events,
         )
-        for key, v in volumes.items()
+        if (v := volumes.get(key)) is not None
+        else Observation()
+        for key in built.connected
     }
     result = await asyncio.to_thread(
         compute, built.scenario, observations, window_weeks=WINDOW_WEEKS
     )
     handovers = {h.key: h for h in built.scenario.handovers}
     # "Already saved" counts every delivery the ledger holds, not just the median window, so
-    # the total goes in as one block of deliveries.
+    # the total goes in as one block of deliveries; dead letters are the ones still open (a
+    # replayed and delivered one is a delivery in the ledger).
     savings = {
         key: already_saved(
             handovers[key],
@@ -483,6 +499,7 @@ async def run_model(app: web.Application, built: Built) -> Outcome:
                 duplicates=v.duplicates,
                 test_events=v.test_events,
             ),
+            built.scenario.settings,
         )
         for key, v in volumes.items()
     }
@@ -534,6 +551,49 @@ class Present:
         """Format a fraction as a percentage."""
         return i18n.format_percent(D(fraction), self.lang)
 
+    def status(self, row: Mapping[str, Any]) -> str:
+        """Say how a ranked handover (a view row) is done, in words its figures agree with.
+
+        A connected handover with less than a week measured may well have deliveries already
+        (in the current, partial week): it says how many, and what stands in for its volume.
+        """
+        if row["status"] != "waiting":
+            return self.t(f"status.{row['status']}")
+        stand_in = "estimate" if row["volume"]["badge"] == "typed" else "zero"
+        if row.get("delivered"):
+            return self.t(f"status.waiting.{stand_in}", delivered=self.num(row["delivered"]))
+        return self.t(f"status.new.{stand_in}")
+
+    def saved(self, s: Mapping[str, Any]) -> str:
+        """Say what a connected handover (or all of them) saved so far, net of open dead letters.
+
+        A net below zero is not shown as a negative saving: the text says that failed
+        handovers cost more time than Handover saved, and by how much.
+        """
+        values = {
+            "delivered": self.num(s["delivered"]),
+            "gross_hours": self.hours(s["gross_hours"]),
+            "gross_money": self.money(s["gross_eur"]),
+            "dead": self.num(s["dead_letters"]),
+            "dead_hours": self.hours(s["dead_letter_hours"]),
+            "dead_money": self.money(s["dead_letter_eur"]),
+        }
+        if s["costs_more"]:
+            return self.t(
+                "saved_costs_more",
+                short_hours=self.hours(-D(s["net_hours"])),
+                short_money=self.money(-D(s["net_eur"])),
+                **values,
+            )
+        if not s["dead_letters"]:
+            return self.t("saved_text_clean", **values)
+        return self.t(
+            "saved_text",
+            net_hours=self.hours(s["net_hours"]),
+            net_money=self.money(s["net_eur"]),
+            **values,
+        )
+
 
 def _dec(value: Decimal) -> str:
     return format(value, "f")
@@ -556,8 +616,12 @@ def _block_json(b: Block, currency: str) -> dict[str, Any]:
     }
 
 
-def _savings_json(s: Savings, currency: str) -> dict[str, Any]:
-    return {
+def _savings_json(
+    s: Savings, currency: str, per_dead_letter: Decimal | None = None
+) -> dict[str, Any]:
+    # dead_letters are the open ones; net_* is gross - dead letter fixing and may be negative
+    # (exact, for scripts), with costs_more true: the page then says so in words.
+    out = {
         "delivered": s.delivered,
         "dead_letters": s.dead_letters,
         "not_counted": s.not_counted,
@@ -565,10 +629,16 @@ def _savings_json(s: Savings, currency: str) -> dict[str, Any]:
         "dead_letter_hours": _dec(s.dead_letter_hours),
         "net_hours": _dec(s.net_hours),
         "gross_eur": _dec(s.gross_eur),
+        "dead_letter_eur": _dec(s.dead_letter_eur),
         "net_eur": _dec(s.net_eur),
         "gross": _dec(convert(s.gross_eur, currency)),
+        "dead_letter": _dec(convert(s.dead_letter_eur, currency)),
         "net": _dec(convert(s.net_eur, currency)),
+        "costs_more": s.costs_more,
     }
+    if per_dead_letter is not None:
+        out["minutes_per_dead_letter"] = _dec(per_dead_letter)
+    return out
 
 
 def _estimate_json(e: Estimate, lang: str) -> dict[str, str]:
@@ -592,6 +662,7 @@ def _sum_savings(items: list[Savings]) -> Savings:
         net_hours=sum((s.net_hours for s in items), zero),
         gross_eur=sum((s.gross_eur for s in items), zero),
         net_eur=sum((s.net_eur for s in items), zero),
+        dead_letter_eur=sum((s.dead_letter_eur for s in items), zero),
     )
 
 
@@ -610,6 +681,8 @@ def view_model(outcome: Outcome, lang: str) -> dict[str, Any]:
             h.fix_minutes.provenance,
             h.hourly_cost.provenance,
         )
+        # The API's codes, kept for its callers: "waiting" is connected with less than a week
+        # measured (the CSV's "connected_estimate"); Present.status says it in words.
         status = "manual" if c is None else ("connected" if r.connected else "waiting")
         volume = outcome.volumes.get(r.key)
         saved = outcome.savings.get(r.key)
@@ -634,6 +707,8 @@ def view_model(outcome: Outcome, lang: str) -> dict[str, Any]:
                 "measured_weeks": len(volume.weekly_delivered[-WINDOW_WEEKS:])
                 if volume and r.connected
                 else None,
+                # every successful delivery so far (not only complete weeks); None if by hand
+                "delivered": (volume.delivered_total if volume else 0) if c else None,
                 "minutes": _estimate_json(h.minutes, lang),
                 "fields": h.fields,
                 "field_error_rate": _estimate_json(h.field_error_rate, lang),
@@ -647,7 +722,11 @@ def view_model(outcome: Outcome, lang: str) -> dict[str, Any]:
                 "ties_next": r.ties_next,
                 "tie": r.ties_previous or r.ties_next,
                 "minutes_floor": _dec(r.minutes_floor),
-                "saved": _savings_json(saved, currency) if saved else None,
+                "saved": _savings_json(
+                    saved, currency, minutes_per_dead_letter(h, result.settings)
+                )
+                if saved
+                else None,
                 # The model writes its steps in English; the page's language is applied here.
                 "math": [
                     {
@@ -773,6 +852,7 @@ def _defaults_shown(p: Present) -> list[tuple[str, str]]:
     rows += [
         (p.t("field_error_percent"), d.FIELD_ERROR_RATE.source),
         (p.t("fix_minutes"), d.FIX_FACTOR_SOURCE),
+        (p.t("default.dead_letter"), d.DEAD_LETTER_SOURCE),
         (p.t("chars_per_field"), d.CHARS_PER_FIELD.source),
         (p.t("default.minutes_floor"), d.KLM_SOURCE),
         (p.t("working_weeks"), d.WORKING_WEEKS_PER_YEAR.source),

@@ -45,7 +45,18 @@ EN: dict[str, str] = {
     "tie": "tie",
     "tie_note": "Ranges overlap with a neighbour: the order between them is not certain.",
     "status.connected": "connected, measured",
-    "status.waiting": "connected, nothing measured yet",
+    "status.waiting.estimate": (
+        "connected; {delivered} delivered so far, less than a week measured: using your "
+        "estimate until then"
+    ),
+    "status.waiting.zero": (
+        "connected; {delivered} delivered so far, less than a week measured: counted as 0 a "
+        "week until then"
+    ),
+    "status.new.estimate": (
+        "connected, nothing delivered yet: using your estimate until a week is measured"
+    ),
+    "status.new.zero": "connected, nothing delivered yet: counted as 0 a week until a week is measured",
     "status.manual": "done by hand",
     "connector.ready": "Handover has a ready-made connector: {kind}",
     "connector.none": "No ready-made connector yet",
@@ -54,10 +65,22 @@ EN: dict[str, str] = {
     "saved": "Already saved",
     "saved_text": (
         "{delivered} deliveries: {gross_hours} h ({gross_money}) gross, {net_hours} h "
-        "({net_money}) after {dead_hours} h fixing {dead} dead letter(s)."
+        "({net_money}) after {dead_hours} h ({dead_money}) fixing {dead} open dead letter(s)."
+    ),
+    "saved_text_clean": "{delivered} deliveries: {gross_hours} h ({gross_money}); no open dead letters.",
+    "saved_costs_more": (
+        "Failed handovers cost more time than Handover saved so far: {delivered} deliveries saved "
+        "{gross_hours} h ({gross_money}), but fixing {dead} open dead letter(s) costs "
+        "{dead_hours} h ({dead_money}), {short_hours} h ({short_money}) more. Fix the cause "
+        "under Dead letters, then replay them."
     ),
     "saved_none": "Nothing connected has been delivered yet.",
     "saved_note": "Only successful, de-duplicated deliveries count; test events never do.",
+    "saved_dead_note": (
+        "Each open dead letter costs the minutes set under Settings (blank: the handover's "
+        "minutes to find and fix an error); once replayed and delivered it counts as a delivery."
+    ),
+    "dead_letters_link": "See the open dead letters",
     "chart.ranked": "Hours per week by handover, worst first (bars P50, whiskers P10–P90)",
     "chart.flow": "Hours per week: total, already automated, remaining",
     "total": "Total",
@@ -87,6 +110,9 @@ EN: dict[str, str] = {
     "currency_auto": "By language",
     "working_weeks": "Working weeks per year",
     "hours_week": "Hours in a full-time week",
+    "dead_letter_minutes": (
+        "Minutes to fix one open dead letter (blank: each handover's minutes to fix an error)"
+    ),
     "calculate": "Calculate and save",
     "csv": "Download CSV",
     "share": "Link to this scenario",
@@ -112,6 +138,7 @@ EN: dict[str, str] = {
     "link_suggest": "Handover {n} ({label}) may be this one: choose it under “Connected by” there.",
     "default.hourly_cost": "Hourly cost, {country}",
     "default.minutes_floor": "Keystroke floor per record",
+    "default.dead_letter": "Minutes per open dead letter",
     "default.rate": "Euro to Danish kroner",
 }
 
@@ -143,7 +170,18 @@ NL: dict[str, str] = {
     "tie": "gelijk",
     "tie_note": "Bereiken overlappen met een buur: de volgorde daartussen is niet zeker.",
     "status.connected": "gekoppeld, gemeten",
-    "status.waiting": "gekoppeld, nog niets gemeten",
+    "status.waiting.estimate": (
+        "gekoppeld; {delivered} afgeleverd tot nu toe, minder dan een week gemeten: uw schatting "
+        "telt tot dan"
+    ),
+    "status.waiting.zero": (
+        "gekoppeld; {delivered} afgeleverd tot nu toe, minder dan een week gemeten: telt tot dan "
+        "als 0 per week"
+    ),
+    "status.new.estimate": (
+        "gekoppeld, nog niets afgeleverd: uw schatting telt tot er een week gemeten is"
+    ),
+    "status.new.zero": "gekoppeld, nog niets afgeleverd: telt als 0 per week tot er een week gemeten is",
     "status.manual": "met de hand",
     "connector.ready": "Handover heeft hier een kant-en-klare koppeling voor: {kind}",
     "connector.none": "Nog geen kant-en-klare koppeling",
@@ -152,10 +190,26 @@ NL: dict[str, str] = {
     "saved": "Al bespaard",
     "saved_text": (
         "{delivered} leveringen: {gross_hours} u ({gross_money}) bruto, {net_hours} u "
-        "({net_money}) na {dead_hours} u herstel van {dead} mislukte levering(en)."
+        "({net_money}) na {dead_hours} u ({dead_money}) herstel van {dead} open mislukte "
+        "levering(en)."
+    ),
+    "saved_text_clean": (
+        "{delivered} leveringen: {gross_hours} u ({gross_money}); geen open mislukte leveringen."
+    ),
+    "saved_costs_more": (
+        "Mislukte overdrachten kosten tot nu toe meer tijd dan Handover bespaarde: {delivered} "
+        "leveringen bespaarden {gross_hours} u ({gross_money}), maar het herstel van {dead} open "
+        "mislukte levering(en) kost {dead_hours} u ({dead_money}), {short_hours} u "
+        "({short_money}) meer. Los de oorzaak op onder Dead letters en verstuur ze daarna opnieuw."
     ),
     "saved_none": "Er is nog niets gekoppelds afgeleverd.",
     "saved_note": "Alleen geslaagde, ontdubbelde leveringen tellen; testberichten nooit.",
+    "saved_dead_note": (
+        "Elke open mislukte levering kost de minuten die onder Instellingen staan (leeg: de "
+        "minuten van de overdracht om een fout te vinden en te herstellen); opnieuw verstuurd en "
+        "afgeleverd telt hij als een levering."
+    ),
+    "dead_letters_link": "Bekijk de open mislukte leveringen",
     "chart.ranked": "Uren per week per overdracht, grootste eerst (balk P50, snorharen P10–P90)",
     "chart.flow": "Uren per week: totaal, al geautomatiseerd, resterend",
     "total": "Totaal",
@@ -188,6 +242,10 @@ NL: dict[str, str] = {
     "currency_auto": "Volgens taal",
     "working_weeks": "Werkweken per jaar",
     "hours_week": "Uren in een volle werkweek",
+    "dead_letter_minutes": (
+        "Minuten om één open mislukte levering te herstellen (leeg: de herstelminuten van elke "
+        "overdracht)"
+    ),
     "calculate": "Berekenen en bewaren",
     "csv": "CSV downloaden",
     "share": "Link naar dit scenario",
@@ -215,6 +273,7 @@ NL: dict[str, str] = {
     ),
     "default.hourly_cost": "Uurkosten, {country}",
     "default.minutes_floor": "Toetsaanslagbodem per record",
+    "default.dead_letter": "Minuten per open mislukte levering",
     "default.rate": "Euro naar Deense kroon",
 }
 
@@ -244,7 +303,17 @@ DA: dict[str, str] = {
     "tie": "uafgjort",
     "tie_note": "Intervallerne overlapper en nabo: rækkefølgen mellem dem er ikke sikker.",
     "status.connected": "forbundet, målt",
-    "status.waiting": "forbundet, intet målt endnu",
+    "status.waiting.estimate": (
+        "forbundet; {delivered} leveret indtil nu, under en uge målt: dit skøn bruges indtil da"
+    ),
+    "status.waiting.zero": (
+        "forbundet; {delivered} leveret indtil nu, under en uge målt: tæller som 0 om ugen "
+        "indtil da"
+    ),
+    "status.new.estimate": "forbundet, intet leveret endnu: dit skøn bruges, indtil en uge er målt",
+    "status.new.zero": (
+        "forbundet, intet leveret endnu: tæller som 0 om ugen, indtil en uge er målt"
+    ),
     "status.manual": "i hånden",
     "connector.ready": "Handover har en færdig forbindelse: {kind}",
     "connector.none": "Ingen færdig forbindelse endnu",
@@ -253,10 +322,26 @@ DA: dict[str, str] = {
     "saved": "Allerede sparet",
     "saved_text": (
         "{delivered} leveringer: {gross_hours} t ({gross_money}) brutto, {net_hours} t "
-        "({net_money}) efter {dead_hours} t med at rette {dead} fejlede levering(er)."
+        "({net_money}) efter {dead_hours} t ({dead_money}) med at rette {dead} åbne fejlede "
+        "levering(er)."
+    ),
+    "saved_text_clean": (
+        "{delivered} leveringer: {gross_hours} t ({gross_money}); ingen åbne fejlede leveringer."
+    ),
+    "saved_costs_more": (
+        "Fejlede overleveringer koster indtil nu mere tid, end Handover har sparet: {delivered} "
+        "leveringer sparede {gross_hours} t ({gross_money}), men at rette {dead} åbne fejlede "
+        "levering(er) koster {dead_hours} t ({dead_money}), {short_hours} t ({short_money}) "
+        "mere. Ret årsagen under Dead letters, og send dem så igen."
     ),
     "saved_none": "Intet forbundet er leveret endnu.",
     "saved_note": "Kun vellykkede leveringer uden dubletter tæller; testbeskeder aldrig.",
+    "saved_dead_note": (
+        "Hver åben fejlet levering koster de minutter, der står under Indstillinger (tomt: "
+        "overleveringens minutter til at finde og rette en fejl); sendt igen og leveret tæller "
+        "den som en levering."
+    ),
+    "dead_letters_link": "Se de åbne fejlede leveringer",
     "chart.ranked": "Timer om ugen pr. overlevering, største først (søjle P50, streger P10–P90)",
     "chart.flow": "Timer om ugen: i alt, allerede automatiseret, tilbage",
     "total": "I alt",
@@ -286,6 +371,10 @@ DA: dict[str, str] = {
     "currency_auto": "Efter sprog",
     "working_weeks": "Arbejdsuger om året",
     "hours_week": "Timer i en fuldtidsuge",
+    "dead_letter_minutes": (
+        "Minutter til at rette én åben fejlet levering (tomt: hver overleverings minutter til at "
+        "rette en fejl)"
+    ),
     "calculate": "Beregn og gem",
     "csv": "Hent CSV",
     "share": "Link til dette scenarie",
@@ -311,6 +400,7 @@ DA: dict[str, str] = {
     "link_suggest": "Overlevering {n} ({label}) er måske denne: vælg den under “Forbundet via” dér.",
     "default.hourly_cost": "Timepris, {country}",
     "default.minutes_floor": "Tastegulv pr. post",
+    "default.dead_letter": "Minutter pr. åben fejlet levering",
     "default.rate": "Euro til danske kroner",
 }
 
@@ -483,9 +573,9 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "het logboek.",
         "da": "Median af de sidste {n} uge(r) med vellykkede leveringer uden dubletter i loggen.",
     },
-    "Connected; no deliveries measured yet.": {
-        "nl": "Gekoppeld; nog geen leveringen gemeten.",
-        "da": "Forbundet; ingen leveringer målt endnu.",
+    "Connected; no full week measured yet: counted as 0 a week until one is.": {
+        "nl": "Gekoppeld; nog geen volle week gemeten: telt als 0 per week tot die er is.",
+        "da": "Forbundet; endnu ingen hel uge målt: tæller som 0 om ugen, indtil der er en.",
     },
     "minutes_saved of {action} in the flow “{flow}” (config).": {
         "nl": "minutes_saved van {action} in de flow “{flow}” (configuratie).",

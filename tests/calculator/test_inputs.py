@@ -195,3 +195,27 @@ def test_parse_decimal_is_exact():
 def test_handover_numbers_must_not_have_gaps():
     moved = {k.replace("[0]", "[2]"): v for k, v in form().items()}
     assert "handovers[0]" in errors_of(moved)
+
+
+def test_minutes_per_dead_letter_is_an_optional_setting_that_round_trips():
+    from calculator import scenario_to_form
+
+    assert parse_scenario(form()).settings.dead_letter_minutes is None  # blank: fix_minutes
+    for typed in ("12.5", "0"):  # 0 is allowed: "a dead letter costs me nothing extra"
+        s = parse_scenario(form(**{"settings.dead_letter_minutes": typed}))
+        assert s.settings.dead_letter_minutes.value == D(typed)
+        assert s.settings.dead_letter_minutes.provenance == "typed"
+        back = scenario_to_form(s)
+        assert back["settings.dead_letter_minutes"] == typed
+        assert parse_scenario(back).settings == s.settings
+    assert "settings.dead_letter_minutes" not in scenario_to_form(parse_scenario(form()))
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [("-1", "must not be negative"), ("10081", "at most 10080 minutes"), ("ten", "'ten' is not a number")],
+)
+def test_bad_minutes_per_dead_letter_is_named(raw, message):
+    assert errors_of(form(**{"settings.dead_letter_minutes": raw})) == {
+        "settings.dead_letter_minutes": message
+    }

@@ -6,6 +6,7 @@ import pytest
 
 from calculator import (
     Estimate,
+    HandoverKey,
     Observation,
     Scenario,
     Settings,
@@ -17,9 +18,14 @@ from calculator import (
     klm_floor_minutes,
     make_handover,
     measured_weekly_volume,
+    minutes_per_dead_letter,
     show_math,
 )
+from calculator import defaults as model_defaults
 from calculator.values import Figure
+
+H = D("0.001")
+C = D("0.01")
 
 
 def point(x):
@@ -142,7 +148,12 @@ def test_handover_without_measured_weeks_keeps_typed_volume():
     assert effective_volume(h, None) is h.volume
     assert effective_volume(h, Observation(weekly_delivered=())) is h.volume
     r = compute(Scenario((h,)), {h.key: Observation()}).handovers[0]
-    assert not r.connected and r.volume.provenance == "typed" and r.saved is None
+    assert not r.connected and r.volume.provenance == "typed"
+    # connected (an observation was given) but not measured: honest about both
+    assert r.status == "connected_estimate"
+    assert r.saved is not None and r.saved.delivered == 0
+    manual = compute(Scenario((h,))).handovers[0]
+    assert (manual.status, manual.saved) == ("manual", None)
 
 
 def test_connected_handovers_move_from_remaining_to_automated():
@@ -177,6 +188,107 @@ def test_savings_gross_and_net_of_dead_letters():
     # 30 deliveries x 4 min = 120 min = 2 h; 3 dead letters x 20 min = 1 h
     assert (s.delivered, s.gross_hours, s.dead_letter_hours, s.net_hours) == (30, 2, 1, 1)
     assert (s.gross_eur, s.net_eur) == (D("90.40"), D("45.20"))
+
+
+def expected_savings(delivered, minutes, dead, per_dead, rate):
+    """Savings from the inputs by hand: hours and money rounded, net = gross - fixing."""
+    gross = D(delivered) * D(minutes) / 60
+    fixing = D(dead) * D(per_dead) / 60
+    gross_h, fixing_h = gross.quantize(H), fixing.quantize(H)
+    gross_eur, fixing_eur = (gross * D(rate)).quantize(C), (fixing * D(rate)).quantize(C)
+    return gross_h, fixing_h, gross_h - fixing_h, gross_eur, fixing_eur, gross_eur - fixing_eur
+
+
+def figures(s):
+    return (
+        s.gross_hours,
+        s.dead_letter_hours,
+        s.net_hours,
+        s.gross_eur,
+        s.dead_letter_eur,
+        s.net_eur,
+    )
+
+
+def test_open_dead_letters_costing_more_than_the_savings_are_flagged_not_hidden():
+    # The review's case: a few deliveries and one failed one. The default per dead letter is
+    # the handover's fix_minutes, 10x its minutes per record (the 1-10-100 rule).
+    minutes, rate, delivered = D("3.47"), D("45.2"), 9
+    h = simple(minutes=str(minutes), hourly_cost=point(str(rate)))
+    per_dead = model_defaults.FIX_FACTOR * minutes
+    assert minutes_per_dead_letter(h) == h.fix_minutes.likely == per_dead
+    s = already_saved(h, Observation(weekly_delivered=(delivered,), dead_letters=1))
+    want = expected_savings(delivered, minutes, 1, per_dead, rate)
+    assert figures(s) == want
+    assert want[2] < 0 and want[5] < 0  # the inputs really do give a shortfall
+    assert s.costs_more
+    # the three figures shown add up exactly: gross - fixing = net
+    assert s.gross_hours - s.dead_letter_hours == s.net_hours
+    assert s.gross_eur - s.dead_letter_eur == s.net_eur
+
+
+def test_a_replayed_dead_letter_is_a_delivery_and_costs_nothing():
+    # The ledger moves a dead letter that was replayed and delivered to "delivered": the
+    # observation then has one more delivery and one open dead letter less.
+    minutes, rate = D("3.47"), D("45.2")
+    h = simple(minutes=str(minutes), hourly_cost=point(str(rate)))
+    before = already_saved(h, Observation(weekly_delivered=(9,), dead_letters=1))
+    after = already_saved(h, Observation(weekly_delivered=(10,), dead_letters=0))
+    assert before.costs_more and not after.costs_more
+    assert figures(after) == expected_savings(10, minutes, 0, h.fix_minutes.likely, rate)
+    assert after.dead_letter_hours == 0 and after.net_hours == after.gross_hours
+
+
+@pytest.mark.parametrize("typed", ["7.5", "0", "95"])
+def test_minutes_per_dead_letter_is_a_setting_that_overrides_fix_minutes(typed):
+    minutes, fix, rate, dead, weeks = D(4), D(20), D("33.5"), 4, (10, 20)
+    h = simple(minutes=str(minutes), fix_minutes=point(str(fix)), hourly_cost=point(str(rate)))
+    settings = Settings(dead_letter_minutes=Figure(D(typed)))
+    assert minutes_per_dead_letter(h, settings) == D(typed)
+    assert minutes_per_dead_letter(h, Settings()) == fix  # blank: the handover's fix_minutes
+    obs = Observation(weekly_delivered=weeks, dead_letters=dead)
+    s = already_saved(h, obs, settings)
+    want = expected_savings(sum(weeks), minutes, dead, D(typed), rate)
+    assert figures(s) == want
+    assert s.costs_more == (want[2] < 0)
+    assert figures(already_saved(h, obs)) == expected_savings(sum(weeks), minutes, dead, fix, rate)
+    # compute() passes the scenario's settings on
+    result = compute(Scenario((h,), settings), {h.key: obs})
+    assert figures(result.handovers[0].saved) == want
+    assert figures(result.saved) == want
+
+
+def test_statuses_and_savings_of_connected_handovers_measured_or_not():
+    measured = simple("save invoice", minutes="4")
+    waiting = simple("save contact", minutes="2", target="CRM", volume="50")
+    manual = simple("send mail", minutes="1", target="Mail")
+    obs = {
+        measured.key: Observation(weekly_delivered=(15, 15), dead_letters=1),
+        # connected this week: no complete week, but one open dead letter already
+        waiting.key: Observation(dead_letters=2),
+    }
+    result = compute(Scenario((measured, waiting, manual)), obs)
+    by = {r.key: r for r in result.handovers}
+    assert [by[k].status for k in (measured.key, waiting.key, manual.key)] == [
+        "automated",
+        "connected_estimate",
+        "manual",
+    ]
+    assert by[waiting.key].volume.likely == D(50)  # the typed volume stands in
+    assert by[manual.key].saved is None
+    rate = measured.hourly_cost.likely
+    a = expected_savings(30, 4, 1, measured.fix_minutes.likely, rate)
+    b = expected_savings(0, 2, 2, waiting.fix_minutes.likely, rate)
+    assert figures(by[measured.key].saved) == a
+    assert figures(by[waiting.key].saved) == b and by[waiting.key].saved.costs_more
+    assert figures(result.saved) == tuple(x + y for x, y in zip(a, b, strict=True))
+    assert result.saved.dead_letters == 3
+
+
+def test_status_needs_the_observation_of_its_own_key():
+    h = simple()
+    other = HandoverKey("Shop", "CRM", "order", "save contact")
+    assert compute(Scenario((h,)), {other: Observation()}).handovers[0].status == "manual"
 
 
 def test_redeliveries_duplicates_and_test_events_are_never_savings():

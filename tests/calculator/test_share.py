@@ -124,3 +124,23 @@ def test_csv_neutralises_spreadsheet_formulas_in_names():
     rows = list(csv.DictReader(io.StringIO(to_csv(compute(s)))))
     sources = {r["source"] for r in rows if r["rank"]}
     assert '\'=HYPERLINK("x")' in sources
+
+
+def test_csv_status_says_connected_but_not_measured_yet():
+    # Three kinds: measured (automated), connected with less than a week measured (its typed
+    # volume stands in: connected_estimate, never "manual"), and done by hand.
+    s = scenario()
+    _, contact = s.handovers
+    only_manual = list(csv.DictReader(io.StringIO(to_csv(compute(s)))))
+    assert {r["status"] for r in only_manual if r["rank"]} == {"manual"}
+    waiting = compute(s, {contact.key: Observation(dead_letters=1)})
+    rows = {r["action"]: r for r in csv.DictReader(io.StringIO(to_csv(waiting))) if r["rank"]}
+    assert (rows["save contact"]["status"], rows["save contact"]["volume_badge"]) == (
+        "connected_estimate",
+        "typed",
+    )
+    assert rows["save contact"]["volume_per_week"] == format(contact.volume.likely, "f")
+    assert rows["save invoice"]["status"] == "manual"
+    measured = compute(s, {contact.key: Observation(weekly_delivered=(20,))})
+    rows = {r["action"]: r for r in csv.DictReader(io.StringIO(to_csv(measured))) if r["rank"]}
+    assert rows["save contact"]["status"] == "automated"

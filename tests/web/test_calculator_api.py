@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 from decimal import Decimal as D
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from services.sync.connectors import connector_kinds
-from services.web.calculator import MemoryCalculatorStore, ready_connector
+from services.web.calculator import MemoryCalculatorStore, Present, ready_connector
 from tests.web.conftest import CRM_FLOW, crm_volume, make_app
 
 CRM_KEY = {
@@ -357,3 +360,130 @@ async def test_unknown_or_doubled_links_are_422_on_the_field(client):
     error = (await twice.json())["errors"][0]
     assert error["field"] == "handovers[1].connected"
     assert "already linked to handovers[0]" in error["message"]
+
+
+# --- connected, less than a week measured; open dead letters ----------------------------------
+
+CRM_MINUTES = D(3)  # minutes_saved of the CRM action in the test config
+EU_RATE = D("33.5")  # the EU default hourly cost a connection without a typed row gets
+
+
+async def results(client, *handovers, **settings):
+    """The API's JSON and its rendered results fragment."""
+    body = {"handovers": list(handovers)}
+    if settings:
+        body["settings"] = settings
+    r = await client.post("/api/calculator?html=1&lang=en", json=body)
+    assert r.status == 200
+    data = await r.json()
+    return data, data["html"]
+
+
+def row_of(body, action):
+    return next(h for h in body["handovers"] if h["action"] == action)
+
+
+async def test_a_connection_with_deliveries_but_no_full_week_says_what_is_true():
+    # Two deliveries this (partial) week: no complete week measured yet.
+    store = MemoryCalculatorStore([crm_volume(weekly_delivered=(), delivered_total=2)])
+    async with TestClient(TestServer(make_app(store))) as client:
+        body, html = await results(client, handover())
+        crm = row_of(body, "upsert_contact")
+        assert (crm["status"], crm["delivered"], crm["volume"]["badge"]) == ("waiting", 2, "default")
+        assert "connected; 2 delivered so far, less than a week measured: counted as 0 a " \
+            "week until then" in html
+        assert "Already saved: 2 deliveries:" in html
+        assert "Connected; no full week measured yet: counted as 0 a week until one is." in html
+        mail = row_of(body, "send_email")  # connected, the ledger has nothing for it
+        assert (mail["status"], mail["delivered"]) == ("waiting", 0)
+        assert "connected, nothing delivered yet: counted as 0 a week until a week is measured" in html
+        assert "nothing measured" not in html and "no deliveries measured" not in html
+
+        # Linked to the owner's row, the typed 1000 a week stands in until a week is measured.
+        body, html = await results(client, web_form(connected=CRM_LINK))
+        linked = next(h for h in body["handovers"] if h["connected"] == CRM_LINK)
+        assert (linked["volume"]["likely"], linked["volume"]["badge"]) == ("1000", "typed")
+        assert "connected; 2 delivered so far, less than a week measured: using your estimate " \
+            "until then" in html
+
+        # The CSV says the same: connected, estimate standing in; not "manual".
+        r = await client.get("/calculator.csv", params={"share": body["share"]})
+        rows = list(csv.DictReader(io.StringIO(await r.text())))
+        by_action = {row["action"]: row for row in rows if row["rank"]}
+        assert by_action["add"]["status"] == "connected_estimate"
+        assert by_action["send_email"]["status"] == "connected_estimate"
+
+
+async def test_open_dead_letters_costing_more_than_was_saved_are_said_plainly():
+    delivered, dead = 9, 1
+    store = MemoryCalculatorStore(
+        [crm_volume(weekly_delivered=(delivered,), delivered_total=delivered, dead_letters=dead)]
+    )
+    # By hand from the inputs: the default per dead letter is 10 x the minutes per record.
+    per_dead = 10 * CRM_MINUTES
+    gross = D(delivered) * CRM_MINUTES / 60
+    fixing = D(dead) * per_dead / 60
+    gross_h, fixing_h = gross.quantize(D("0.001")), fixing.quantize(D("0.001"))
+    gross_eur = (gross * EU_RATE).quantize(D("0.01"))
+    fixing_eur = (fixing * EU_RATE).quantize(D("0.01"))
+    assert gross_h < fixing_h  # the case under test: fixing costs more than was saved
+    p = Present("en", "EUR")
+    async with TestClient(TestServer(make_app(store))) as client:
+        body, html = await results(client, handover())
+        for saved in (body["saved"], row_of(body, "upsert_contact")["saved"]):
+            assert saved["costs_more"] is True
+            assert (saved["gross_hours"], saved["dead_letter_hours"], saved["net_hours"]) == (
+                str(gross_h), str(fixing_h), str(gross_h - fixing_h),
+            )  # fmt: skip
+            assert (saved["gross_eur"], saved["dead_letter_eur"], saved["net_eur"]) == (
+                str(gross_eur), str(fixing_eur), str(gross_eur - fixing_eur),
+            )  # fmt: skip
+        assert row_of(body, "upsert_contact")["saved"]["minutes_per_dead_letter"] == str(per_dead)
+        sentence = (
+            f"Failed handovers cost more time than Handover saved so far: {delivered} deliveries "
+            f"saved {p.hours(gross_h)} h ({p.money(gross_eur)}), but fixing {dead} open dead "
+            f"letter(s) costs {p.hours(fixing_h)} h ({p.money(fixing_eur)}), "
+            f"{p.hours(fixing_h - gross_h)} h ({p.money(fixing_eur - gross_eur)}) more. Fix the "
+            "cause under Dead letters, then replay them."
+        )
+        assert html.count(sentence) == 2  # the total and the CRM row
+        assert 'href="/dead-letters"' in html
+        assert "Already saved: Failed" not in html
+        saved_texts = re.findall(r'<p id="saved-total"[^>]*>(.*?)</p>', html, re.S)
+        saved_texts += re.findall(r'<div class="row-saved[^"]*">(.*?)</div>', html, re.S)
+        assert saved_texts and not any(re.search(r"-\d", text) for text in saved_texts)
+
+        # The owner says a dead letter takes them 2 minutes: now the deliveries saved more.
+        body, html = await results(client, handover(), dead_letter_minutes="2")
+        mine = D(dead) * D(2) / 60
+        mine_h, mine_eur = mine.quantize(D("0.001")), (mine * EU_RATE).quantize(D("0.01"))
+        crm = row_of(body, "upsert_contact")["saved"]
+        assert crm["costs_more"] is False and crm["minutes_per_dead_letter"] == "2"
+        assert (crm["dead_letter_hours"], crm["net_hours"]) == (str(mine_h), str(gross_h - mine_h))
+        assert (
+            f"Already saved: {delivered} deliveries: {p.hours(gross_h)} h ({p.money(gross_eur)}) "
+            f"gross, {p.hours(gross_h - mine_h)} h ({p.money(gross_eur - mine_eur)}) after "
+            f"{p.hours(mine_h)} h ({p.money(mine_eur)}) fixing {dead} open dead letter(s)."
+        ) in html
+        assert "Failed handovers" not in html
+
+
+async def test_dead_letters_before_any_delivery_are_not_hidden():
+    store = MemoryCalculatorStore([crm_volume(weekly_delivered=(), delivered_total=0, dead_letters=2)])
+    async with TestClient(TestServer(make_app(store))) as client:
+        body, html = await results(client, handover())
+    assert body["saved"]["costs_more"] is True and body["saved"]["dead_letters"] == 2
+    assert "Nothing connected has been delivered yet." not in html
+    assert "Failed handovers cost more time than Handover saved so far: 0 deliveries" in html
+    assert "connected, nothing delivered yet" in html
+
+
+async def test_no_open_dead_letters_reads_plainly():
+    async with TestClient(TestServer(make_app(MemoryCalculatorStore([crm_volume()])))) as client:
+        _, html = await results(client, handover())
+    # 90 deliveries x 3 min = 4.5 h; x EUR 33.5 = EUR 150.75 -> "€151"
+    total = D(90) * CRM_MINUTES / 60
+    p = Present("en", "EUR")
+    assert (
+        f"90 deliveries: {p.hours(total)} h ({p.money(total * EU_RATE)}); no open dead letters."
+    ) in html

@@ -338,7 +338,12 @@ ENGLISH = (
     "Working weeks per year",
     "Euro to Danish kroner",
     "minutes_saved of",
-    "Connected; no deliveries",
+    "Connected; no full week measured",
+    "nothing delivered yet",
+    "no open dead letters",
+    "Each open dead letter costs",
+    "Minutes to fix one open dead letter",
+    "Minutes per open dead letter",
     "Median of the last",
     "is below the keystroke floor",
     "Connected by",
@@ -377,3 +382,26 @@ async def test_csv_has_stable_ids_then_the_languages_labels(client):
     assert [row[1] for row in rows[-3:]] == ["totaal", "al geautomatiseerd", "resterend"]
     shop = next(row for row in rows if row[2] == "Shop")
     assert shop[rows[0].index("hours_per_week_p50")] == "2.000"  # numbers stay dot-decimal
+
+
+async def test_minutes_per_dead_letter_is_a_setting_on_the_form():
+    from tests.web.conftest import crm_volume
+
+    # 90 deliveries x 3 min = 4.5 h; 3 open dead letters at the default 10 x 3 min = 1.5 h;
+    # at 4 min each (typed) they take 3 x 4 / 60 = 0.2 h.
+    store = MemoryCalculatorStore([crm_volume(delivered_total=90, dead_letters=3)])
+    async with TestClient(TestServer(make_app(store))) as client:
+        token = await token_of(client)
+        page = await (await client.get("/")).text()
+        assert "after 1.5 h (€50) fixing 3 open dead letter(s)" in page
+        assert 'id="f-settings.dead_letter_minutes" name="settings.dead_letter_minutes" value=""' in page
+        bad = await client.post("/", data={**ROW, "settings.dead_letter_minutes": "-4", FIELD: token})
+        assert bad.status == 422
+        assert field_error(await bad.text(), "settings.dead_letter_minutes") == "must not be negative"
+        r = await client.post("/", data={**ROW, "settings.dead_letter_minutes": "4", FIELD: token})
+        assert r.status == 200
+        page = await r.text()
+        assert "after 0.20 h (€7) fixing 3 open dead letter(s)" in page
+        assert 'name="settings.dead_letter_minutes" value="4"' in page
+        assert store.typed["settings.dead_letter_minutes"] == "4"  # kept for the next visit
+        assert "after 0.20 h (€7)" in await (await client.get("/")).text()
