@@ -26,6 +26,20 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]
     b.stop()
 
 
+@pytest.fixture
+def restore_structlog() -> Iterator[None]:
+    """Put structlog and Handover's logging module back as they were (for tests that configure
+    logging in-process: a logger left writing to a test's captured stdout breaks later tests)."""
+    import structlog
+
+    from services.common import logging as hlog
+
+    config, merging = structlog.get_config(), hlog._merging
+    yield
+    structlog.configure(**config)
+    hlog._merging = merging
+
+
 async def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.02) -> Any:
     """Poll observable state until `predicate()` is truthy; fail the test after `timeout` s."""
     deadline = time.monotonic() + timeout

@@ -45,6 +45,7 @@ def test_an_unknown_target_is_named_and_nothing_starts(
     assert not (tmp_path / "l.db").exists()
 
 
+@pytest.mark.usefixtures("restore_structlog")  # `run` configures logging onto the captured stdout
 def test_a_data_dir_that_cannot_be_made_is_named_not_blamed_on_the_port(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -6,22 +6,11 @@ from __future__ import annotations
 import contextvars
 import io
 import json
-from collections.abc import Iterator
 
-import pytest
 import structlog
 
 from services.common import logging as hlog
 from services.common.config import LoggingConfig
-
-
-@pytest.fixture
-def restore_structlog() -> Iterator[None]:
-    """Put structlog and this module back as they were."""
-    config, merging = structlog.get_config(), hlog._merging
-    yield
-    structlog.configure(**config)
-    hlog._merging = merging
 
 
 def handle_record(log: structlog.typing.FilteringBoundLogger) -> None:
