@@ -61,3 +61,29 @@ def test_a_negative_http_timeout_is_rejected_naming_the_key() -> None:
         parse_settings(text, env={})
     assert info.value.path.startswith("targets.crm")
     assert "timeout_s" in info.value.message
+
+
+@pytest.mark.parametrize(("kind", "line", "key", "says"), [
+    ("hubspot", "timeout_s = -1", "timeout_s", "must be at least 0 (got -1)"),
+    ("pipedrive", "timeout_s = -0.5", "timeout_s", "must be at least 0 (got -0.5)"),
+    ("moneybird", "rate_limit = 0", "rate_limit", "must be at least 1 (got 0)"),
+    ("moneybird", "rate_window_s = 0", "rate_window_s", "must be more than 0 (got 0)"),
+])
+def test_a_target_setting_out_of_range_is_refused_naming_the_key(kind: str, line: str, key: str, says: str) -> None:
+    target = TARGETS[kind][0]
+    text = config(kind).replace(target, f"{target}{line}\n")
+    with pytest.raises(ConfigError) as info:
+        parse_settings(text, env={"HS_TOKEN": "x"})
+    assert (info.value.path, info.value.message) == (f"targets.crm.{key}", says)
+
+
+@pytest.mark.parametrize(("line", "key", "says"), [
+    ("port = 70000", "port", "must be at most 65535 (got 70000)"),
+    ("timeout_s = 0", "timeout_s", "must be more than 0 (got 0)"),
+])
+def test_an_smtp_target_out_of_range_is_refused_naming_the_key(line: str, key: str, says: str) -> None:
+    text = (f'[targets.mail]\nkind = "smtp"\n{line}\n'
+            '[[flows]]\nname = "f"\non = "contact.submitted"\n[[flows.actions]]\ntarget = "mail"\naction = "send"\n')
+    with pytest.raises(ConfigError) as info:
+        parse_settings(text, env={})
+    assert (info.value.path, info.value.message) == (f"targets.mail.{key}", says)

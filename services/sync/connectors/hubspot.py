@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
-from services.common.config import ActionConfig, TargetConfig
+from services.common.config import ActionConfig, AtLeast0, TargetConfig
 from services.common.errors import ConfigError
 from services.sync.connectors._http import (
     HttpConnectorMixin,
@@ -45,7 +45,7 @@ class HubspotConfig(TargetConfig, frozen=True, kw_only=True):
     """HubSpot: `secret`/`secret_env` is the private-app (or OAuth) access token."""
 
     base_url: str = "https://api.hubapi.com"
-    timeout_s: float = 0.0  # 0: the sync service's delivery timeout
+    timeout_s: Annotated[float, AtLeast0] = 0.0  # 0: the sync service's delivery timeout
     task_type: str = "TODO"  # EMAIL | CALL | TODO
     task_priority: str = ""  # LOW | MEDIUM | HIGH; empty: HubSpot's default
     owner_id: str = ""  # hubspot_owner_id for created tasks

@@ -17,13 +17,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 from urllib.parse import quote
 
 import msgspec
 
 from schemas import OrderCreated
-from services.common.config import TargetConfig
+from services.common.config import AtLeast0, AtLeast1, Positive, TargetConfig
 from services.common.errors import ConfigError
 from services.sync.connectors._http import (
     HttpConnectorMixin,
@@ -63,12 +63,12 @@ class MoneybirdConfig(TargetConfig, frozen=True, kw_only=True):
 
     administration_id: str
     base_url: str = "https://moneybird.com/api/v2"
-    timeout_s: float = 0.0  # 0: the sync service's delivery timeout
+    timeout_s: Annotated[float, AtLeast0] = 0.0  # 0: the sync service's delivery timeout
     tax_rates: dict[str, str] = {}  # {"21" = "<tax_rate_id>", "9" = "...", "0" = "..."}
     ledger_account_id: str = ""  # revenue ledger account for every detail line; empty: default
     shipping_tax_rate: str = ""  # percent for the shipping line, when lines differ in rate
-    rate_limit: int = 150
-    rate_window_s: float = 300.0
+    rate_limit: Annotated[int, AtLeast1] = 150
+    rate_window_s: Annotated[float, Positive] = 300.0
 
     def __post_init__(self) -> None:
         for key in self.tax_rates:

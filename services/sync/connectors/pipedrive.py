@@ -12,11 +12,11 @@ from the `api_token` query parameter (pipedrive/client-nodejs CHANGELOG, docs/v2
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import msgspec
 
-from services.common.config import ActionConfig, TargetConfig
+from services.common.config import ActionConfig, AtLeast0, TargetConfig
 from services.common.errors import ConfigError
 from services.sync.connectors._http import (
     HttpConnectorMixin,
@@ -41,7 +41,7 @@ class PipedriveConfig(TargetConfig, frozen=True, kw_only=True):
 
     base_url: str = "https://api.pipedrive.com"
     company_domain: str = ""  # "acme" -> https://acme.pipedrive.com (when base_url is default)
-    timeout_s: float = 0.0  # 0: the sync service's delivery timeout
+    timeout_s: Annotated[float, AtLeast0] = 0.0  # 0: the sync service's delivery timeout
     activity_type: str = "task"  # an activity type key (call, task, meeting, ...)
     owner_id: int | None = None
     visible_to: int | None = None

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 import aiosmtplib
 
+from services.common.config import Port, Positive
 from services.sync.connectors._mail import SEND_EMAIL, MailConfig, build_message
 from services.sync.connectors.base import ActionRequest, Connector, Delivered
 from services.sync.errors import Permanent, Transient
@@ -16,10 +17,10 @@ class SmtpConfig(MailConfig, frozen=True, kw_only=True):
     """The SMTP server; `secret`/`secret_env` is the password."""
 
     host: str = "127.0.0.1"
-    port: int = 25
+    port: Annotated[int, Port] = 25
     tls: str = "none"  # none | starttls | tls (implicit TLS, usually port 465)
     username: str = ""
-    timeout_s: float = 30.0
+    timeout_s: Annotated[float, Positive] = 30.0
 
 
 class SmtpConnector(Connector):
