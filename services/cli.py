@@ -7,9 +7,11 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
+import os
 import secrets
 import signal
 import sys
+from pathlib import Path
 
 import msgspec
 import structlog
@@ -97,8 +99,8 @@ def _announce(runtime: Runtime) -> None:
         f"  Metrics:    {url}/metrics",
     ]
     if not s.web.admin_password and not s.web.admin_password_env and s.admin_password is not None:
-        lines.append(f"  Password:   {s.admin_password.reveal()}   (made for this run; set [web] "
-                     "admin_password_env to choose your own)")
+        lines.append(f"  Password:   {_show_password(s.admin_password.reveal(), s.data_path())}   (made for this "
+                     "run; set [web] admin_password_env to choose your own)")
     if runtime.broker is not None:
         lines.append(f"  Kafka:      embedded broker at {runtime.broker.bootstrap_servers}")
     for name, spec in s.sources.items():
@@ -115,6 +117,23 @@ def _announce(runtime: Runtime) -> None:
         ]
     lines.append("Stop with Ctrl-C.\n")
     print("\n".join(lines), flush=True)
+
+
+def _show_password(password: str, data_dir: Path) -> str:
+    """The password itself on a terminal; where stdout is kept (a journal, `docker logs`), the
+    path of a file only its owner can read."""
+    if sys.stdout.isatty():
+        return password
+    path = data_dir / "admin-password"
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)  # an older file keeps its mode: make a new one
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(password + "\n")
+    except OSError:
+        return password  # nowhere to put it: the pages must still be reachable
+    return f"in {path}"
 
 
 def _check(settings: Settings) -> None:

@@ -9,14 +9,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import msgspec
 import structlog
 from aiohttp import web
 
 from services.common.appkeys import LEDGER, METRICS, PUBLISHER, SETTINGS
-from services.common.broker import EmbeddedBroker
+from services.common.broker import BrokerError, EmbeddedBroker, publish_address, running_broker, withdraw_address
 from services.common.config import Settings
 from services.common.kafka import Publisher, all_topics, ensure_topics
 from services.common.metrics import Metrics
@@ -72,8 +71,13 @@ class Runtime:
 
     async def _start(self) -> None:
         if not self.settings.kafka.bootstrap_servers:
-            # Its address goes in data_dir: `handover replay` with this config finds the dead letters.
-            self.broker = EmbeddedBroker(address_dir=Path(self.settings.data_dir))
+            other = running_broker(self.settings.data_dir)
+            if other is not None:  # two would share one ledger and outbox with different brokers
+                raise BrokerError(
+                    f"another `handover run` is using data_dir {self.settings.data_dir} (its broker answers at "
+                    f"{other}); stop it first, or give this one a data_dir of its own"
+                )
+            self.broker = EmbeddedBroker()
             await self.broker.astart()
             kafka = msgspec.structs.replace(
                 self.settings.kafka, bootstrap_servers=self.broker.bootstrap_servers, idempotence=False
@@ -82,11 +86,6 @@ class Runtime:
         self.metrics.init_labels(self.settings)
         await ensure_topics(self.settings.kafka, all_topics(self.settings))
         self.ledger = await open_ledger(self.settings.ledger.url)
-        if self.broker is not None:
-            # A new embedded broker holds nothing: write the dead letters the ledger kept again.
-            restored = await restore_dead_letters(self.settings.kafka, self.ledger, self.settings.targets)
-            if restored:
-                log.info("dead_letters_restored", count=restored)
         # Every process serves HTTP: at least /healthz, /readyz and /metrics.
         self.runner = web.AppRunner(self.make_app(), access_log=None, handle_signals=False)
         await self.runner.setup()
@@ -95,6 +94,8 @@ class Runtime:
         server = site._server
         assert server is not None and server.sockets  # type: ignore[attr-defined]
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        if self.broker is not None:
+            await self._embedded_broker_up()
         starting = []
         if self.parts.recorder:
             self.recorder = Recorder(self.settings, self.ledger, self.metrics)
@@ -103,6 +104,19 @@ class Runtime:
             self.sync = SyncService(self.settings, self.metrics, self.parts.targets, ledger=self.ledger)
             starting.append(self.sync.start())
         await asyncio.gather(*starting)  # consumer groups join concurrently
+
+    async def _embedded_broker_up(self) -> None:
+        """A new embedded broker holds nothing: write the dead letters the ledger kept again (a
+        failure leaves the copies for the next start), then tell `handover replay` where it is."""
+        assert self.broker is not None and self.ledger is not None
+        try:
+            restored = await restore_dead_letters(self.settings.kafka, self.ledger, self.settings.targets)
+        except Exception as exc:  # noqa: BLE001 - start anyway; the copies stay in the ledger
+            log.warning("dead_letters_restore_failed", error=repr(exc))
+        else:
+            if restored:
+                log.info("dead_letters_restored", count=restored)
+        publish_address(self.settings.data_dir, self.broker.bootstrap_servers)
 
     def make_app(self) -> web.Application:
         """The HTTP app with the parts this process serves."""
@@ -152,5 +166,6 @@ class Runtime:
             await self.ledger.close()
             self.ledger = None
         if self.broker is not None:
+            withdraw_address(self.settings.data_dir, self.broker.bootstrap_servers)
             await self.broker.astop()
             self.broker = None

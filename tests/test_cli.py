@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,11 @@ action = "append"
 def write(path: Path, text: str) -> str:
     path.write_text(text)
     return str(path)
+
+
+def owner_only_file(path: str) -> tuple[int, str]:
+    """A file's permission bits and text."""
+    return os.stat(path).st_mode & 0o777, Path(path).read_text()
 
 
 def config(tmp_path: Path, data_dir: Path) -> str:
@@ -80,8 +86,12 @@ async def test_handover_run_without_a_password_prints_one_for_this_run_that_open
             assert line, f"handover run exited: {banner}"
             banner += line
         url = re.search(r"Status: +(\S+)/status", banner)
-        password = re.search(r"Password: +(\S+)", banner)
-        assert url and password, banner
+        where = re.search(r"Password: +in (\S+)", banner)  # stdout is not a terminal: kept in a file
+        assert url and where, banner
+        mode, text = owner_only_file(where[1])
+        assert mode == 0o600
+        password = re.match(r"(\S+)\n$", text)
+        assert password and password[1] not in banner
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:  # 127.0.0.1
             async with http.get(f"{url[1]}/status", headers={"Accept": "text/html"}) as r:
                 assert r.url.path == "/login"  # not open to anyone

@@ -65,6 +65,24 @@ def running_broker(data_dir: str | Path) -> str | None:
         return None
 
 
+def publish_address(data_dir: str | Path, address: str) -> None:
+    """Leave the broker's address in data_dir for `handover replay` (best effort: an unwritable
+    data_dir only means replay cannot find it)."""
+    try:
+        Path(data_dir).mkdir(parents=True, exist_ok=True)
+        Path(data_dir, ADDRESS_FILE).write_text(address + "\n")
+    except OSError as exc:
+        log.warning("broker_address_not_written", data_dir=str(data_dir), error=str(exc))
+
+
+def withdraw_address(data_dir: str | Path, address: str) -> None:
+    """Remove the address file, if it still names this broker."""
+    path = Path(data_dir, ADDRESS_FILE)
+    with contextlib.suppress(OSError):
+        if path.read_text().strip() == address:
+            path.unlink()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port on `host` that nothing listens on right now."""
     with socket.socket() as s:
@@ -83,9 +101,12 @@ def _die_with_parent() -> Callable[[], None] | None:
     except (OSError, AttributeError):
         return None
     pr_set_pdeathsig = 1
+    parent = os.getpid()
 
     def set_pdeathsig() -> None:
         prctl(pr_set_pdeathsig, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before the line above: do not outlive it
+            os._exit(1)
 
     return set_pdeathsig
 
@@ -93,14 +114,10 @@ def _die_with_parent() -> Callable[[], None] | None:
 class EmbeddedBroker:
     """A Tansu process on a loopback port; `bootstrap_servers` once started."""
 
-    def __init__(
-        self, host: str = "127.0.0.1", port: int | None = None, log_path: Path | None = None,
-        address_dir: Path | None = None,
-    ) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None, log_path: Path | None = None) -> None:
         self.host = host
         self.port = port or free_port(host)
         self.log_path = log_path
-        self.address_dir = address_dir  # where to leave ADDRESS_FILE while running (running_broker)
         self.process: subprocess.Popen[bytes] | None = None
         self._log_file: BinaryIO | None = None
 
@@ -143,9 +160,6 @@ class EmbeddedBroker:
             except OSError:
                 time.sleep(0.01)
                 continue
-            if self.address_dir is not None:
-                self.address_dir.mkdir(parents=True, exist_ok=True)
-                (self.address_dir / ADDRESS_FILE).write_text(self.bootstrap_servers + "\n")
             log.info("broker_started", bootstrap_servers=self.bootstrap_servers)
             return
         self.stop()
@@ -153,11 +167,6 @@ class EmbeddedBroker:
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """Stop the broker (SIGTERM, then SIGKILL)."""
-        if self.address_dir is not None:
-            address = self.address_dir / ADDRESS_FILE
-            with contextlib.suppress(OSError):
-                if address.read_text().strip() == self.bootstrap_servers:
-                    address.unlink()
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:

@@ -18,6 +18,8 @@ class KeptDeadLetter:
     value: bytes
     headers: dict[str, str]
     record_key: bytes | None = None
+    key: str = ""  # the action's idempotency key (as read back)
+    written_at: float = 0.0  # epoch seconds (as read back)
 
 
 class Ledger(Protocol):

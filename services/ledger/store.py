@@ -62,8 +62,8 @@ SCHEMA = [
     "CREATE INDEX IF NOT EXISTS deliveries_event ON deliveries (event_id)",
     "CREATE INDEX IF NOT EXISTS deliveries_target ON deliveries (target, status)",
     "CREATE INDEX IF NOT EXISTS deliveries_delivered ON deliveries (delivered_at)",
-    # A copy of each action's dead letter, so it outlives the topic: the embedded broker keeps
-    # nothing across a restart, and a cluster's retention may drop it before someone replays it.
+    # A copy of each action's dead letter, so it outlives the embedded broker, which keeps nothing
+    # across a restart (services.sync.deadletters.restore_dead_letters); dropped once delivered.
     """CREATE TABLE IF NOT EXISTS dead_letter_copies (
         key TEXT PRIMARY KEY,
         target TEXT NOT NULL,
@@ -316,14 +316,31 @@ class SqlLedger:
         await self._update("UPDATE deliveries SET status = $2 WHERE key = $1", key, DEADLETTERING, also=also)
 
     async def dead_letter_copies(self) -> list[KeptDeadLetter]:
-        """The kept copies of the actions that are still dead-lettered, oldest first."""
+        """The kept copies of the actions not delivered since, oldest first: dead-lettered, or
+        left mid-way (killed while writing the dead letter, stopped during a replay)."""
         rows = await self.db.fetch(
-            "SELECT c.key, c.target, c.record_key, c.value, c.headers FROM dead_letter_copies c "
-            "JOIN deliveries d ON d.key = c.key WHERE d.status = $1 ORDER BY c.written_at, c.key",
-            DEADLETTERED,
+            "SELECT c.key, c.target, c.record_key, c.value, c.headers, c.written_at FROM dead_letter_copies c "
+            "JOIN deliveries d ON d.key = c.key WHERE d.status <> $1 ORDER BY c.written_at, c.key",
+            DELIVERED,
         )
-        return [KeptDeadLetter(r[1], bytes(r[3]), json.loads(r[4]), None if r[2] is None else bytes(r[2]))
-                for r in rows]
+        return [KeptDeadLetter(r[1], bytes(r[3]), json.loads(r[4]), None if r[2] is None else bytes(r[2]),
+                               key=r[0], written_at=r[5]) for r in rows]
+
+    async def dead_letter_restored(self, key: str, dlq_offset: int) -> None:
+        """Its copy is in the dead-letter topic again: dead-lettered there, unless it was
+        delivered meanwhile (attempts and the last error stay as they were)."""
+        await self.db.execute(
+            "UPDATE deliveries SET status = $2, dlq_offset = $3, next_attempt_at = NULL "
+            "WHERE key = $1 AND status <> $4",
+            key, DEADLETTERED, dlq_offset, DELIVERED,
+        )
+
+    async def forget_delivered_copies(self) -> None:
+        """Drop the copies of dead letters that have been delivered since (replayed)."""
+        await self.db.execute(
+            "DELETE FROM dead_letter_copies WHERE EXISTS "
+            "(SELECT 1 FROM deliveries d WHERE d.key = dead_letter_copies.key AND d.status = $1)", DELIVERED,
+        )
 
     async def deadlettered(self, key: str, error: str, attempts: int, dlq_offset: int) -> None:
         """The action is in the dead-letter topic."""

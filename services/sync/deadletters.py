@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from collections.abc import AsyncIterator, Collection, Sequence
@@ -78,27 +79,34 @@ async def find_dead_letter(kafka: KafkaConfig, target: str, idempotency_key: str
 
 async def restore_dead_letters(kafka: KafkaConfig, ledger: SqlLedger, targets: Collection[str]) -> int:
     """Write again the dead letters the ledger kept a copy of that the topic no longer holds (the
-    embedded broker starts empty after a restart), so they can be seen and replayed; how many."""
+    embedded broker starts empty after a restart), so they can be seen and replayed; how many.
+
+    Every action not delivered since comes back: dead-lettered, or left mid-way (killed while
+    writing its dead letter, stopped during a replay). Each keeps its time; one delivered
+    meanwhile by another process stays delivered."""
+    await ledger.forget_delivered_copies()
     kept = [c for c in await ledger.dead_letter_copies() if c.target in targets]
     if not kept:
         return 0
     letters = await read_dead_letters(kafka, sorted({c.target for c in kept}))
     there = {dl.headers.get("idempotency-key") for dl in letters}
-    missing = [c for c in kept if c.headers.get("idempotency-key") not in there]
+    missing = [c for c in kept if c.key not in there]
     if not missing:
         return 0
     producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, client_id=f"{kafka.client_id}-deadletter",
                                 acks="all")
     await producer.start()
     try:
-        for copy in missing:
-            meta = await producer.send_and_wait(
+        sent = [
+            await producer.send(
                 deadletter_topic(copy.target), value=copy.value, key=copy.record_key,
                 headers=[(k, v.encode()) for k, v in copy.headers.items()],
+                timestamp_ms=int(copy.written_at * 1000) or None,
             )
-            h = copy.headers
-            await ledger.deadlettered(h["idempotency-key"], f"{h.get('error-class', '')}: {h.get('error-message', '')}",
-                                      int(h.get("attempts") or 1), meta.offset)
+            for copy in missing
+        ]
+        for copy, meta in zip(missing, await asyncio.gather(*sent), strict=True):
+            await ledger.dead_letter_restored(copy.key, meta.offset)
     finally:
         await producer.stop()
     return len(missing)

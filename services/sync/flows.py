@@ -258,7 +258,12 @@ def _coerce(a: Any, b: Any) -> tuple[Any, Any]:
 
 
 def _equal(a: Any, b: Any) -> bool:
-    a, b = _coerce(a, b)
+    """Equality as a condition means it: text that is not a number never equals a number
+    ("#1001" == 1001 is false, not an error), the rest compares like the ordering operators."""
+    try:
+        a, b = _coerce(a, b)
+    except _NotANumber:
+        return False
     return bool(a == b)
 
 
@@ -318,6 +323,8 @@ def _compare(a_node: ast.AST, a: Any, op: ast.cmpop, b_node: ast.AST, b: Any) ->
             # `x in [1, 2]` is `x == 1 or x == 2`: the same exact-decimal comparison as `==`.
             found = any(_equal(a, item) for item in b)
             return found if isinstance(op, ast.In) else not found
+        if isinstance(op, ast.Eq | ast.NotEq):
+            return _equal(a, b) == isinstance(op, ast.Eq)
         a2, b2 = _coerce(a, b)
         return bool(_OPS[type(op)](a2, b2))
     except (TypeError, InvalidOperation, _NotANumber) as exc:

@@ -92,7 +92,10 @@ class Replayer:
                 continue
             for action in actions:
                 if action.key == action_key:
-                    return await worker.deliver(event, event_context(event), flow, action)
+                    outcome = await worker.deliver(event, event_context(event), flow, action)
+                    if outcome.status in ("delivered", "already_delivered"):
+                        await self.ledger.forget_delivered_copies()  # the ledger's copy is not needed now
+                    return outcome
         return Outcome("failed", f"flow {flow_name!r} has no action {action_key!r} for {dl.target} any more")
 
     async def replay_all(

@@ -263,7 +263,8 @@ async def _dead_letters_page(
     target = request.query.get("target") or None
     if target is not None and target not in settings.targets:
         target = None
-    letters = sorted(await request.app[REPLAYER].read(target), key=lambda d: d.timestamp, reverse=True)
+    letters = sorted(await request.app[REPLAYER].read(target), reverse=True,
+                     key=lambda d: (d.timestamp, d.target, d.partition, d.offset))  # newest first
     return _render(
         request, "dead_letters.html", letters=[_letter_view(d) for d in letters],
         targets=list(settings.targets), target=target, result=result, ok=ok, status_code=status,

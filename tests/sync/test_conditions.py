@@ -231,3 +231,21 @@ def test_an_empty_optional_field_fails_readably_at_run_time(expr: str, words: st
 def test_a_missing_form_field_fails_readably_at_run_time() -> None:
     condition = compile_condition("contact.fields.budget >= 1000", "flows[0].if", "contact.submitted")
     assert _failure(condition, event_context(contact(True))).endswith("this event has no contact.fields.budget")
+
+
+@pytest.mark.parametrize(("expr", "holds"), [
+    ("order.order_number == 1", False),  # "#1" is not the number 1
+    ("order.order_number != 1", True),
+    ("order.order_number in [1, 2]", False),
+    ("order.order_number not in [1, 2]", True),
+    ("order.order_number == '#1'", True),
+    ("order.order_id == 1", True),  # text of digits is read as the number
+])
+def test_text_that_is_not_a_number_is_simply_not_equal_to_one(expr: str, holds: bool) -> None:
+    # Shopify's order numbers are "#1001": comparing one with a number must not dead-letter the order.
+    assert compile_condition(expr, "flows[0].if", "order.created")(event_context(order("10"))) is holds
+
+
+def test_ordering_text_that_is_not_a_number_against_one_still_fails_readably() -> None:
+    condition = compile_condition("order.order_number > 5", "flows[0].if", "order.created")
+    assert "the text in order.order_number is not a number" in _failure(condition, event_context(order("10")))

@@ -8,8 +8,15 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+from aiokafka.errors import KafkaConnectionError
+from structlog.testing import capture_logs
+
+import services.runtime as runtime_module
 from schemas import decode_event
+from services.common.broker import BrokerError, running_broker
 from services.common.config import Settings, parse_settings
+from services.ledger.store import open_ledger
 from services.runtime import Parts, Runtime
 from services.sync.deadletters import read_dead_letters
 from services.sync.flows import event_context, idempotency_key
@@ -19,6 +26,7 @@ from tests.sync.test_deadletter_recovery import make_record
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME = "erp"
+DAY = 86_400.0
 NOTHING_ELSE = Parts(gateway=False, web=False, sync=False, recorder=False)
 
 
@@ -58,15 +66,24 @@ async def test_dead_letters_outlive_a_restart_of_the_embedded_broker_and_can_be_
         try:
             assert first.broker is not None and first.sync is not None
             [worker] = first.sync.workers
-            event, record = make_record(7)
             [(flow, [action])] = [(f, list(a)) for f, a in worker.flows]
-            outcome = await worker.deliver(event, event_context(event), flow, action, record=record)
-            assert outcome.status == "deadlettered"
-            [before] = await read_dead_letters(first.settings.kafka, [NAME, "crm"])
+            events = []
+            for offset in (7, 8):
+                event, record = make_record(offset)
+                outcome = await worker.deliver(event, event_context(event), flow, action, record=record)
+                assert outcome.status == "deadlettered"
+                events.append(event)
+            before = {dl.event_id: dl for dl in await read_dead_letters(first.settings.kafka, [NAME, "crm"])}
+            assert set(before) == {e.id for e in events}
         finally:
             await first.stop()
+        # The second one was being replayed when Handover stopped: not dead-lettered again yet.
+        keys = [idempotency_key(e, "f", "send") for e in events]
+        await set_status(first.settings.ledger.url, keys[1], "retrying")
+        await age_copies(first.settings.ledger.url, DAY)  # they failed yesterday
 
-        # Restarted: a new, empty broker. The dead letter is there again, with its headers.
+        # Restarted: a new, empty broker. Both dead letters are there again, with their headers
+        # and their time.
         second = Runtime(embedded_settings(tmp_path, target), NOTHING_ELSE)
         await second.start()
         try:
@@ -74,18 +91,23 @@ async def test_dead_letters_outlive_a_restart_of_the_embedded_broker_and_can_be_
             assert second.ledger is not None
             replayer = Replayer(second.settings, second.ledger)
             try:
-                [after] = await replayer.read()
-                assert (after.target, after.value, after.headers, after.status) == (
-                    NAME, before.value, before.headers, "dead")
-                assert decode_event(after.value) == event
-                # Fixed at the target: `handover replay` finds the running broker and delivers it,
-                # with the original idempotency key.
+                after = {dl.event_id: dl for dl in await replayer.read()}
+                assert set(after) == set(before)
+                for event in events:
+                    was, now = before[event.id], after[event.id]
+                    assert (now.target, now.value, now.headers, now.status) == (NAME, was.value, was.headers, "dead")
+                    assert decode_event(now.value) == event
+                    assert abs(now.timestamp - (was.timestamp - DAY)) < 1  # when it failed, not when restored
+                # Fixed at the target: `handover replay` finds the running broker and delivers them,
+                # with the original idempotency keys.
                 target.rule(NAME).fail = 0
                 code, out, err = await cli_replay(tmp_path)
-                assert code == 0 and f"{after.id}\tevent {event.id}\tdelivered" in out, (out, err)
-                key = idempotency_key(event, "f", "send")
-                assert target.effects[(NAME, key)] == 1
-                assert [dl.status for dl in await replayer.read()] == ["replayed"]
+                assert code == 0, (out, err)
+                for event in events:
+                    assert f"{after[event.id].id}\tevent {event.id}\tdelivered" in out, out
+                assert [target.effects[(NAME, key)] for key in keys] == [1, 1]
+                assert [dl.status for dl in await replayer.read()] == ["replayed", "replayed"]
+                assert await second.ledger.dead_letter_copies() == []  # delivered: no copy kept
             finally:
                 await replayer.close()
         finally:
@@ -95,7 +117,7 @@ async def test_dead_letters_outlive_a_restart_of_the_embedded_broker_and_can_be_
         code, out, err = await cli_replay(tmp_path)
         assert code == 2 and "a running `handover run` with this config" in err, (out, err)
 
-        # Delivered now: a third start does not bring it back.
+        # Delivered now: a third start does not bring them back.
         third = Runtime(embedded_settings(tmp_path, target), NOTHING_ELSE)
         await third.start()
         try:
@@ -103,4 +125,60 @@ async def test_dead_letters_outlive_a_restart_of_the_embedded_broker_and_can_be_
         finally:
             await third.stop()
     finally:
+        await target.close()
+
+
+async def age_copies(url: str, seconds: float) -> None:
+    ledger = await open_ledger(url)
+    try:
+        await ledger.db.execute("UPDATE dead_letter_copies SET written_at = written_at - $1", seconds)
+    finally:
+        await ledger.close()
+
+
+async def set_status(url: str, key: str, status: str) -> None:
+    ledger = await open_ledger(url)
+    try:
+        await ledger.db.execute("UPDATE deliveries SET status = $2 WHERE key = $1", key, status)
+    finally:
+        await ledger.close()
+
+
+async def test_a_second_handover_run_on_the_same_data_dir_refuses_and_leaves_the_first_alone(tmp_path: Path) -> None:
+    target = TargetServer()
+    await target.start()
+    first = Runtime(embedded_settings(tmp_path, target), NOTHING_ELSE)
+    await first.start()
+    try:
+        assert first.broker is not None
+        assert running_broker(tmp_path) == first.broker.bootstrap_servers
+        second = Runtime(embedded_settings(tmp_path, target), NOTHING_ELSE)
+        with pytest.raises(BrokerError, match="another `handover run` is using data_dir"):
+            await second.start()
+        assert second.broker is None  # it never started one
+        assert running_broker(tmp_path) == first.broker.bootstrap_servers  # replay still finds the first
+    finally:
+        await first.stop()
+        await target.close()
+    assert running_broker(tmp_path) is None
+
+
+async def test_a_failing_restore_does_not_keep_handover_from_starting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*args: object) -> int:
+        raise KafkaConnectionError("the broker went away")
+
+    monkeypatch.setattr(runtime_module, "restore_dead_letters", broken)
+    target = TargetServer()
+    await target.start()
+    runtime = Runtime(embedded_settings(tmp_path, target), NOTHING_ELSE)
+    try:
+        with capture_logs() as logs:
+            await runtime.start()
+        assert runtime.port is not None
+        assert [entry["event"] for entry in logs if entry["event"].startswith("dead_letters")] == [
+            "dead_letters_restore_failed"]
+    finally:
+        await runtime.stop()
         await target.close()

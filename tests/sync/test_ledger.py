@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -94,9 +95,31 @@ async def test_a_dead_letter_copy_is_kept_exactly_while_its_action_stays_dead_le
     copy = KeptDeadLetter("crm", b'{"id": 1}\x00\xff', {"idempotency-key": key, "error-class": "Permanent"}, b"k\x00")
     await ledger.deadlettering(key, copy)
     await ledger.deadlettered(key, "Permanent: 400", 1, 3)
-    assert [c for c in await ledger.dead_letter_copies() if c.headers["idempotency-key"] == key] == [copy]
+    [kept] = [c for c in await ledger.dead_letter_copies() if c.key == key]
+    assert kept == dataclasses.replace(copy, key=key, written_at=kept.written_at)
+    assert abs(kept.written_at - time.time()) < 60
     await ledger.delivered(key, "ext-1", 2)  # replayed: nothing left to bring back
     assert [c for c in await ledger.dead_letter_copies() if c.headers["idempotency-key"] == key] == []
+
+
+async def test_a_restored_dead_letter_never_undoes_a_delivery(ledger: SqlLedger) -> None:
+    ev = contact_event(event_id=uid("ev"))
+    replayed, stopped = f"{ev.id}:flow:a", f"{ev.id}:flow:b"
+    for key in (replayed, stopped):
+        await ledger.begin(key, ev, "crm", "flow", key[-1], "key")
+        await ledger.deadlettering(key, KeptDeadLetter("crm", b"{}", {"idempotency-key": key}))
+        await ledger.deadlettered(key, "Permanent: 400", 3, 5)
+    await ledger.delivered(replayed, "ext-1", 4)  # another process replayed it meanwhile
+    await ledger.retrying(stopped, 0.0)  # a replay stopped half-way
+    for key in (replayed, stopped):
+        await ledger.dead_letter_restored(key, 9)
+    done, dead = await ledger.delivery(replayed), await ledger.delivery(stopped)
+    assert done is not None and (done.status, done.dlq_offset, done.attempts) == ("delivered", 5, 4)
+    assert dead is not None and (dead.status, dead.dlq_offset, dead.attempts, dead.last_error) == (
+        "deadlettered", 9, 3, "Permanent: 400")
+    await ledger.forget_delivered_copies()
+    assert {c.key for c in await ledger.dead_letter_copies()} >= {stopped}
+    assert replayed not in {c.key for c in await ledger.dead_letter_copies()}
 
 
 async def test_record_is_idempotent(ledger: SqlLedger) -> None:
