@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -38,6 +40,15 @@ def restore_structlog() -> Iterator[None]:
     yield
     structlog.configure(**config)
     hlog._merging = merging
+
+
+def handover_check(tmp_path: Path, config_text: str) -> subprocess.CompletedProcess[str]:
+    """`handover check` on this config text, as a user runs it (exit code, stdout, stderr)."""
+    config = tmp_path / "handover.toml"
+    config.write_text(config_text)
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", "check", "--config", str(config)], capture_output=True, text=True
+    )
 
 
 async def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.02) -> Any:

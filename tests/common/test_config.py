@@ -11,6 +11,7 @@ import pytest
 from services.common.config import load_settings, parse_settings
 from services.common.errors import ConfigError
 from services.common.secrets import Secret
+from tests.conftest import handover_check
 
 BASE = """
 [sources.website]
@@ -71,11 +72,7 @@ def test_a_broken_config_names_the_key_and_why(text: str, path: str, words: str)
 
 
 def test_handover_check_prints_the_key_path_and_exits_2(tmp_path: Path) -> None:
-    config = tmp_path / "handover.toml"
-    config.write_text('[targets.crm]\nkind = "hubspott"\n')
-    result = subprocess.run(
-        [sys.executable, "-m", "services.cli", "check", "--config", str(config)], capture_output=True, text=True
-    )
+    result = handover_check(tmp_path, '[targets.crm]\nkind = "hubspott"\n')
     assert result.returncode == 2
     assert "targets.crm.kind: unknown kind 'hubspott'; known: " in result.stderr
     assert "hubspot" in result.stderr and "smtp" in result.stderr
@@ -256,11 +253,7 @@ def test_an_unknown_key_gets_a_suggestion_and_the_known_keys(text: str, path: st
 
 
 def test_handover_check_refuses_an_unsupported_ledger_without_a_traceback(tmp_path: Path) -> None:
-    config = tmp_path / "handover.toml"
-    config.write_text('[ledger]\nurl = "mysql://x"\n')
-    result = subprocess.run(
-        [sys.executable, "-m", "services.cli", "check", "--config", str(config)], capture_output=True, text=True
-    )
+    result = handover_check(tmp_path, '[ledger]\nurl = "mysql://x"\n')
     assert result.returncode == 2
     assert "ledger.url: unsupported database URL (scheme 'mysql')" in result.stderr
     assert "Traceback" not in result.stderr

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from services.common.config import parse_settings
 from services.common.errors import ConfigError
 from services.sync.errors import Permanent
 from services.sync.flows import Condition, compile_condition, event_context
+from tests.conftest import handover_check
 
 WHEN = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
 
@@ -88,11 +87,7 @@ def test_a_decimal_comma_amount_is_refused_when_the_config_loads_naming_the_flow
 
 
 def test_handover_check_prints_the_condition_mistake_and_exits_2(tmp_path: Path) -> None:
-    config = tmp_path / "handover.toml"
-    config.write_text(BIG_ORDERS.format(data_dir=tmp_path / "data", cond="order.total >= '100,00'"))
-    result = subprocess.run(
-        [sys.executable, "-m", "services.cli", "check", "--config", str(config)], capture_output=True, text=True
-    )
+    result = handover_check(tmp_path, BIG_ORDERS.format(data_dir=tmp_path / "data", cond="order.total >= '100,00'"))
     assert result.returncode == 2
     assert "flows[0].if: '100,00' is not a number; order.total is an amount, write 100.00 without quotes" in (
         result.stderr
