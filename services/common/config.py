@@ -320,6 +320,8 @@ def _secret(value: str, env_name: str, env: Mapping[str, str], path: str) -> Sec
     if env_name:
         if env_name not in env:
             raise ConfigError(path + "_env", f"environment variable {env_name} is not set")
+        if not env[env_name].strip():  # an empty key would let anyone sign, or log in
+            raise ConfigError(path + "_env", f"environment variable {env_name} is empty")
         return Secret(env[env_name])
     return Secret(value) if value else None
 
@@ -377,6 +379,11 @@ def parse_settings(text: str, env: Mapping[str, str] | None = None, origin: str 
         if kind not in kinds:
             raise _unknown_kind(path, kind, kinds)
         cfg: SourceConfig = convert(table, kinds[kind].Config, path)
+        for i, value in enumerate(cfg.secrets):
+            if not value.strip():  # an empty key verifies a signature anyone can make
+                raise ConfigError(f"{path}.secrets[{i}]", "is empty; remove it or give the secret")
+        if cfg.secret and not cfg.secret.strip():
+            raise ConfigError(f"{path}.secret", "is blank")
         secrets = [Secret(s) for s in ([cfg.secret] if cfg.secret else []) + list(cfg.secrets)]
         if cfg.secret_env:
             env_secret = _secret("", cfg.secret_env, env, f"{path}.secret")

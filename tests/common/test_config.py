@@ -201,7 +201,7 @@ def test_edge_values_the_product_uses_still_load() -> None:
         dedupe_window_hours = 0.5
         [sources.pay]
         kind = "stripe"
-        secret = "s"
+        secret = "whsec_s"
         tolerance_s = 0             # no timestamp check
         """,
         env={},
@@ -257,3 +257,28 @@ def test_handover_check_refuses_an_unsupported_ledger_without_a_traceback(tmp_pa
     assert result.returncode == 2
     assert "ledger.url: unsupported database URL (scheme 'mysql')" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("table", "env", "path", "says"), [
+    ('[sources.woo]\nkind = "woocommerce"\nsecret_env = "WOO"', {"WOO": ""}, "sources.woo.secret_env",
+     "environment variable WOO is empty"),
+    ('[sources.woo]\nkind = "woocommerce"\nsecrets = ["k1", " "]', {}, "sources.woo.secrets[1]",
+     "is empty; remove it or give the secret"),
+    ('[sources.woo]\nkind = "woocommerce"\nsecret = "  "', {}, "sources.woo.secret", "is blank"),
+    ('[web]\nadmin_password_env = "PW"', {"PW": ""}, "web.admin_password_env", "environment variable PW is empty"),
+])
+def test_an_empty_secret_is_refused_not_taken_as_a_key_anyone_can_sign_with(
+    table: str, env: dict[str, str], path: str, says: str
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_settings(table, env=env)
+    assert (err.value.path, err.value.message) == (path, says)
+
+
+@pytest.mark.parametrize(("secret", "looks"), [("sk_test_123", "an API key"), ("hunter2", "something else")])
+def test_a_stripe_secret_that_is_not_a_signing_secret_is_refused(secret: str, looks: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_settings(f'[sources.pay]\nkind = "stripe"\nsecret = "{secret}"', env={})
+    assert err.value.path == "sources.pay.secret"
+    assert "starts with whsec_" in err.value.message and f"this looks like {looks}" in err.value.message
+    assert secret not in err.value.message  # never echo a secret

@@ -29,7 +29,8 @@ from schemas import (
     PaymentReceived,
     Person,
 )
-from services.common.config import SourceConfig
+from services.common.config import SourceConfig, SourceSpec
+from services.common.errors import ConfigError
 from services.gateway.sources.base import (
     Ignored,
     Inbound,
@@ -101,6 +102,20 @@ class StripeSource(Source):
     produces = ("order.created", "payment.received")
     signature_headers = ("Stripe-Signature",)
     config: StripeConfig
+
+    @classmethod
+    def check(cls, spec: SourceSpec) -> None:
+        """Every secret must be an endpoint signing secret (whsec_...), not an API key."""
+        super().check(spec)
+        for secret in spec.secrets:
+            value = secret.reveal()
+            if not value.startswith("whsec_"):
+                looks = "an API key" if value.startswith(("sk_", "rk_", "pk_")) else "something else"
+                raise ConfigError(
+                    f"sources.{spec.name}.secret",
+                    f"must be the endpoint's signing secret, which starts with whsec_ (this looks like {looks}); "
+                    "find it under Developers → Webhooks → the endpoint → Signing secret",
+                )
 
     def verify(self, inbound: Inbound, now: dt.datetime) -> None:
         """Signature first (any v1 with any active secret), then the timestamp tolerance."""
