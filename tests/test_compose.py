@@ -89,3 +89,10 @@ def test_the_image_gives_its_user_the_data_dir_the_volume_is_mounted_on() -> Non
     made = [ln for ln in lines[:user_at] if ln.startswith("RUN ")]
     assert any(f"mkdir -p {settings.data_dir}" in ln and f"chown {user}:{user} {settings.data_dir}" in ln
                for ln in made), "the data_dir must exist in the image, owned by the user the services run as"
+
+
+def test_compose_has_no_default_credentials_for_its_published_ports() -> None:
+    env = handover_services()["web"]["environment"]
+    assert isinstance(env, dict)
+    for name in ("HANDOVER_ADMIN_PASSWORD", "HANDOVER_API_TOKEN", "HANDOVER_SESSION_SECRET"):
+        assert str(env[name]).startswith(f"${{{name}:?"), f"{name} must be required, not defaulted: {env[name]}"

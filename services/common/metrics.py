@@ -52,7 +52,7 @@ class Metrics:
             ["target"], buckets=BUCKETS, registry=r,
         )
         self.delivery_lag = Histogram(
-            "handover_delivery_lag_seconds", "Event time to delivered",
+            "handover_delivery_lag_seconds", "Received by the gateway to delivered to the target",
             ["target"], buckets=BUCKETS, registry=r,
         )
         self.deadletters = Counter(
