@@ -73,11 +73,18 @@ def _paused(request: web.Request, target: str) -> bool:
     return bool(value)
 
 
+def plain_error(error: str) -> str:
+    """The last error as an owner reads it: without the class name the ledger stores it with
+    ("Permanent: http crm answered 422: ..." -> "http crm answered 422: ...")."""
+    kind, sep, rest = error.strip().partition(": ")
+    return rest if sep and kind in ("Transient", "Permanent", "DeliveryError") else error.strip()
+
+
 def explain(row: DeliveryRow | None, target: str, paused: bool = False) -> str:
     """Why an action is not delivered, in one plain sentence."""
     if row is None:
         return f"Not started yet: {target} has not picked it up (is the sync service running?)."
-    error = row.last_error.strip()
+    error = plain_error(row.last_error)
     said = f" — {target} answered: {error}" if error else ""
     if row.status == DEADLETTERED:
         return (f"Gave up after {row.attempts} attempt{'s' if row.attempts != 1 else ''}{said}. "
@@ -97,9 +104,10 @@ def describe(row: DeliveryRow) -> str:
         got = f" → {row.external_id}" if row.external_id else ""
         return f"delivered{got} at {clock(row.delivered_at)}"
     if row.status == DEADLETTERED:
-        return f"dead-lettered after {row.attempts} attempts: {row.last_error}"
+        return f"dead-lettered after {row.attempts} attempts: {plain_error(row.last_error)}"
     if row.status == RETRYING:
-        return f"retrying at {clock(row.next_attempt_at)} ({row.attempts} attempts so far): {row.last_error}"
+        return (f"retrying at {clock(row.next_attempt_at)} ({row.attempts} attempts so far): "
+                f"{plain_error(row.last_error)}")
     return f"{row.status} ({row.attempts} attempts)"
 
 

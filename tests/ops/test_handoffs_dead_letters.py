@@ -42,6 +42,7 @@ async def test_handoff_monitor_lists_an_event_while_its_target_is_down(hub: Hub,
         block = await wait_for(listed_with_reason)
         assert number in block and "ops_invoices" in block
         assert "service unavailable" in block  # the vendor's own words
+        assert "Transient:" not in block  # not Handover's internal error class
         assert "ops_archive" not in block  # the file target delivered; only what is missing is listed
         samples = hub.runtime.metrics.registry
         from services.web.ops import refresh_gauges
