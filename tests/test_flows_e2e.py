@@ -28,6 +28,7 @@ from tests.sync.fakes.hubspot import FakeHubspot
 from tests.sync.fakes.moneybird import FakeMoneybird
 
 SECRET = "shpss_0123456789abcdef"
+STRIPE_SECRET = "whsec_0123456789abcdef"  # a Stripe endpoint secret is always whsec_...
 TOKEN = "test-token"
 
 CONFIG = """
@@ -53,7 +54,7 @@ kind = "woocommerce"
 secret = "{secret}"
 [sources.stripe]
 kind = "stripe"
-secret = "{secret}"
+secret = "{stripe_secret}"
 [sources.typeform]
 kind = "typeform"
 secret = "{secret}"
@@ -172,6 +173,7 @@ async def world(
     settings = parse_settings(
         CONFIG.format(
             data_dir=data_dir, bootstrap=broker.bootstrap_servers, secret=SECRET, token=TOKEN,
+            stripe_secret=STRIPE_SECRET,
             hubspot=hubspot.url, moneybird=moneybird.url, receiver=receiver.url, smtp_port=smtp_port,
             hook_flows=HOOK_FLOWS,
         ),
@@ -264,8 +266,9 @@ FIXTURES = [
     ("woo", "woocommerce/order_created.json", lambda b, d: {"X-WC-Webhook-Topic": "order.created",
                                                            "X-WC-Webhook-Delivery-ID": d,
                                                            **signing.woocommerce(SECRET, b)}),
-    ("stripe", "stripe/checkout_session_completed.json", lambda b, d: signing.stripe(SECRET, b, int(time.time()))),
-    ("stripe", "stripe/invoice_paid.json", lambda b, d: signing.stripe(SECRET, b, int(time.time()))),
+    ("stripe", "stripe/checkout_session_completed.json",
+     lambda b, d: signing.stripe(STRIPE_SECRET, b, int(time.time()))),
+    ("stripe", "stripe/invoice_paid.json", lambda b, d: signing.stripe(STRIPE_SECRET, b, int(time.time()))),
     ("typeform", "forms/typeform_form_response.json", lambda b, d: signing.typeform(SECRET, b)),
     ("tally", "forms/tally_form_response.json", lambda b, d: signing.tally(SECRET, b)),
     ("webflow", "forms/webflow_form_submission.json",
