@@ -640,7 +640,75 @@ def compile_condition(text: str, where: str, event_type: str) -> Condition:
 
 # --- templates ---------------------------------------------------------------------------------
 
-TEMPLATES = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+class _Absent(jinja2.ChainableUndefined):
+    """What a template reads through an empty optional parent: `order.shipping_address.city`
+    on an order without a shipping address, `order.lines[0].name` on an order without lines.
+
+    The name itself was checked against the schema when the config loaded, so this is data
+    that is simply not there: it renders as "", is false in `{% if %}`, takes `|default(...)`,
+    and `|tojson` gives null. Anything else that is undefined stays StrictUndefined (an error).
+    """
+
+    __slots__ = ()
+
+
+def _finalize(value: Any) -> Any:
+    """How a `{{ ... }}` value becomes text: null as "", dates and timestamps as ISO 8601.
+
+    Decimals keep their exact text (str); `|tojson` output is already text and passes as is.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, dt.date):  # datetimes too: 2017-03-22T16:28:02-03:00
+        return value.isoformat()
+    return value
+
+
+def _json_default(value: Any) -> Any:
+    """msgspec enc_hook for `|tojson` (which encodes dates itself): an absent value is null."""
+    if isinstance(value, _Absent):
+        return None
+    if isinstance(value, jinja2.Undefined):
+        value._fail_with_undefined_error()
+    raise NotImplementedError(type(value))
+
+
+# Decimals as exact strings (never through a float), like the http connector's templates.
+_TOJSON = msgspec.json.Encoder(enc_hook=_json_default, decimal_format="string", order="sorted")
+
+
+class _TemplateEnvironment(ImmutableSandboxedEnvironment):
+    """The sandbox, except that reading through null, or past the end of a list, is absent."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if obj is None or isinstance(obj, _Absent):
+            return _Absent(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if obj is None or isinstance(obj, _Absent):
+            return _Absent(obj=obj, name=argument)
+        if (
+            isinstance(obj, list) and isinstance(argument, int) and not isinstance(argument, bool)
+            and not -len(obj) <= argument < len(obj)
+        ):
+            return _Absent(obj=obj, name=argument)
+        return super().getitem(obj, argument)
+
+
+TEMPLATES = _TemplateEnvironment(
+    undefined=jinja2.StrictUndefined, autoescape=False, finalize=_finalize
+)
+TEMPLATES.policies["json.dumps_function"] = lambda obj, **_: _TOJSON.encode(obj).decode()
+
+
+def _constant_key(node: nodes.Node) -> str | None:
+    """The key of `[0]` or `['name']` as a dotted-name part; None for anything computed."""
+    if isinstance(node, nodes.Const):
+        value = node.value
+        if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+            return str(value)
+    return None
 
 
 def _template_names(tree: nodes.Template) -> list[list[str]]:
@@ -649,11 +717,17 @@ def _template_names(tree: nodes.Template) -> list[list[str]]:
     found: list[list[str]] = []
 
     def visit(node: nodes.Node) -> None:
-        if isinstance(node, nodes.Getattr):
+        if isinstance(node, nodes.Getattr | nodes.Getitem):
+            # `order.lines[0].name` and `order['total']` are checked like dotted names.
             parts: list[str] = []
             cur: nodes.Node = node
-            while isinstance(cur, nodes.Getattr):
-                parts.append(cur.attr)
+            while True:
+                if isinstance(cur, nodes.Getattr):
+                    parts.append(cur.attr)
+                elif isinstance(cur, nodes.Getitem) and _constant_key(cur.arg) is not None:
+                    parts.append(_constant_key(cur.arg))  # type: ignore[arg-type]
+                else:
+                    break
                 cur = cur.node
             if isinstance(cur, nodes.Name) and cur.name not in local:
                 found.append([cur.name, *parts[::-1]])

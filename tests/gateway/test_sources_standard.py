@@ -141,3 +141,66 @@ def test_a_body_that_is_not_an_event_is_a_422_naming_the_field() -> None:
         source.parse(request(body), "x")
     assert info.value.status == 422
     assert [e.path for e in info.value.errors] == ["$.data.total"]
+
+
+PLUS_1 = dt.timezone(dt.timedelta(hours=1))
+
+
+def parse(body: bytes):
+    source = make_source("standard", SECRET, name="partner")
+    (event,) = source.parse(request(body), "x")
+    return event
+
+
+def order_body(**data) -> bytes:
+    raw = json.loads(BODY)
+    raw["time"] = "2030-01-01T12:59:00+01:00"
+    raw["data"].update(data)
+    return json.dumps(raw).encode()
+
+
+def test_event_time_is_normalised_to_utc() -> None:
+    event = parse(order_body())
+    assert event.time == dt.datetime(2030, 1, 1, 11, 59, tzinfo=dt.UTC)
+    assert event.time.utcoffset() == dt.timedelta(0)
+    assert event.time.isoformat() == "2030-01-01T11:59:00+00:00"
+
+
+def test_placed_at_keeps_its_offset_and_placed_at_utc_is_derived() -> None:
+    event = parse(order_body(placed_at="2030-01-01T12:58:00+01:00"))
+    assert event.data.placed_at == dt.datetime(2030, 1, 1, 12, 58, tzinfo=PLUS_1)
+    assert event.data.placed_at.utcoffset() == dt.timedelta(hours=1)
+    assert event.data.placed_at_utc == dt.datetime(2030, 1, 1, 11, 58, tzinfo=dt.UTC)
+    assert event.data.placed_at_utc.utcoffset() == dt.timedelta(0)
+
+
+def test_placed_at_utc_given_in_another_offset_is_normalised() -> None:
+    event = parse(order_body(placed_at="2030-01-01T12:58:00+01:00",
+                             placed_at_utc="2030-01-01T12:58:00+01:00"))
+    assert event.data.placed_at_utc.isoformat() == "2030-01-01T11:58:00+00:00"
+
+
+def test_no_placed_at_leaves_placed_at_utc_empty() -> None:
+    event = parse(order_body())
+    assert (event.data.placed_at, event.data.placed_at_utc) == (None, None)
+
+
+def test_placed_at_and_placed_at_utc_disagreeing_is_a_422_naming_the_field() -> None:
+    body = order_body(placed_at="2030-01-01T12:58:00+01:00", placed_at_utc="2030-01-01T12:58:00Z")
+    source = make_source("standard", SECRET)
+    with pytest.raises(Rejected) as info:
+        source.parse(request(body), "x")
+    assert (info.value.status, info.value.reason) == (422, "invalid_payload")
+    assert [e.path for e in info.value.errors] == ["$.data.placed_at_utc"]
+
+
+def test_payment_paid_at_utc_is_derived_and_time_normalised() -> None:
+    raw = {
+        "type": "payment.received", "id": "p", "source": "s", "time": "2030-01-01T12:59:00+01:00",
+        "data": {"payment_id": "pi_1", "amount": "19.90", "currency": "EUR",
+                 "payer": {"email": "a@example.nl"}, "paid_at": "2030-01-01T12:58:00+01:00"},
+    }
+    event = parse(json.dumps(raw).encode())
+    assert event.time.isoformat() == "2030-01-01T11:59:00+00:00"
+    assert event.data.paid_at.isoformat() == "2030-01-01T12:58:00+01:00"
+    assert event.data.paid_at_utc.isoformat() == "2030-01-01T11:58:00+00:00"

@@ -3,7 +3,9 @@
 Headers webhook-id, webhook-timestamp (unix seconds), webhook-signature (space-separated
 `v1,<base64>` entries; any match passes, other versions are skipped). Signed content is
 f"{id}.{timestamp}.{raw body}"; the HMAC key is the base64 part of the `whsec_...` secret.
-The body is a Handover event; its `id`, `source` and `received_at` are set here.
+The body is a Handover event; its `id`, `source` and `received_at` are set here, `time` is
+normalised to UTC (as the schema documents it), and an order's `placed_at_utc` (a payment's
+`paid_at_utc`) is derived from `placed_at` (`paid_at`) when the sender leaves it out.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import ClassVar
 
 import msgspec
 
-from schemas import AnyEvent, decode_event
+from schemas import AnyEvent, OrderCreated, PaymentReceived, decode_event
 from services.common.config import SourceConfig, SourceSpec
 from services.common.errors import ConfigError
 from services.gateway.sources.base import (
@@ -31,6 +33,7 @@ from services.gateway.sources.base import (
     invalid_signature,
     matches_any,
     missing_signature,
+    to_utc,
     too_deep,
     unix_seconds,
 )
@@ -43,6 +46,37 @@ class StandardConfig(SourceConfig, frozen=True, kw_only=True):
     """A sender that follows the Standard Webhooks spec."""
 
     tolerance_s: int = 300  # the spec's reference libraries: 5 minutes either way
+
+
+def _utc_pair(
+    local: dt.datetime | None, utc: dt.datetime | None, local_name: str, utc_name: str
+) -> dt.datetime | None:
+    """The UTC twin of a timestamp the sender gave with its own offset: derived when absent,
+    normalised to UTC when given, and refused (422 naming it) when it is another instant."""
+    if utc is None:
+        return to_utc(local)
+    utc = to_utc(utc)
+    if local is not None and to_utc(local) != utc:
+        raise invalid([FieldError(
+            f"$.data.{utc_name}",
+            f"{utc_name} is not the same instant as {local_name} "
+            f"({utc.isoformat()} vs {local.isoformat()}); leave it out to derive it",
+        )])
+    return utc
+
+
+def _normalise(event: AnyEvent) -> AnyEvent:
+    """`time` in UTC; the UTC twins of the data's own timestamps filled in and checked."""
+    event = msgspec.structs.replace(event, time=to_utc(event.time))
+    if isinstance(event, OrderCreated):
+        d = event.data
+        utc = _utc_pair(d.placed_at, d.placed_at_utc, "placed_at", "placed_at_utc")
+        event = msgspec.structs.replace(event, data=msgspec.structs.replace(d, placed_at_utc=utc))
+    elif isinstance(event, PaymentReceived):
+        p = event.data
+        utc = _utc_pair(p.paid_at, p.paid_at_utc, "paid_at", "paid_at_utc")
+        event = msgspec.structs.replace(event, data=msgspec.structs.replace(p, paid_at_utc=utc))
+    return event
 
 
 def signing_key(secret: str) -> bytes | None:
@@ -116,6 +150,6 @@ class StandardSource(Source):
         except RecursionError:
             raise too_deep() from None
         event = msgspec.structs.replace(
-            event, id=event_id, source=self.name, received_at=inbound.received_at
+            _normalise(event), id=event_id, source=self.name, received_at=inbound.received_at
         )
         return [event]
