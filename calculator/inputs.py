@@ -124,6 +124,10 @@ def scenario_to_form(scenario: Scenario) -> dict[str, str]:
     return form
 
 
+# A comma before exactly three digits, the way English groups thousands: "1,000", "12,500.5".
+_COMMA_THOUSANDS = re.compile(r"[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?")
+
+
 def parse_decimal(raw: object) -> Decimal:
     """Parse one exact, finite, non-negative decimal; raise ValueError with a user message."""
     if isinstance(raw, bool) or not isinstance(raw, str | int | float | Decimal):
@@ -131,6 +135,11 @@ def parse_decimal(raw: object) -> Decimal:
     text = raw.strip() if isinstance(raw, str) else str(raw)
     if len(text) > MAX_NUMBER_CHARS or not text.isascii():
         raise ValueError(f"{_show(text)} is not a number")
+    if _COMMA_THOUSANDS.fullmatch(text):
+        # "1,000" is one thousand to an English reader: say how to write it, rather than
+        # suggesting a dot ("1.000", which is one).
+        plain = text.replace(",", "")
+        raise ValueError(f"{_show(text)} is not a number; write {plain} without a thousands separator")
     if "," in text:
         raise ValueError(f"{_show(text)} is not a number; use a dot as the decimal separator")
     try:

@@ -105,18 +105,22 @@ def to_csv(
     labels: Sequence[str] | None = None,
     group_names: Sequence[str] = GROUP_NAMES,
 ) -> str:
-    """Return CSV text: one row per handover, worst first, then total, automated and remaining.
+    """Return CSV text: one header row, then one row per handover, worst first, then total,
+    automated and remaining.
 
-    The first row is always CSV_HEADER (stable ids for scripts). `labels`, when given, is a
-    second header row of the same columns for people (a translated one); `group_names` names
-    the three closing rows. `status` is a code: "automated" (connected, volume measured),
-    "connected_estimate" (connected, less than a week measured: the typed volume, or 0, stands
-    in) or "manual" (done by hand).
+    The header is CSV_HEADER (stable ids for scripts, the same in every language) unless
+    `labels` names the same columns for people instead; either way there is exactly one header
+    row, so a spreadsheet or `pandas.read_csv` reads every row after it as data (numbers with a
+    dot decimal, no thousands separator). `group_names` names the three closing rows, whose
+    rank, volume, minutes and error chance cells are empty. `status` is a code: "automated"
+    (connected, volume measured), "connected_estimate" (connected, less than a week measured:
+    the typed volume, or 0, stands in) or "manual" (done by hand).
     """
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(CSV_HEADER)
-    if labels is not None:
+    if labels is None:
+        writer.writerow(CSV_HEADER)
+    else:
         if len(labels) != len(CSV_HEADER):
             raise ValueError(f"labels needs {len(CSV_HEADER)} columns, got {len(labels)}")
         writer.writerow([_cell(label) for label in labels])

@@ -2,8 +2,10 @@
 
 Two kinds of handover meet here. *Connected* ones are the flow actions in the config that have
 `minutes_saved`: their weekly volume is measured from the ledger (through a `CalculatorStore`).
-*Typed* ones are what the owner still does by hand, with volumes typed in; they are saved in the
-store so nobody retypes them, and the whole typed scenario also travels in a `?share=` link.
+*Typed* ones are what the owner still does by hand, with volumes typed in; for the logged-in
+owner (see is_owner) they are saved in the store so nobody retypes them, and the whole typed
+scenario also travels in a `?share=` link (which is how anyone else keeps a scenario: `/` is
+public, so an anonymous visitor's scenario is never saved, nor the saved one shown to them).
 A typed row says which connected flow action carries it through its "Connected by" field
 (`handovers[i].connected`, a link id `<flow name>/<action key>`): the two are then one
 handover, shown under the owner's labels, with the typed volume standing in until the ledger
@@ -20,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -59,6 +61,8 @@ from calculator.model import Block, Range, Savings
 from services.common.appkeys import SETTINGS
 from services.common.config import Settings as AppSettings
 from services.web import i18n, svg
+from services.web.api import bearer_ok
+from services.web.auth import SESSION_KEY, logged_in
 from services.web.csrf import csrf_protect, csrf_token, set_csrf_cookie, setup_csrf
 
 D = Decimal
@@ -180,6 +184,18 @@ class MemoryCalculatorStore:
 CALCULATOR_STORE = web.AppKey("calculator_store", CalculatorStore)
 
 
+def is_owner(request: web.Request) -> bool:
+    """True for the business owner: a logged-in admin session, or the API bearer token.
+
+    Only the owner's scenario is saved and pre-filled: `/` shares its port with the public
+    webhooks, so an anonymous visitor must neither overwrite nor read it. An app without the
+    login pages (no session key) has no owner session at all.
+    """
+    if bearer_ok(request):
+        return True
+    return SESSION_KEY in request.app and logged_in(request)
+
+
 # --- connected handovers from the config --------------------------------------------------------
 
 
@@ -263,40 +279,79 @@ class Inputs:
     fields: dict[str, str]  # renumbered, for the model and the store
     rows: list[dict[str, str]]  # per kept row, its fields without the prefix (for the form)
     origin: list[int]  # kept row i came from form row origin[i]
+    # the settings as the form shows them (the page's decimal comma), without the prefix
+    settings_shown: dict[str, str] = field(default_factory=dict)
 
 
-def clean_form(data: Mapping[str, Any], lang: str) -> tuple[Inputs, list[FieldError]]:
-    """Return the typed fields without blank rows, renumbered, plus errors for unknown names."""
+def clean_form(
+    data: Mapping[str, Any], lang: str, *, typed: bool = True
+) -> tuple[Inputs, list[FieldError]]:
+    """Return the typed fields without blank rows, renumbered, plus errors for unknown names.
+
+    With `typed`, text values were typed by a person on a page in `lang`: a decimal comma is
+    read in Dutch and Danish, and a thousands separator is refused there (i18n.
+    read_decimal_input). A saved scenario or a share link holds the model's own dot-decimal
+    text ("2.125" is two and a bit, not 2125): those pass typed=False. Numbers that are not
+    text (JSON numbers) are never read as localized text.
+    """
     errors: list[FieldError] = []
     settings: dict[str, str] = {}
-    rows: dict[int, dict[str, str]] = {}
+    settings_shown: dict[str, str] = {}
+    rows: dict[int, dict[str, str]] = {}  # the model's text
+    shown: dict[int, dict[str, str]] = {}  # the form's text: as typed, else in lang's style
     for name, value in data.items():
         if name in ("csrf_token", "lang", "html", SHARE):
             continue
+        local = typed and isinstance(value, str)
         text = value.strip() if isinstance(value, str) else str(value)
-        if name.startswith("settings.") and name[9:] in SETTING_FIELDS:
+        m = _ROW.fullmatch(name)
+        is_setting = name.startswith("settings.") and name[9:] in SETTING_FIELDS
+        if not is_setting and not (m and m.group(2) in ROW_FIELDS):
+            errors.append(FieldError(name, "unknown field"))
+            continue
+        number = name[9:] not in ("country", "currency") if is_setting else m.group(2) not in (*TEXTS, LINK)
+        show = text
+        if number and local:
+            text, problem = i18n.read_decimal_input(text, lang)
+            if problem:
+                errors.append(FieldError(name, problem))
+        elif number:
+            # The model's "1.125" is shown as "1,125" on a Dutch page, so sending the form back
+            # unchanged reads the same number (and not "1.125": one thousand, refused).
+            show = i18n.localize_decimal(text, lang)
+        if is_setting:
             if text:
                 settings[name] = text
-            continue
-        m = _ROW.fullmatch(name)
-        if m and m.group(2) in ROW_FIELDS:
-            if m.group(2) not in (*TEXTS, LINK):
-                text = i18n.normalize_decimal_input(text, lang)
+                settings_shown[name[9:]] = show
+        else:
             rows.setdefault(int(m.group(1)), {})[m.group(2)] = text
-            continue
-        errors.append(FieldError(name, "unknown field"))
-    kept = [(i, r) for i, r in sorted(rows.items()) if any(r.values())]
+            shown.setdefault(int(m.group(1)), {})[m.group(2)] = show
+    kept = [i for i in sorted(rows) if any(rows[i].values())]
     fields = dict(settings)
-    for new, (_, row) in enumerate(kept):
-        for suffix, text in row.items():
+    for new, i in enumerate(kept):
+        for suffix, text in rows[i].items():
             if text:
                 fields[f"handovers[{new}].{suffix}"] = text
-    return Inputs(fields, [r for _, r in kept], [i for i, _ in kept]), errors
+    return Inputs(fields, [shown[i] for i in kept], kept, settings_shown), errors
+
+
+def _rendered_rows(errors: list[FieldError], inputs: Inputs) -> list[FieldError]:
+    """Name clean_form's errors by the re-rendered form's rows (blank rows gone), as_rendered."""
+    new = {old: i for i, old in enumerate(inputs.origin)}
+    out = []
+    for e in errors:
+        m = _ROW.fullmatch(e.path)
+        if m and int(m.group(1)) in new:
+            e = FieldError(f"handovers[{new[int(m.group(1))]}].{m.group(2)}", e.message)
+        out.append(e)
+    return out
 
 
 def as_rendered(inputs: Inputs) -> Inputs:
     """Number errors by the re-rendered form (blank rows gone) rather than by the posted one."""
-    return Inputs(inputs.fields, inputs.rows, list(range(len(inputs.rows))))
+    return Inputs(
+        inputs.fields, inputs.rows, list(range(len(inputs.rows))), inputs.settings_shown
+    )
 
 
 def _form_path(path: str, origin: list[int]) -> str:
@@ -905,7 +960,7 @@ async def _page(
             view=view,
             charts=chart_svgs,
             rows=_form_rows(inputs),
-            settings_form={k[9:]: v for k, v in inputs.fields.items() if k.startswith("settings.")},
+            settings_form=inputs.settings_shown,
             errors=_field_errors(errors, lang),
             error_list=errors,
             csrf=csrf_token(request),
@@ -915,6 +970,7 @@ async def _page(
             points=POINTS,
             estimates=ESTIMATES,
             notice=notice,
+            owner=is_owner(request),
             connected=connected,
             window_weeks=WINDOW_WEEKS,
         )
@@ -926,7 +982,10 @@ async def _page(
 
 
 async def render_calculator(request: web.Request) -> web.Response:
-    """Show the calculator: a shared scenario (?share=), else the saved one, else a blank form."""
+    """Show the calculator: a shared scenario (?share=), else the saved one, else a blank form.
+
+    Only the owner (see is_owner) sees the saved scenario; anyone else starts from a blank form.
+    """
     lang = i18n.pick_lang(request)
     token = request.query.get(SHARE)
     if token:
@@ -936,24 +995,39 @@ async def render_calculator(request: web.Request) -> web.Response:
             empty = Inputs({}, [], [])
             return await _page(request, empty, list(exc.errors), lang, status=422)
     else:
-        data = await request.app[CALCULATOR_STORE].load_typed() or {}
-    inputs, errors = clean_form(data, lang)
+        data = await _saved(request)
+    inputs, errors = clean_form(data, lang, typed=False)
     return await _page(request, as_rendered(inputs), errors, lang, status=422 if errors else 200)
+
+
+async def _saved(request: web.Request) -> dict[str, str]:
+    # The saved scenario is the owner's: nobody else gets to see it (see is_owner).
+    if not is_owner(request):
+        return {}
+    return await request.app[CALCULATOR_STORE].load_typed() or {}
 
 
 @csrf_protect
 async def submit_calculator(request: web.Request) -> web.Response:
-    """Handle the plain form POST: validate, save the typed handovers, re-render the result."""
+    """Handle the plain form POST: validate, re-render the result; save it for the owner only.
+
+    An anonymous visitor gets the same results (and a share link), but nothing is saved: the
+    page says so and offers the owner the login.
+    """
     lang = i18n.pick_lang(request)
     form = await request.post()
     inputs, errors = clean_form({k: v for k, v in form.items() if isinstance(v, str)}, lang)
+    errors = _rendered_rows(errors, inputs)
     inputs = as_rendered(inputs)
     connected = connected_handovers(request.app[SETTINGS])
     if not errors:
         built, errors = build_scenario(inputs, connected, lang)
         if built is not None:
-            await request.app[CALCULATOR_STORE].save_typed(inputs.fields)
-            return await _page(request, inputs, [], lang, notice=i18n.translate(lang, "saved_ok"))
+            notice = ""
+            if is_owner(request):
+                await request.app[CALCULATOR_STORE].save_typed(inputs.fields)
+                notice = i18n.translate(lang, "saved_ok")
+            return await _page(request, inputs, [], lang, notice=notice)
     return await _page(request, inputs, errors, lang, status=422)
 
 
@@ -1012,15 +1086,18 @@ def _flatten_json(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         elif isinstance(value, bool) or not isinstance(value, str | int | float):
             flat[path] = object()  # caught below as "must be text or a number"
         else:
-            flat[path] = value if isinstance(value, str) else repr(value)
+            # Numbers stay numbers: clean_form reads only text as typed in the page's language
+            # (a JSON 1.125 is not "1.125" typed on the Dutch page, 1125 refused).
+            flat[path] = value
     return flat
 
 
 async def calculate_api(request: web.Request) -> web.Response:
     """Compute a scenario given as JSON, form fields or a query; 422 problem+json if bad.
 
-    No side effects (nothing is saved), so it needs no CSRF token; `?html=1` adds the rendered
-    results fragment the page's script swaps in.
+    No side effects (nothing is saved, and the saved scenario is never read), so it needs
+    neither a login nor a CSRF token; `?html=1` adds the rendered results fragment the page's
+    script swaps in.
     """
     lang = i18n.pick_lang(request)
     try:
@@ -1037,7 +1114,7 @@ async def calculate_api(request: web.Request) -> web.Response:
             data = decode_fields(str(token))
         except ValidationError as exc:
             return problem(422, "Invalid input", list(exc.errors), lang)
-    inputs, errors = clean_form(data, lang)
+    inputs, errors = clean_form(data, lang, typed=not token)  # a link holds dot decimals
     built = None
     if not errors:
         built, errors = build_scenario(inputs, connected_handovers(request.app[SETTINGS]), lang)
@@ -1063,21 +1140,18 @@ async def _results_html(
 
 
 async def export_csv(request: web.Request) -> web.Response:
-    """Download the current scenario (?share=, else the saved one) as CSV, worst first.
+    """Download the current scenario (?share=, else the owner's saved one) as CSV, worst first.
 
-    The first row holds stable column ids, the second the same columns in the page's language.
+    One header row of stable column ids (calculator.share.CSV_HEADER, the same in every
+    language); the three closing rows are named in the page's language.
     """
     lang = i18n.pick_lang(request)
     token = request.query.get(SHARE)
     try:
-        data: Mapping[str, Any] = (
-            decode_fields(token)
-            if token
-            else (await request.app[CALCULATOR_STORE].load_typed() or {})
-        )
+        data: Mapping[str, Any] = decode_fields(token) if token else await _saved(request)
     except ValidationError as exc:
         return problem(422, "Invalid input", list(exc.errors), lang)
-    inputs, errors = clean_form(data, lang)
+    inputs, errors = clean_form(data, lang, typed=False)
     built = None
     if not errors:
         built, errors = build_scenario(inputs, connected_handovers(request.app[SETTINGS]), lang)
@@ -1085,10 +1159,9 @@ async def export_csv(request: web.Request) -> web.Response:
         return problem(422, "Invalid input", errors, lang)
     outcome = await run_model(request.app, built)
     return web.Response(
-        # Row 1: stable column ids for scripts (the same in every language); row 2: the same
-        # columns named in the page's language for people; status, badge and tie cells stay
-        # codes. A reader that skips one row after the header works in every language.
-        text=to_csv(outcome.result, i18n.CSV_LABELS[lang], i18n.CSV_GROUPS[lang]),
+        # One header row, stable column ids (a second, translated one would read as data in
+        # spreadsheets and pandas); status, badge and tie cells stay codes.
+        text=to_csv(outcome.result, group_names=i18n.CSV_GROUPS[lang]),
         content_type="text/csv",
         charset="utf-8",
         headers={"Content-Disposition": 'attachment; filename="handover-calculator.csv"'},

@@ -126,6 +126,14 @@ EN: dict[str, str] = {
     "warnings": "Worth a second look",
     "connected_title": "Connected in Handover",
     "saved_ok": "Saved. Next time this page opens with these handovers.",
+    "not_saved": "Your results are not saved.",
+    "log_in_to_keep": "Owner? Log in to keep them for next time.",
+    "calculate_only": "Calculate",
+    "math_note": (
+        "The math uses the likely values; the table shows the middle (P50) of the simulated "
+        "weeks, so the two differ when a range is lopsided (low and high not equally far from "
+        "likely)."
+    ),
     "try": "Try the demo form",
     "nothing": "Add a handover to see what it costs.",
     "country.NL": "Netherlands",
@@ -259,6 +267,14 @@ NL: dict[str, str] = {
     "warnings": "Even nakijken",
     "connected_title": "Gekoppeld in Handover",
     "saved_ok": "Bewaard. De volgende keer opent deze pagina met deze overdrachten.",
+    "not_saved": "Uw resultaten worden niet bewaard.",
+    "log_in_to_keep": "Eigenaar? Log in om ze te bewaren voor de volgende keer.",
+    "calculate_only": "Berekenen",
+    "math_note": (
+        "De berekening gebruikt de waarschijnlijke waarden; de tabel toont het midden (P50) van "
+        "de gesimuleerde weken, dus die twee verschillen als een bereik scheef is (laag en hoog "
+        "niet even ver van waarschijnlijk)."
+    ),
     "try": "Probeer het demoformulier",
     "nothing": "Voeg een overdracht toe om te zien wat die kost.",
     "country.NL": "Nederland",
@@ -388,6 +404,14 @@ DA: dict[str, str] = {
     "warnings": "Værd at kigge på igen",
     "connected_title": "Forbundet i Handover",
     "saved_ok": "Gemt. Næste gang åbner siden med disse overleveringer.",
+    "not_saved": "Dine resultater bliver ikke gemt.",
+    "log_in_to_keep": "Ejer? Log ind for at gemme dem til næste gang.",
+    "calculate_only": "Beregn",
+    "math_note": (
+        "Udregningen bruger de sandsynlige værdier; tabellen viser midten (P50) af de simulerede "
+        "uger, så de to er forskellige, når et interval er skævt (lav og høj ikke lige langt fra "
+        "sandsynlig)."
+    ),
     "try": "Prøv demoformularen",
     "nothing": "Tilføj en overlevering for at se, hvad den koster.",
     "country.NL": "Holland",
@@ -406,8 +430,9 @@ DA: dict[str, str] = {
 
 CATALOGS = {"en": EN, "nl": NL, "da": DA}
 
-# The CSV's second header row, for people (the first is calculator.share.CSV_HEADER, stable ids
-# for scripts, in every language), then the names of its three closing rows.
+# The CSV's columns named for people, per language (calculator.share.to_csv `labels`; the web
+# export writes only the stable ids of CSV_HEADER, one header row), then the names of its three
+# closing rows.
 CSV_LABELS: dict[str, tuple[str, ...]] = {
     "en": (
         "Rank", "Handover", "From system", "To system", "Record type", "Action", "Status",
@@ -475,6 +500,10 @@ MESSAGES: dict[str, dict[str, str]] = {
 # language's decimal comma, known unit words are translated, anything else (a quoted input, a
 # label) stays as it was. Longer templates first, so the most specific one matches.
 TEMPLATES: dict[str, dict[str, str]] = {
+    "{value} is not a number; write {plain} without a thousands separator": {
+        "nl": "{value} is geen getal; schrijf {plain} zonder scheidingsteken voor duizendtallen",
+        "da": "{value} er ikke et tal; skriv {plain} uden tusindtalsseparator",
+    },
     "{value} is not a number; use a dot as the decimal separator": {
         "nl": "{value} is geen getal; gebruik een punt als decimaalteken",
         "da": "{value} er ikke et tal; brug punktum som decimaltegn",
@@ -724,9 +753,41 @@ def format_percent(fraction: Decimal, lang: str, places: int = 1) -> str:
 def normalize_decimal_input(text: str, lang: str) -> str:
     """Accept a decimal comma in Dutch and Danish input ("2,5" -> "2.5").
 
-    Only the unambiguous form (digits, one comma, digits) is rewritten; anything with a
-    thousands separator is left for the model to reject, rather than guessed at.
+    Only the unambiguous form (digits, one comma, digits) is rewritten; a thousands separator
+    is never guessed at: read_decimal_input refuses it.
     """
     if lang in ("nl", "da") and re.fullmatch(r"\s*\d+,\d+\s*", text):
         return text.strip().replace(",", ".")
     return text
+
+
+def localize_decimal(text: str, lang: str) -> str:
+    """Write the model's dot-decimal number for a form in lang ("1.125" -> "1,125" in Dutch).
+
+    The inverse of read_decimal_input, so a form filled in from a link or the saved scenario
+    reads back the same numbers when it is sent unchanged.
+    """
+    if lang in ("nl", "da") and re.fullmatch(r"\d+\.\d+", text):
+        return text.replace(".", ",")
+    return text
+
+
+# "1.000", "12.500", "1.000.000", "1.000,50": a dot before exactly three digits, the way Dutch
+# and Danish group thousands. The model would read "1.000" as one, 1000 times too small. A
+# leading 0 ("0.500") groups nothing, so it stays a decimal.
+_DOT_THOUSANDS = re.compile(r"[1-9]\d{0,2}(?:\.\d{3})+(?:,\d+)?")
+THOUSANDS_MESSAGE = "{value} is not a number; write {plain} without a thousands separator"
+
+
+def read_decimal_input(text: str, lang: str) -> tuple[str, str | None]:
+    """Read a number typed on a page in lang: (text for the model, None) or (text, an error).
+
+    Dutch and Danish write a decimal comma ("1,5" -> "1.5") and group thousands with a dot:
+    "1.000" and "1.000,50" are refused (in English, for translate_message) rather than read as
+    1 and 1.0005. English "1,000" is refused by the model itself (calculator.parse_decimal).
+    """
+    stripped = text.strip()
+    if lang in ("nl", "da") and _DOT_THOUSANDS.fullmatch(stripped):
+        shown = repr(stripped if len(stripped) <= 20 else stripped[:20] + "…")
+        return text, THOUSANDS_MESSAGE.format(value=shown, plain=stripped.replace(".", ""))
+    return normalize_decimal_input(text, lang), None

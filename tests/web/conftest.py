@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -10,11 +12,23 @@ from services.common.appkeys import METRICS, SETTINGS
 from services.common.config import parse_settings
 from services.common.metrics import Metrics
 from services.web.app import setup_web
+from services.web.auth import setup_auth
 from services.web.calculator import CALCULATOR_STORE, ActionVolume, MemoryCalculatorStore
 
-TOML = """
-data_dir = "var"
+ADMIN_PASSWORD = "owner-calculator-pw-4k2j"
+API_TOKEN = "tok-calculator-9d8e"
 
+WEB = f"""
+[web]
+admin_password = "{ADMIN_PASSWORD}"
+api_token = "{API_TOKEN}"
+"""
+
+# Top-level keys first: after [web] they would belong to that table.
+TOML = (
+    'data_dir = "var"\n'
+    + WEB
+    + """
 [sources.website]
 kind = "form"
 
@@ -40,19 +54,34 @@ target = "mail"
 action = "send_email"
 minutes_saved = 2
 """
+)
 
 CRM_FLOW = "Contact form to CRM"
 
 
 def make_app(store: MemoryCalculatorStore | None = None) -> web.Application:
-    """Build the web app the way the runtime does, with a known store."""
+    """Build the web app the way the runtime does (with the admin login), with a known store."""
     app = web.Application()
     app[SETTINGS] = parse_settings(TOML, env={})
     app[METRICS] = Metrics()
     if store is not None:
         app[CALCULATOR_STORE] = store
     setup_web(app)
+    setup_auth(app)  # the runtime adds it with the operations pages
     return app
+
+
+async def login(client: TestClient, password: str = ADMIN_PASSWORD) -> None:
+    """Log the test client in as the owner through the login form (CSRF token, then POST)."""
+    page = await (await client.get("/login")).text()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token is not None
+    r = await client.post(
+        "/login",
+        data={"csrf_token": token.group(1), "password": password, "next": "/"},
+        allow_redirects=False,
+    )
+    assert r.status == 303, await r.text()
 
 
 def crm_volume(**kw) -> ActionVolume:
@@ -70,6 +99,14 @@ def store() -> MemoryCalculatorStore:
 
 @pytest.fixture
 async def client(store):
-    """An aiohttp test client for the app with that store."""
+    """An aiohttp test client for the app with that store (not logged in)."""
     async with TestClient(TestServer(make_app(store))) as c:
+        yield c
+
+
+@pytest.fixture
+async def owner(store):
+    """A test client for the same kind of app, logged in as the owner."""
+    async with TestClient(TestServer(make_app(store))) as c:
+        await login(c)
         yield c

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from services.web.calculator import MemoryCalculatorStore
 from services.web.csrf import COOKIE, FIELD
 from services.web.i18n import format_money, format_number
-from tests.web.conftest import make_app
+from tests.web.conftest import API_TOKEN, login, make_app
 
 ROW = {
     "handovers[0].source": "Shop",
@@ -42,7 +42,8 @@ def field_error(page: str, name: str) -> str:
     return m.group(1)
 
 
-async def test_form_post_round_trip_saves_and_renders_the_result(client, store):
+async def test_form_post_round_trip_saves_and_renders_the_result(owner, store):
+    client = owner  # only the logged-in owner's scenario is saved
     token = await token_of(client)
     r = await client.post("/", data={**ROW, FIELD: token})
     assert r.status == 200
@@ -55,6 +56,65 @@ async def test_form_post_round_trip_saves_and_renders_the_result(client, store):
     again = await (await client.get("/")).text()
     assert 'value="Accounting"' in again
     assert re.search(r'id="hl-hours"><strong>2\.0</strong>', again)
+    assert "Saved. Next time this page opens with these handovers." in page
+    assert 'id="not-saved"' not in again and "Calculate and save" in again
+
+
+async def test_anonymous_visitor_can_calculate_but_nothing_is_saved_or_shown(client, store):
+    # `/` shares its port with the public webhooks: nobody but the owner saves or reads.
+    token = await token_of(client)
+    r = await client.post("/", data={**ROW, FIELD: token})
+    assert r.status == 200
+    page = await r.text()
+    assert re.search(r'id="hl-hours"><strong>2\.0</strong>', page)  # the results are there
+    assert store.typed is None
+    assert "Saved." not in page
+    # said in plain words, with the owner's way to keep them
+    assert "Your results are not saved." in page
+    assert '<a href="/login?next=/">Owner? Log in to keep them for next time.</a>' in page
+    assert 'id="calculate">Calculate</button>' in page
+    # the share link and the CSV of what they posted still work
+    share = re.search(r'id="share-link" href="/\?share=([^&"]+)', page).group(1)
+    assert 'value="Accounting"' in await (await client.get("/", params={"share": share})).text()
+    csv_text = await (await client.get("/calculator.csv", params={"share": share})).text()
+    assert ",Shop," in csv_text
+
+
+async def test_anonymous_visitor_never_sees_the_owners_saved_scenario(store):
+    secret = {**ROW, "handovers[0].target": "Payroll", "handovers[0].hourly_cost.likely": "73"}
+    store.typed = dict(secret)
+    async with TestClient(TestServer(make_app(store))) as anon:
+        page = await (await anon.get("/")).text()
+        assert "Payroll" not in page and 'value="73"' not in page
+        assert "Your results are not saved." in page
+        csv_text = await (await anon.get("/calculator.csv")).text()
+        assert "Payroll" not in csv_text
+        # an anonymous POST does not overwrite it either
+        token = await token_of(anon)
+        await anon.post("/", data={**ROW, FIELD: token})
+        assert store.typed == secret
+        # a forged or wrong session cookie is no login
+        anon.session.cookie_jar.update_cookies({"handover_session": "9999999999.ab.cd"})
+        assert "Payroll" not in await (await anon.get("/")).text()
+    async with TestClient(TestServer(make_app(store))) as owner:
+        await login(owner)
+        page = await (await owner.get("/")).text()
+        assert 'value="Payroll"' in page and 'value="73"' in page
+        assert "Payroll" in await (await owner.get("/calculator.csv")).text()
+    async with TestClient(TestServer(make_app(store))) as script:
+        bearer = {"Authorization": f"Bearer {API_TOKEN}"}
+        assert "Payroll" in await (await script.get("/calculator.csv", headers=bearer)).text()
+        wrong = {"Authorization": "Bearer not-the-token"}
+        assert "Payroll" not in await (await script.get("/calculator.csv", headers=wrong)).text()
+
+
+async def test_the_json_api_neither_saves_nor_reads_the_saved_scenario(client, store):
+    store.typed = {**ROW, "handovers[0].target": "Payroll"}
+    r = await client.post("/api/calculator", data=ROW)
+    assert r.status == 200
+    assert store.typed["handovers[0].target"] == "Payroll"  # untouched
+    r = await client.get("/api/calculator")
+    assert "Payroll" not in await r.text()
 
 
 async def test_post_without_a_matching_csrf_token_is_refused(client, store):
@@ -272,7 +332,8 @@ def ranked_rows(page: str) -> list[str]:
     return re.findall(r'<th scope="row"><span class="label">([^<]*)</span>', page)
 
 
-async def test_connected_by_select_links_a_typed_row_without_javascript(client, store):
+async def test_connected_by_select_links_a_typed_row_without_javascript(owner, store):
+    client = owner
     token = await token_of(client)
     page = await (await client.post("/", data={**LINKED, FIELD: token})).text()
     # not linked: the typed row, the CRM connection (with a suggestion) and the mail one
@@ -373,15 +434,29 @@ async def test_dutch_page_has_no_english_labels_left(client):
     assert message == "&#39;tien&#39; is geen getal"
 
 
-async def test_csv_has_stable_ids_then_the_languages_labels(client):
+async def test_csv_has_one_header_row_of_stable_ids_and_numbers_in_every_data_row(client):
+    from decimal import Decimal
+
     share = (await (await client.post("/api/calculator", data=ROW)).json())["share"]
     text = await (await client.get("/calculator.csv", params={"share": share, "lang": "nl"})).text()
-    rows = list(csv.reader(io.StringIO(text)))
-    assert rows[0][:3] == ["rank", "handover", "source"]  # the same ids in every language
-    assert rows[1][:3] == ["Plaats", "Overdracht", "Van systeem"]
-    assert [row[1] for row in rows[-3:]] == ["totaal", "al geautomatiseerd", "resterend"]
-    shop = next(row for row in rows if row[2] == "Shop")
-    assert shop[rows[0].index("hours_per_week_p50")] == "2.000"  # numbers stay dot-decimal
+    header, *data = list(csv.reader(io.StringIO(text)))
+    assert header[:3] == ["rank", "handover", "source"]  # the same ids in every language
+    assert "Plaats" not in text  # no second, translated header row read as data
+    assert [row[1] for row in data[-3:]] == ["totaal", "al geautomatiseerd", "resterend"]
+    shop = next(row for row in data if row[2] == "Shop")
+    assert shop[header.index("hours_per_week_p50")] == "2.000"  # numbers stay dot-decimal
+    # every data row: its numbers read as numbers (the three closing rows leave per-record
+    # cells empty, which spreadsheets and pandas read as missing, not text)
+    per_record = {"rank", "volume_per_week", "minutes_per_record", "error_probability"}
+    numeric = per_record | {c for c in header if c.startswith(("hours_", "cost_", "errors_"))}
+    for row in data:
+        assert len(row) == len(header)
+        for name in numeric:
+            cell = row[header.index(name)]
+            if cell == "" and name in per_record and row[0] == "":
+                continue
+            Decimal(cell)  # raises if not a number
+    assert sum(1 for row in data if row[0]) == 3  # the typed row and the two connected ones
 
 
 async def test_minutes_per_dead_letter_is_a_setting_on_the_form():
@@ -391,6 +466,7 @@ async def test_minutes_per_dead_letter_is_a_setting_on_the_form():
     # at 4 min each (typed) they take 3 x 4 / 60 = 0.2 h.
     store = MemoryCalculatorStore([crm_volume(delivered_total=90, dead_letters=3)])
     async with TestClient(TestServer(make_app(store))) as client:
+        await login(client)  # the owner: the setting is kept for the next visit
         token = await token_of(client)
         page = await (await client.get("/")).text()
         assert "after 1.5 h (€50) fixing 3 open dead letter(s)" in page
@@ -405,3 +481,96 @@ async def test_minutes_per_dead_letter_is_a_setting_on_the_form():
         assert 'name="settings.dead_letter_minutes" value="4"' in page
         assert store.typed["settings.dead_letter_minutes"] == "4"  # kept for the next visit
         assert "after 0.20 h (€7)" in await (await client.get("/")).text()
+
+
+async def test_dutch_and_danish_thousands_separators_are_refused_not_read_as_decimals(client):
+    token = await token_of(client)
+    for lang, says in (
+        ("nl", "&#39;1.000&#39; is geen getal; schrijf 1000 zonder scheidingsteken voor duizendtallen"),
+        ("da", "&#39;1.000&#39; er ikke et tal; skriv 1000 uden tusindtalsseparator"),
+    ):
+        data = {**ROW, "handovers[0].volume.likely": "1.000", FIELD: token}
+        r = await client.post(f"/?lang={lang}", data=data)
+        assert r.status == 422, lang
+        page = await r.text()
+        assert field_error(page, "handovers[0].volume.likely") == says
+        assert re.search(r'id="f-handovers\[0\]\.volume\.likely"[^>]*value="1.000"', page)
+        for typed, plain in (("12.500", "12500"), ("1.000,50", "1000,50"), ("1.000.000", "1000000")):
+            data = {**ROW, "handovers[0].volume.likely": typed, FIELD: token}
+            page = await (await client.post(f"/?lang={lang}", data=data)).text()
+            assert plain in field_error(page, "handovers[0].volume.likely"), (lang, typed)
+        # the decimal comma still works: 60 x 1.5 / 60 = 1.5 h
+        data = {**ROW, "handovers[0].minutes.likely": "1,5", FIELD: token}
+        r = await client.post(f"/?lang={lang}", data=data)
+        assert r.status == 200
+        assert re.search(r'id="hl-hours"><strong>1,5</strong>', await r.text())
+    # the live results (the JSON API) refuse it the same way; JSON numbers are numbers
+    api = await client.post("/api/calculator?lang=nl", data={**ROW, "handovers[0].volume.likely": "1.000"})
+    assert api.status == 422
+    error = (await api.json())["errors"][0]
+    assert error["field"] == "handovers[0].volume.likely"
+    assert "schrijf 1000 zonder" in error["localized"]
+    body = {"handovers": [{**{k[13:]: v for k, v in ROW.items() if "." not in k[13:]},
+                           "volume": {"likely": 1.125}, "minutes": {"likely": 2}}]}
+    ok = await client.post("/api/calculator?lang=nl", json=body)
+    assert ok.status == 200, await ok.text()
+    shop = next(h for h in (await ok.json())["handovers"] if h["source"] == "Shop")
+    assert shop["volume"]["likely"] == "1.125"
+
+
+async def test_english_thousands_comma_says_to_write_the_number_plainly(client):
+    token = await token_of(client)
+    data = {**ROW, "handovers[0].volume.likely": "1,000", FIELD: token}
+    page = await (await client.post("/", data=data)).text()
+    message = field_error(page, "handovers[0].volume.likely")
+    assert message == "&#39;1,000&#39; is not a number; write 1000 without a thousands separator"
+    assert "use a dot" not in message
+    data = {**ROW, "handovers[0].minutes.likely": "1.5", FIELD: token}
+    page = await (await client.post("/", data=data)).text()
+    assert re.search(r'id="hl-hours"><strong>1\.5</strong>', page)
+
+
+async def test_shared_and_saved_scenarios_keep_their_dot_decimals_in_dutch(owner, store):
+    # A link (or the saved scenario) holds the model's own text: "1.125" is not 1125 refused.
+    data = {**ROW, "handovers[0].volume.likely": "1.125"}
+    share = (await (await owner.post("/api/calculator", data=data)).json())["share"]
+    r = await owner.get("/", params={"share": share, "lang": "nl"})
+    page = await r.text()
+    assert r.status == 200, field_error(page, "handovers[0].volume.likely")
+    # shown Dutch-style, so sending the form back unchanged reads 1.125 again
+    assert re.search(r'id="f-handovers\[0\]\.volume\.likely"[^>]*value="1,125"', page)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    again = await owner.post("/?lang=nl", data={**data, "handovers[0].volume.likely": "1,125", FIELD: token})
+    assert again.status == 200
+    assert 'value="1,125"' in await again.text()  # as typed, not "1.125"
+    assert store.typed["handovers[0].volume.likely"] == "1.125"
+    store.typed = dict(data)
+    assert (await owner.get("/?lang=da")).status == 200
+    assert (await owner.get("/calculator.csv", params={"share": share, "lang": "nl"})).status == 200
+
+
+async def test_show_the_math_says_it_uses_the_likely_values_not_the_p50(client):
+    token = await token_of(client)
+    for lang, text in (
+        ("en", "The math uses the likely values; the table shows the middle (P50) of the simulated"),
+        ("nl", "De berekening gebruikt de waarschijnlijke waarden; de tabel toont het midden (P50)"),
+        ("da", "Udregningen bruger de sandsynlige værdier; tabellen viser midten (P50)"),
+    ):
+        page = await (await client.post(f"/?lang={lang}", data={**ROW, FIELD: token})).text()
+        math = re.search(r'<details class="math">(.*?)</details>', page, re.S)
+        assert math and text in math.group(1), lang
+    html = (await (await client.post("/api/calculator?html=1&lang=en", data=ROW)).json())["html"]
+    assert "The math uses the likely values" in html  # the live results say it too
+
+
+def test_read_decimal_input_refuses_dot_thousands_in_dutch_and_danish_only():
+    from services.web.i18n import read_decimal_input
+
+    for lang in ("nl", "da"):
+        assert read_decimal_input("1,5", lang) == ("1.5", None)
+        assert read_decimal_input("0.500", lang) == ("0.500", None)  # a leading 0 groups nothing
+        assert read_decimal_input("2.5", lang) == ("2.5", None)  # not the thousands pattern
+        for typed in ("1.000", "12.500", " 1.000 ", "1.000,50", "999.999.999"):
+            assert read_decimal_input(typed, lang)[1] is not None, (lang, typed)
+    assert read_decimal_input("1.000", "en") == ("1.000", None)  # an English decimal
+    assert read_decimal_input("1,000", "en") == ("1,000", None)  # the model refuses it, clearly
