@@ -192,6 +192,22 @@ def test_parse_decimal_is_exact():
     assert str(parse_decimal("-0")) == "0"
 
 
+@pytest.mark.parametrize(
+    ("raw", "plain"), [("1,000", "1000"), ("12,500", "12500"), ("1,000,000.5", "1000000.5")]
+)
+def test_a_thousands_comma_says_to_write_the_number_without_it(raw, plain):
+    # Not "use a dot as the decimal separator": that advice turns 1,000 into 1.000, which is 1.
+    with pytest.raises(ValueError) as info:
+        parse_decimal(raw)
+    assert str(info.value) == f"{raw!r} is not a number; write {plain} without a thousands separator"
+
+
+def test_a_decimal_comma_still_says_to_use_a_dot():
+    with pytest.raises(ValueError, match="use a dot as the decimal separator"):
+        parse_decimal("1,5")
+    assert parse_decimal("1.5") == D("1.5")
+
+
 def test_handover_numbers_must_not_have_gaps():
     moved = {k.replace("[0]", "[2]"): v for k, v in form().items()}
     assert "handovers[0]" in errors_of(moved)

@@ -19,6 +19,7 @@ from calculator import (
     parse_scenario,
     to_csv,
 )
+from calculator.share import CSV_HEADER
 
 
 def scenario(**extra):
@@ -117,6 +118,25 @@ def test_csv_has_one_row_per_handover_worst_first_and_totals():
     assert D(invoice["hours_per_week_p50"]) == first.block.hours_per_week.p50
     assert D(invoice["cost_per_year_eur_p90"]) == first.block.cost_per_year_eur.p90
     assert D(rows[-1]["hours_per_week_p50"]) == result.remaining.hours_per_week.p50
+
+
+def test_csv_has_exactly_one_header_row_and_numbers_in_every_data_row():
+    s = scenario()
+    result = compute(s, {s.handovers[1].key: Observation(weekly_delivered=(20, 20, 20))})
+    for labels in (None, [f"Column {i}" for i in range(len(CSV_HEADER))]):
+        header, *data = list(csv.reader(io.StringIO(to_csv(result, labels))))
+        assert header == list(labels or CSV_HEADER)
+        assert len(data) == len(result.handovers) + 3
+        for row in data:
+            cells = dict(zip(CSV_HEADER, row, strict=True))
+            numbers = [v for k, v in cells.items() if k.startswith(("hours_", "cost_", "errors_"))]
+            if cells["rank"]:  # a handover: every number is there
+                numbers += [cells[k] for k in ("rank", "volume_per_week", "minutes_per_record",
+                                               "error_probability")]  # fmt: skip
+            for cell in numbers:
+                D(cell)  # a number, not a label
+    with pytest.raises(ValueError):
+        to_csv(result, ["too", "few"])
 
 
 def test_csv_neutralises_spreadsheet_formulas_in_names():
