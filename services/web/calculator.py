@@ -6,6 +6,10 @@ Two kinds of handover meet here. *Connected* ones are the flow actions in the co
 owner (see is_owner) they are saved in the store so nobody retypes them, and the whole typed
 scenario also travels in a `?share=` link (which is how anyone else keeps a scenario: `/` is
 public, so an anonymous visitor's scenario is never saved, nor the saved one shown to them).
+Everything taken from the ledger or the config's flows (connected rows, measured volumes,
+"already saved", flow names) is the owner's too: an anonymous visitor computes typed handovers
+only, and any "Connected by" link they send (or a share link carries) is dropped, the row
+counted as typed (see visible_connections).
 A typed row says which connected flow action carries it through its "Connected by" field
 (`handovers[i].connected`, a link id `<flow name>/<action key>`): the two are then one
 handover, shown under the owner's labels, with the typed volume standing in until the ledger
@@ -196,6 +200,17 @@ def is_owner(request: web.Request) -> bool:
     return SESSION_KEY in request.app and logged_in(request)
 
 
+def visible_connections(request: web.Request) -> list[Connected]:
+    """Return the connected handovers this request may see: all for the owner, none otherwise.
+
+    Their flow names, measured volumes and savings come from the config and the ledger, which
+    are the owner's business; an anonymous visitor gets the calculator for typed rows only.
+    """
+    if not is_owner(request):
+        return []
+    return connected_handovers(request.app[SETTINGS])
+
+
 # --- connected handovers from the config --------------------------------------------------------
 
 
@@ -284,7 +299,7 @@ class Inputs:
 
 
 def clean_form(
-    data: Mapping[str, Any], lang: str, *, typed: bool = True
+    data: Mapping[str, Any], lang: str, *, typed: bool = True, links: bool = True
 ) -> tuple[Inputs, list[FieldError]]:
     """Return the typed fields without blank rows, renumbered, plus errors for unknown names.
 
@@ -292,7 +307,8 @@ def clean_form(
     read in Dutch and Danish, and a thousands separator is refused there (i18n.
     read_decimal_input). A saved scenario or a share link holds the model's own dot-decimal
     text ("2.125" is two and a bit, not 2125): those pass typed=False. Numbers that are not
-    text (JSON numbers) are never read as localized text.
+    text (JSON numbers) are never read as localized text. Without `links` (an anonymous
+    visitor, see visible_connections) every "Connected by" value is dropped: the row is typed.
     """
     errors: list[FieldError] = []
     settings: dict[str, str] = {}
@@ -308,6 +324,8 @@ def clean_form(
         is_setting = name.startswith("settings.") and name[9:] in SETTING_FIELDS
         if not is_setting and not (m and m.group(2) in ROW_FIELDS):
             errors.append(FieldError(name, "unknown field"))
+            continue
+        if not links and not is_setting and m.group(2) == LINK:
             continue
         number = name[9:] not in ("country", "currency") if is_setting else m.group(2) not in (*TEXTS, LINK)
         show = text
@@ -721,8 +739,12 @@ def _sum_savings(items: list[Savings]) -> Savings:
     )
 
 
-def view_model(outcome: Outcome, lang: str) -> dict[str, Any]:
-    """Return everything the page and the API show, as plain data (numbers as exact strings)."""
+def view_model(outcome: Outcome, lang: str, *, owner: bool = True) -> dict[str, Any]:
+    """Return everything the page and the API show, as plain data (numbers as exact strings).
+
+    Without `owner`, "saved" (what the ledger says Handover already saved) is None: an
+    anonymous visitor's scenario has no connected rows, so there is nothing of theirs to count.
+    """
     result, built = outcome.result, outcome.built
     currency = result.settings.currency
     rows = []
@@ -808,7 +830,7 @@ def view_model(outcome: Outcome, lang: str) -> dict[str, Any]:
         "total": _block_json(result.total, currency),
         "automated": _block_json(result.automated, currency),
         "remaining": _block_json(result.remaining, currency),
-        "saved": _savings_json(saved_total, currency),
+        "saved": _savings_json(saved_total, currency) if owner else None,
         "handovers": rows,
         "warnings": [
             {
@@ -928,7 +950,8 @@ async def _page(
 ) -> web.Response:
     from services.web.app import TEMPLATES
 
-    connected = connected_handovers(request.app[SETTINGS])
+    owner = is_owner(request)
+    connected = visible_connections(request)
     # A first visit with nothing typed and nothing connected is an empty form, not an error.
     empty = not inputs.rows and not connected
     built, model_errors = (None, []) if errors or empty else build_scenario(inputs, connected, lang)
@@ -940,7 +963,7 @@ async def _page(
     currency = "DKK" if lang == "da" else "EUR"
     if built is not None:
         outcome = await run_model(request.app, built)
-        view = view_model(outcome, lang)
+        view = view_model(outcome, lang, owner=owner)
         currency = view["currency"]
     p = Present(lang, currency)
     if outcome is not None and view is not None:
@@ -970,7 +993,7 @@ async def _page(
             points=POINTS,
             estimates=ESTIMATES,
             notice=notice,
-            owner=is_owner(request),
+            owner=owner,
             connected=connected,
             window_weeks=WINDOW_WEEKS,
         )
@@ -984,7 +1007,8 @@ async def _page(
 async def render_calculator(request: web.Request) -> web.Response:
     """Show the calculator: a shared scenario (?share=), else the saved one, else a blank form.
 
-    Only the owner (see is_owner) sees the saved scenario; anyone else starts from a blank form.
+    Only the owner (see is_owner) sees the saved scenario and the connected, measured rows;
+    anyone else starts from a blank form and sees typed rows only.
     """
     lang = i18n.pick_lang(request)
     token = request.query.get(SHARE)
@@ -996,7 +1020,7 @@ async def render_calculator(request: web.Request) -> web.Response:
             return await _page(request, empty, list(exc.errors), lang, status=422)
     else:
         data = await _saved(request)
-    inputs, errors = clean_form(data, lang, typed=False)
+    inputs, errors = clean_form(data, lang, typed=False, links=is_owner(request))
     return await _page(request, as_rendered(inputs), errors, lang, status=422 if errors else 200)
 
 
@@ -1012,19 +1036,22 @@ async def submit_calculator(request: web.Request) -> web.Response:
     """Handle the plain form POST: validate, re-render the result; save it for the owner only.
 
     An anonymous visitor gets the same results (and a share link), but nothing is saved: the
-    page says so and offers the owner the login.
+    page says so and offers the owner the login. Nor are connected rows or measured figures
+    computed for them (see visible_connections).
     """
     lang = i18n.pick_lang(request)
+    owner = is_owner(request)
     form = await request.post()
-    inputs, errors = clean_form({k: v for k, v in form.items() if isinstance(v, str)}, lang)
+    posted = {k: v for k, v in form.items() if isinstance(v, str)}
+    inputs, errors = clean_form(posted, lang, links=owner)
     errors = _rendered_rows(errors, inputs)
     inputs = as_rendered(inputs)
-    connected = connected_handovers(request.app[SETTINGS])
+    connected = visible_connections(request)
     if not errors:
         built, errors = build_scenario(inputs, connected, lang)
         if built is not None:
             notice = ""
-            if is_owner(request):
+            if owner:
                 await request.app[CALCULATOR_STORE].save_typed(inputs.fields)
                 notice = i18n.translate(lang, "saved_ok")
             return await _page(request, inputs, [], lang, notice=notice)
@@ -1097,7 +1124,8 @@ async def calculate_api(request: web.Request) -> web.Response:
 
     No side effects (nothing is saved, and the saved scenario is never read), so it needs
     neither a login nor a CSRF token; `?html=1` adds the rendered results fragment the page's
-    script swaps in.
+    script swaps in. Connected rows, measured volumes and savings are only in the owner's
+    answer (see visible_connections); anyone else gets the typed rows computed.
     """
     lang = i18n.pick_lang(request)
     try:
@@ -1114,28 +1142,30 @@ async def calculate_api(request: web.Request) -> web.Response:
             data = decode_fields(str(token))
         except ValidationError as exc:
             return problem(422, "Invalid input", list(exc.errors), lang)
-    inputs, errors = clean_form(data, lang, typed=not token)  # a link holds dot decimals
+    owner = is_owner(request)
+    # a link holds dot decimals
+    inputs, errors = clean_form(data, lang, typed=not token, links=owner)
     built = None
     if not errors:
-        built, errors = build_scenario(inputs, connected_handovers(request.app[SETTINGS]), lang)
+        built, errors = build_scenario(inputs, visible_connections(request), lang)
     if built is None:
         return problem(422, "Invalid input", errors, lang)
     outcome = await run_model(request.app, built)
-    view = view_model(outcome, lang)
+    view = view_model(outcome, lang, owner=owner)
     if request.query.get("html") == "1":
-        view["html"] = await _results_html(request, outcome, view, lang)
+        view["html"] = await _results_html(request, outcome, view, lang, owner=owner)
     return web.json_response(view)
 
 
 async def _results_html(
-    request: web.Request, outcome: Outcome, view: dict[str, Any], lang: str
+    request: web.Request, outcome: Outcome, view: dict[str, Any], lang: str, *, owner: bool
 ) -> str:
     from services.web.app import TEMPLATES
 
     p = Present(lang, view["currency"])
     return request.app[TEMPLATES].get_template("calculator_results.html").render(
         t=p.t, p=p, lang=lang, view=view, charts=charts(view, outcome, p),
-        window_weeks=WINDOW_WEEKS, notice="",
+        window_weeks=WINDOW_WEEKS, notice="", owner=owner,
     )  # fmt: skip
 
 
@@ -1143,7 +1173,8 @@ async def export_csv(request: web.Request) -> web.Response:
     """Download the current scenario (?share=, else the owner's saved one) as CSV, worst first.
 
     One header row of stable column ids (calculator.share.CSV_HEADER, the same in every
-    language); the three closing rows are named in the page's language.
+    language); the three closing rows are named in the page's language. Connected rows and
+    measured volumes are the owner's only (see visible_connections).
     """
     lang = i18n.pick_lang(request)
     token = request.query.get(SHARE)
@@ -1151,10 +1182,10 @@ async def export_csv(request: web.Request) -> web.Response:
         data: Mapping[str, Any] = decode_fields(token) if token else await _saved(request)
     except ValidationError as exc:
         return problem(422, "Invalid input", list(exc.errors), lang)
-    inputs, errors = clean_form(data, lang, typed=False)
+    inputs, errors = clean_form(data, lang, typed=False, links=is_owner(request))
     built = None
     if not errors:
-        built, errors = build_scenario(inputs, connected_handovers(request.app[SETTINGS]), lang)
+        built, errors = build_scenario(inputs, visible_connections(request), lang)
     if built is None:
         return problem(422, "Invalid input", errors, lang)
     outcome = await run_model(request.app, built)

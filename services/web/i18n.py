@@ -128,6 +128,7 @@ EN: dict[str, str] = {
     "saved_ok": "Saved. Next time this page opens with these handovers.",
     "not_saved": "Your results are not saved.",
     "log_in_to_keep": "Owner? Log in to keep them for next time.",
+    "log_in_to_see_measured": "The owner can log in to see what Handover measured and saved.",
     "calculate_only": "Calculate",
     "math_note": (
         "The math uses the likely values; the table shows the middle (P50) of the simulated "
@@ -269,6 +270,9 @@ NL: dict[str, str] = {
     "saved_ok": "Bewaard. De volgende keer opent deze pagina met deze overdrachten.",
     "not_saved": "Uw resultaten worden niet bewaard.",
     "log_in_to_keep": "Eigenaar? Log in om ze te bewaren voor de volgende keer.",
+    "log_in_to_see_measured": (
+        "De eigenaar kan inloggen om te zien wat Handover heeft gemeten en bespaard."
+    ),
     "calculate_only": "Berekenen",
     "math_note": (
         "De berekening gebruikt de waarschijnlijke waarden; de tabel toont het midden (P50) van "
@@ -406,6 +410,7 @@ DA: dict[str, str] = {
     "saved_ok": "Gemt. Næste gang åbner siden med disse overleveringer.",
     "not_saved": "Dine resultater bliver ikke gemt.",
     "log_in_to_keep": "Ejer? Log ind for at gemme dem til næste gang.",
+    "log_in_to_see_measured": "Ejeren kan logge ind for at se, hvad Handover har målt og sparet.",
     "calculate_only": "Beregn",
     "math_note": (
         "Udregningen bruger de sandsynlige værdier; tabellen viser midten (P50) af de simulerede "

@@ -59,10 +59,10 @@ minutes_saved = 2
 CRM_FLOW = "Contact form to CRM"
 
 
-def make_app(store: MemoryCalculatorStore | None = None) -> web.Application:
+def make_app(store: MemoryCalculatorStore | None = None, toml: str = TOML) -> web.Application:
     """Build the web app the way the runtime does (with the admin login), with a known store."""
     app = web.Application()
-    app[SETTINGS] = parse_settings(TOML, env={})
+    app[SETTINGS] = parse_settings(toml, env={})
     app[METRICS] = Metrics()
     if store is not None:
         app[CALCULATOR_STORE] = store

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from services.sync.connectors import connector_kinds
 from services.web.calculator import MemoryCalculatorStore, Present, ready_connector
-from tests.web.conftest import CRM_FLOW, crm_volume, make_app
+from tests.web.conftest import CRM_FLOW, crm_volume, login, make_app
 
 CRM_KEY = {
     "source": "contact.submitted",
@@ -75,7 +75,8 @@ async def test_defaults_fill_blanks_and_carry_their_source(client):
     assert row["badge"] == "default"  # as solid as its weakest input
 
 
-async def test_connected_actions_are_measured_over_the_window(client):
+async def test_connected_actions_are_measured_over_the_window(owner):
+    client = owner  # connected rows and measured figures are the owner's
     body = await (await post(client, handover())).json()
     crm = next(h for h in body["handovers"] if h["action"] == "upsert_contact")
     # weeks 20, 30, 40: median 30, range 20-40, three weeks of history so far
@@ -99,6 +100,7 @@ async def test_connected_actions_are_measured_over_the_window(client):
 async def test_only_the_last_eight_weeks_count():
     store = MemoryCalculatorStore([crm_volume(weekly_delivered=(500,) * 4 + tuple(range(1, 9)))])
     async with TestClient(TestServer(make_app(store))) as client:
+        await login(client)  # measured figures are the owner's
         body = await (await post(client, handover())).json()
     crm = next(h for h in body["handovers"] if h["action"] == "upsert_contact")
     # last 8 weeks are 1..8: median (4 + 5) / 2 = 4.5; the four weeks of 500 are outside
@@ -107,7 +109,8 @@ async def test_only_the_last_eight_weeks_count():
     assert body["window_weeks"] == 8
 
 
-async def test_measured_volume_replaces_the_typed_one_never_both(client):
+async def test_measured_volume_replaces_the_typed_one_never_both(owner):
+    client = owner  # connected rows and measured figures are the owner's
     typed = handover(**CRM_KEY, volume={"likely": "1000"})
     body = await (await post(client, typed, handover())).json()
     same = [h for h in body["handovers"] if h["action"] == "upsert_contact"]
@@ -119,7 +122,8 @@ async def test_measured_volume_replaces_the_typed_one_never_both(client):
     assert body["headline"]["hours_per_week"]["p50"] == "2.000"
 
 
-async def test_typed_volume_stands_in_until_a_connection_has_data(client):
+async def test_typed_volume_stands_in_until_a_connection_has_data(owner):
+    client = owner  # connected rows and measured figures are the owner's
     typed = handover(
         source="contact.submitted",
         target="mail",
@@ -140,6 +144,7 @@ async def test_already_saved_counts_all_deliveries_net_of_dead_letters():
         [crm_volume(delivered_total=90, dead_letters=3, duplicates=5, test_events=2)]
     )
     async with TestClient(TestServer(make_app(store))) as client:
+        await login(client)  # measured figures are the owner's
         body = await (await post(client, handover())).json()
     saved = body["saved"]
     # 90 deliveries x 3 min = 4.5 h; 3 dead letters x 30 min fixing (10 x 3 min) = 1.5 h;
@@ -262,7 +267,8 @@ async def test_dutch_decimal_comma_is_accepted_in_dutch_only(client):
     assert en.status == 422
 
 
-async def test_unconnected_handover_says_whether_a_connector_exists(client):
+async def test_unconnected_handover_says_whether_a_connector_exists(owner):
+    client = owner  # connected rows and measured figures are the owner's
     body = await (
         await post(client, handover(target="E-mail"), handover(action="b", target="Exact Online"))
     ).json()
@@ -300,6 +306,7 @@ def hours(block):
 async def test_a_linked_row_is_one_handover_typed_until_measured_then_measured():
     store = MemoryCalculatorStore([])  # the CRM flow is connected but has delivered nothing
     async with TestClient(TestServer(make_app(store))) as client:
+        await login(client)  # measured figures are the owner's
         # Not linked: the typed row and the connection are two rows (the double count).
         apart = await (await post(client, web_form(), handover())).json()
         assert len(apart["handovers"]) == 4
@@ -337,7 +344,8 @@ async def test_a_linked_row_is_one_handover_typed_until_measured_then_measured()
     assert measured["saved"]["delivered"] == 90
 
 
-async def test_the_link_travels_in_the_share_link_and_is_listed(client):
+async def test_the_link_travels_in_the_share_link_and_is_listed(owner):
+    client = owner  # connected rows and measured figures are the owner's
     body = await (await post(client, web_form(connected=CRM_LINK))).json()
     assert {c["id"] for c in body["connections"]} == {CRM_LINK, f"{CRM_FLOW}/send_email"}
     shared = await (await client.get("/api/calculator", params={"share": body["share"]})).json()
@@ -347,7 +355,8 @@ async def test_the_link_travels_in_the_share_link_and_is_listed(client):
     ]
 
 
-async def test_unknown_or_doubled_links_are_422_on_the_field(client):
+async def test_unknown_or_doubled_links_are_422_on_the_field(owner):
+    client = owner  # connected rows and measured figures are the owner's
     r = await post(client, handover(), web_form(connected="No such flow/x"))
     assert r.status == 422
     errors = (await r.json())["errors"]
@@ -387,6 +396,7 @@ async def test_a_connection_with_deliveries_but_no_full_week_says_what_is_true()
     # Two deliveries this (partial) week: no complete week measured yet.
     store = MemoryCalculatorStore([crm_volume(weekly_delivered=(), delivered_total=2)])
     async with TestClient(TestServer(make_app(store))) as client:
+        await login(client)  # measured figures are the owner's
         body, html = await results(client, handover())
         crm = row_of(body, "upsert_contact")
         assert (crm["status"], crm["delivered"], crm["volume"]["badge"]) == ("waiting", 2, "default")
@@ -429,6 +439,7 @@ async def test_open_dead_letters_costing_more_than_was_saved_are_said_plainly():
     assert gross_h < fixing_h  # the case under test: fixing costs more than was saved
     p = Present("en", "EUR")
     async with TestClient(TestServer(make_app(store))) as client:
+        await login(client)  # measured figures are the owner's
         body, html = await results(client, handover())
         for saved in (body["saved"], row_of(body, "upsert_contact")["saved"]):
             assert saved["costs_more"] is True
@@ -471,6 +482,7 @@ async def test_open_dead_letters_costing_more_than_was_saved_are_said_plainly():
 async def test_dead_letters_before_any_delivery_are_not_hidden():
     store = MemoryCalculatorStore([crm_volume(weekly_delivered=(), delivered_total=0, dead_letters=2)])
     async with TestClient(TestServer(make_app(store))) as client:
+        await login(client)  # measured figures are the owner's
         body, html = await results(client, handover())
     assert body["saved"]["costs_more"] is True and body["saved"]["dead_letters"] == 2
     assert "Nothing connected has been delivered yet." not in html
@@ -480,6 +492,7 @@ async def test_dead_letters_before_any_delivery_are_not_hidden():
 
 async def test_no_open_dead_letters_reads_plainly():
     async with TestClient(TestServer(make_app(MemoryCalculatorStore([crm_volume()])))) as client:
+        await login(client)  # measured figures are the owner's
         _, html = await results(client, handover())
     # 90 deliveries x 3 min = 4.5 h; x EUR 33.5 = EUR 150.75 -> "€151"
     total = D(90) * CRM_MINUTES / 60

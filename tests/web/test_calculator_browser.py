@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 
 from services.web.calculator import MemoryCalculatorStore
-from tests.web.conftest import crm_volume, make_app
+from tests.web.conftest import ADMIN_PASSWORD, CRM_FLOW, crm_volume, make_app
 
 pytestmark = pytest.mark.browser
 
@@ -52,6 +52,14 @@ async def page():
         await browser.close()
 
 
+async def log_in(page, base_url):
+    """Log in as the owner through the login form, back on the calculator."""
+    await page.goto(base_url + "/login?next=/")
+    await page.fill('input[name="password"]', ADMIN_PASSWORD)
+    await page.click('button[type="submit"]')
+    await page.wait_for_url(base_url + "/")
+
+
 def field(page, name):
     return page.locator(f'[id="f-{name}"]')
 
@@ -83,6 +91,10 @@ async def test_live_calculator_in_the_browser(base_url, page, tmp_path: Path):
 
     await page.goto(base_url + "/")
     hours = page.locator("#hl-hours strong")
+    # Not logged in: typed handovers only, and the way for the owner to see the measured ones.
+    await expect(page.locator('#measured-login a[href="/login?next=/"]')).to_have_text(
+        "The owner can log in to see what Handover measured and saved."
+    )
 
     # One handover: 60 x 2 / 60 = 2 h a week, updated as one types, without submitting.
     await fill_row(page, 0, target="Accounting", volume="60")
@@ -96,8 +108,11 @@ async def test_live_calculator_in_the_browser(base_url, page, tmp_path: Path):
     first = page.locator("#ranking tbody tr").first
     await expect(first.locator(".label")).to_have_text("Shop → Email: order (save)")
     await expect(first.locator(".connector")).to_contain_text("smtp")
-    # two typed + two connected actions in the ranked chart, the biggest bar first
-    await expect(page.locator("#chart-ranked g.bar")).to_have_count(4)
+    # only the two typed handovers in the ranked chart (the connected ones are the owner's),
+    # the biggest bar first
+    await expect(page.locator("#chart-ranked g.bar")).to_have_count(2)
+    await expect(page.locator("#h-saved")).to_have_count(0)
+    assert CRM_FLOW not in await page.content()
     await expect(page.locator("#chart-ranked g.bar").first).to_have_attribute("data-p50", "10.000")
 
     # Dutch: the same scenario travels along; decimal commas and euro amounts Dutch-style.
@@ -115,6 +130,7 @@ async def test_live_calculator_in_the_browser(base_url, page, tmp_path: Path):
     text = target.read_text("utf-8")
     assert "Shop → Email: order (save)" in text
     assert ",10.000," in text and ",2.000," in text
+    assert CRM_FLOW not in text
 
     # Bad input: the field says what is wrong, in Dutch, and the numbers are kept as they were.
     await field(page, "handovers[0].volume.likely").fill("-5")
@@ -145,7 +161,8 @@ async def test_stopwatch_fills_in_minutes(base_url, page):
 async def test_linking_a_typed_row_to_its_connection(base_url, page):
     from playwright.async_api import expect
 
-    await page.goto(base_url + "/")
+    await log_in(page, base_url)  # connections and measured figures are the owner's
+    await expect(page.locator("#measured-login")).to_have_count(0)
     hours = page.locator("#hl-hours strong")
     rows = page.locator("#ranking > tbody > tr")
     # Typed by hand: 60 x 2 / 60 = 2 h, next to the two connected actions (three rows).

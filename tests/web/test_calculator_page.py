@@ -285,6 +285,7 @@ async def test_measured_rows_show_the_window_and_savings():
 
     store = MemoryCalculatorStore([crm_volume(delivered_total=90, dead_letters=3)])
     async with TestClient(TestServer(make_app(store))) as client:
+        await login(client)  # measured figures are the owner's
         page = await (await client.get("/")).text()
     assert "median of the last 3 week(s)" in page
     # 4.5 h gross, EUR 150.75 -> "€151"; net 3 h, EUR 100.50 -> "€101" (half-up)
@@ -359,7 +360,8 @@ async def test_connected_by_select_links_a_typed_row_without_javascript(owner, s
     assert f'<option value="{CRM_LINK}" selected>' in await (await client.get("/")).text()
 
 
-async def test_an_unknown_link_is_an_error_next_to_the_select(client, store):
+async def test_an_unknown_link_is_an_error_next_to_the_select(owner, store):
+    client = owner  # an anonymous visitor's links are dropped, not checked
     token = await token_of(client)
     data = {**LINKED, "handovers[0].connected": "Gone/flow", FIELD: token}
     r = await client.post("/", data=data)
@@ -414,7 +416,8 @@ ENGLISH = (
 )
 
 
-async def test_dutch_page_has_no_english_labels_left(client):
+async def test_dutch_page_has_no_english_labels_left(owner):
+    client = owner  # the connected rows' texts are on the owner's page only
     token = await token_of(client)
     data = {**LINKED, "handovers[0].minutes.likely": "0.2", FIELD: token}
     en = await (await client.post("/?lang=en", data=data)).text()
@@ -434,8 +437,10 @@ async def test_dutch_page_has_no_english_labels_left(client):
     assert message == "&#39;tien&#39; is geen getal"
 
 
-async def test_csv_has_one_header_row_of_stable_ids_and_numbers_in_every_data_row(client):
+async def test_csv_has_one_header_row_of_stable_ids_and_numbers_in_every_data_row(owner):
     from decimal import Decimal
+
+    client = owner  # the connected rows are in the owner's CSV only
 
     share = (await (await client.post("/api/calculator", data=ROW)).json())["share"]
     text = await (await client.get("/calculator.csv", params={"share": share, "lang": "nl"})).text()
