@@ -110,3 +110,20 @@ async def owner(store):
     async with TestClient(TestServer(make_app(store))) as c:
         await login(c)
         yield c
+
+
+def handover(**kw):
+    """A typed handover without spread or errors, so hours are exactly V·t/60."""
+    h = {
+        "source": "Shop",
+        "target": "Accounting",
+        "record_type": "order",
+        "action": "save invoice",
+        "fields": "5",
+        "volume": {"likely": "60"},
+        "minutes": {"likely": "2"},
+        "field_error_percent": {"likely": "0"},
+        "hourly_cost": {"likely": "40"},
+    }
+    h.update(kw)
+    return h

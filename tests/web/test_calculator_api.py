@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from services.sync.connectors import connector_kinds
 from services.web.calculator import MemoryCalculatorStore, Present, ready_connector
-from tests.web.conftest import CRM_FLOW, crm_volume, login, make_app
+from tests.web.conftest import CRM_FLOW, crm_volume, handover, login, make_app
 
 CRM_KEY = {
     "source": "contact.submitted",
@@ -20,23 +20,6 @@ CRM_KEY = {
     "record_type": CRM_FLOW,
     "action": "upsert_contact",
 }
-
-
-def handover(**kw):
-    """A typed handover without spread or errors, so hours are exactly V·t/60."""
-    h = {
-        "source": "Shop",
-        "target": "Accounting",
-        "record_type": "order",
-        "action": "save invoice",
-        "fields": "5",
-        "volume": {"likely": "60"},
-        "minutes": {"likely": "2"},
-        "field_error_percent": {"likely": "0"},
-        "hourly_cost": {"likely": "40"},
-    }
-    h.update(kw)
-    return h
 
 
 async def post(client, *handovers, lang="en", **settings):

@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from services.web.calculator import ActionVolume, MemoryCalculatorStore
 from services.web.csrf import FIELD
-from tests.web.conftest import API_TOKEN, CRM_FLOW, TOML, login, make_app
+from tests.web.conftest import API_TOKEN, CRM_FLOW, TOML, handover, login, make_app
 
 # A flow name and ledger figures nobody would type or compute by chance.
 FLOW = "Zebra Ledger Flow 7319"
@@ -26,17 +26,7 @@ TOTAL = 98765  # every delivery so far ("Already saved")
 DEAD = 77
 SECRETS_TEXT = (FLOW, "upsert_contact", "send_email", "4321", "4,321", "98765", "98,765", "216.05")
 
-TYPED = {
-    "source": "Shop",
-    "target": "Accounting",
-    "record_type": "order",
-    "action": "save invoice",
-    "fields": "5",
-    "volume": {"likely": "60"},
-    "minutes": {"likely": "2"},
-    "field_error_percent": {"likely": "0"},
-    "hourly_cost": {"likely": "40"},
-}
+TYPED = handover()  # 60 a week x 2 minutes, no spread or errors
 # The owner's own words for what the flow does, typed, and linked to it.
 OWN = {**TYPED, "source": "Web form", "target": "CRM", "record_type": "contact", "action": "add"}
 FORM = {f"handovers[0].{k}": v for k, v in TYPED.items() if isinstance(v, str)} | {
