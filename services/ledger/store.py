@@ -335,6 +335,10 @@ class SqlLedger:
             key, DEADLETTERED, dlq_offset, DELIVERED,
         )
 
+    async def forget_copy(self, key: str) -> None:
+        """Drop one action's dead-letter copy (it has been delivered)."""
+        await self.db.execute("DELETE FROM dead_letter_copies WHERE key = $1", key)
+
     async def forget_delivered_copies(self) -> None:
         """Drop the copies of dead letters that have been delivered since (replayed)."""
         await self.db.execute(

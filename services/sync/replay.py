@@ -94,7 +94,7 @@ class Replayer:
                 if action.key == action_key:
                     outcome = await worker.deliver(event, event_context(event), flow, action)
                     if outcome.status in ("delivered", "already_delivered"):
-                        await self.ledger.forget_delivered_copies()  # the ledger's copy is not needed now
+                        await self.ledger.forget_copy(dl.headers.get("idempotency-key", ""))  # not needed now
                     return outcome
         return Outcome("failed", f"flow {flow_name!r} has no action {action_key!r} for {dl.target} any more")
 

@@ -98,6 +98,12 @@ def logged_in(request: web.Request) -> bool:
     return valid_session(request.app[SESSION_KEY], request.cookies.get(SESSION_COOKIE))
 
 
+def is_admin(request: web.Request) -> bool:
+    """True for the owner or an operator: a logged-in admin session, or the API bearer token.
+    An app without the login pages (no session key) has no sessions at all."""
+    return bearer_ok(request) or (SESSION_KEY in request.app and logged_in(request))
+
+
 def _protected(path: str) -> bool:
     return any(path == p or path.startswith(p + "/") for p in PROTECTED)
 
@@ -105,7 +111,7 @@ def _protected(path: str) -> bool:
 @web.middleware
 async def require_login(request: web.Request, handler: web.Handler) -> web.StreamResponse:
     """The operations pages need a session (or the API token); browsers are sent to log in."""
-    if _protected(request.path) and not (logged_in(request) or bearer_ok(request)):
+    if _protected(request.path) and not is_admin(request):
         if request.method in ("GET", "HEAD") and "text/html" in request.headers.get("Accept", ""):
             raise web.HTTPFound(f"/login?next={quote(request.path_qs, safe='')}")
         return web.Response(

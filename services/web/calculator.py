@@ -3,7 +3,7 @@
 Two kinds of handover meet here. *Connected* ones are the flow actions in the config that have
 `minutes_saved`: their weekly volume is measured from the ledger (through a `CalculatorStore`).
 *Typed* ones are what the owner still does by hand, with volumes typed in; for the logged-in
-owner (see is_owner) they are saved in the store so nobody retypes them, and the whole typed
+owner (services.web.auth.is_admin) they are saved in the store so nobody retypes them, and the whole typed
 scenario also travels in a `?share=` link (which is how anyone else keeps a scenario: `/` is
 public, so an anonymous visitor's scenario is never saved, nor the saved one shown to them).
 Everything taken from the ledger or the config's flows (connected rows, measured volumes,
@@ -65,8 +65,7 @@ from calculator.model import Block, Range, Savings
 from services.common.appkeys import SETTINGS
 from services.common.config import Settings as AppSettings
 from services.web import i18n, svg
-from services.web.api import bearer_ok
-from services.web.auth import SESSION_KEY, logged_in
+from services.web.auth import is_admin
 from services.web.csrf import csrf_protect, csrf_token, set_csrf_cookie, setup_csrf
 
 D = Decimal
@@ -188,25 +187,13 @@ class MemoryCalculatorStore:
 CALCULATOR_STORE = web.AppKey("calculator_store", CalculatorStore)
 
 
-def is_owner(request: web.Request) -> bool:
-    """True for the business owner: a logged-in admin session, or the API bearer token.
-
-    Only the owner's scenario is saved and pre-filled: `/` shares its port with the public
-    webhooks, so an anonymous visitor must neither overwrite nor read it. An app without the
-    login pages (no session key) has no owner session at all.
-    """
-    if bearer_ok(request):
-        return True
-    return SESSION_KEY in request.app and logged_in(request)
-
-
 def visible_connections(request: web.Request) -> list[Connected]:
     """Return the connected handovers this request may see: all for the owner, none otherwise.
 
     Their flow names, measured volumes and savings come from the config and the ledger, which
     are the owner's business; an anonymous visitor gets the calculator for typed rows only.
     """
-    if not is_owner(request):
+    if not is_admin(request):
         return []
     return connected_handovers(request.app[SETTINGS])
 
@@ -950,7 +937,7 @@ async def _page(
 ) -> web.Response:
     from services.web.app import TEMPLATES
 
-    owner = is_owner(request)
+    owner = is_admin(request)
     connected = visible_connections(request)
     # A first visit with nothing typed and nothing connected is an empty form, not an error.
     empty = not inputs.rows and not connected
@@ -1007,7 +994,7 @@ async def _page(
 async def render_calculator(request: web.Request) -> web.Response:
     """Show the calculator: a shared scenario (?share=), else the saved one, else a blank form.
 
-    Only the owner (see is_owner) sees the saved scenario and the connected, measured rows;
+    Only the owner (services.web.auth.is_admin) sees the saved scenario and the connected, measured rows;
     anyone else starts from a blank form and sees typed rows only.
     """
     lang = i18n.pick_lang(request)
@@ -1020,13 +1007,13 @@ async def render_calculator(request: web.Request) -> web.Response:
             return await _page(request, empty, list(exc.errors), lang, status=422)
     else:
         data = await _saved(request)
-    inputs, errors = clean_form(data, lang, typed=False, links=is_owner(request))
+    inputs, errors = clean_form(data, lang, typed=False, links=is_admin(request))
     return await _page(request, as_rendered(inputs), errors, lang, status=422 if errors else 200)
 
 
 async def _saved(request: web.Request) -> dict[str, str]:
-    # The saved scenario is the owner's: nobody else gets to see it (see is_owner).
-    if not is_owner(request):
+    # The saved scenario is the owner's: nobody else gets to see it (services.web.auth.is_admin).
+    if not is_admin(request):
         return {}
     return await request.app[CALCULATOR_STORE].load_typed() or {}
 
@@ -1040,7 +1027,7 @@ async def submit_calculator(request: web.Request) -> web.Response:
     computed for them (see visible_connections).
     """
     lang = i18n.pick_lang(request)
-    owner = is_owner(request)
+    owner = is_admin(request)
     form = await request.post()
     posted = {k: v for k, v in form.items() if isinstance(v, str)}
     inputs, errors = clean_form(posted, lang, links=owner)
@@ -1142,7 +1129,7 @@ async def calculate_api(request: web.Request) -> web.Response:
             data = decode_fields(str(token))
         except ValidationError as exc:
             return problem(422, "Invalid input", list(exc.errors), lang)
-    owner = is_owner(request)
+    owner = is_admin(request)
     # a link holds dot decimals
     inputs, errors = clean_form(data, lang, typed=not token, links=owner)
     built = None
@@ -1182,7 +1169,7 @@ async def export_csv(request: web.Request) -> web.Response:
         data: Mapping[str, Any] = decode_fields(token) if token else await _saved(request)
     except ValidationError as exc:
         return problem(422, "Invalid input", list(exc.errors), lang)
-    inputs, errors = clean_form(data, lang, typed=False, links=is_owner(request))
+    inputs, errors = clean_form(data, lang, typed=False, links=is_admin(request))
     built = None
     if not errors:
         built, errors = build_scenario(inputs, visible_connections(request), lang)
