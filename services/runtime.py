@@ -7,7 +7,8 @@ Kafka. The tests start the same Runtime, so what they exercise is what users run
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import time
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 
 import msgspec
@@ -19,19 +20,27 @@ from services.common.broker import BrokerError, EmbeddedBroker, publish_address,
 from services.common.config import Settings
 from services.common.kafka import Publisher, all_topics, ensure_topics
 from services.common.metrics import Metrics
-from services.gateway.app import publisher_ctx, setup_gateway
+from services.gateway.app import drain_remembering, setup_gateway
 from services.gateway.dedupe import BatchingDedupe, DedupeStore
 from services.ledger.calculator import LedgerCalculatorStore
+from services.ledger.journal import IntakeJournal
 from services.ledger.store import SqlLedger, open_ledger
 from services.sync.deadletters import restore_dead_letters
 from services.sync.recorder import Recorder
 from services.sync.runner import SyncService
 from services.web.api import setup_api
-from services.web.app import READY_CHECKS, setup_ops, setup_web
+from services.web.app import LIVE_CHECKS, READY_CHECKS, setup_ops, setup_web
 from services.web.calculator import CALCULATOR_STORE
 from services.web.ops import setup_ops_pages
 
 log = structlog.get_logger("handover")
+
+SUPERVISE_EVERY_S = 0.5  # how soon a dead embedded broker is noticed
+ROTATION_CHECK_EVERY_S = 30.0
+QUIET_FOR_ROTATION_S = 10.0  # no webhook for this long: a good moment to rotate the broker
+PRUNE_EVERY_S = 60.0
+RESTART_ATTEMPTS = 8  # then the process is unhealthy (/healthz fails) and a supervisor restarts it
+STOP_PART_TIMEOUT_S = 15.0  # each part's stop; SIGTERM ends within the drain timeout, broker up or not
 
 
 @dataclass
@@ -60,6 +69,10 @@ class Runtime:
     port: int | None = None
     # The gateway's delivery memory; None: the ledger's table (shared by every replica).
     dedupe: DedupeStore | None = None
+    publisher: Publisher | None = None
+    journal: IntakeJournal | None = None  # on: every accepted event is in the ledger before its 2xx
+    fatal: str | None = None  # set when a part cannot recover: /healthz fails
+    background: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
         """Start every part; on failure, stop what already started."""
@@ -86,6 +99,16 @@ class Runtime:
         self.metrics.init_labels(self.settings)
         await ensure_topics(self.settings.kafka, all_topics(self.settings))
         self.ledger = await open_ledger(self.settings.ledger.url)
+        if self.journal_on:
+            self.journal = IntakeJournal(self.ledger.db)
+        if self.parts.gateway or self.journal is not None:
+            self.publisher = Publisher(self.settings.kafka)
+            await self.publisher.start()
+        if self.broker is not None:
+            await self._broker_came_up()
+            self.metrics.broker_up.set(1)
+        elif self.journal is not None and self.parts.gateway:
+            await self._redrive()  # journal asked for on a real cluster: make sure it has everything
         # Every process serves HTTP: at least /healthz, /readyz and /metrics.
         self.runner = web.AppRunner(self.make_app(), access_log=None, handle_signals=False)
         await self.runner.setup()
@@ -94,8 +117,6 @@ class Runtime:
         server = site._server
         assert server is not None and server.sockets  # type: ignore[attr-defined]
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-        if self.broker is not None:
-            await self._embedded_broker_up()
         starting = []
         if self.parts.recorder:
             self.recorder = Recorder(self.settings, self.ledger, self.metrics)
@@ -104,10 +125,22 @@ class Runtime:
             self.sync = SyncService(self.settings, self.metrics, self.parts.targets, ledger=self.ledger)
             starting.append(self.sync.start())
         await asyncio.gather(*starting)  # consumer groups join concurrently
+        if self.broker is not None:
+            self.background.append(asyncio.create_task(self._supervise_broker(), name="broker-supervisor"))
+        if self.journal is not None:
+            self.background.append(asyncio.create_task(self._prune_journal(), name="journal-pruner"))
 
-    async def _embedded_broker_up(self) -> None:
+    @property
+    def journal_on(self) -> bool:
+        """Whether accepted events are journaled: `kafka.journal`, where "auto" means with the
+        embedded broker (memory only) and not with a real cluster."""
+        mode = self.settings.kafka.journal
+        return mode == "on" or (mode == "auto" and self.broker is not None)
+
+    async def _broker_came_up(self) -> None:
         """A new embedded broker holds nothing: write the dead letters the ledger kept again (a
-        failure leaves the copies for the next start), then tell `handover replay` where it is."""
+        failure leaves the copies for the next start), publish every unfinished journaled event
+        again, then tell `handover replay` where it is."""
         assert self.broker is not None and self.ledger is not None
         try:
             restored = await restore_dead_letters(self.settings.kafka, self.ledger, self.settings.targets)
@@ -116,7 +149,103 @@ class Runtime:
         else:
             if restored:
                 log.info("dead_letters_restored", count=restored)
+        if self.journal is not None:
+            await self._redrive()
         publish_address(self.settings.data_dir, self.broker.bootstrap_servers)
+
+    async def _redrive(self) -> None:
+        """Publish every journaled event that is not finished, under its own event id: the
+        consumers skip whatever they had already done."""
+        assert self.journal is not None and self.publisher is not None
+        records = await self.journal.unfinished()
+        for i in range(0, len(records), 500):
+            await self.publisher.publish_records(records[i:i + 500])
+        if records:
+            self.metrics.journal_redriven.inc(len(records))
+            log.info("journal_redriven", count=len(records))
+
+    async def _supervise_broker(self) -> None:
+        """Notice a dead embedded broker within a second and start a fresh one on the same
+        address; now and then, replace one grown too large at a quiet moment."""
+        assert self.broker is not None
+        next_rotation_check = time.monotonic() + ROTATION_CHECK_EVERY_S
+        while True:
+            await asyncio.sleep(SUPERVISE_EVERY_S)
+            code = self.broker.exit_code()
+            if code is not None:
+                await self._recover("crash", f"embedded broker exited with code {code}")
+                continue
+            if time.monotonic() >= next_rotation_check:
+                next_rotation_check = time.monotonic() + ROTATION_CHECK_EVERY_S
+                if self.rotation_due():
+                    await self.rotate_broker()
+
+    def rotation_due(self) -> bool:
+        """The broker holds more than `kafka.embedded_max_rss_mb` and no webhook came in for a
+        while (or it holds twice that: then now). Only with the journal, which re-drives."""
+        limit = self.settings.kafka.embedded_max_rss_mb * 1024 * 1024
+        if self.broker is None or self.journal is None or not limit:
+            return False
+        rss = self.broker.rss_bytes()
+        if rss is None or rss < limit:
+            return False
+        quiet = self.publisher is None or time.monotonic() - self.publisher.last_publish >= QUIET_FOR_ROTATION_S
+        return quiet or rss >= 2 * limit
+
+    async def rotate_broker(self) -> None:
+        """Replace the embedded broker with a fresh, empty one (the journal re-drives what is
+        unfinished): bounds its memory, which it never frees."""
+        assert self.broker is not None
+        rss = self.broker.rss_bytes()
+        log.info("broker_rotating", rss_mb=round((rss or 0) / 1e6, 1))
+        self._broker_unavailable("embedded broker is being replaced; retry shortly")
+        await self.broker.astop()
+        await self._recover("rotation", "rotation")
+
+    def _broker_unavailable(self, reason: str | None) -> None:
+        if self.publisher is not None:
+            self.publisher.unavailable = reason
+        self.metrics.broker_up.set(0 if reason else 1)
+
+    async def _recover(self, why: str, detail: str) -> None:
+        """Start the broker again on its address, then put back what it held: topics, dead
+        letters, unfinished events. Until then the gateway answers 503 with Retry-After."""
+        assert self.broker is not None
+        self._broker_unavailable("embedded broker is restarting; retry shortly")
+        if why == "crash":
+            log.error("broker_died", detail=detail)
+        self.metrics.broker_restarts.labels(why).inc()
+        delay = 0.5
+        for attempt in range(1, RESTART_ATTEMPTS + 1):
+            try:
+                await self.broker.arestart()
+                await ensure_topics(self.settings.kafka, all_topics(self.settings))
+                self._broker_unavailable(None)  # the re-drive publishes through the gateway's publisher
+                await self._broker_came_up()
+            except Exception as exc:  # noqa: BLE001 - try again, then give up loudly
+                self._broker_unavailable("embedded broker is restarting; retry shortly")
+                log.warning("broker_restart_failed", attempt=attempt, error=repr(exc))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            log.info("broker_recovered", reason=why, attempt=attempt)
+            return
+        self.fatal = f"the embedded broker could not be started again after {RESTART_ATTEMPTS} attempts"
+        log.critical("broker_unrecoverable", detail=self.fatal)
+        self._broker_unavailable(self.fatal)
+        await asyncio.Event().wait()  # stay unhealthy until whoever supervises us restarts the process
+
+    async def _prune_journal(self) -> None:
+        """Drop finished journal rows past their dedupe window (and expired dedupe entries)."""
+        assert self.journal is not None
+        while True:
+            try:
+                while await self.journal.prune() >= 5000:
+                    pass  # a large backlog: keep going
+                self.metrics.journal_rows.set(await self.journal.count())
+            except Exception as exc:  # noqa: BLE001 - the next round tries again
+                log.warning("journal_prune_failed", error=repr(exc))
+            await asyncio.sleep(PRUNE_EVERY_S)
 
     def make_app(self) -> web.Application:
         """The HTTP app with the parts this process serves."""
@@ -126,12 +255,14 @@ class Runtime:
         assert self.ledger is not None
         app[READY_CHECKS] = [self.ledger.ready, self._sync_ready]
         app[LEDGER] = self.ledger
+        app[LIVE_CHECKS] = [self._alive]
         if self.parts.gateway:
-            app[PUBLISHER] = Publisher(self.settings.kafka)
-            app[READY_CHECKS].append(app[PUBLISHER].ready)
-            app.cleanup_ctx.append(publisher_ctx)
+            assert self.publisher is not None
+            app[PUBLISHER] = self.publisher
+            app[READY_CHECKS].append(self.publisher.ready)
             # Default: the ledger's table, shared by every gateway replica on the same database.
-            setup_gateway(app, dedupe=self.dedupe or BatchingDedupe(self.ledger))
+            setup_gateway(app, dedupe=self.dedupe or BatchingDedupe(self.ledger), journal=self.journal)
+            app.on_cleanup.append(drain_remembering)
         setup_ops(app)
         if self.parts.web:
             app[CALCULATOR_STORE] = LedgerCalculatorStore(self.ledger)
@@ -139,6 +270,9 @@ class Runtime:
             setup_api(app)
             setup_ops_pages(app)
         return app
+
+    async def _alive(self) -> str | None:
+        return self.fatal
 
     async def _sync_ready(self) -> str | None:
         if self.sync is None:
@@ -152,16 +286,24 @@ class Runtime:
         return f"http://{self.settings.server.host}:{self.port}"
 
     async def stop(self) -> None:
-        """Stop in reverse order: intake first, then sync (draining), then the broker."""
+        """Stop in reverse order: intake first, then sync (draining), then the broker. Each part
+        gets a bounded time, so a stop ends even with the broker gone."""
+        for task in self.background:
+            task.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
+        self.background.clear()
         if self.runner is not None:
-            await self.runner.cleanup()
+            await _bounded(self.runner.cleanup(), STOP_PART_TIMEOUT_S, "http")
             self.runner = None
         if self.sync is not None:
-            await self.sync.stop()
+            await _bounded(self.sync.stop(), self.settings.sync.delivery_timeout_s + STOP_PART_TIMEOUT_S, "sync")
             self.sync = None
         if self.recorder is not None:
-            await self.recorder.stop()
+            await _bounded(self.recorder.stop(), STOP_PART_TIMEOUT_S, "recorder")
             self.recorder = None
+        if self.publisher is not None:
+            await _bounded(self.publisher.stop(), STOP_PART_TIMEOUT_S, "publisher")
+            self.publisher = None
         if self.ledger is not None:
             await self.ledger.close()
             self.ledger = None
@@ -169,3 +311,14 @@ class Runtime:
             withdraw_address(self.settings.data_dir, self.broker.bootstrap_servers)
             await self.broker.astop()
             self.broker = None
+
+
+async def _bounded(stopping: Awaitable[None], timeout_s: float, part: str) -> None:
+    """Await one part's stop for at most `timeout_s`; past that, go on without it."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            await stopping
+    except TimeoutError:
+        log.warning("stop_timed_out", part=part, timeout_s=timeout_s)
+    except Exception as exc:  # noqa: BLE001 - stopping the rest matters more
+        log.warning("stop_failed", part=part, error=repr(exc))

@@ -187,3 +187,25 @@ class EmbeddedBroker:
     async def astop(self) -> None:
         """`stop` without blocking the event loop."""
         await asyncio.to_thread(self.stop)
+
+    def exit_code(self) -> int | None:
+        """The broker's exit code once it has exited (killed, crashed); None while it runs."""
+        return None if self.process is None else self.process.poll()
+
+    def rss_bytes(self) -> int | None:
+        """The broker process's resident memory (Linux /proc), None where it cannot be read."""
+        if self.process is None:
+            return None
+        try:
+            for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        except (OSError, ValueError, IndexError):
+            return None
+        return None
+
+    async def arestart(self, timeout_s: float = 20.0) -> None:
+        """Start a fresh broker on the same address (the old one stopped or died): empty, as
+        memory storage always starts."""
+        await self.astop()
+        await self.astart(timeout_s)

@@ -27,7 +27,7 @@ import typing
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import msgspec
@@ -79,6 +79,13 @@ class KafkaConfig(_Section):
     # answers with an error; `handover run` turns it off there. Keep it on for real Kafka.
     idempotence: bool = True
     client_id: str = "handover"
+    # The intake journal: every accepted event kept in the ledger until its actions are finished,
+    # and published again into a broker that lost it. "auto": on with the embedded broker (which
+    # keeps nothing across a restart), off with a real Kafka cluster (itself the durable log).
+    journal: Literal["auto", "on", "off"] = "auto"
+    # The embedded broker never frees a record (BROKER_NOTES 4): past this resident size it is
+    # replaced by a fresh one at a quiet moment, the journal re-driving what is unfinished. 0: never.
+    embedded_max_rss_mb: Annotated[int, AtLeast0] = 160
 
 
 class LedgerConfig(_Section):

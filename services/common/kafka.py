@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -44,6 +46,25 @@ async def ensure_topics(config: KafkaConfig, topics: Iterable[str]) -> None:
         await admin.close()
 
 
+@dataclass(frozen=True)
+class OutRecord:
+    """One event as a Kafka record: what the gateway publishes, and the intake journal keeps."""
+
+    event_id: str
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...]
+
+
+def event_record(event: Event) -> OutRecord:
+    """The record an event is published as: on its type's topic, keyed by its business key."""
+    return OutRecord(
+        event.id, event_topic(event.type), event.business_key.encode(), encode_event(event),
+        (("event-id", event.id.encode()), ("event-type", event.type.encode())),
+    )
+
+
 class Publisher:
     """Publishes events: acks=all, idempotent producer, keyed by the business key."""
 
@@ -61,6 +82,10 @@ class Publisher:
         # broker with memory storage, a wiped cluster): re-ensure them before the next send, so
         # they get the configured partition count instead of a broker's auto-create default.
         self._recheck_topics = False
+        # Set while the embedded broker is known to be down (restarting): publishing fails at
+        # once with this reason instead of waiting out the timeout.
+        self.unavailable: str | None = None
+        self.last_publish = 0.0  # time.monotonic() of the last acknowledged publish
 
     async def start(self) -> None:
         """Connect to the cluster."""
@@ -72,6 +97,8 @@ class Publisher:
 
     async def ready(self) -> str | None:
         """None when the cluster answers a metadata request within 2 s, else why not."""
+        if self.unavailable:
+            return f"kafka: {self.unavailable}"
         try:
             async with asyncio.timeout(2):
                 await self.producer.client.fetch_all_metadata()
@@ -85,25 +112,25 @@ class Publisher:
 
     async def publish_many(self, events: list[Event]) -> None:
         """Send events concurrently and wait for every ack within the publish timeout."""
+        await self.publish_records([event_record(e) for e in events])
+
+    async def publish_records(self, records: Sequence[OutRecord]) -> None:
+        """Send records concurrently and wait for every ack within the publish timeout."""
+        if self.unavailable:
+            raise BrokerUnavailable(self.unavailable)
         futures = []
         try:
             async with asyncio.timeout(self.config.publish_timeout_s):
                 if self._recheck_topics:
                     await ensure_topics(self.config, [event_topic(t) for t in EVENT_TYPES])
                     self._recheck_topics = False
-                for event in events:
-                    futures.append(
-                        await self.producer.send(
-                            event_topic(event.type),
-                            value=encode_event(event),
-                            key=event.business_key.encode(),
-                            headers=[("event-id", event.id.encode()), ("event-type", event.type.encode())],
-                        )
-                    )
+                for r in records:
+                    futures.append(await self.producer.send(r.topic, value=r.value, key=r.key, headers=list(r.headers)))
                 if len(futures) == 1:
                     await futures[0]  # the usual webhook: one event, no gather
                 else:
                     await asyncio.gather(*futures)
+            self.last_publish = time.monotonic()
         except (TimeoutError, KafkaError) as exc:
             for f in futures:
                 f.cancel()

@@ -76,6 +76,22 @@ class Metrics:
             "handover_events_recorded_total", "Events the recorder wrote to the ledger",
             ["type"], registry=r,
         )
+        self.broker_restarts = Counter(
+            "handover_embedded_broker_restarts_total",
+            "Times the embedded broker was started again: it died (crash) or grew too large (rotation)",
+            ["reason"], registry=r,
+        )
+        self.broker_up = Gauge(
+            "handover_embedded_broker_up", "1 while the embedded broker runs and takes events", registry=r,
+        )
+        self.journal_rows = Gauge(
+            "handover_journal_rows", "Accepted events kept in the intake journal (unfinished, or in dedupe window)",
+            registry=r,
+        )
+        self.journal_redriven = Counter(
+            "handover_journal_redriven_total", "Journaled events published again into a broker that lost them",
+            registry=r,
+        )
         # Refreshed from the ledger by the web process (services.web.ops.refresh_gauges).
         self.handoffs_incomplete = Gauge(
             "handover_handoffs_incomplete", "Events whose expected actions are not all delivered in time",
@@ -92,6 +108,8 @@ class Metrics:
 
     def init_labels(self, settings: Settings) -> None:
         """Pre-initialise every label value this config can produce, so series exist at 0."""
+        for reason in ("crash", "rotation"):
+            self.broker_restarts.labels(reason)
         for source in settings.sources:
             for outcome in WEBHOOK_OUTCOMES:
                 self.webhooks.labels(source, outcome)

@@ -10,7 +10,7 @@ import datetime as dt
 import email.message
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 from typing import TypeVar
 
 import structlog
@@ -20,11 +20,13 @@ from schemas import AnyEvent
 from services.common.appkeys import METRICS, PUBLISHER, SETTINGS
 from services.common.errors import BrokerUnavailable
 from services.common.http import json_response, problem, wants_html
+from services.common.kafka import event_record
 from services.gateway.dedupe import DedupeStore, InFlight, MemoryDedupeStore, Remembering
 from services.gateway.openapi import openapi_document
 from services.gateway.ratelimit import TokenBucket
 from services.gateway.sources import source_kinds
 from services.gateway.sources.base import Ignored, Inbound, Rejected, Source, event_id
+from services.ledger.journal import IntakeJournal
 
 log = structlog.get_logger("handover.gateway")
 
@@ -148,14 +150,23 @@ async def _handle(request: web.Request, source: Source, ids: list[str]) -> web.S
         if isinstance(result, Ignored):
             return _answer(request, source, "ignored", [], reason=result.reason)
         events: list[AnyEvent] = result
+        records = [event_record(e) for e in events]
         try:
-            await app[PUBLISHER].publish_many(list(events))
+            await app[PUBLISHER].publish_records(records)
         except BrokerUnavailable as exc:
             log.warning("broker_unavailable", source=source.name, error=str(exc))
             raise Rejected(
                 503, "broker_unavailable", "the event could not be stored yet; please retry",
                 headers={"Retry-After": str(RETRY_AFTER_S)},
             ) from exc
+        journal = app[JOURNAL]
+        if journal is not None:
+            # The one-box mode: the broker keeps nothing across a restart, so the answer waits
+            # for the journal (and the dedupe entry, in the same commit). Should that fail, the
+            # vendor retries; the event is then published again under the same id, and skipped.
+            await _dedupe(journal.accept(records, cfg.dedupe_window_hours * 3600, eid if delivery else None))
+            ids.extend(e.id for e in events)
+            return _answer(request, source, "accepted", [e.id for e in events])
         ids.extend(e.id for e in events)
         if delivery:
             # Acknowledged by Kafka: answer now and remember the delivery after. Until it is
@@ -169,6 +180,7 @@ async def _handle(request: web.Request, source: Source, ids: list[str]) -> web.S
 
 
 REMEMBERING = web.AppKey("remembering", Remembering)
+JOURNAL = web.AppKey("journal", IntakeJournal | None)  # type: ignore[arg-type]
 
 
 async def _dedupe(call: Awaitable[T]) -> T:
@@ -177,7 +189,7 @@ async def _dedupe(call: Awaitable[T]) -> T:
     except Exception as exc:
         log.warning("dedupe_store_unavailable", error=repr(exc))
         raise Rejected(
-            503, "ledger_unavailable", "the delivery could not be checked yet; please retry",
+            503, "ledger_unavailable", "the delivery could not be checked or recorded yet; please retry",
             headers={"Retry-After": str(RETRY_AFTER_S)},
         ) from exc
 
@@ -208,14 +220,18 @@ async def openapi_json(request: web.Request) -> web.Response:
     return json_response(doc)
 
 
-def setup_gateway(app: web.Application, dedupe: DedupeStore | None = None) -> None:
-    """Add the gateway's routes and state to an app that already holds settings and publisher."""
+def setup_gateway(
+    app: web.Application, dedupe: DedupeStore | None = None, journal: IntakeJournal | None = None
+) -> None:
+    """Add the gateway's routes and state to an app that already holds settings and publisher;
+    with a `journal`, every accepted event is in it before the answer."""
     settings = app[SETTINGS]
     kinds = source_kinds()
     app[SOURCES] = {name: kinds[spec.kind](spec) for name, spec in settings.sources.items()}
     app[DEDUPE] = dedupe if dedupe is not None else MemoryDedupeStore()
     app[INFLIGHT] = InFlight()
     app[REMEMBERING] = Remembering()
+    app[JOURNAL] = journal
     app[BUCKETS] = {
         name: TokenBucket(spec.config.rate_limit_per_minute) for name, spec in settings.sources.items()
     }
@@ -224,10 +240,6 @@ def setup_gateway(app: web.Application, dedupe: DedupeStore | None = None) -> No
     app.router.add_get("/hooks/{source}/thanks", thank_you)
 
 
-async def publisher_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Start the Kafka publisher with the app and stop it after."""
-    await app[PUBLISHER].start()
-    yield
-    if REMEMBERING in app:
-        await app[REMEMBERING].drain()  # answered already: finish remembering those deliveries
-    await app[PUBLISHER].stop()
+async def drain_remembering(app: web.Application) -> None:
+    """At shutdown: finish remembering the deliveries already answered."""
+    await app[REMEMBERING].drain()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -16,78 +17,7 @@ from typing import Any
 from schemas import AnyEvent, ContactSubmitted, CustomerCreated, Event, OrderCreated, PaymentReceived
 from services.ledger.base import KeptDeadLetter, Prior
 from services.ledger.db import Database, connect
-
-SCHEMA = [
-    """CREATE TABLE IF NOT EXISTS events (
-        id TEXT PRIMARY KEY,
-        type TEXT NOT NULL,
-        source TEXT NOT NULL,
-        subject TEXT NOT NULL,
-        keys TEXT NOT NULL,
-        summary TEXT NOT NULL,
-        occurred_at DOUBLE PRECISION NOT NULL,
-        received_at DOUBLE PRECISION,
-        recorded_at DOUBLE PRECISION NOT NULL,
-        test BOOLEAN NOT NULL,
-        topic TEXT NOT NULL,
-        kafka_partition INTEGER NOT NULL,
-        kafka_offset BIGINT NOT NULL
-    )""",
-    "CREATE INDEX IF NOT EXISTS events_recorded ON events (recorded_at)",
-    "CREATE INDEX IF NOT EXISTS events_source ON events (source, recorded_at)",
-    """CREATE TABLE IF NOT EXISTS expected_actions (
-        event_id TEXT NOT NULL,
-        flow TEXT NOT NULL,
-        action TEXT NOT NULL,
-        target TEXT NOT NULL,
-        PRIMARY KEY (event_id, flow, action)
-    )""",
-    """CREATE TABLE IF NOT EXISTS deliveries (
-        key TEXT PRIMARY KEY,
-        event_id TEXT NOT NULL,
-        target TEXT NOT NULL,
-        flow TEXT NOT NULL,
-        action TEXT NOT NULL,
-        status TEXT NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        external_id TEXT NOT NULL DEFAULT '',
-        first_attempt_at DOUBLE PRECISION,
-        last_attempt_at DOUBLE PRECISION,
-        next_attempt_at DOUBLE PRECISION,
-        delivered_at DOUBLE PRECISION,
-        last_error TEXT NOT NULL DEFAULT '',
-        dlq_offset BIGINT,
-        test BOOLEAN NOT NULL DEFAULT FALSE
-    )""",
-    "CREATE INDEX IF NOT EXISTS deliveries_event ON deliveries (event_id)",
-    "CREATE INDEX IF NOT EXISTS deliveries_target ON deliveries (target, status)",
-    "CREATE INDEX IF NOT EXISTS deliveries_delivered ON deliveries (delivered_at)",
-    # A copy of each action's dead letter, so it outlives the embedded broker, which keeps nothing
-    # across a restart (services.sync.deadletters.restore_dead_letters); dropped once delivered.
-    """CREATE TABLE IF NOT EXISTS dead_letter_copies (
-        key TEXT PRIMARY KEY,
-        target TEXT NOT NULL,
-        record_key BYTEA,
-        value BYTEA NOT NULL,
-        headers TEXT NOT NULL,
-        written_at DOUBLE PRECISION NOT NULL
-    )""",
-    """CREATE TABLE IF NOT EXISTS webhook_dedupe (
-        event_id TEXT PRIMARY KEY,
-        expires_at DOUBLE PRECISION NOT NULL
-    )""",
-    """CREATE TABLE IF NOT EXISTS idmap (
-        target TEXT NOT NULL,
-        key TEXT NOT NULL,
-        external_id TEXT NOT NULL,
-        PRIMARY KEY (target, key)
-    )""",
-    """CREATE TABLE IF NOT EXISTS settings_store (
-        name TEXT PRIMARY KEY,
-        value TEXT NOT NULL,
-        updated_at DOUBLE PRECISION NOT NULL
-    )""",
-]
+from services.ledger.migrations import migrate
 
 # Delivery statuses.
 PENDING, SENDING, RETRYING, DELIVERED, DEADLETTERED, FAILED, DEADLETTERING = (
@@ -191,9 +121,13 @@ class SqlLedger:
 
     @classmethod
     async def open(cls, url: str) -> SqlLedger:
-        """Connect and create the tables that do not exist yet."""
+        """Connect and apply the schema migrations this ledger has not had yet."""
         db = await connect(url)
-        await db.script(SCHEMA)
+        try:
+            await migrate(db, f"the ledger at {_printable(url)}")
+        except BaseException:
+            await db.close()
+            raise
         return cls(db)
 
     async def close(self) -> None:
@@ -568,6 +502,11 @@ class SqlLedger:
                 f"SELECT {DeliveryRow.COLUMNS} FROM deliveries WHERE target = $1 ORDER BY key", target
             )
         return [DeliveryRow(*r) for r in rows]
+
+
+def _printable(url: str) -> str:
+    """A ledger URL without its password, for messages."""
+    return re.sub(r"//([^:/@]+):[^@/]*@", r"//\1:***@", url)
 
 
 def _bools(row: Sequence[Any], index: int) -> list[Any]:

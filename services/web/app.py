@@ -15,6 +15,7 @@ from services.web.calculator import setup_calculator
 
 ReadyCheck = Callable[[], Awaitable[str | None]]  # None when ready, else why not
 READY_CHECKS = web.AppKey("ready_checks", list[ReadyCheck])
+LIVE_CHECKS = web.AppKey("live_checks", list[ReadyCheck])  # failing: the process cannot recover
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 
 
@@ -28,7 +29,10 @@ def templates() -> jinja2.Environment:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """Liveness: the process answers."""
+    """Liveness: the process answers and no part has given up (a supervisor restarts it if so)."""
+    problems = [p for check in request.app.get(LIVE_CHECKS, []) if (p := await check()) is not None]
+    if problems:
+        return web.json_response({"status": "failing", "problems": problems}, status=503)
     return web.json_response({"status": "ok"})
 
 
