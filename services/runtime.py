@@ -72,6 +72,7 @@ class Runtime:
     publisher: Publisher | None = None
     journal: IntakeJournal | None = None  # on: every accepted event is in the ledger before its 2xx
     fatal: str | None = None  # set when a part cannot recover: /healthz fails
+    restart_attempts: int = RESTART_ATTEMPTS
     background: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -216,7 +217,7 @@ class Runtime:
             log.error("broker_died", detail=detail)
         self.metrics.broker_restarts.labels(why).inc()
         delay = 0.5
-        for attempt in range(1, RESTART_ATTEMPTS + 1):
+        for attempt in range(1, self.restart_attempts + 1):
             try:
                 await self.broker.arestart()
                 await ensure_topics(self.settings.kafka, all_topics(self.settings))
@@ -230,7 +231,7 @@ class Runtime:
                 continue
             log.info("broker_recovered", reason=why, attempt=attempt)
             return
-        self.fatal = f"the embedded broker could not be started again after {RESTART_ATTEMPTS} attempts"
+        self.fatal = f"the embedded broker could not be started again after {self.restart_attempts} attempts"
         log.critical("broker_unrecoverable", detail=self.fatal)
         self._broker_unavailable(self.fatal)
         await asyncio.Event().wait()  # stay unhealthy until whoever supervises us restarts the process

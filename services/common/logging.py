@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
@@ -46,6 +48,37 @@ def merge_task_context(logger: Any, method_name: str, event_dict: Any) -> Any:
     return event_dict
 
 
+class FloodFilter(logging.Filter):
+    """Lets one record per (logger, message template) through every `interval_s`, for the
+    libraries that repeat themselves in a tight loop (aiokafka retries a dead broker every
+    100 ms per client); the next one let through says how many were held back."""
+
+    def __init__(self, prefixes: tuple[str, ...] = ("aiokafka", "kafka"), interval_s: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.prefixes = prefixes
+        self.interval_s = interval_s
+        self.clock = clock
+        self._seen: dict[tuple[str, int, str], tuple[float, int]] = {}  # -> (let through at, held back since)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for a repeat within the interval; the first after it carries the count."""
+        if not record.name.startswith(self.prefixes):
+            return True
+        key = (record.name, record.levelno, str(record.msg))
+        now = self.clock()
+        last = self._seen.get(key)
+        if last is not None and now - last[0] < self.interval_s:
+            self._seen[key] = (last[0], last[1] + 1)
+            return False
+        if last is not None and last[1]:
+            record.msg = f"{record.msg} ({last[1]} more like this in the last {now - last[0]:.0f} s)"
+        if len(self._seen) > 1000:  # message templates are few; ids in them are not: stay bounded
+            self._seen.clear()
+        self._seen[key] = (now, 0)
+        return True
+
+
 def configure_logging(config: LoggingConfig, stream: object = None) -> None:
     """Configure structlog and the stdlib root logger once, at start-up."""
     global _merging
@@ -71,3 +104,6 @@ def configure_logging(config: LoggingConfig, stream: object = None) -> None:
     _merging = True
     # Libraries (aiokafka, aiohttp) log through stdlib: keep their warnings, drop their chatter.
     logging.basicConfig(level=max(level, logging.WARNING), stream=out, format="%(levelname)s %(name)s: %(message)s")  # type: ignore[arg-type]
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, FloodFilter) for f in handler.filters):
+            handler.addFilter(FloodFilter())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextvars
 import io
 import json
+import logging
 
 import structlog
 
@@ -41,3 +42,31 @@ def test_with_structlog_defaults_the_fields_are_structlog_context_vars(restore_s
         return structlog.contextvars.get_contextvars()
 
     assert contextvars.copy_context().run(run) == {"topic": "t", "partition": 0, "offset": 7, "event_id": "ev-2"}
+
+
+def test_a_library_repeating_itself_is_held_to_one_line_per_interval_with_a_count() -> None:
+    now = [0.0]
+    flood = hlog.FloodFilter(interval_s=10.0, clock=lambda: now[0])
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.addFilter(flood)
+    kafka, ours = logging.getLogger("aiokafka.conn.flood-test"), logging.getLogger("handover.flood-test")
+    for logger in (kafka, ours):
+        logger.addHandler(handler)
+        logger.propagate = False
+    try:
+        for i in range(320):  # 32 s of a client retrying a dead broker every 100 ms
+            now[0] = i * 0.1
+            kafka.error("Unable connect to node with id %s: %s", 1, "Connect call failed")
+        ours.error("broker_died")
+        ours.error("broker_died")
+    finally:
+        for logger in (kafka, ours):
+            logger.removeHandler(handler)
+            logger.propagate = True
+    lines = out.getvalue().splitlines()
+    kafka_lines = [line for line in lines if "Unable connect" in line]
+    assert len(kafka_lines) == 4  # at 0, 10, 20 and 30 s
+    assert kafka_lines[0] == "Unable connect to node with id 1: Connect call failed"
+    assert kafka_lines[1].endswith("(99 more like this in the last 10 s)")
+    assert lines.count("broker_died") == 2  # Handover's own lines are never held back

@@ -1,0 +1,131 @@
+"""The embedded broker under supervision: a dead broker is noticed, the gateway says 503 with
+Retry-After meanwhile, /readyz and /healthz tell the truth, and Handover carries on once a new
+broker is up (or says it cannot, and still stops promptly)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import stat
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from services.common.broker import broker_binary
+from services.common.config import parse_settings
+from services.runtime import Runtime
+from tests.conftest import wait_for
+
+
+def _config(tmp_path: Path) -> str:
+    return (
+        f'data_dir = "{tmp_path}"\n[server]\nport = 0\n[ledger]\nurl = "sqlite:///{tmp_path}/l.db"\n'
+        "[kafka]\nsession_timeout_ms = 6000\nheartbeat_interval_ms = 1000\npublish_timeout_s = 2.0\n"
+        '[web]\nadmin_password = "pw"\n'
+        '[sources.website]\nkind = "form"\n[targets.crm]\nkind = "file"\n'
+        '[[flows]]\nname = "Contact to CRM"\non = "contact.submitted"\n'
+        '[[flows.actions]]\ntarget = "crm"\naction = "upsert_contact"\n'
+    )
+
+
+def _gated_broker(tmp_path: Path, gate: Path) -> Path:
+    """A broker binary that starts only once `gate` exists (so the test can look at the gap)."""
+    script = tmp_path / "gated-tansu"
+    script.write_text(f'#!/bin/sh\nwhile [ ! -e "{gate}" ]; do sleep 0.05; done\nexec "{broker_binary()}" "$@"\n')
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return script
+
+
+async def _form(http: aiohttp.ClientSession, url: str, email: str) -> aiohttp.ClientResponse:
+    async with http.post(f"{url}/hooks/website", json={"email": email, "name": "Ann"}) as r:
+        await r.read()
+        return r
+
+
+def _outbox(tmp_path: Path) -> list[str]:
+    """The e-mail address of every contact delivered to the CRM outbox."""
+    path = tmp_path / "outbox" / "crm.jsonl"
+    lines = path.read_text().splitlines() if path.exists() else []
+    return [json.loads(line)["event"]["data"]["contact"]["email"] for line in lines]
+
+
+async def test_a_dead_broker_is_replaced_and_the_truth_is_told_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = Runtime(parse_settings(_config(tmp_path), env={}))
+    await runtime.start()
+    try:
+        assert runtime.broker is not None and runtime.sync is not None
+        await runtime.sync.wait_assigned()
+        async with aiohttp.ClientSession() as http:
+            url = runtime.base_url
+            assert (await _form(http, url, "before@example.com")).status == 202
+            await wait_for(lambda: "before@example.com" in _outbox(tmp_path))
+
+            gate = tmp_path / "gate"
+            monkeypatch.setenv("HANDOVER_TANSU_BIN", str(_gated_broker(tmp_path, gate)))
+            old = runtime.broker.process
+            assert old is not None
+            old.kill()
+
+            async def readyz() -> tuple[int, dict[str, object]]:
+                async with http.get(f"{url}/readyz") as r:
+                    return r.status, await r.json()
+
+            async def noticed() -> bool:
+                code, body = await readyz()
+                return code == 503 and any("restarting" in p for p in body["problems"])  # type: ignore[union-attr]
+
+            await wait_for(noticed, timeout=10)
+            refused = await _form(http, url, "during@example.com")
+            assert refused.status == 503 and refused.headers["Retry-After"].isdigit()
+            async with http.get(f"{url}/healthz") as r:
+                assert r.status == 200  # recovering: alive, not ready
+            gate.touch()
+
+            async def ready() -> bool:
+                return (await readyz())[0] == 200
+
+            await wait_for(ready, timeout=30)
+            assert runtime.broker.process is not old and runtime.broker.exit_code() is None
+            assert runtime.metrics.registry.get_sample_value(
+                "handover_embedded_broker_restarts_total", {"reason": "crash"}) == 1
+            # The vendor's retry now goes through, and is delivered by the same running Handover.
+            assert (await _form(http, url, "during@example.com")).status == 202
+            await wait_for(lambda: "during@example.com" in _outbox(tmp_path), timeout=40)
+            assert _outbox(tmp_path).count("before@example.com") == 1
+    finally:
+        await runtime.stop()
+
+
+async def test_a_broker_that_cannot_come_back_fails_healthz_and_the_stop_is_still_prompt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = Runtime(parse_settings(_config(tmp_path), env={}), restart_attempts=2)
+    await runtime.start()
+    stopped = False
+    try:
+        assert runtime.broker is not None and runtime.broker.process is not None
+        broken = tmp_path / "broken-tansu"
+        broken.write_text("#!/bin/sh\nexit 3\n")
+        broken.chmod(0o755)
+        monkeypatch.setenv("HANDOVER_TANSU_BIN", str(broken))
+        runtime.broker.process.kill()
+        async with aiohttp.ClientSession() as http:
+
+            async def failing() -> dict[str, object] | None:
+                async with http.get(f"{runtime.base_url}/healthz") as r:
+                    return await r.json() if r.status == 503 else None
+
+            body = await wait_for(failing, timeout=30)
+            assert "could not be started again" in str(body["problems"])
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        await runtime.stop()
+        stopped = True
+        assert loop.time() - began < runtime.settings.sync.delivery_timeout_s + 30
+        assert not (tmp_path / "embedded-broker").exists()
+    finally:
+        if not stopped:
+            await runtime.stop()
