@@ -11,10 +11,14 @@ measured) in a third, and the load client in its own process (a lean HTTP/1.1 cl
 bench/_common.py). Every request is a ~1 KB signed order with its own X-Shopify-Webhook-Id /
 X-Shopify-Event-Id, so dedupe never short-circuits.
 
-Measured: closed-loop max throughput and latency for the three servers (taking turns, `--reps`
-times, medians reported), the gateway/bare ratio (the goal), prototype/bare and
-gateway/prototype (how the goal's reference fares with this client), then open loop at `--rate`
-req/s against the gateway.
+A fourth process is the same gateway with the intake journal on (`kafka.journal = "on"`, its
+own SQLite ledger): every accepted event is committed to the ledger before its 2xx, as in the
+one-box `handover run`. Its cost is the journal/gateway ratio (goal: at most 15 % lower).
+
+Measured: closed-loop max throughput and latency for the four servers (taking turns, `--reps`
+times, medians reported), the gateway/bare ratio, prototype/bare and gateway/prototype (how the
+reference fares with this client), journal/gateway, then open loop at `--rate` req/s against
+the gateway with and without the journal.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ SECRET = "shpss_bench_secret"
 SOURCE = "shop"
 GOAL_RATIO = 0.45
 GOAL_P99_MS = 20.0
+GOAL_JOURNAL_RATIO = 0.85
 
 CONFIG = """\
 data_dir = "{data_dir}"
@@ -57,6 +62,7 @@ port = {port}
 [kafka]
 bootstrap_servers = "{bootstrap}"
 idempotence = false
+journal = "{journal}"
 [ledger]
 url = "sqlite:///{data_dir}/handover.db"
 [logging]
@@ -324,13 +330,22 @@ def main(argv: list[str] | None = None) -> int:
         gw_port, bare_port, proto_port = _free_port(), _free_port(), _free_port()
         cfg = Path(tmp, "handover.toml")
         cfg.write_text(CONFIG.format(data_dir=tmp, port=gw_port, bootstrap=broker.bootstrap_servers,
-                                     source=SOURCE, secret=SECRET))
+                                     source=SOURCE, secret=SECRET, journal="off"))
+        journal_port, journal_dir = _free_port(), Path(tmp, "journal")
+        journal_dir.mkdir()
+        journal_cfg = Path(journal_dir, "handover.toml")
+        journal_cfg.write_text(CONFIG.format(data_dir=journal_dir, port=journal_port, source=SOURCE, secret=SECRET,
+                                             bootstrap=broker.bootstrap_servers, journal="on"))
         gw_log = open(Path(tmp, "gateway.log"), "wb")
         gw_cmd = (["-m", "services.cli", "gateway", "--config", str(cfg)] if args.dedupe == "ledger"
                   else ["-m", "bench.gateway", "--serve-gateway-memory-dedupe", str(cfg)])
         gateway = subprocess.Popen([sys.executable, *gw_cmd],
                                    cwd=ROOT, env=_env(), stdout=gw_log, stderr=subprocess.STDOUT)
         procs.append(gateway)
+        journaled = subprocess.Popen([sys.executable, "-m", "services.cli", "gateway", "--config", str(journal_cfg)],
+                                     cwd=ROOT, env=_env(), stdout=open(Path(journal_dir, "gateway.log"), "wb"),
+                                     stderr=subprocess.STDOUT)
+        procs.append(journaled)
         bare = subprocess.Popen([sys.executable, "-m", "bench.gateway", "--serve-bare", str(bare_port)],
                                 cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(bare)
@@ -340,24 +355,27 @@ def main(argv: list[str] | None = None) -> int:
                                  stderr=open(Path(tmp, "proto.log"), "wb"))
         procs.append(proto)
         _wait_listening(gw_port, gateway, "handover gateway")
+        _wait_listening(journal_port, journaled, "handover gateway with the journal")
         _wait_listening(bare_port, bare, "bare aiohttp")
         _wait_listening(proto_port, proto, "prototype")
         # One request first: proves signature and config, and warms the producer's metadata.
-        smoke = measure({"mode": "closed", "port": gw_port, "concurrency": 1, "duration": 0.3, "warmup": 0.0})
-        if smoke["non_2xx"] or smoke["errors"] or not smoke["requests"]:
-            raise RuntimeError(f"gateway smoke test failed: {smoke} (see {tmp}/gateway.log)")
+        for port in (gw_port, journal_port):
+            smoke = measure({"mode": "closed", "port": port, "concurrency": 1, "duration": 0.3, "warmup": 0.0})
+            if smoke["non_2xx"] or smoke["errors"] or not smoke["requests"]:
+                raise RuntimeError(f"gateway smoke test failed on :{port}: {smoke} (see the logs in {tmp})")
         if args.pause:
             input(f"gateway pid {gateway.pid}; press Enter to start measuring ")
         print(f"gateway pid {gateway.pid} on :{gw_port}, bare pid {bare.pid} on :{bare_port}, "
               f"prototype pid {proto.pid} on :{proto_port}, "
               f"broker {broker.bootstrap_servers}; dedupe {args.dedupe}; {args.reps} reps", file=sys.stderr)
 
-        closed: dict[str, list[dict[str, Any]]] = {"gateway": [], "prototype": [], "bare": []}
+        closed: dict[str, list[dict[str, Any]]] = {"gateway": [], "journal": [], "prototype": [], "bare": []}
         assert broker.process is not None
-        cpu = CpuShares({"gateway": gateway.pid, "prototype": proto.pid, "broker": broker.process.pid,
-                         "bare": bare.pid})
+        cpu = CpuShares({"gateway": gateway.pid, "journal": journaled.pid, "prototype": proto.pid,
+                         "broker": broker.process.pid, "bare": bare.pid})
         for rep in range(args.reps):
-            for name, port in (("gateway", gw_port), ("prototype", proto_port), ("bare", bare_port)):
+            for name, port in (("gateway", gw_port), ("journal", journal_port), ("prototype", proto_port),
+                               ("bare", bare_port)):
                 cpu.start()  # includes the client's start-up and warm-up: a lower bound while loaded
                 r = measure({"mode": "closed", "port": port, "concurrency": args.concurrency,
                              "duration": args.duration, "warmup": args.warmup})
@@ -368,14 +386,16 @@ def main(argv: list[str] | None = None) -> int:
                       f"p99 {r['p99_ms']:6.2f} ms  non-2xx {r['non_2xx']}  errors {r['errors']}  cpu: {shares}",
                       file=sys.stderr)
         opened: list[dict[str, Any]] = []
+        opened_journal: list[dict[str, Any]] = []
         for rep in range(args.reps):
-            r = measure({"mode": "open", "port": gw_port, "rate": args.rate,
-                         "duration": args.open_duration, "warmup": args.warmup})
-            opened.append(r)
-            print(f"  open   rep {rep + 1} gateway: {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.2f} ms  "
-                  f"p99 {r['p99_ms']:6.2f} ms  max {r['max_ms']:7.2f} ms  non-2xx {r['non_2xx']}  "
-                  f"errors {r['errors']}", file=sys.stderr)
-        results.update(closed=closed, open=opened)
+            for name, port, rows in (("gateway", gw_port, opened), ("journal", journal_port, opened_journal)):
+                r = measure({"mode": "open", "port": port, "rate": args.rate,
+                             "duration": args.open_duration, "warmup": args.warmup})
+                rows.append(r)
+                print(f"  open   rep {rep + 1} {name}: {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.2f} ms  "
+                      f"p99 {r['p99_ms']:6.2f} ms  max {r['max_ms']:7.2f} ms  non-2xx {r['non_2xx']}  "
+                      f"errors {r['errors']}", file=sys.stderr)
+        results.update(closed=closed, open=opened, open_journal=opened_journal)
     finally:
         for p in procs:
             _stop(p)
@@ -392,8 +412,11 @@ def main(argv: list[str] | None = None) -> int:
         # median of the per-rep ratios is robust to load that drifts between reps.
         return median([x["rps"] / y["rps"] for x, y in zip(xs, ys, strict=True)])
 
+    j = closed["journal"]
     ratio, proto_ratio, gw_vs_proto = ratio_of(g, b), ratio_of(pr, b), ratio_of(g, pr)
-    non2xx = sum(r["non_2xx"] + r["errors"] for rows in (g, pr, b, opened) for r in rows)
+    journal_ratio = ratio_of(j, g)
+    journal_p99 = med(opened_journal, "p99_ms")
+    non2xx = sum(r["non_2xx"] + r["errors"] for rows in (g, j, pr, b, opened, opened_journal) for r in rows)
     open_non2xx = sum(r["non_2xx"] + r["errors"] for r in opened)
     open_p99 = med(opened, "p99_ms")
     summary = {
@@ -404,6 +427,8 @@ def main(argv: list[str] | None = None) -> int:
         "gateway_vs_prototype": round(gw_vs_proto, 3),
         "ratio": round(ratio, 3), "open_rps": med(opened, "rps"), "open_p50_ms": med(opened, "p50_ms"),
         "open_p99_ms": open_p99, "open_non_2xx": open_non2xx, "all_non_2xx_or_errors": non2xx,
+        "journal_rps": med(j, "rps"), "journal_ratio": round(journal_ratio, 3),
+        "journal_open_p99_ms": journal_p99,
     }
     results["summary"] = summary
     m = results["machine"]
@@ -414,8 +439,10 @@ def main(argv: list[str] | None = None) -> int:
         (f"closed loop, {args.concurrency} conns: bare aiohttp 202", b, summary["bare_rps"]),
         (f"closed loop, {args.concurrency} conns: gateway{'' if args.dedupe == 'ledger' else ' (mem dedupe)'}",
          g, summary["gateway_rps"]),
+        (f"closed loop, {args.concurrency} conns: gateway + journal", j, summary["journal_rps"]),
         (f"closed loop, {args.concurrency} conns: minimal prototype", pr, summary["prototype_rps"]),
         (f"open loop {args.rate:.0f} req/s: gateway", opened, summary["open_rps"]),
+        (f"open loop {args.rate:.0f} req/s: gateway + journal", opened_journal, med(opened_journal, "rps")),
     ]
     for label, rs, rps in rows:
         print(f"{label:50} {rps:9.0f} {med(rs, 'p50_ms'):8.2f} {med(rs, 'p99_ms'):8.2f} "
@@ -427,6 +454,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"open-loop p99: {open_p99:.2f} ms (goal < {GOAL_P99_MS:.0f} ms: "
           f"{'met' if open_p99 < GOAL_P99_MS else 'NOT met'}); non-2xx/errors: {non2xx} "
           f"({'met' if non2xx == 0 else 'NOT met'})")
+    print(f"journal/gateway throughput (median of per-rep ratios): {journal_ratio:.2f} (goal >= "
+          f"{GOAL_JOURNAL_RATIO}: {'met' if journal_ratio >= GOAL_JOURNAL_RATIO else 'NOT met'}); open-loop p99 "
+          f"with the journal: {journal_p99:.2f} ms ({'met' if journal_p99 < GOAL_P99_MS else 'NOT met'})")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     if args.keep:

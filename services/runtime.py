@@ -18,7 +18,7 @@ from aiohttp import web
 from services.common.appkeys import LEDGER, METRICS, PUBLISHER, SETTINGS
 from services.common.broker import BrokerError, EmbeddedBroker, publish_address, running_broker, withdraw_address
 from services.common.config import Settings
-from services.common.kafka import Publisher, all_topics, ensure_topics
+from services.common.kafka import Doorbell, Publisher, all_topics, ensure_topics
 from services.common.metrics import Metrics
 from services.gateway.app import drain_remembering, setup_gateway
 from services.gateway.dedupe import BatchingDedupe, DedupeStore
@@ -102,8 +102,12 @@ class Runtime:
         self.ledger = await open_ledger(self.settings.ledger.url)
         if self.journal_on:
             self.journal = IntakeJournal(self.ledger.db)
+        # One process that publishes and consumes (handover run): its consumers doze on an idle
+        # broker, and the publisher wakes them. Alone, a consumer cannot know: it keeps fetching.
+        consumes = self.parts.sync or self.parts.recorder
+        doorbell = Doorbell() if self.parts.gateway and consumes else None
         if self.parts.gateway or self.journal is not None:
-            self.publisher = Publisher(self.settings.kafka)
+            self.publisher = Publisher(self.settings.kafka, doorbell)
             await self.publisher.start()
         if self.broker is not None:
             await self._broker_came_up()
@@ -120,10 +124,11 @@ class Runtime:
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
         starting = []
         if self.parts.recorder:
-            self.recorder = Recorder(self.settings, self.ledger, self.metrics)
+            self.recorder = Recorder(self.settings, self.ledger, self.metrics, doorbell)
             starting.append(self.recorder.start())
         if self.parts.sync:
-            self.sync = SyncService(self.settings, self.metrics, self.parts.targets, ledger=self.ledger)
+            self.sync = SyncService(self.settings, self.metrics, self.parts.targets, ledger=self.ledger,
+                                    doorbell=doorbell)
             starting.append(self.sync.start())
         await asyncio.gather(*starting)  # consumer groups join concurrently
         if self.broker is not None:

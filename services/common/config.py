@@ -86,6 +86,10 @@ class KafkaConfig(_Section):
     # The embedded broker never frees a record (BROKER_NOTES 4): past this resident size it is
     # replaced by a fresh one at a quiet moment, the journal re-driving what is unfinished. 0: never.
     embedded_max_rss_mb: Annotated[int, AtLeast0] = 160
+    # In `handover run`, a consumer that found nothing for a while stops fetching until this
+    # process publishes something (it is woken at once), looking anyway every this many seconds
+    # for records other processes published (`handover replay`). 0: always fetch.
+    idle_fetch_poll_s: Annotated[float, AtLeast0] = 5.0
 
 
 class LedgerConfig(_Section):

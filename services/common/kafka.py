@@ -65,11 +65,64 @@ def event_record(event: Event) -> OutRecord:
     )
 
 
+class Doorbell:
+    """Rung by this process's publisher after every acknowledged publish, so this process's
+    consumers can stop fetching from an idle broker (which costs CPU at both ends: the test broker
+    answers every fetch only after its full wait, BROKER_NOTES 1) and still start at once."""
+
+    def __init__(self) -> None:
+        self._bells: set[asyncio.Event] = set()
+
+    def listen(self) -> asyncio.Event:
+        """An event that is set whenever something was published (the listener clears it)."""
+        bell = asyncio.Event()
+        self._bells.add(bell)
+        return bell
+
+    def ring(self) -> None:
+        """Wake every listener."""
+        for bell in self._bells:
+            bell.set()
+
+
+class Dozer:
+    """Pauses a consumer's partitions once nothing came for `idle_after_s`, until the doorbell
+    rings or `poll_s` passes (records published by other processes wait at most that long)."""
+
+    def __init__(self, consumer: AIOKafkaConsumer, doorbell: Doorbell | None, poll_s: float,
+                 idle_after_s: float = 2.0) -> None:
+        self.consumer = consumer
+        self.bell = doorbell.listen() if doorbell is not None and poll_s > 0 else None
+        self.idle_after_s = idle_after_s
+        self.poll_s = poll_s
+        self.last_busy = time.monotonic()
+
+    async def after_fetch(self, got_records: bool, may_doze: bool = True) -> None:
+        """Call after every fetch; dozes when idle long enough (and `may_doze`), then resumes."""
+        now = time.monotonic()
+        if got_records or self.bell is None or not may_doze:
+            self.last_busy = now
+            return
+        if now - self.last_busy < self.idle_after_s:
+            return
+        paused = set(self.consumer.assignment())
+        self.consumer.pause(*paused)
+        try:
+            async with asyncio.timeout(self.poll_s):
+                await self.bell.wait()
+        except TimeoutError:
+            pass
+        finally:
+            self.bell.clear()
+            self.consumer.resume(*(paused & self.consumer.assignment()))
+
+
 class Publisher:
     """Publishes events: acks=all, idempotent producer, keyed by the business key."""
 
-    def __init__(self, config: KafkaConfig) -> None:
+    def __init__(self, config: KafkaConfig, doorbell: Doorbell | None = None) -> None:
         self.config = config
+        self.doorbell = doorbell
         self.producer = AIOKafkaProducer(
             bootstrap_servers=config.bootstrap_servers,
             client_id=f"{config.client_id}-gateway",
@@ -131,6 +184,8 @@ class Publisher:
                 else:
                     await asyncio.gather(*futures)
             self.last_publish = time.monotonic()
+            if self.doorbell is not None:
+                self.doorbell.ring()
         except (TimeoutError, KafkaError) as exc:
             for f in futures:
                 f.cancel()

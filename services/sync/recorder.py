@@ -16,6 +16,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from schemas import EVENT_TYPES, decode_event
 from schemas.topics import RECORDER_GROUP, event_topic
 from services.common.config import Settings
+from services.common.kafka import Doorbell, Dozer
 from services.common.kafka import consumer as make_consumer
 from services.common.metrics import Metrics
 from services.ledger.store import RecordedEvent, SqlLedger
@@ -29,12 +30,16 @@ log = structlog.get_logger("handover.recorder")
 class Recorder:
     """Consumes every event topic and records events plus their expected actions."""
 
-    def __init__(self, settings: Settings, ledger: SqlLedger, metrics: Metrics) -> None:
+    def __init__(
+        self, settings: Settings, ledger: SqlLedger, metrics: Metrics, doorbell: Doorbell | None = None
+    ) -> None:
         self.settings = settings
         self.ledger = ledger
         self.metrics = metrics
         self.flows = compile_flows(settings)
         self.consumer = make_consumer(settings.kafka, RECORDER_GROUP)
+        # Idle: stop fetching until something is published (or the poll interval passes).
+        self.dozer = Dozer(self.consumer, doorbell, settings.kafka.idle_fetch_poll_s)
         self.task: asyncio.Task[None] | None = None
         self.assigned = asyncio.Event()
         # Per partition, the offset after the last record written to the ledger: only these are
@@ -115,6 +120,7 @@ class Recorder:
             await self._restart(tp)
         if clock.due():
             await self.commit()
+        await self.dozer.after_fetch(bool(batch))
 
     async def _restart(self, tp: TopicPartition) -> None:
         """Read a partition again from its start (recording is idempotent)."""

@@ -29,6 +29,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from schemas import AnyEvent, decode_event
 from schemas.topics import deadletter_topic, event_topic, sync_group
 from services.common.config import Settings, SyncConfig
+from services.common.kafka import Doorbell, Dozer
 from services.common.kafka import consumer as make_consumer
 from services.common.logging import add_task_context, bind_task_context
 from services.common.metrics import Metrics
@@ -106,6 +107,7 @@ class TargetWorker:
         metrics: Metrics,
         ledger: Ledger,
         dlq: AIOKafkaProducer | None,
+        doorbell: Doorbell | None = None,
     ) -> None:
         self.settings = settings
         self.cfg = settings.sync
@@ -122,6 +124,8 @@ class TargetWorker:
         self.dlq = dlq
         self.group = sync_group(target)
         self.consumer = make_consumer(settings.kafka, self.group)
+        # Idle: stop fetching until something is published (or the poll interval passes).
+        self.dozer = Dozer(self.consumer, doorbell, settings.kafka.idle_fetch_poll_s)
         self.offsets: dict[TopicPartition, PartitionOffsets] = {}
         self.commits_fenced = False  # after a failed commit, until the next assignment
         self.revoked: set[TopicPartition] = set()  # taken away by a rebalance, not assigned again
@@ -171,6 +175,7 @@ class TargetWorker:
                 if (self.committing is None or self.committing.done()) and (self.commit_clock.due() or idle):
                     self.committing = asyncio.create_task(self._commit_in_background())
                 self.update_lag()
+                await self.dozer.after_fetch(bool(batches) or bool(self.tasks), may_doze=not self.breaker.open)
         except asyncio.CancelledError:
             raise
         finally:
@@ -660,9 +665,11 @@ class SyncService:
         metrics: Metrics,
         targets: Sequence[str] | None = None,
         ledger: Ledger | None = None,
+        doorbell: Doorbell | None = None,
     ) -> None:
         self.settings = settings
         self.metrics = metrics
+        self.doorbell = doorbell
         self.ledger = ledger or NullLedger()
         flows = compile_flows(settings)
         used = {a.target for f in flows for a in f.actions}
@@ -693,7 +700,8 @@ class SyncService:
             connector = kinds[spec.kind](spec, ctx)
             await connector.start()
             self.connectors.append(connector)
-            worker = TargetWorker(self.settings, name, connector, self.flows, self.metrics, self.ledger, self.dlq)
+            worker = TargetWorker(self.settings, name, connector, self.flows, self.metrics, self.ledger, self.dlq,
+                                  self.doorbell)
             self.workers.append(worker)
         # Joining a group takes seconds on some brokers: join every target's group at once.
         await asyncio.gather(*(worker.start() for worker in self.workers))

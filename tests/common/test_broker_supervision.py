@@ -129,3 +129,78 @@ async def test_a_broker_that_cannot_come_back_fails_healthz_and_the_stop_is_stil
     finally:
         if not stopped:
             await runtime.stop()
+
+
+async def test_idle_consumers_stop_fetching_and_the_next_webhook_wakes_them(tmp_path: Path) -> None:
+    """An idle `handover run` stops polling its broker (CPU at both ends), yet the next webhook is
+    delivered at once: with a poll interval of an hour, only the publisher's doorbell can wake them."""
+    config = _config(tmp_path).replace("[kafka]\n", "[kafka]\nidle_fetch_poll_s = 3600\n")
+    runtime = Runtime(parse_settings(config, env={}))
+    await runtime.start()
+    try:
+        assert runtime.sync is not None and runtime.recorder is not None
+        await runtime.sync.wait_assigned()
+        consumers = [w.consumer for w in runtime.sync.workers] + [runtime.recorder.consumer]
+        await wait_for(lambda: all(c.assignment() and c.paused() == c.assignment() for c in consumers), timeout=30)
+        async with aiohttp.ClientSession() as http:
+            assert (await _form(http, runtime.base_url, "wake@example.com")).status == 202
+        await wait_for(lambda: "wake@example.com" in _outbox(tmp_path), timeout=20)
+        assert runtime.ledger is not None
+        await wait_for(lambda: runtime.ledger.search("wake@example.com"), timeout=20)  # the recorder woke too
+    finally:
+        await runtime.stop()
+
+
+async def test_a_rotated_broker_carries_on_with_nothing_lost_or_repeated(tmp_path: Path) -> None:
+    """Replacing the embedded broker with a fresh one (its memory bound) re-drives what is
+    unfinished: an action waiting for a target that is down is delivered once it is back."""
+    from aiohttp import web
+
+    from services.common.broker import free_port
+
+    up = asyncio.Event()
+    calls: list[str] = []
+
+    async def crm(request: web.Request) -> web.Response:
+        if not up.is_set():
+            return web.json_response({"message": "down for maintenance"}, status=503)
+        calls.append(request.headers["Idempotency-Key"])
+        return web.json_response({"id": "c-1"}, status=201)
+
+    app = web.Application()
+    app.router.add_post("/contacts", crm)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    config = (_config(tmp_path) + (
+        f'[targets.api]\nkind = "http"\nurl = "http://127.0.0.1:{port}/contacts"\n'
+        '[[flows.actions]]\ntarget = "api"\naction = "send"\n'
+        "[sync]\nbackoff_initial_s = 0.05\nbackoff_max_s = 0.2\nmax_attempts = 1000\nbreaker_threshold = 1000000\n"
+    )).replace("[kafka]\n", "[kafka]\nembedded_max_rss_mb = 1\n")
+    runtime = Runtime(parse_settings(config, env={}))
+    await runtime.start()
+    try:
+        assert runtime.sync is not None and runtime.broker is not None and runtime.ledger is not None
+        await runtime.sync.wait_assigned()
+        async with aiohttp.ClientSession() as http:
+            for i in range(5):
+                assert (await _form(http, runtime.base_url, f"r{i}@example.com")).status == 202
+        await wait_for(lambda: len(_outbox(tmp_path)) == 5, timeout=30)
+        assert runtime.rotation_due()  # 1 MB: far past it (the supervisor would rotate within 30 s)
+        old = runtime.broker.process
+        await runtime.rotate_broker()
+        assert runtime.broker.process is not old
+        assert runtime.metrics.registry.get_sample_value(
+            "handover_embedded_broker_restarts_total", {"reason": "rotation"}) == 1
+        assert runtime.metrics.registry.get_sample_value("handover_journal_redriven_total") == 5
+        up.set()
+        await wait_for(lambda: len(calls) == 5, timeout=60)
+        async with aiohttp.ClientSession() as http:
+            assert (await _form(http, runtime.base_url, "after@example.com")).status == 202
+        await wait_for(lambda: "after@example.com" in _outbox(tmp_path) and len(calls) == 6, timeout=60)
+        assert sorted(_outbox(tmp_path)) == sorted([f"r{i}@example.com" for i in range(5)] + ["after@example.com"])
+        assert len(set(calls)) == len(calls)  # the target saw each action once
+    finally:
+        await runtime.stop()
+        await runner.cleanup()
