@@ -12,6 +12,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -172,7 +173,9 @@ def check_exactly_once(db: Path, sent: list[Sent], targets: dict[str, ChaosTarge
     assert not stranded, f"{len(stranded)} actions left unfinished: {stranded[:5]}"
     # Every effect at a target belongs to an expected action of an accepted event: nothing made up.
     extra = [k for t in targets.values() for k in t.effects if k not in expected]
-    assert not extra, f"effects nobody asked for: {extra[:5]}"
+    unanswered = [(s.key, s.source, [(a.status, a.event_ids) for a in s.answers]) for s in sent
+                  if not any(a.event_ids for a in s.answers if 200 <= a.status < 300)]
+    assert not extra, f"effects nobody asked for: {extra[:5]}; webhooks never accepted: {unanswered[:10]}"
     return {"accepted": len(accepted), "actions": len(expected), "dead_lettered": dead}
 
 
@@ -181,8 +184,9 @@ async def targets() -> dict[str, ChaosTarget]:
     """Two HTTP targets that fail 20% of calls and refuse a few keys for good."""
     rng = random.Random(1717)
     made = {
-        "alpha": ChaosTarget("alpha", rng, Misbehaviour(error_500=0.2, throttle_429=0.0, late=0.0)),
-        "beta": ChaosTarget("beta", rng, Misbehaviour(error_500=0.2, throttle_429=0.0, late=0.0)),
+        name: ChaosTarget(name, rng, Misbehaviour(error_500=0.2, throttle_429=0.0, late=0.0),
+                          prefix=f"/{uuid.uuid4().hex[:8]}")
+        for name in ("alpha", "beta")
     }
     for t in made.values():
         await t.start()
@@ -262,7 +266,8 @@ async def test_a_clean_stop_with_a_backlog_loses_nothing(tmp_path: Path) -> None
     the stop is prompt, and after the restart every one is delivered, once."""
     rng = random.Random(23)
     calm = Misbehaviour(error_500=0.0, throttle_429=0.0, late=0.0, permanent_one_in=0)
-    fast, slow = ChaosTarget("alpha", rng, calm), SlowTarget("beta", rng, calm)
+    fast = ChaosTarget("alpha", rng, calm, prefix=f"/{uuid.uuid4().hex[:8]}")
+    slow = SlowTarget("beta", rng, calm, prefix=f"/{uuid.uuid4().hex[:8]}")
     slow.latency_s = 0.5
     targets = {"alpha": fast, "beta": slow}
     for t in targets.values():

@@ -149,8 +149,12 @@ class Misbehaviour:
 class ChaosTarget:
     """A JSON API that applies each Idempotency-Key's effect once and records every request."""
 
-    def __init__(self, name: str, rng: random.Random, misbehaviour: Misbehaviour | None = None) -> None:
+    def __init__(self, name: str, rng: random.Random, misbehaviour: Misbehaviour | None = None,
+                 prefix: str = "") -> None:
         self.name = name
+        # A path of its own: a Handover left running by another test that happens to call this
+        # (reused) port gets a 404 instead of counting as an effect here.
+        self.prefix = prefix
         self.rng = rng
         self.mis = misbehaviour or Misbehaviour()
         self.calls: list[TargetCall] = []
@@ -163,13 +167,13 @@ class ChaosTarget:
     @property
     def url(self) -> str:
         """Base URL."""
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://127.0.0.1:{self.port}{self.prefix}"
 
     async def start(self) -> None:
         """Listen on the port (again, after `down`)."""
         if self.runner is None:
             app = web.Application()
-            app.router.add_post("/effects/{kind}", self.receive)
+            app.router.add_post(self.prefix + "/effects/{kind}", self.receive)
             self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
             await self.runner.setup()
         self.site = web.TCPSite(self.runner, "127.0.0.1", self.port, reuse_address=True)
