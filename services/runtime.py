@@ -73,6 +73,8 @@ class Runtime:
     journal: IntakeJournal | None = None  # on: every accepted event is in the ledger before its 2xx
     fatal: str | None = None  # set when a part cannot recover: /healthz fails
     restart_attempts: int = RESTART_ATTEMPTS
+    # One broker replacement at a time (the supervisor's after a crash, a rotation).
+    broker_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     background: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -177,9 +179,11 @@ class Runtime:
         next_rotation_check = time.monotonic() + ROTATION_CHECK_EVERY_S
         while True:
             await asyncio.sleep(SUPERVISE_EVERY_S)
-            code = self.broker.exit_code()
-            if code is not None:
-                await self._recover("crash", f"embedded broker exited with code {code}")
+            if self.broker.exit_code() is not None:
+                async with self.broker_lock:
+                    code = self.broker.exit_code()  # a rotation may have replaced it meanwhile
+                    if code is not None:
+                        await self._recover("crash", f"embedded broker exited with code {code}")
                 continue
             if time.monotonic() >= next_rotation_check:
                 next_rotation_check = time.monotonic() + ROTATION_CHECK_EVERY_S
@@ -202,11 +206,12 @@ class Runtime:
         """Replace the embedded broker with a fresh, empty one (the journal re-drives what is
         unfinished): bounds its memory, which it never frees."""
         assert self.broker is not None
-        rss = self.broker.rss_bytes()
-        log.info("broker_rotating", rss_mb=round((rss or 0) / 1e6, 1))
-        self._broker_unavailable("embedded broker is being replaced; retry shortly")
-        await self.broker.astop()
-        await self._recover("rotation", "rotation")
+        async with self.broker_lock:
+            rss = self.broker.rss_bytes()
+            log.info("broker_rotating", rss_mb=round((rss or 0) / 1e6, 1))
+            self._broker_unavailable("embedded broker is being replaced; retry shortly")
+            await self.broker.astop()
+            await self._recover("rotation", "rotation")
 
     def _broker_unavailable(self, reason: str | None) -> None:
         if self.publisher is not None:

@@ -115,6 +115,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             keep_until DOUBLE PRECISION NOT NULL
         )""",
         "CREATE INDEX IF NOT EXISTS intake_journal_at ON intake_journal (journaled_at)",
+        "CREATE INDEX IF NOT EXISTS intake_journal_keep ON intake_journal (keep_until)",
         "CREATE INDEX IF NOT EXISTS webhook_dedupe_expires ON webhook_dedupe (expires_at)",
     ]),
 )
