@@ -1,0 +1,55 @@
+"""`kafka.journal`: on by itself with the embedded broker, off with a real cluster, on when asked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from services.common.broker import EmbeddedBroker
+from services.common.config import parse_settings
+from services.ledger.journal import IntakeJournal
+from services.runtime import Parts, Runtime
+
+
+@pytest.mark.parametrize(("mode", "journaled"), [("auto", 0), ("on", 1), ("off", 0)])
+async def test_with_an_external_cluster_the_journal_is_off_unless_asked(
+    tmp_path: Path, broker: EmbeddedBroker, mode: str, journaled: int
+) -> None:
+    settings = parse_settings(
+        f'data_dir = "{tmp_path}"\n[server]\nport = 0\n[ledger]\nurl = "sqlite:///{tmp_path}/l.db"\n'
+        f'[kafka]\nbootstrap_servers = "{broker.bootstrap_servers}"\nidempotence = false\njournal = "{mode}"\n'
+        '[sources.website]\nkind = "form"\n',
+        env={},
+    )
+    runtime = Runtime(settings, Parts(gateway=True, web=False, sync=False, recorder=False))
+    await runtime.start()
+    try:
+        async with aiohttp.ClientSession() as http, http.post(
+            f"{runtime.base_url}/hooks/website", json={"email": "j@example.com"}
+        ) as r:
+            assert r.status == 202
+        assert runtime.ledger is not None
+        assert await IntakeJournal(runtime.ledger.db).count() == journaled
+    finally:
+        await runtime.stop()
+
+
+async def test_the_embedded_broker_turns_the_journal_on(tmp_path: Path) -> None:
+    settings = parse_settings(
+        f'data_dir = "{tmp_path}"\n[server]\nport = 0\n[ledger]\nurl = "sqlite:///{tmp_path}/l.db"\n'
+        '[sources.website]\nkind = "form"\n',
+        env={},
+    )
+    runtime = Runtime(settings, Parts(gateway=True, web=False, sync=False, recorder=False))
+    await runtime.start()
+    try:
+        assert runtime.broker is not None and runtime.journal is not None
+        async with aiohttp.ClientSession() as http, http.post(
+            f"{runtime.base_url}/hooks/website", json={"email": "j@example.com"}
+        ) as r:
+            assert r.status == 202
+        assert await runtime.journal.count() == 1
+    finally:
+        await runtime.stop()
