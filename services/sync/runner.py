@@ -36,7 +36,7 @@ from services.ledger.base import KeptDeadLetter, Ledger, NullLedger
 from services.sync.connectors import connector_kinds
 from services.sync.connectors.base import ActionRequest, Connector, ConnectorContext, Delivered
 from services.sync.deadletters import find_dead_letter
-from services.sync.errors import DeliveryError, Permanent, Transient
+from services.sync.errors import Ambiguous, DeliveryError, Permanent, Transient
 from services.sync.flows import (
     CompiledAction,
     CompiledFlow,
@@ -378,7 +378,8 @@ class TargetWorker:
         action gets its one dead letter."""
         key = idempotency_key(event, flow.name, action.key)
         name = action.config.action
-        prior = await self.ledger.begin(key, event, self.target, flow.name, action.key, self.connector.idempotency)
+        repeat = self.connector.repeat_of(name)
+        prior = await self.ledger.begin(key, event, self.target, flow.name, action.key, repeat)
         if prior == "delivered":
             self._count(name, "skipped_duplicate")
             self.log.info("event_skipped_duplicate", flow=flow.name, action=action.key, outcome="skipped_duplicate")
@@ -398,7 +399,7 @@ class TargetWorker:
                                                found.offset)
                 self.log.info("event_skipped_deadlettered", flow=flow.name, action=action.key, recovered=True)
                 return Outcome("deadlettered", "already dead-lettered")
-        if prior == "ambiguous" and record is not None:
+        if prior == "ambiguous" and record is not None and repeat != "lookup":
             self.metrics.ambiguous.labels(self.target).inc()
             exc = Permanent(
                 "an earlier attempt was interrupted between sending and confirmation; "
@@ -411,12 +412,18 @@ class TargetWorker:
                 return Outcome("failed", f"{type(failing).__name__}: {failing.message}")
             await self._deadletter(record, event, (flow, action), failing, 1, time.time())
             return Outcome("deadlettered", failing.message)
+        # The outcome protocol of a "lookup" create: an attempt in doubt (in flight when its
+        # process stopped, replayed from a dead letter, or cut off by a timeout, a dropped
+        # connection or a 5xx) is looked up at the target before anything is sent again.
+        in_doubt = repeat == "lookup" and (prior == "ambiguous" or record is None)
+        doubt_since: float | None = None  # monotonic time of this run's attempt in doubt
         first = time.time()
         attempt = 0
         while True:
             attempt += 1
             started = time.perf_counter()
             error: DeliveryError | None = None
+            result: Delivered | None = None
             try:
                 request = ActionRequest(
                     event=event, flow=flow.name, action=name, key=action.key, idempotency_key=key,
@@ -429,25 +436,28 @@ class TargetWorker:
             else:
                 await self._take_slot(record)  # the call itself takes one of the target's slots
                 try:
-                    if self.connector.idempotency == "none":
-                        # A ledger error propagates: the whole record is retried, never dead-lettered.
-                        await self.ledger.sending(key, attempt)
-                    started = time.perf_counter()
-                    try:
-                        if self.connector.times_itself:
-                            result: Delivered = await self.connector.deliver(request)
-                        else:
-                            async with asyncio.timeout(self.cfg.delivery_timeout_s):
-                                result = await self.connector.deliver(request)
-                    except TimeoutError:
-                        error = Transient(f"no answer within {self.cfg.delivery_timeout_s} s")
-                    except DeliveryError as exc:
-                        error = exc
-                    except Exception as exc:  # noqa: BLE001 - a connector bug must not lose the event
-                        error = Permanent(f"connector error: {exc!r}")
+                    if in_doubt:
+                        result, error = await self._reconcile(request)
+                        if result is None and error is None:
+                            in_doubt = False  # the target says it is not there: create it now
+                    if result is None and error is None:
+                        if repeat in ("none", "lookup"):
+                            # A ledger error propagates: the whole record is retried, never dead-lettered.
+                            await self.ledger.sending(key, attempt)
+                        started = time.perf_counter()
+                        try:
+                            result = await self._timed(self.connector.deliver(request))
+                        except TimeoutError:
+                            error = Transient(f"no answer within {self.cfg.delivery_timeout_s} s")
+                        except DeliveryError as exc:
+                            error = exc
+                        except Exception as exc:  # noqa: BLE001 - a connector bug must not lose the event
+                            error = Permanent(f"connector error: {exc!r}")
+                        if repeat == "lookup" and isinstance(error, Transient) and error.sent:
+                            in_doubt, doubt_since = True, time.monotonic()
                 finally:
                     self.slots.release()
-            if error is None:
+            if error is None and result is not None:
                 duration = time.perf_counter() - started
                 await self.ledger.delivered(key, result.external_id, attempt)
                 self._success()
@@ -458,34 +468,74 @@ class TargetWorker:
                 self.log.info(
                     "event_delivered", flow=flow.name, action=action.key, outcome="delivered",
                     attempts=attempt, external_id=result.external_id, duration_s=round(duration, 6),
+                    detail=result.detail,
                 )
                 return Outcome("delivered", result.external_id)
+            assert error is not None
             self._duration.observe(time.perf_counter() - started)
-            await self.ledger.failed(key, f"{type(error).__name__}: {error.message}", attempt)
+            if in_doubt and isinstance(error, Permanent) and not isinstance(error, Ambiguous):
+                # The lookup itself was refused (a missing scope, a 4xx): nobody can tell.
+                error = Ambiguous(self.connector.ambiguity(request, f"the lookup failed: {error.message}"))
+            text = f"{type(error).__name__}: {error.message}"
+            if in_doubt and not isinstance(error, Ambiguous):
+                await self.ledger.in_doubt(key, text, attempt)  # stays "sending": looked up first
+            else:
+                await self.ledger.failed(key, text, attempt)
             if isinstance(error, Transient):
                 paused = self._failure() if record is not None else False
                 if paused or attempt < self.cfg.max_attempts:
                     delay = backoff(attempt, self.cfg, error.retry_after)
                     if paused:
                         delay = max(delay, self.cfg.breaker_probe_s)
+                    if in_doubt and doubt_since is not None:
+                        # The target's lookup may lag behind its creates: wait that out first.
+                        delay = max(delay, self.connector.reconcile_after_s - (time.monotonic() - doubt_since))
                     self._count(name, "retried")
                     self.log.info(
                         "delivery_retrying", flow=flow.name, action=action.key, attempts=attempt,
-                        error=error.message, retry_in_s=round(delay, 3), paused=paused,
+                        error=error.message, retry_in_s=round(delay, 3), paused=paused, in_doubt=in_doubt,
                     )
-                    await self.ledger.retrying(key, time.time() + delay)
+                    if not in_doubt:
+                        await self.ledger.retrying(key, time.time() + delay)
                     await self._idle(lambda d=delay: asyncio.sleep(d))
                     continue
-            elif attempt < self.cfg.permanent_attempts:
+                if in_doubt:
+                    error = Ambiguous(self.connector.ambiguity(request, f"no answer after {attempt} attempts: "
+                                                                       f"{error.message}"))
+            elif attempt < self.cfg.permanent_attempts and not isinstance(error, Ambiguous):
                 pause = backoff(attempt, self.cfg, None)
                 await self._idle(lambda d=pause: asyncio.sleep(d))
                 continue
+            if isinstance(error, Ambiguous):
+                self.metrics.ambiguous.labels(self.target).inc()
             if record is None:
                 self.log.warning("replay_failed", flow=flow.name, action=action.key, error=error.message[:500])
                 await self.ledger.deadlettered(key, f"{type(error).__name__}: {error.message}", attempt, -1)
                 return Outcome("failed", f"{type(error).__name__}: {error.message}")
             await self._deadletter(record, event, (flow, action), error, attempt, first)
             return Outcome("deadlettered", error.message)
+
+    async def _timed(self, call: Awaitable[Delivered | None]) -> Delivered | None:
+        """Await a connector call within the delivery timeout (unless it times itself)."""
+        if self.connector.times_itself:
+            return await call
+        async with asyncio.timeout(self.cfg.delivery_timeout_s):
+            return await call
+
+    async def _reconcile(self, request: ActionRequest) -> tuple[Delivered | None, DeliveryError | None]:
+        """Ask the target whether an action in doubt took effect: (what it holds, None), (None,
+        None) when it is certainly not there, or (None, the error) when it cannot say now."""
+        try:
+            found = await self._timed(self.connector.reconcile(request))
+        except TimeoutError:
+            return None, Transient(f"no answer to the lookup within {self.cfg.delivery_timeout_s} s")
+        except DeliveryError as exc:
+            return None, exc
+        except Exception as exc:  # noqa: BLE001 - a lookup that breaks cannot tell either way
+            return None, Ambiguous(self.connector.ambiguity(request, f"the lookup failed: {exc!r}"))
+        if found is not None:
+            self.log.info("delivery_reconciled", action=request.action, external_id=found.external_id)
+        return found, None
 
     def _count(self, action: str, outcome: str) -> None:
         """handover_deliveries_total{target, action, outcome} += 1."""
