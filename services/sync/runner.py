@@ -416,7 +416,10 @@ class TargetWorker:
         # process stopped, replayed from a dead letter, or cut off by a timeout, a dropped
         # connection or a 5xx) is looked up at the target before anything is sent again.
         in_doubt = repeat == "lookup" and (prior == "ambiguous" or record is None)
-        doubt_since: float | None = None  # monotonic time of this run's attempt in doubt
+        doubt_since: float | None = None  # epoch time of the attempt in doubt, when known
+        if in_doubt and prior == "ambiguous" and hasattr(self.ledger, "delivery"):
+            row = await self.ledger.delivery(key)  # a restart soon after the attempt: let the index catch up
+            doubt_since = getattr(row, "last_attempt_at", None)
         first = time.time()
         attempt = 0
         while True:
@@ -424,6 +427,7 @@ class TargetWorker:
             started = time.perf_counter()
             error: DeliveryError | None = None
             result: Delivered | None = None
+            looking_up = False  # the error (if any) is the lookup's, not the create's
             try:
                 request = ActionRequest(
                     event=event, flow=flow.name, action=name, key=action.key, idempotency_key=key,
@@ -434,11 +438,18 @@ class TargetWorker:
             except Exception as exc:  # noqa: BLE001 - a field that cannot be made for this event
                 error = Permanent(f"mapping error: {exc!r}")
             else:
+                if in_doubt and doubt_since is not None:
+                    # The target's lookup may lag behind its creates (a search index): wait it out.
+                    settle = self.connector.reconcile_after_s - (time.time() - doubt_since)
+                    if settle > 0:
+                        await self._idle(lambda d=settle: asyncio.sleep(d))
                 await self._take_slot(record)  # the call itself takes one of the target's slots
                 try:
                     if in_doubt:
+                        looking_up = True
                         result, error = await self._reconcile(request)
                         if result is None and error is None:
+                            looking_up = False
                             in_doubt = False  # the target says it is not there: create it now
                     if result is None and error is None:
                         if repeat in ("none", "lookup"):
@@ -452,9 +463,12 @@ class TargetWorker:
                         except DeliveryError as exc:
                             error = exc
                         except Exception as exc:  # noqa: BLE001 - a connector bug must not lose the event
-                            error = Permanent(f"connector error: {exc!r}")
+                            if repeat == "lookup":  # e.g. the id map write after the create failed
+                                error = Transient(f"connector error after sending: {exc!r}")
+                            else:
+                                error = Permanent(f"connector error: {exc!r}")
                         if repeat == "lookup" and isinstance(error, Transient) and error.sent:
-                            in_doubt, doubt_since = True, time.monotonic()
+                            in_doubt, doubt_since = True, time.time()
                 finally:
                     self.slots.release()
             if error is None and result is not None:
@@ -473,7 +487,7 @@ class TargetWorker:
                 return Outcome("delivered", result.external_id)
             assert error is not None
             self._duration.observe(time.perf_counter() - started)
-            if in_doubt and isinstance(error, Permanent) and not isinstance(error, Ambiguous):
+            if looking_up and isinstance(error, Permanent) and not isinstance(error, Ambiguous):
                 # The lookup itself was refused (a missing scope, a 4xx): nobody can tell.
                 error = Ambiguous(self.connector.ambiguity(request, f"the lookup failed: {error.message}"))
             text = f"{type(error).__name__}: {error.message}"
@@ -487,9 +501,6 @@ class TargetWorker:
                     delay = backoff(attempt, self.cfg, error.retry_after)
                     if paused:
                         delay = max(delay, self.cfg.breaker_probe_s)
-                    if in_doubt and doubt_since is not None:
-                        # The target's lookup may lag behind its creates: wait that out first.
-                        delay = max(delay, self.connector.reconcile_after_s - (time.monotonic() - doubt_since))
                     self._count(name, "retried")
                     self.log.info(
                         "delivery_retrying", flow=flow.name, action=action.key, attempts=attempt,

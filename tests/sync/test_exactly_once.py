@@ -385,3 +385,46 @@ async def test_two_orders_of_one_buyer_at_the_same_moment_make_one_contact_and_t
     assert {inv["contact_id"] for inv in mb.invoices.values()
             if inv["reference"] in (first.data.order_number, second.data.order_number)} == {contacts[0]["id"]}
     assert len([c for c in mb.calls("POST", "/contacts.json") if c.json["contact"]["customer_id"] == buyer]) == 1
+
+
+async def test_an_invoice_whose_id_map_write_failed_after_the_create_is_found_not_made_twice(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mb = world.moneybird
+    event = order()
+    key, reference = invoice_key(event), event.data.order_number
+    real_put = world.ledger.idmap_put
+    failures = 0
+
+    async def flaky_put(target: str, name: str, external_id: str) -> None:
+        nonlocal failures
+        if name == f"invoice:{key}" and not failures:
+            failures += 1
+            raise OSError("disk I/O error")  # Moneybird made the invoice; we cannot note it
+        await real_put(target, name, external_id)
+
+    monkeypatch.setattr(world.ledger, "idmap_put", flaky_put)
+    await world.publisher.publish_many([event])
+    status, external_id = await wait_for(lambda: _delivered(world, key), timeout=30)
+    [invoice] = mb.invoices_with(reference)
+    assert failures == 1 and (status, external_id) == ("delivered", invoice["id"])
+
+
+async def test_a_lookup_waits_for_the_vendors_search_to_catch_up(world: World) -> None:
+    hs = world.hubspot
+    worker = world.worker(CRM)
+    worker.connector.reconcile_after_s = 1.5  # as HubSpot's search lags behind its creates
+    try:
+        event = contact()
+        key = f"{event.id}:task:create_task"
+        hs.fault_after("reset", "POST", "/crm/v3/objects/tasks")
+        await world.publisher.publish_many([event])
+        status, _ = await wait_for(lambda: _delivered(world, key), timeout=30)
+    finally:
+        worker.connector.reconcile_after_s = 0.0
+    assert status == "delivered" and len(hs.tasks_with(task_token(key))) == 1
+    [create] = [r for r in hs.requests if r.method == "POST" and r.path == "/crm/v3/objects/tasks"
+                and task_token(key) in r.json["properties"]["hs_task_body"]]
+    [search] = [r for r in hs.requests if r.path.endswith("/tasks/search")
+                and r.json["filterGroups"][0]["filters"][0]["value"] == task_token(key)]
+    assert search.at - create.at >= 1.5

@@ -254,16 +254,17 @@ class PipedriveConnector(HttpConnectorMixin, Connector):
         return f"the activities of Pipedrive's person {email!r} whose note ends with {marker!r}"
 
     async def reconcile(self, request: ActionRequest) -> Delivered | None:
-        """Find a person by exact e-mail, or an activity by its person and its note's marker."""
+        """An activity by its person and its note's marker; for a person, None either way (an
+        upsert is safe to repeat once the person, if there, is in the id map)."""
         email = request.fields.get("email", "").strip()
         if not email:
             return None  # never sent: the action needs an e-mail before any request
         person_id = await self.idmap.idmap_get(self.name, f"person:{email.lower()}") or await self._search(email)
         if request.action == "upsert_person":
-            if person_id is None:
-                return None
-            await self.idmap.idmap_put(self.name, f"person:{email.lower()}", person_id)
-            return Delivered(external_id=person_id, detail="person found by e-mail")
+            if person_id is not None:
+                # Found: the update is safe to repeat; the id map sends it to this person.
+                await self.idmap.idmap_put(self.name, f"person:{email.lower()}", person_id)
+            return None
         if person_id is None:
             return None  # an activity is created only after its person's id is in the id map
         line = f"{MARKER} {request.idempotency_key}"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,7 @@ class Recorded:
     headers: dict[str, str]
     raw: bytes
     json: Any = None
+    at: float = 0.0  # time.monotonic() when it arrived
 
 
 @dataclass
@@ -150,7 +152,8 @@ class FakeVendor:
             body = None
         self.requests.append(
             Recorded(
-                request.method, request.path, dict(request.query), dict(request.headers), raw, body
+                request.method, request.path, dict(request.query), dict(request.headers), raw, body,
+                time.monotonic(),
             )
         )
         if self._hang:
