@@ -443,6 +443,10 @@ class TargetWorker:
                     settle = self.connector.reconcile_after_s - (time.time() - doubt_since)
                     if settle > 0:
                         await self._idle(lambda d=settle: asyncio.sleep(d))
+                if repeat == "lookup" and not in_doubt:
+                    # In flight from here: written before taking a call slot, so the ledger's
+                    # latency holds none (a stop while waiting for one costs a lookup later).
+                    await self.ledger.sending(key, attempt)
                 await self._take_slot(record)  # the call itself takes one of the target's slots
                 try:
                     if in_doubt:
@@ -452,7 +456,7 @@ class TargetWorker:
                             looking_up = False
                             in_doubt = False  # the target says it is not there: create it now
                     if result is None and error is None:
-                        if repeat in ("none", "lookup"):
+                        if repeat == "none":
                             # A ledger error propagates: the whole record is retried, never dead-lettered.
                             await self.ledger.sending(key, attempt)
                         started = time.perf_counter()
