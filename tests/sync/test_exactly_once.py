@@ -8,9 +8,10 @@ key (invoice reference, task or activity marker), or in one ambiguous dead lette
 from __future__ import annotations
 
 import datetime as dt
+import signal
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from schemas.topics import event_topic
 from services.common.broker import EmbeddedBroker
 from services.common.config import parse_settings
 from services.common.kafka import Publisher
-from services.ledger.store import SqlLedger
+from services.ledger.store import SqlLedger, open_ledger
 from services.runtime import Parts, Runtime
 from services.sync.connectors import connector_kinds
 from services.sync.connectors.base import ConnectorContext
@@ -37,6 +38,7 @@ from tests.sync.conftest import MemoryIdMap, contact_event, make_request, order_
 from tests.sync.fakes.hubspot import FakeHubspot
 from tests.sync.fakes.moneybird import FakeMoneybird
 from tests.sync.fakes.pipedrive import FakePipedrive
+from tests.sync.test_faults import SyncProcess
 
 BOOKS, CRM, PD = "eo-books", "eo-crm", "eo-pd"
 TAX = '{ "21" = "400000000000000021", "9" = "400000000000000009" }'
@@ -428,3 +430,62 @@ async def test_a_lookup_waits_for_the_vendors_search_to_catch_up(world: World) -
     [search] = [r for r in hs.requests if r.path.endswith("/tasks/search")
                 and r.json["filterGroups"][0]["filters"][0]["value"] == task_token(key)]
     assert search.at - create.at >= 1.5
+
+
+@pytest.fixture
+def processes() -> Iterator[list[SyncProcess]]:
+    """Sync processes a test starts; killed at teardown if still running."""
+    started: list[SyncProcess] = []
+    yield started
+    for p in started:
+        p.kill()
+
+
+@pytest.mark.slow
+async def test_a_sync_process_killed_after_moneybird_stored_the_invoice_finds_it_after_the_restart(
+    broker: EmbeddedBroker, tmp_path: Path, processes: list[SyncProcess]
+) -> None:
+    mb = FakeMoneybird()
+    await mb.start()
+    try:
+        text = CONFIG.format(
+            data_dir=tmp_path, bootstrap=broker.bootstrap_servers, books="kill-books", crm="kill-crm",
+            pd="kill-pd", tax=TAX, mb=mb.url, hs="http://127.0.0.1:9", pd_url="http://127.0.0.1:9",
+        ).replace('level = "warning"', 'level = "info"')
+        config = tmp_path / "handover.toml"
+        config.write_text(text)
+        settings = parse_settings(text, env={})
+        proc = SyncProcess(config, tmp_path / "sync.log")
+        processes.append(proc)
+        events = [order() for _ in range(3)]
+        mb.kill_pid = lambda: proc.pid
+        mb.fault_after("kill", "POST", "/sales_invoices.json")  # the first invoice stored kills it
+        publisher = Publisher(settings.kafka)
+        await publisher.start()
+        try:
+            await publisher.publish_many(events)
+        finally:
+            await publisher.stop()
+        proc.start()
+        await wait_for(lambda: proc.exited() is not None, timeout=60)
+        assert proc.exited() == -signal.SIGKILL and mb.faults_done == ["kill"]
+        proc.start()  # its supervisor restarts it
+        references = [e.data.order_number for e in events]
+        await wait_for(lambda: all(mb.invoices_with(r) for r in references), timeout=60)
+        ledger = await open_ledger(settings.ledger.url)
+        try:
+            async def recorded() -> bool:
+                rows = [await ledger.delivery(invoice_key(e)) for e in events]
+                return all(r is not None and r.status == "delivered" for r in rows)
+
+            await wait_for(recorded, timeout=60)
+            assert await proc.stop() == 0
+            for event in events:
+                [invoice] = mb.invoices_with(event.data.order_number)  # exactly one each
+                row = await ledger.delivery(invoice_key(event))
+                assert row is not None and row.external_id == invoice["id"]
+        finally:
+            await ledger.close()
+        assert any(c.query.get("filter", "").count("reference:") for c in mb.calls("GET", "/sales_invoices.json"))
+    finally:
+        await mb.close()

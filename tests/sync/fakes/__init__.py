@@ -7,7 +7,8 @@ told to fail: `fail_next(n, status)` answers the next n requests with the vendor
 
 Faults after the vendor did the work (`fault_after`, for one method and path): "late" stores
 and answers only after `late_s` (past the client's timeout), "reset" stores and drops the
-connection without an answer, "error" stores and answers a 5xx. `meet(method, path, parties)`
+connection without an answer, "error" stores and answers a 5xx, "kill" stores and SIGKILLs
+the process `kill_pid()` names before it hears the answer. `meet(method, path, parties)`
 holds requests until that many arrived (two workers that both looked a contact up and missed).
 No fake honours an idempotency key: none of these vendors documents one.
 """
@@ -16,8 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +83,7 @@ class FakeVendor:
         self._meetings: list[_Meeting] = []
         self.late_s = 30.0  # how late a "late" answer comes (far past any client timeout)
         self.faults_done: list[str] = []  # kinds of the faults applied, in order
+        self.kill_pid: Callable[[], int | None] = lambda: None  # the sender a "kill" fault kills
         self.server: TestServer | None = None
 
     # --- what subclasses provide -------------------------------------------------------------
@@ -127,7 +132,7 @@ class FakeVendor:
     def fault_after(self, kind: str, method: str, path_part: str, n: int = 1, status: int = 503) -> None:
         """The next n `method` requests whose path contains `path_part` do their work, then:
         "late" (answer after `late_s`), "reset" (drop the connection) or "error" (answer `status`)."""
-        assert kind in ("late", "reset", "error"), kind
+        assert kind in ("late", "reset", "error", "kill"), kind
         self._after += [_After(kind, method, path_part, status) for _ in range(n)]
 
     def fail_path(self, method: str, path_part: str, n: int = 1, status: int = 503) -> None:
@@ -188,6 +193,9 @@ class FakeVendor:
         if after.kind == "late":
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._release.wait(), self.late_s)
+            return response
+        if after.kind == "kill" and (pid := self.kill_pid()) is not None:
+            os.kill(pid, signal.SIGKILL)  # the work is done; its sender dies before it hears so
             return response
         if after.kind == "reset":
             assert request.transport is not None
