@@ -291,10 +291,17 @@ class MoneybirdConnector(HttpConnectorMixin, Connector):
         been taken"), read that one back instead."""
         try:
             return await self._call("POST", "/contacts", {"contact": contact})
-        except Permanent as exc:
-            if exc.status != 422 or "customer_id" not in exc.message or "taken" not in exc.message:
+        except Permanent as refused:
+            if refused.status != 422:
                 raise
-        return await self._call("GET", f"/contacts/customer_id/{quote(customer_id, safe='')}")
+            # Whatever the 422's wording (Moneybird documents no error format): if a contact
+            # with our customer_id exists now, it is the one another process just made.
+            try:
+                return await self._call("GET", f"/contacts/customer_id/{quote(customer_id, safe='')}")
+            except Permanent as exc:
+                if exc.status == 404:
+                    raise refused from None
+                raise
 
     def _invoice_keys(self, request: ActionRequest) -> tuple[str, str, dt.date]:
         """(customer_id, reference, invoice date) of the invoice an order makes."""
