@@ -27,7 +27,7 @@ from services.common.kafka import Publisher
 from services.ledger.store import SqlLedger, open_ledger
 from services.runtime import Parts, Runtime
 from services.sync.connectors import connector_kinds
-from services.sync.connectors.base import ConnectorContext
+from services.sync.connectors.base import ConnectorContext, marker_line
 from services.sync.connectors.hubspot import task_token
 from services.sync.deadletters import DeadLetter
 from services.sync.flows import event_context
@@ -251,7 +251,7 @@ async def test_a_pipedrive_activity_whose_connection_dropped_is_found_among_its_
     lists_before = len(pd.calls("GET", "/api/v2/activities"))
     await world.publisher.publish_many([event])
     status, external_id = await wait_for(lambda: _delivered(world, key), timeout=30)
-    [activity] = pd.activities_with(f"Handover ref {key}")
+    [activity] = pd.activities_with(marker_line(key))
     assert (status, external_id) == ("delivered", str(activity["id"]))
     assert len(pd.persons_with(event.data.contact.email)) == 1
     [listing] = pd.calls("GET", "/api/v2/activities")[lists_before:]
@@ -267,7 +267,7 @@ async def test_a_person_created_but_answered_with_a_5xx_is_not_created_again(wor
     status, _ = await wait_for(lambda: _delivered(world, key), timeout=30)
     assert status == "delivered"
     assert len(pd.persons_with(event.data.contact.email)) == 1
-    assert len(pd.activities_with(f"Handover ref {key}")) == 1
+    assert len(pd.activities_with(marker_line(key))) == 1
 
 
 async def test_a_vendor_that_cannot_answer_the_lookup_gets_an_ambiguous_dead_letter_and_replay_creates_nothing_twice(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,6 +89,26 @@ class ConnectorContext:
     timeout_s: float = 10.0
     # Handover's own key -> target id map (Pipedrive has no upsert); None where not wired.
     idmap: IdMap | None = None
+
+
+MARKER = "Handover ref"  # the line a "lookup" create carries, found again by `Connector.reconcile`
+
+
+def marker_token(idempotency_key: str) -> str:
+    """One word (32 hex) standing for an action's idempotency key: searchable as a token, and
+    safe from what a vendor's rich-text field does to punctuation and spaces in flow names."""
+    return hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+
+
+def marker_line(idempotency_key: str) -> str:
+    """The marker line a created record carries (at the end of a body or note)."""
+    return f"{MARKER} {marker_token(idempotency_key)}"
+
+
+def with_marker(text: str, idempotency_key: str) -> str:
+    """`text` with the marker line appended (the line alone when `text` is empty)."""
+    line = marker_line(idempotency_key)
+    return f"{text}\n\n{line}" if text else line
 
 
 class KeyedLocks:

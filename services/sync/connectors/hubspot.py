@@ -13,7 +13,6 @@ https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm) be
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -29,7 +28,16 @@ from services.sync.connectors._http import (
     send_json,
     working_days_option,
 )
-from services.sync.connectors.base import ActionRequest, ActionSpec, Connector, Delivered, Repeat
+from services.sync.connectors.base import (
+    ActionRequest,
+    ActionSpec,
+    Connector,
+    Delivered,
+    Repeat,
+    marker_line,
+    marker_token,
+    with_marker,
+)
 from services.sync.errors import Ambiguous, Permanent, parse_retry_after
 
 # Event fields -> HubSpot's default contact properties.
@@ -42,18 +50,7 @@ CONTACT_DEFAULTS = {
 }
 CONTACT_OPTIONAL = ("jobtitle", "website", "address", "city", "zip", "country", "lifecyclestage")
 TASK_CONTACT_ASSOCIATION = 204  # task -> contact, HUBSPOT_DEFINED (tasks guide)
-MARKER = "Handover ref"  # the task body's last line: MARKER + the action's token
-
-
-def task_token(idempotency_key: str) -> str:
-    """A task's searchable token: one word (hex) from the action's idempotency key."""
-    return hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
-
-
-def with_marker(body: str, idempotency_key: str) -> str:
-    """The task body with its marker line (found again by `HubspotConnector.reconcile`)."""
-    line = f"{MARKER} {task_token(idempotency_key)}"
-    return f"{body}\n\n{line}" if body else line
+task_token = marker_token  # the token a task's body ends with (searched with CONTAINS_TOKEN)
 
 
 class HubspotConfig(TargetConfig, frozen=True, kw_only=True):
@@ -235,7 +232,7 @@ class HubspotConnector(HttpConnectorMixin, Connector):
     def check_hint(self, request: ActionRequest) -> str:
         """Where the owner finds the task in doubt."""
         return (f"HubSpot's tasks of the contact {request.fields.get('email', '')!r} whose body ends with "
-                f"'{MARKER} {task_token(request.idempotency_key)}'")
+                f"{marker_line(request.idempotency_key)!r}")
 
     async def reconcile(self, request: ActionRequest) -> Delivered | None:
         """Find a task by the token in its body (CRM search), confirmed on the whole marker line."""
@@ -250,7 +247,7 @@ class HubspotConnector(HttpConnectorMixin, Connector):
         data = await self._call("POST", "/crm/v3/objects/tasks/search", body)
         if not isinstance(data, dict) or not isinstance(data.get("results"), list):
             raise Ambiguous(self.ambiguity(request, "the task search answered without results"))
-        line = f"{MARKER} {token}"
+        line = marker_line(request.idempotency_key)
         ours = [
             str(task["id"]) for task in data["results"]
             if line in str((task.get("properties") or {}).get("hs_task_body") or "")

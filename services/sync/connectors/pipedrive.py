@@ -29,17 +29,17 @@ from services.sync.connectors._http import (
     send_json,
     working_days_option,
 )
-from services.sync.connectors.base import ActionRequest, ActionSpec, Connector, Delivered, KeyedLocks, Repeat
+from services.sync.connectors.base import (
+    ActionRequest,
+    ActionSpec,
+    Connector,
+    Delivered,
+    KeyedLocks,
+    Repeat,
+    marker_line,
+    with_marker,
+)
 from services.sync.errors import Ambiguous, Permanent, parse_retry_after
-
-MARKER = "Handover ref"  # an activity note's last line: MARKER + the action's idempotency key
-
-
-def with_marker(note: str, idempotency_key: str) -> str:
-    """The activity note with its marker line (found again by `PipedriveConnector.reconcile`)."""
-    line = f"{MARKER} {idempotency_key}"
-    return f"{note}\n\n{line}" if note else line
-
 
 PERSON_DEFAULTS = {
     "email": "{{ person.email }}",
@@ -250,8 +250,8 @@ class PipedriveConnector(HttpConnectorMixin, Connector):
         email = request.fields.get("email", "").strip()
         if request.action == "upsert_person":
             return f"Pipedrive's persons with the e-mail {email!r} (merge duplicates)"
-        marker = f"{MARKER} {request.idempotency_key}"
-        return f"the activities of Pipedrive's person {email!r} whose note ends with {marker!r}"
+        line = marker_line(request.idempotency_key)
+        return f"the activities of Pipedrive's person {email!r} whose note ends with {line!r}"
 
     async def reconcile(self, request: ActionRequest) -> Delivered | None:
         """An activity by its person and its note's marker; for a person, None either way (an
@@ -267,7 +267,7 @@ class PipedriveConnector(HttpConnectorMixin, Connector):
             return None
         if person_id is None:
             return None  # an activity is created only after its person's id is in the id map
-        line = f"{MARKER} {request.idempotency_key}"
+        line = marker_line(request.idempotency_key)
         ours: list[str] = []
         cursor = ""
         while True:
