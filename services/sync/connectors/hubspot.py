@@ -33,6 +33,7 @@ from services.sync.connectors.base import (
     ActionSpec,
     Connector,
     Delivered,
+    KeyedLocks,
     Repeat,
     marker_line,
     marker_token,
@@ -129,6 +130,7 @@ class HubspotConnector(HttpConnectorMixin, Connector):
         """Check the token is configured and borrow (or open) the HTTP session."""
         if not self.spec.secret:
             raise ConfigError(f"targets.{self.name}.secret", "HubSpot needs an access token")
+        self.contact_locks = KeyedLocks()
         await self._open_http()
 
     async def close(self) -> None:
@@ -180,7 +182,9 @@ class HubspotConnector(HttpConnectorMixin, Connector):
                 }
             ]
         }
-        data = await self._call("POST", "/crm/v3/objects/contacts/batch/upsert", body)
+        # One e-mail's upserts one at a time in this process: two at once may race inside HubSpot.
+        async with self.contact_locks.hold(email.lower()):
+            data = await self._call("POST", "/crm/v3/objects/contacts/batch/upsert", body)
         results = data.get("results") if isinstance(data, dict) else None
         if not results:
             # A 207 (or 200) whose only entry is an error: the input was rejected.
