@@ -10,7 +10,8 @@ and answers only after `late_s` (past the client's timeout), "reset" stores and 
 connection without an answer, "error" stores and answers a 5xx, "kill" stores and SIGKILLs
 the process `kill_pid()` names before it hears the answer. `meet(method, path, parties)`
 holds requests until that many arrived (two workers that both looked a contact up and missed).
-No fake honours an idempotency key: none of these vendors documents one.
+The Moneybird, HubSpot and Pipedrive fakes honour no idempotency key: those vendors document
+none (only the generic JSON receiver, fakes/http.py, dedupes on Idempotency-Key).
 """
 
 from __future__ import annotations
