@@ -211,7 +211,7 @@ async def test_an_invoice_stored_but_never_answered_is_found_not_made_twice(worl
     lookups = mb.calls("GET", "/sales_invoices.json")[lookups_before:]
     assert lookups, "no lookup before deciding"
     filters = dict(part.split(":", 1) for part in lookups[0].query["filter"].split(","))
-    assert filters == {"period": "20260115..20260115", "state": "all", "contact_id": invoice["contact_id"],
+    assert filters == {"period": "20260114..20260116", "state": "all", "contact_id": invoice["contact_id"],
                        "reference": reference}
     assert lookups[0].query["per_page"] == "100"
 

@@ -334,8 +334,10 @@ class MoneybirdConnector(HttpConnectorMixin, Connector):
                 raise
             contact_id = str(found["id"])
         # The filter's own syntax separates keys by "," and alternatives by "|": a reference
-        # holding either is matched here only. `period` defaults to this_year: name the day.
-        parts = [f"period:{day:%Y%m%d}..{day:%Y%m%d}", "state:all", f"contact_id:{contact_id}"]
+        # holding either is matched here only. `period` defaults to this_year: name the days
+        # around the invoice date (a day either side, whatever time zone made the date).
+        first, last = day - dt.timedelta(days=1), day + dt.timedelta(days=1)
+        parts = [f"period:{first:%Y%m%d}..{last:%Y%m%d}", "state:all", f"contact_id:{contact_id}"]
         if not any(c in reference for c in ",|"):
             parts.append(f"reference:{reference}")
         data = await self._call("GET", "/sales_invoices", params={"filter": ",".join(parts), "per_page": "100"})
