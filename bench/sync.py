@@ -6,6 +6,8 @@ Measured in one run on an embedded broker, over the same pre-published backlog o
              as many at once as Handover's sync.concurrency (the ceiling of delivering over HTTP)
   faststream a FastStream subscriber POSTing each event to the target, per-message ack
   handover   Handover's SyncService (http connector, SQLite ledger, offset tracking, commits)
+  handover-lookup  the same, with the action declared a "lookup" create (#18): the ledger marks
+             every call in flight ("sending") before it goes out, one more write per action
 Each mode uses its own consumer group and is timed from its first handled record to the moment
 every record is handled and committed (group joins are excluded: they cost seconds on Tansu).
 
@@ -227,9 +229,11 @@ action = "send"
 
 
 async def run_handover(
-    bootstrap: str, target: str, n: int, ends: dict[int, int], concurrency: int, rep: int = 0
+    bootstrap: str, target: str, n: int, ends: dict[int, int], concurrency: int, rep: int = 0,
+    lookup: bool = False,
 ) -> float:
-    """Handover's SyncService with the SQLite ledger; done when every offset is committed."""
+    """Handover's SyncService with the SQLite ledger; done when every offset is committed.
+    `lookup`: the action is a "lookup" create (marked in flight in the ledger before each call)."""
     clock = Clock()
     original = TargetWorker._handle
 
@@ -241,7 +245,8 @@ async def run_handover(
     with tempfile.TemporaryDirectory() as data_dir:
         settings = parse_settings(
             CONFIG.format(
-                data_dir=data_dir, bootstrap=bootstrap, target=target, concurrency=concurrency, name=f"bench{rep}"
+                data_dir=data_dir, bootstrap=bootstrap, target=target, concurrency=concurrency,
+                name=f"bench{rep}{'l' if lookup else ''}",
             ),
             env={},
         )
@@ -252,6 +257,8 @@ async def run_handover(
         await service.start()
         gc_before = tune_gc()  # as `handover sync` does once started; undone for the next mode
         [worker] = service.workers
+        if lookup:
+            worker.connector.repeats = {"send": "lookup"}  # type: ignore[misc]
         want = {TopicPartition(TOPIC, p): end for p, end in ends.items()}
 
         def committed() -> bool:
@@ -305,7 +312,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 elif mode == "faststream":
                     rate = await run_faststream(bs, target, args.events, rep)
                 else:
-                    rate = await run_handover(bs, target, args.events, ends, args.concurrency, rep)
+                    rate = await run_handover(bs, target, args.events, ends, args.concurrency, rep,
+                                              lookup=mode == "handover-lookup")
                 runs.setdefault(mode, []).append(rate)
                 print(f"rep {rep + 1} {mode:<11} {rate:>10,.0f} events/s", flush=True)
         results = {mode: statistics.median(rates) for mode, rates in runs.items()}
@@ -323,6 +331,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     if "handover" in results:
         if "faststream" in results:
             out["handover_vs_faststream"] = round(results["handover"] / results["faststream"], 2)
+        if "handover-lookup" in results:
+            out["lookup_vs_handover"] = round(results["handover-lookup"] / results["handover"], 3)
         if "raw" in results:
             out["handover_vs_raw"] = round(results["handover"] / results["raw"], 3)
         if "client" in results:

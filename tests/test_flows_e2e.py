@@ -213,7 +213,9 @@ async def test_a_contact_form_fans_out_to_one_contact_one_task_and_one_mail(worl
     }
     [task] = tasks()
     assert task["properties"]["hs_task_subject"] == "Call back Zoë Ålesund-Ørsted"
-    assert task["properties"]["hs_task_body"] == "Bel me even terug ☎"
+    # The body is the message, then the marker line a lookup finds the task by (#18).
+    body, _, marker = task["properties"]["hs_task_body"].rpartition("\n\n")
+    assert body == "Bel me even terug ☎" and marker.startswith("Handover ref ")
     due = dt.datetime.fromisoformat(task["properties"]["hs_timestamp"].replace("Z", "+00:00"))
     submitted = dt.datetime.now(dt.UTC)
     expected_day = submitted.date() + dt.timedelta(days={4: 3, 5: 2}.get(submitted.weekday(), 1))

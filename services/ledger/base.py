@@ -29,8 +29,8 @@ class Ledger(Protocol):
         self, key: str, event: Event, target: str, flow: str, action: str, idempotency: str
     ) -> Prior:
         """Register an action about to run; "delivered" if done before, "deadlettered" if it is
-        in the dead-letter topic (only a replay retries it), "ambiguous" if a non-idempotent
-        call was interrupted between sending and confirmation."""
+        in the dead-letter topic (only a replay retries it), "ambiguous" if a call of an
+        `idempotency` "none" or "lookup" action was interrupted between sending and confirmation."""
         ...
 
     async def sending(self, key: str, attempt: int) -> None:
@@ -57,6 +57,11 @@ class Ledger(Protocol):
 
     async def deadlettered(self, key: str, error: str, attempts: int, dlq_offset: int) -> None:
         """The action went to its target's dead-letter topic."""
+        ...
+
+    async def in_doubt(self, key: str, error: str, attempts: int) -> None:
+        """An attempt may have taken effect and is not settled yet: keep the action "sending"
+        (a restart then looks it up before anything else), noting the error and attempts."""
         ...
 
     async def idmap_get(self, target: str, key: str) -> str | None:
@@ -93,6 +98,9 @@ class NullLedger:
         return None
 
     async def deadlettered(self, key: str, error: str, attempts: int, dlq_offset: int) -> None:
+        return None
+
+    async def in_doubt(self, key: str, error: str, attempts: int) -> None:
         return None
 
     async def idmap_get(self, target: str, key: str) -> str | None:

@@ -175,7 +175,7 @@ class SqlLedger:
             return "deadlettering"
         if status == DEADLETTERED:
             return "deadlettered"
-        if status == SENDING and idempotency == "none":
+        if status == SENDING and idempotency in ("none", "lookup"):
             return "ambiguous"
         return None
 
@@ -502,6 +502,17 @@ class SqlLedger:
                 f"SELECT {DeliveryRow.COLUMNS} FROM deliveries WHERE target = $1 ORDER BY key", target
             )
         return [DeliveryRow(*r) for r in rows]
+
+    # --- actions in doubt (#18: the outcome protocol of "lookup" creates) ----------------------
+
+    async def in_doubt(self, key: str, error: str, attempts: int) -> None:
+        """The attempt may have taken effect: the row stays "sending" (a restart reconciles
+        first), with the error and attempts for the owner's pages."""
+        await self._update(
+            "UPDATE deliveries SET attempts = $2, last_error = $3, last_attempt_at = $4, "
+            "first_attempt_at = COALESCE(first_attempt_at, $4) WHERE key = $1",
+            key, attempts, error[:2000], time.time(),
+        )
 
 
 def _printable(url: str) -> str:

@@ -3,8 +3,12 @@
     DeliveryError
     ├── Transient        try again later: timeouts, connection errors, 5xx, 429
     │                    (`retry_after` in seconds when the target said so)
+    │                    (`sent=False` when the request certainly never reached the target:
+    │                    refused connections, 429, a client-side rate limit)
     └── Permanent        retrying cannot help: 4xx validation, mapping errors, undecodable
-                         events; dead-lettered after the configured attempts
+        │                events; dead-lettered after the configured attempts
+        └── Ambiguous    the target cannot tell whether a create took effect: dead-lettered
+                         for a person to check, never repeated blindly
 """
 
 from __future__ import annotations
@@ -29,14 +33,23 @@ class Transient(DeliveryError):
     retriable = True
 
     def __init__(
-        self, message: str, *, status: int | None = None, retry_after: float | None = None
+        self, message: str, *, status: int | None = None, retry_after: float | None = None,
+        sent: bool = True,
     ) -> None:
         super().__init__(message, status=status)
         self.retry_after = retry_after
+        # False only when the request certainly did not reach the target; True means it may
+        # have taken effect (a timeout, a dropped connection, a 5xx after the request went out).
+        self.sent = sent
 
 
 class Permanent(DeliveryError):
     """The same request will fail the same way; the vendor's message is kept."""
+
+
+class Ambiguous(Permanent):
+    """A create may or may not have taken effect and the target cannot say which; the message
+    tells the owner what to check there."""
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -65,5 +78,7 @@ def from_http(
     headers = headers or {}
     text = f"{target + ' ' if target else ''}answered {status}: {body[:500]}".strip()
     if status in (408, 425, 429) or status >= 500:
-        return Transient(text, status=status, retry_after=parse_retry_after(headers.get("Retry-After")))
+        # A 429 is a refusal before any work (RFC 6585); anything else may have been applied.
+        return Transient(text, status=status, retry_after=parse_retry_after(headers.get("Retry-After")),
+                         sent=status != 429)
     return Permanent(text, status=status)

@@ -1,28 +1,68 @@
 """Dead letters: read them back from `handover.deadletter.<target>` and deliver them again.
 
-A replay goes through the same delivery code as the live worker, with the same idempotency
-key, so replaying twice (or replaying something that meanwhile succeeded) has one effect.
+A replay goes through the same delivery code as the live worker (services.sync.delivery), with
+the same idempotency key, so replaying twice (or replaying something that meanwhile succeeded)
+has one effect; a "lookup" create is looked up at its target before it is made again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
 import msgspec
 
-from schemas import decode_event
+from schemas import AnyEvent, decode_event
 from services.common.config import Settings
 from services.common.metrics import Metrics
 from services.ledger.store import SqlLedger
 from services.sync.connectors import connector_kinds
 from services.sync.connectors.base import Connector, ConnectorContext
 from services.sync.deadletters import DeadLetter, read_dead_letters
-from services.sync.flows import compile_flows, event_context
-from services.sync.runner import Outcome, TargetWorker
+from services.sync.delivery import Delivery, FoundDeadLetter, Outcome
+from services.sync.errors import DeliveryError
+from services.sync.flows import CompiledAction, CompiledFlow, compile_flows, event_context
+
+Targeted = tuple[Delivery, Sequence[tuple[CompiledFlow, tuple[CompiledAction, ...]]]]
+
+
+class ReplayLane:
+    """A replay's lane (services.sync.delivery.Lane): one call at a time, no breaker; what
+    fails is reported to whoever replays, never dead-lettered again."""
+
+    live = False
+
+    async def slot(self) -> None:
+        """Replays go one at a time: no slot to take."""
+
+    def release(self) -> None:
+        """Nothing to give back."""
+
+    async def wait(self, seconds: float) -> None:
+        """A backoff wait."""
+        await asyncio.sleep(seconds)
+
+    def failed(self) -> bool:
+        """A replay never pauses the target."""
+        return False
+
+    def succeeded(self) -> None:
+        """Nothing to reset."""
+
+    async def deadletter(
+        self, event: AnyEvent, flow: CompiledFlow, action: CompiledAction, error: DeliveryError,
+        attempts: int, first: float,
+    ) -> None:
+        """Never called: a replay reports instead."""
+        raise AssertionError("a replay does not dead-letter")
+
+    async def find_dead_letter(self, key: str) -> FoundDeadLetter | None:
+        """Never called: a replay starts from the dead letter itself."""
+        return None
 
 
 class UnknownDeadLetter(LookupError):
@@ -37,7 +77,7 @@ class Replayer:
     ledger: SqlLedger
     metrics: Metrics = field(default_factory=Metrics)
     _http: aiohttp.ClientSession | None = None
-    _workers: dict[str, TargetWorker] = field(default_factory=dict)
+    _targets: dict[str, Targeted] = field(default_factory=dict)
     _connectors: list[Connector] = field(default_factory=list)
 
     async def read(self, target: str | None = None) -> list[DeadLetter]:
@@ -62,8 +102,9 @@ class Replayer:
                 return dl
         raise UnknownDeadLetter(dead_letter_id)
 
-    async def _worker(self, target: str) -> TargetWorker:
-        if target not in self._workers:
+    async def _target(self, target: str) -> Targeted:
+        """The target's delivery and its flows' actions for it (made once)."""
+        if target not in self._targets:
             if self._http is None:
                 self._http = aiohttp.ClientSession()
             spec = self.settings.targets[target]
@@ -74,10 +115,13 @@ class Replayer:
             connector = connector_kinds()[spec.kind](spec, ctx)
             await connector.start()
             self._connectors.append(connector)
-            self._workers[target] = TargetWorker(
-                self.settings, target, connector, compile_flows(self.settings), self.metrics, self.ledger, dlq=None,
-            )
-        return self._workers[target]
+            delivery = Delivery(target, connector, self.ledger, self.settings.sync, self.metrics)
+            flows = [
+                (flow, tuple(a for a in flow.actions if a.target == target))
+                for flow in compile_flows(self.settings)
+            ]
+            self._targets[target] = (delivery, flows)
+        return self._targets[target]
 
     async def replay(self, dl: DeadLetter) -> Outcome:
         """Deliver a dead letter's action again, with its original idempotency key."""
@@ -85,14 +129,14 @@ class Replayer:
             event = decode_event(dl.value)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             return Outcome("failed", f"the record is not a valid event and cannot be replayed: {exc}")
-        worker = await self._worker(dl.target)
+        delivery, flows = await self._target(dl.target)
         flow_name, action_key = dl.headers.get("flow", ""), dl.headers.get("action", "")
-        for flow, actions in worker.flows:
+        for flow, actions in flows:
             if flow.name != flow_name:
                 continue
             for action in actions:
                 if action.key == action_key:
-                    outcome = await worker.deliver(event, event_context(event), flow, action)
+                    outcome = await delivery.deliver(event, event_context(event), flow, action, ReplayLane())
                     if outcome.status in ("delivered", "already_delivered"):
                         await self.ledger.forget_copy(dl.headers.get("idempotency-key", ""))  # not needed now
                     return outcome
@@ -121,9 +165,7 @@ class Replayer:
         return results
 
     async def close(self) -> None:
-        """Close the workers' (never started) consumers, the connectors and the HTTP session."""
-        for worker in self._workers.values():
-            await worker.consumer.stop()
+        """Close the connectors and the HTTP session."""
         for connector in self._connectors:
             await connector.close()
         if self._http is not None:

@@ -1,22 +1,21 @@
 """The sync runner: one consumer group per target, each event's actions delivered exactly once.
 
 Per target: consume the topics its flows listen to -> decode -> for each matching flow action,
-consult the ledger, deliver through the connector, retry `Transient` with backoff (pausing the
-whole target behind a circuit breaker while it keeps failing), dead-letter `Permanent` after its
-attempts -> mark the offset finished -> commit only offsets below the first unfinished one.
-Records with the same key are processed in order; different keys run concurrently (bounded).
+deliver it (services.sync.delivery: the ledger, the connector, retries with backoff from
+services.sync.retry, the outcome protocol) on a lane this worker lends: its call slots, its
+circuit breaker (services.sync.breaker) pausing the whole target while it keeps failing, its
+dead letters (services.sync.deadletter_writer) -> mark the offset finished -> commit only
+offsets below the first unfinished one. Records with the same key are processed in order;
+different keys run concurrently (bounded).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import functools
-import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,72 +26,29 @@ from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.errors import CommitFailedError, KafkaError
 
 from schemas import AnyEvent, decode_event
-from schemas.topics import deadletter_topic, event_topic, sync_group
-from services.common.config import Settings, SyncConfig
+from schemas.topics import event_topic, sync_group
+from services.common.config import Settings
 from services.common.kafka import Doorbell, Dozer
 from services.common.kafka import consumer as make_consumer
 from services.common.logging import add_task_context, bind_task_context
 from services.common.metrics import Metrics
-from services.ledger.base import KeptDeadLetter, Ledger, NullLedger
+from services.ledger.base import Ledger, NullLedger
+from services.sync.breaker import Breaker
 from services.sync.connectors import connector_kinds
-from services.sync.connectors.base import ActionRequest, Connector, ConnectorContext, Delivered
+from services.sync.connectors.base import Connector, ConnectorContext
+from services.sync.deadletter_writer import DeadLetterWriter
 from services.sync.deadletters import find_dead_letter
-from services.sync.errors import DeliveryError, Permanent, Transient
-from services.sync.flows import (
-    CompiledAction,
-    CompiledFlow,
-    compile_flows,
-    event_context,
-    idempotency_key,
-)
+from services.sync.delivery import Abandoned, Delivery, FoundDeadLetter, Outcome
+from services.sync.errors import DeliveryError, Permanent
+from services.sync.flows import CompiledAction, CompiledFlow, compile_flows, event_context
 from services.sync.offsets import CommitClock, PartitionOffsets, forgotten_commits, recreated_logs, rewind
+from services.sync.retry import backoff
+
+__all__ = ["Outcome", "SyncService", "TargetWorker"]  # Outcome: what replay and the CLI report
 
 log = structlog.get_logger("handover.sync")
 
 RECORDS_PER_SLOT = 4  # records a worker holds (calling, writing the ledger, waiting) per call slot
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What became of one action: delivered, already_delivered, deadlettered or failed."""
-
-    status: str
-    detail: str = ""
-
-
-class _Abandoned(Exception):
-    """The worker is stopping: leave this record unfinished (uncommitted) for the next owner."""
-
-
-@dataclass
-class Breaker:
-    """Consecutive transient failures of one target; open (paused) past the threshold.
-
-    While open, one task at a time (the prober) keeps trying every `breaker_probe_s`; the
-    others wait for its success instead of hammering the target.
-    """
-
-    threshold: int
-    failures: int = 0
-    resumed: asyncio.Event = field(default_factory=asyncio.Event)
-    prober: asyncio.Task[Any] | None = None
-
-    def __post_init__(self) -> None:
-        self.resumed.set()
-
-    @property
-    def open(self) -> bool:
-        """True while the target is paused."""
-        return not self.resumed.is_set()
-
-
-def backoff(attempt: int, cfg: SyncConfig, retry_after: float | None) -> float:
-    """Exponential backoff with full jitter, capped; a target's Retry-After is a floor."""
-    ceiling = min(cfg.backoff_max_s, cfg.backoff_initial_s * 2 ** (attempt - 1))
-    delay = random.uniform(ceiling / 2, ceiling)
-    if retry_after is not None:
-        delay = max(delay, retry_after)
-    return min(delay, max(cfg.backoff_max_s, retry_after or 0))
 
 
 class TargetWorker:
@@ -142,9 +98,10 @@ class TargetWorker:
         self.idle: set[asyncio.Task[Any]] = set()  # tasks in a backoff or breaker wait
         self.breaker = Breaker(self.cfg.breaker_threshold)
         self.log = log.bind(target=target)
-        self._counters: dict[tuple[str, str], Any] = {}  # (action, outcome) -> its counter
-        self._duration = metrics.delivery_duration.labels(target)
-        self._lag = metrics.delivery_lag.labels(target)
+        self.delivery = Delivery(target, connector, ledger, self.cfg, metrics)
+        self.deadletters = (
+            DeadLetterWriter(target, dlq, ledger, metrics, self.delivery.count) if dlq is not None else None
+        )
         # Conditions and field templates read the event's context; without them, skip making it.
         self.needs_context = any(
             flow.condition.tree is not None or any(a.templates for a in actions) for flow, actions in self.flows
@@ -274,7 +231,7 @@ class TargetWorker:
             try:
                 await self._handle(record)
                 break
-            except (_Abandoned, asyncio.CancelledError):
+            except (Abandoned, asyncio.CancelledError):
                 return False  # stopping mid-wait: unfinished, redelivered (and deduped) next time
             except Exception as exc:  # noqa: BLE001 - e.g. the ledger is down: retry, never skip
                 attempt += 1
@@ -282,7 +239,7 @@ class TargetWorker:
                 self.log.error("record_failed_retrying", error=repr(exc), retry_in_s=round(delay, 3))
                 try:
                     await self._idle(lambda d=delay: asyncio.sleep(d))
-                except (_Abandoned, asyncio.CancelledError):
+                except (Abandoned, asyncio.CancelledError):
                     return False
         # Only a record whose every action is delivered, skipped or dead-lettered counts as
         # done; a cancelled or failing one must never let the commit pass its offset.
@@ -294,13 +251,13 @@ class TargetWorker:
         task = asyncio.current_task()
         assert task is not None
         if self.stopping:
-            raise _Abandoned
+            raise Abandoned
         self.idle.add(task)
         try:
             await waiting()
         except asyncio.CancelledError:
             if self.stopping:
-                raise _Abandoned from None
+                raise Abandoned from None
             raise
         finally:
             self.idle.discard(task)
@@ -317,7 +274,7 @@ class TargetWorker:
                 return
             if self.stopping or (self.revoked and TopicPartition(record.topic, record.partition) in self.revoked):
                 self.slots.release()
-                raise _Abandoned  # redelivered to whoever owns the partition next (the ledger dedupes)
+                raise Abandoned  # redelivered to whoever owns the partition next (the ledger dedupes)
             if not self.breaker.open or self.breaker.prober is asyncio.current_task():
                 return
             self.slots.release()  # the breaker opened while this waited for a slot: wait on it first
@@ -341,7 +298,8 @@ class TargetWorker:
         try:
             event = decode_event(record.value or b"")
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            await self._deadletter(record, None, None, Permanent(f"undecodable event: {exc}"), 1, time.time())
+            assert self.deadletters is not None
+            await self.deadletters.write(record, None, None, Permanent(f"undecodable event: {exc}"), 1, time.time())
             return
         add_task_context(event_id=event.id)
         ctx = event_context(event) if self.needs_context else {}
@@ -374,199 +332,25 @@ class TargetWorker:
         ctx: dict[str, Any],
         flow: CompiledFlow,
         action: CompiledAction,
-        record: ConsumerRecord[bytes, bytes] | None = None,
+        record: ConsumerRecord[bytes, bytes],
         failing: Permanent | None = None,
     ) -> Outcome:
-        """Deliver one action of one event, exactly once; with a `record`, failures that cannot
-        be retried go to the dead-letter topic, without one (a replay) they are reported.
-        `failing`: the flow itself failed for this event (its condition): nothing is sent, the
-        action gets its one dead letter."""
-        key = idempotency_key(event, flow.name, action.key)
-        name = action.config.action
-        prior = await self.ledger.begin(key, event, self.target, flow.name, action.key, self.connector.idempotency)
-        if prior == "delivered":
-            self._count(name, "skipped_duplicate")
-            self.log.info("event_skipped_duplicate", flow=flow.name, action=action.key, outcome="skipped_duplicate")
-            delivered = await self.ledger.delivery(key) if hasattr(self.ledger, "delivery") else None
-            return Outcome("already_delivered", getattr(delivered, "external_id", ""))
-        if prior == "deadlettered" and record is not None:
-            # Redelivered after a crash or rebalance: it already has its one dead letter; only
-            # an explicit replay (record is None) tries it again.
-            self._count(name, "skipped_duplicate")
-            self.log.info("event_skipped_deadlettered", flow=flow.name, action=action.key)
-            return Outcome("deadlettered", "already dead-lettered")
-        if prior == "deadlettering" and record is not None:
-            # The last owner died while writing the dead letter: write it only if it is not there.
-            found = await find_dead_letter(self.settings.kafka, self.target, key)
-            if found is not None:
-                await self.ledger.deadlettered(key, found.error, int(found.headers.get("attempts", "1") or 1),
-                                               found.offset)
-                self.log.info("event_skipped_deadlettered", flow=flow.name, action=action.key, recovered=True)
-                return Outcome("deadlettered", "already dead-lettered")
-        if prior == "ambiguous" and record is not None:
-            self.metrics.ambiguous.labels(self.target).inc()
-            exc = Permanent(
-                "an earlier attempt was interrupted between sending and confirmation; "
-                "it may have been delivered. Replay it if it did not arrive."
-            )
-            await self._deadletter(record, event, (flow, action), exc, 1, time.time())
-            return Outcome("deadlettered", exc.message)
-        if failing is not None:
-            if record is None:
-                return Outcome("failed", f"{type(failing).__name__}: {failing.message}")
-            await self._deadletter(record, event, (flow, action), failing, 1, time.time())
-            return Outcome("deadlettered", failing.message)
-        first = time.time()
-        attempt = 0
-        while True:
-            attempt += 1
-            started = time.perf_counter()
-            error: DeliveryError | None = None
-            try:
-                request = ActionRequest(
-                    event=event, flow=flow.name, action=name, key=action.key, idempotency_key=key,
-                    fields=action.render(ctx), options=action.config.options, attempt=attempt,
-                )
-            except DeliveryError as exc:
-                error = exc
-            except Exception as exc:  # noqa: BLE001 - a field that cannot be made for this event
-                error = Permanent(f"mapping error: {exc!r}")
-            else:
-                await self._take_slot(record)  # the call itself takes one of the target's slots
-                try:
-                    if self.connector.idempotency == "none":
-                        # A ledger error propagates: the whole record is retried, never dead-lettered.
-                        await self.ledger.sending(key, attempt)
-                    started = time.perf_counter()
-                    try:
-                        if self.connector.times_itself:
-                            result: Delivered = await self.connector.deliver(request)
-                        else:
-                            async with asyncio.timeout(self.cfg.delivery_timeout_s):
-                                result = await self.connector.deliver(request)
-                    except TimeoutError:
-                        error = Transient(f"no answer within {self.cfg.delivery_timeout_s} s")
-                    except DeliveryError as exc:
-                        error = exc
-                    except Exception as exc:  # noqa: BLE001 - a connector bug must not lose the event
-                        error = Permanent(f"connector error: {exc!r}")
-                finally:
-                    self.slots.release()
-            if error is None:
-                duration = time.perf_counter() - started
-                await self.ledger.delivered(key, result.external_id, attempt)
-                self._success()
-                self._count(name, "delivered")
-                self._duration.observe(duration)
-                lag = (dt.datetime.now(dt.UTC) - (event.received_at or event.time)).total_seconds()
-                self._lag.observe(max(0.0, lag))
-                self.log.info(
-                    "event_delivered", flow=flow.name, action=action.key, outcome="delivered",
-                    attempts=attempt, external_id=result.external_id, duration_s=round(duration, 6),
-                )
-                return Outcome("delivered", result.external_id)
-            self._duration.observe(time.perf_counter() - started)
-            await self.ledger.failed(key, f"{type(error).__name__}: {error.message}", attempt)
-            if isinstance(error, Transient):
-                paused = self._failure() if record is not None else False
-                if paused or attempt < self.cfg.max_attempts:
-                    delay = backoff(attempt, self.cfg, error.retry_after)
-                    if paused:
-                        delay = max(delay, self.cfg.breaker_probe_s)
-                    self._count(name, "retried")
-                    self.log.info(
-                        "delivery_retrying", flow=flow.name, action=action.key, attempts=attempt,
-                        error=error.message, retry_in_s=round(delay, 3), paused=paused,
-                    )
-                    await self.ledger.retrying(key, time.time() + delay)
-                    await self._idle(lambda d=delay: asyncio.sleep(d))
-                    continue
-            elif attempt < self.cfg.permanent_attempts:
-                pause = backoff(attempt, self.cfg, None)
-                await self._idle(lambda d=pause: asyncio.sleep(d))
-                continue
-            if record is None:
-                self.log.warning("replay_failed", flow=flow.name, action=action.key, error=error.message[:500])
-                await self.ledger.deadlettered(key, f"{type(error).__name__}: {error.message}", attempt, -1)
-                return Outcome("failed", f"{type(error).__name__}: {error.message}")
-            await self._deadletter(record, event, (flow, action), error, attempt, first)
-            return Outcome("deadlettered", error.message)
-
-    def _count(self, action: str, outcome: str) -> None:
-        """handover_deliveries_total{target, action, outcome} += 1."""
-        counter = self._counters.get((action, outcome))
-        if counter is None:
-            counter = self._counters[(action, outcome)] = self.metrics.deliveries.labels(self.target, action, outcome)
-        counter.inc()
+        """Deliver one action of the event a record carried, exactly once (services.sync.delivery);
+        what cannot be delivered goes to the dead-letter topic."""
+        return await self.delivery.deliver(event, ctx, flow, action, RecordLane(self, record), failing)
 
     def _failure(self) -> bool:
-        self.breaker.failures += 1
-        if self.breaker.failures >= self.breaker.threshold and not self.breaker.open:
-            self.breaker.resumed.clear()
+        if self.breaker.failed():
             self.metrics.target_paused.labels(self.target).set(1)
             self.consumer.pause(*self.consumer.assignment())
             self.log.warning("target_paused", failures=self.breaker.failures)
         return self.breaker.open
 
     def _success(self) -> None:
-        self.breaker.failures = 0
-        if self.breaker.open:
-            self.breaker.prober = None
-            self.breaker.resumed.set()
+        if self.breaker.succeeded():
             self.metrics.target_paused.labels(self.target).set(0)
             self.consumer.resume(*self.consumer.assignment())
             self.log.info("target_resumed")
-
-    async def _deadletter(
-        self,
-        record: ConsumerRecord[bytes, bytes],
-        event: AnyEvent | None,
-        where: tuple[CompiledFlow, CompiledAction] | None,
-        error: DeliveryError,
-        attempts: int,
-        first: float,
-    ) -> None:
-        flow, action = where if where else (None, None)
-        key = idempotency_key(event, flow.name, action.key) if event and flow and action else ""
-        headers = [
-            ("original-topic", record.topic),
-            ("original-partition", str(record.partition)),
-            ("original-offset", str(record.offset)),
-            ("target", self.target),
-            ("flow", flow.name if flow else ""),
-            ("action", action.key if action else ""),
-            ("idempotency-key", key),
-            ("event-id", event.id if event else ""),
-            ("error-class", type(error).__name__),
-            ("error-message", error.message[:2000]),
-            ("attempts", str(attempts)),
-            ("first-attempt", _iso(first)),
-            ("last-attempt", _iso(time.time())),
-        ]
-        # Written and acknowledged before the offset can be committed: never silently dropped.
-        assert self.dlq is not None, "only the live worker dead-letters"
-        if key:
-            copy = KeptDeadLetter(self.target, record.value or b"", dict(headers), record.key)
-            await self.ledger.deadlettering(key, copy)
-        while True:
-            try:
-                meta = await self.dlq.send_and_wait(
-                    deadletter_topic(self.target), value=record.value, key=record.key,
-                    headers=[(k, v.encode()) for k, v in headers],
-                )
-                break
-            except KafkaError as exc:
-                self.log.warning("deadletter_write_failed", error=repr(exc))
-                await asyncio.sleep(1)
-        if key and event is not None:
-            await self.ledger.deadlettered(key, f"{type(error).__name__}: {error.message}", attempts, meta.offset)
-        self.metrics.deadletters.labels(self.target).inc()
-        if action is not None:
-            self._count(action.config.action, "deadlettered")
-        self.log.warning(
-            "event_deadlettered", flow=flow.name if flow else "", action=action.key if action else "",
-            outcome="deadlettered", attempts=attempts, error=error.message[:500],
-        )
 
     # --- commits -----------------------------------------------------------------------------
 
@@ -624,8 +408,47 @@ class TargetWorker:
             trackers[tp].committed = off
 
 
-def _iso(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat()
+class RecordLane:
+    """A consumed record's lane (services.sync.delivery.Lane): the worker's call slots and
+    breaker, waits that its stop cuts short, its dead letters."""
+
+    live = True
+
+    def __init__(self, worker: TargetWorker, record: ConsumerRecord[bytes, bytes]) -> None:
+        self.worker = worker
+        self.record = record
+
+    async def slot(self) -> None:
+        """A call slot, once the breaker admits this record and its partition is still ours."""
+        await self.worker._take_slot(self.record)
+
+    def release(self) -> None:
+        """Give the call slot back."""
+        self.worker.slots.release()
+
+    async def wait(self, seconds: float) -> None:
+        """A backoff wait that the worker's stop cuts short."""
+        await self.worker._idle(lambda: asyncio.sleep(seconds))
+
+    def failed(self) -> bool:
+        """The breaker counts a transient failure; True while the target is paused."""
+        return self.worker._failure()
+
+    def succeeded(self) -> None:
+        """The breaker resets (and resumes a paused target)."""
+        self.worker._success()
+
+    async def deadletter(
+        self, event: AnyEvent, flow: CompiledFlow, action: CompiledAction, error: DeliveryError,
+        attempts: int, first: float,
+    ) -> None:
+        """The action's one dead letter, with the record's story."""
+        assert self.worker.deadletters is not None, "only the live worker dead-letters"
+        await self.worker.deadletters.write(self.record, event, (flow, action), error, attempts, first)
+
+    async def find_dead_letter(self, key: str) -> FoundDeadLetter | None:
+        """The dead letter a previous owner of the partition wrote for this key, if any."""
+        return await find_dead_letter(self.worker.settings.kafka, self.worker.target, key)
 
 
 class _Rebalance(ConsumerRebalanceListener):

@@ -96,6 +96,8 @@ async def send_json(
             resp_headers = resp.headers
     except TimeoutError as exc:
         raise Transient(f"{target}: no answer from {method} {url} within {timeout_s} s") from exc
+    except aiohttp.ClientConnectorError as exc:  # no connection: the request never went out
+        raise Transient(f"{target}: {method} {url} failed: {exc}", sent=False) from exc
     except (aiohttp.ClientError, OSError) as exc:
         raise Transient(f"{target}: {method} {url} failed: {exc}") from exc
     if on_headers is not None:
@@ -172,7 +174,7 @@ class RateGate:
         """Raise Transient (with retry_after) while the vendor's window is exhausted."""
         wait = self.blocked_until - self.clock()
         if wait > 0:
-            raise Transient(f"{target}: rate-limit window exhausted", retry_after=wait)
+            raise Transient(f"{target}: rate-limit window exhausted", retry_after=wait, sent=False)
 
 
 class LocalIdMap:

@@ -7,10 +7,14 @@ subclass), the actions with their default field mappings, the class, and its lif
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
+import hashlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, Protocol
 
 import aiohttp
 import msgspec
@@ -18,6 +22,15 @@ import msgspec
 from schemas import AnyEvent
 from services.common.config import ActionConfig, TargetConfig, TargetSpec
 from services.common.errors import ConfigError
+from services.sync.errors import Ambiguous
+
+# How a repeat of an action is made safe at its target:
+#   key      the target honours an idempotency key (the same key twice: one effect)
+#   natural  a true upsert by a natural key (HubSpot contacts by e-mail), or a deterministic name
+#   lookup   a create whose effect can be found again: Handover records the attempt as in flight
+#            first, and after any doubt asks the target (`Connector.reconcile`) before repeating it
+#   none     neither (SMTP): an attempt in doubt is dead-lettered for a person to decide
+Repeat = Literal["key", "natural", "lookup", "none"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +68,18 @@ class Delivered:
     detail: str = ""
 
 
+class IdMap(Protocol):
+    """Handover's own map from a business key to a target's record id (the ledger keeps it)."""
+
+    async def idmap_get(self, target: str, key: str) -> str | None:
+        """The target's id for the key, or None."""
+        ...
+
+    async def idmap_put(self, target: str, key: str, external_id: str) -> None:
+        """Remember the target's id for the key."""
+        ...
+
+
 @dataclass
 class ConnectorContext:
     """What the sync service lends every connector."""
@@ -63,7 +88,50 @@ class ConnectorContext:
     data_dir: Path
     timeout_s: float = 10.0
     # Handover's own key -> target id map (Pipedrive has no upsert); None where not wired.
-    idmap: Any = None
+    idmap: IdMap | None = None
+
+
+MARKER = "Handover ref"  # the line a "lookup" create carries, found again by `Connector.reconcile`
+
+
+def marker_token(idempotency_key: str) -> str:
+    """One word (32 hex) standing for an action's idempotency key: searchable as a token, and
+    safe from what a vendor's rich-text field does to punctuation and spaces in flow names."""
+    return hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+
+
+def marker_line(idempotency_key: str) -> str:
+    """The marker line a created record carries (at the end of a body or note)."""
+    return f"{MARKER} {marker_token(idempotency_key)}"
+
+
+def with_marker(text: str, idempotency_key: str) -> str:
+    """`text` with the marker line appended (the line alone when `text` is empty)."""
+    line = marker_line(idempotency_key)
+    return f"{text}\n\n{line}" if text else line
+
+
+class KeyedLocks:
+    """One lock per natural key (a customer_id, an e-mail): calls for the same key run one after
+    the other within this process, so two orders of one buyer never race to create the contact."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        """Hold the lock of `key` (forgotten once nobody holds or waits for it)."""
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
 
 
 class Connector:
@@ -73,10 +141,12 @@ class Connector:
     Config: ClassVar[type[TargetConfig]] = TargetConfig
     # None means: any action name is accepted (outboxes record whatever they are told).
     actions: ClassVar[dict[str, ActionSpec] | None] = {}
-    # How repeats are prevented at the target: "key" (Idempotency-Key), "natural"
-    # (upsert/search by a natural key, or a deterministic file name), "none" (SMTP:
-    # the ledger records sending/sent around the call).
-    idempotency: ClassVar[str] = "natural"
+    # How repeats are prevented at the target (see `Repeat`); `repeats` overrides it per action.
+    idempotency: ClassVar[Repeat] = "natural"
+    repeats: ClassVar[dict[str, Repeat]] = {}
+    # Seconds the target's lookup (a search index) may lag behind a create: a reconcile waits
+    # at least this long after the attempt in doubt, so "not found" means not there.
+    reconcile_after_s: float = 0.0
     # True: the target cannot work without `secret`/`secret_env` (an API token); checked at load.
     needs_secret: ClassVar[bool] = False
     # True: a delivery is one request bounded by its own timeout (the target's `timeout_s`,
@@ -121,6 +191,28 @@ class Connector:
     async def deliver(self, request: ActionRequest) -> Delivered:
         """Perform one action; raise Transient or Permanent on failure."""
         raise NotImplementedError
+
+    def repeat_of(self, action: str) -> Repeat:
+        """How a repeat of `action` is made safe at this target."""
+        return self.repeats.get(action, self.idempotency)
+
+    async def reconcile(self, request: ActionRequest) -> Delivered | None:
+        """For a "lookup" action whose attempt is in doubt: what the target holds for it
+        (Delivered with its id), or None when the target says it is certainly not there.
+        Raise Transient when the target cannot answer now, Ambiguous when it cannot tell."""
+        raise Ambiguous(self.ambiguity(request, "this target offers no way to look the record up"))
+
+    def check_hint(self, request: ActionRequest) -> str:
+        """What the owner should look for in the target before deciding about an action in doubt."""
+        return f"look in {self.kind} for the record of {request.action} for event {request.event.id}"
+
+    def ambiguity(self, request: ActionRequest, why: str) -> str:
+        """The message of an action in doubt: what happened, what to check, what replay does."""
+        return (
+            f"{self.kind} {self.name}: cannot tell whether {request.action} for event {request.event.id} "
+            f"took effect ({why}). Check: {self.check_hint(request)}. A replay looks it up again first "
+            "and creates it only if it is not there; delete a duplicate by hand if you find two."
+        )
 
 
 def json_default(value: object) -> object:

@@ -3,9 +3,11 @@
 Contacts go through batch upsert with `idProperty=email`, so a redelivery updates the same
 contact (https://developers.hubspot.com/docs/api/crm/contacts). Tasks have no idempotency key
 and no upsert (https://developers.hubspot.com/docs/api/crm/tasks), so the created task id is
-kept in the id map under the action's idempotency key and a repeat is skipped. Residual window:
-if HubSpot created the task but the answer was lost (timeout, crash before the id map write),
-a retry creates a second task; closing that would need a custom unique task property.
+kept in the id map under the action's idempotency key and a repeat is skipped. Every task's body
+ends with a line carrying a token made from the idempotency key; a task whose answer was lost
+(timeout, dropped connection, 5xx, crash before the id map write) is looked up by that token
+through CRM search (POST /crm/v3/objects/tasks/search, CONTAINS_TOKEN,
+https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm) before any retry.
 """
 
 from __future__ import annotations
@@ -26,8 +28,18 @@ from services.sync.connectors._http import (
     send_json,
     working_days_option,
 )
-from services.sync.connectors.base import ActionRequest, ActionSpec, Connector, Delivered
-from services.sync.errors import Permanent, parse_retry_after
+from services.sync.connectors.base import (
+    ActionRequest,
+    ActionSpec,
+    Connector,
+    Delivered,
+    KeyedLocks,
+    Repeat,
+    marker_line,
+    marker_token,
+    with_marker,
+)
+from services.sync.errors import Ambiguous, Permanent, parse_retry_after
 
 # Event fields -> HubSpot's default contact properties.
 CONTACT_DEFAULTS = {
@@ -39,6 +51,7 @@ CONTACT_DEFAULTS = {
 }
 CONTACT_OPTIONAL = ("jobtitle", "website", "address", "city", "zip", "country", "lifecyclestage")
 TASK_CONTACT_ASSOCIATION = 204  # task -> contact, HUBSPOT_DEFINED (tasks guide)
+task_token = marker_token  # the token a task's body ends with (searched with CONTAINS_TOKEN)
 
 
 class HubspotConfig(TargetConfig, frozen=True, kw_only=True):
@@ -98,6 +111,10 @@ class HubspotConnector(HttpConnectorMixin, Connector):
         ),
     }
     idempotency = "natural"
+    repeats: ClassVar[dict[str, Repeat]] = {"create_task": "lookup"}
+    # CRM search sees a new record a few seconds after its create (Okta's HubSpot connector
+    # advises waiting 10 s: help.okta.com/wf/.../hubspotcrm/actions/searchcontacts.htm).
+    reconcile_after_s = 10.0
     config: HubspotConfig
 
     @classmethod
@@ -113,6 +130,7 @@ class HubspotConnector(HttpConnectorMixin, Connector):
         """Check the token is configured and borrow (or open) the HTTP session."""
         if not self.spec.secret:
             raise ConfigError(f"targets.{self.name}.secret", "HubSpot needs an access token")
+        self.contact_locks = KeyedLocks()
         await self._open_http()
 
     async def close(self) -> None:
@@ -164,7 +182,9 @@ class HubspotConnector(HttpConnectorMixin, Connector):
                 }
             ]
         }
-        data = await self._call("POST", "/crm/v3/objects/contacts/batch/upsert", body)
+        # One e-mail's upserts one at a time in this process: two at once may race inside HubSpot.
+        async with self.contact_locks.hold(email.lower()):
+            data = await self._call("POST", "/crm/v3/objects/contacts/batch/upsert", body)
         results = data.get("results") if isinstance(data, dict) else None
         if not results:
             # A 207 (or 200) whose only entry is an error: the input was rejected.
@@ -185,7 +205,7 @@ class HubspotConnector(HttpConnectorMixin, Connector):
         properties = {
             "hs_timestamp": due.strftime("%Y-%m-%dT%H:%M:%S.") + f"{due.microsecond // 1000:03d}Z",
             "hs_task_subject": request.fields["subject"],
-            "hs_task_body": request.fields.get("body", ""),
+            "hs_task_body": with_marker(request.fields.get("body", ""), request.idempotency_key),
             "hs_task_status": "NOT_STARTED",
             "hs_task_type": str(request.options.get("task_type", self.config.task_type)),
         }
@@ -212,6 +232,36 @@ class HubspotConnector(HttpConnectorMixin, Connector):
         task_id = str(data["id"])
         await self.idmap.idmap_put(self.name, key, task_id)
         return Delivered(external_id=task_id, detail=f"task for contact {contact_id}")
+
+    def check_hint(self, request: ActionRequest) -> str:
+        """Where the owner finds the task in doubt."""
+        return (f"HubSpot's tasks of the contact {request.fields.get('email', '')!r} whose body ends with "
+                f"{marker_line(request.idempotency_key)!r}")
+
+    async def reconcile(self, request: ActionRequest) -> Delivered | None:
+        """Find a task by the token in its body (CRM search), confirmed on the whole marker line."""
+        token = task_token(request.idempotency_key)
+        body = {
+            "filterGroups": [
+                {"filters": [{"propertyName": "hs_task_body", "operator": "CONTAINS_TOKEN", "value": token}]}
+            ],
+            "properties": ["hs_task_body", "hs_task_subject"],
+            "limit": 10,
+        }
+        data = await self._call("POST", "/crm/v3/objects/tasks/search", body)
+        if not isinstance(data, dict) or not isinstance(data.get("results"), list):
+            raise Ambiguous(self.ambiguity(request, "the task search answered without results"))
+        line = marker_line(request.idempotency_key)
+        ours = [
+            str(task["id"]) for task in data["results"]
+            if line in str((task.get("properties") or {}).get("hs_task_body") or "")
+        ]
+        if len(ours) > 1:
+            raise Ambiguous(self.ambiguity(request, f"{len(ours)} tasks carry its marker: {', '.join(ours)}"))
+        if not ours:
+            return None
+        await self.idmap.idmap_put(self.name, f"task:{request.idempotency_key}", ours[0])
+        return Delivered(external_id=ours[0], detail="task found by its marker")
 
     async def deliver(self, request: ActionRequest) -> Delivered:
         """Perform `upsert_contact` or `create_task`."""

@@ -4,11 +4,14 @@ Contacts: Handover's id map, then `GET /contacts/customer_id/:customer_id` (PATC
 else `POST /contacts` with our `customer_id`
 (https://developer.moneybird.com/integration/creating-sales-invoices). Invoices: Moneybird
 documents no Idempotency-Key, so the invoice id is kept in the id map under the action's
-idempotency key and a repeat is skipped; the order number goes into `reference`. Residual
-window: an invoice created whose answer was lost (timeout, crash before the map write) is
-created again on retry, as a second draft. Amounts come from the event structs, not from
-templates: Decimal -> string, never float. Moneybird allows 150 requests per 5 minutes per
-token, platform-wide (https://helpcenter.moneybird.nl/nl/articles/208028-api-token-limiet):
+idempotency key and a repeat is skipped; the order number goes into `reference`. An invoice
+whose answer was lost (timeout, dropped connection, 5xx, crash before the map write) is looked
+up before any retry (`reconcile`): the contact by customer_id, then its sales invoices filtered
+by reference and invoice date (https://developer.moneybird.com/api/sales_invoices/, "filter").
+Contacts of one customer_id are made one at a time in this process; a contact another process
+made meanwhile ("customer_id has already been taken") is read back and used. Amounts come
+from the event structs, not from templates: Decimal -> string, never float. Moneybird allows
+150 requests per 5 minutes per token, platform-wide (https://helpcenter.moneybird.nl/nl/articles/208028-api-token-limiet):
 a client-side sliding window refuses (Transient, with retry_after) rather than earn a 429.
 """
 
@@ -31,8 +34,8 @@ from services.sync.connectors._http import (
     header_seconds,
     send_json,
 )
-from services.sync.connectors.base import ActionRequest, ActionSpec, Connector, Delivered
-from services.sync.errors import Permanent, Transient, parse_retry_after
+from services.sync.connectors.base import ActionRequest, ActionSpec, Connector, Delivered, KeyedLocks, Repeat
+from services.sync.errors import Ambiguous, Permanent, Transient, parse_retry_after
 
 CONTACT_FIELDS = {
     "customer_id": "{{ order.customer.external_id or order.customer.email }}",
@@ -133,6 +136,7 @@ class MoneybirdConnector(HttpConnectorMixin, Connector):
         ),
     }
     idempotency = "natural"
+    repeats: ClassVar[dict[str, Repeat]] = {"create_sales_invoice": "lookup"}
     config: MoneybirdConfig
 
     async def start(self) -> None:
@@ -140,13 +144,16 @@ class MoneybirdConnector(HttpConnectorMixin, Connector):
         if not self.spec.secret:
             raise ConfigError(f"targets.{self.name}.secret", "Moneybird needs an API token")
         self.limiter = SlidingWindow(self.config.rate_limit, self.config.rate_window_s)
+        self.contact_locks = KeyedLocks()
         await self._open_http()
 
     async def close(self) -> None:
         """Close a privately opened session."""
         await self._close_http()
 
-    async def _call(self, method: str, path: str, body: Any = None) -> Any:
+    async def _call(
+        self, method: str, path: str, body: Any = None, params: Mapping[str, str] | None = None
+    ) -> Any:
         assert self.spec.secret is not None
         wait = self.limiter.try_acquire()
         if wait > 0:
@@ -154,6 +161,7 @@ class MoneybirdConnector(HttpConnectorMixin, Connector):
                 f"moneybird {self.name}: client-side limit of {self.config.rate_limit} requests "
                 f"per {self.config.rate_window_s:g} s reached",
                 retry_after=wait,
+                sent=False,
             )
         base = self.config.base_url.rstrip("/")
         # The format is a path suffix (.json), not an Accept header (developer.moneybird.com).
@@ -165,6 +173,7 @@ class MoneybirdConnector(HttpConnectorMixin, Connector):
             target=f"moneybird {self.name}",
             timeout_s=self.config.timeout_s or self.ctx.timeout_s,
             body=body,
+            params=params,
             headers={"Authorization": f"Bearer {self.spec.secret.reveal()}"},
             message_of=moneybird_message,
             retry_after_of=moneybird_retry_after,
@@ -175,6 +184,12 @@ class MoneybirdConnector(HttpConnectorMixin, Connector):
         customer_id = fields.get("customer_id", "").strip()
         if not customer_id:
             raise Permanent("moneybird: the order's customer has no id or e-mail for customer_id")
+        # Two orders of one buyer at once: one looks up / creates the contact, the other waits
+        # and then finds it in the id map.
+        async with self.contact_locks.hold(customer_id):
+            return await self._contact_of(customer_id, fields, event)
+
+    async def _contact_of(self, customer_id: str, fields: Mapping[str, str], event: OrderCreated) -> str:
         key = f"contact:{customer_id}"
         contact_id = await self.idmap.idmap_get(self.name, key)
         if contact_id:
@@ -194,7 +209,7 @@ class MoneybirdConnector(HttpConnectorMixin, Connector):
         except Permanent as exc:
             if exc.status != 404:
                 raise
-            data = await self._call("POST", "/contacts", {"contact": contact})
+            data = await self._create_contact(customer_id, contact)
         else:
             data = await self._call("PATCH", f"/contacts/{found['id']}", {"contact": contact})
         contact_id = str(data["id"])
@@ -270,6 +285,73 @@ class MoneybirdConnector(HttpConnectorMixin, Connector):
         invoice_id = str(data["id"])
         await self.idmap.idmap_put(self.name, key, invoice_id)
         return Delivered(external_id=invoice_id, detail=f"draft invoice for contact {contact_id}")
+
+    async def _create_contact(self, customer_id: str, contact: dict[str, Any]) -> Any:
+        """POST the contact; when another process made it first (422 "customer_id has already
+        been taken"), read that one back instead."""
+        try:
+            return await self._call("POST", "/contacts", {"contact": contact})
+        except Permanent as refused:
+            if refused.status != 422:
+                raise
+            # Whatever the 422's wording (Moneybird documents no error format): if a contact
+            # with our customer_id exists now, it is the one another process just made.
+            try:
+                return await self._call("GET", f"/contacts/customer_id/{quote(customer_id, safe='')}")
+            except Permanent as exc:
+                if exc.status == 404:
+                    raise refused from None
+                raise
+
+    def _invoice_keys(self, request: ActionRequest) -> tuple[str, str, dt.date]:
+        """(customer_id, reference, invoice date) of the invoice an order makes."""
+        event = request.event
+        if not isinstance(event, OrderCreated):
+            raise Permanent(f"moneybird: invoices need order.created, not {event.type}")
+        placed = event.data.placed_at or event.time
+        reference = request.fields.get("reference") or event.data.order_number
+        return request.fields.get("customer_id", "").strip(), reference, placed.date()
+
+    def check_hint(self, request: ActionRequest) -> str:
+        """Where the owner finds the invoice in doubt."""
+        customer_id, reference, day = self._invoice_keys(request)
+        return (f"Moneybird's draft sales invoices of the contact with customer id {customer_id!r}, "
+                f"reference {reference!r}, dated {day.isoformat()}")
+
+    async def reconcile(self, request: ActionRequest) -> Delivered | None:
+        """Find the draft invoice of an order: its contact by customer_id, then the contact's
+        invoices of that date filtered by reference (matched exactly here)."""
+        customer_id, reference, day = self._invoice_keys(request)
+        if not customer_id:
+            return None  # without a customer_id no contact, so no invoice, was ever made
+        contact_id = await self.idmap.idmap_get(self.name, f"contact:{customer_id}")
+        if not contact_id:
+            try:
+                found = await self._call("GET", f"/contacts/customer_id/{quote(customer_id, safe='')}")
+            except Permanent as exc:
+                if exc.status == 404:
+                    return None  # an invoice needs its contact: none, so no invoice either
+                raise
+            contact_id = str(found["id"])
+        # The filter's own syntax separates keys by "," and alternatives by "|": a reference
+        # holding either is matched here only. `period` defaults to this_year: name the days
+        # around the invoice date (a day either side, whatever time zone made the date).
+        first, last = day - dt.timedelta(days=1), day + dt.timedelta(days=1)
+        parts = [f"period:{first:%Y%m%d}..{last:%Y%m%d}", "state:all", f"contact_id:{contact_id}"]
+        if not any(c in reference for c in ",|"):
+            parts.append(f"reference:{reference}")
+        data = await self._call("GET", "/sales_invoices", params={"filter": ",".join(parts), "per_page": "100"})
+        if not isinstance(data, list):
+            raise Transient(f"moneybird {self.name}: unexpected answer to the invoice lookup")
+        ours = [inv for inv in data if str(inv.get("reference") or "") == reference]
+        if len(ours) > 1:
+            ids = ", ".join(str(inv.get("id")) for inv in ours)
+            raise Ambiguous(self.ambiguity(request, f"{len(ours)} invoices carry this reference: {ids}"))
+        if not ours:
+            return None
+        invoice_id = str(ours[0]["id"])
+        await self.idmap.idmap_put(self.name, f"invoice:{request.idempotency_key}", invoice_id)
+        return Delivered(external_id=invoice_id, detail=f"draft invoice found for contact {contact_id}")
 
     async def deliver(self, request: ActionRequest) -> Delivered:
         """Perform `create_sales_invoice`."""

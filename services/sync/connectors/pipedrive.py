@@ -3,9 +3,12 @@
 Pipedrive has no upsert and no Idempotency-Key, and its search index is eventually consistent
 (https://developers.pipedrive.com/docs/api/v1/Persons#searchPersons), so Handover's own id map
 is the first line of defence: `person:<e-mail>` -> person id (then the exact e-mail search,
-then create), and `activity:<idempotency key>` -> activity id, skipped when present. Residual
-window: an activity created whose answer was lost (timeout, crash before the map write) is
-created again on retry. Auth is the `x-api-token` header, which the official SDK switched to
+then create), and `activity:<idempotency key>` -> activity id, skipped when present. A create
+whose answer was lost (timeout, dropped connection, 5xx, crash before the map write) is looked
+up before any retry: a person by the exact e-mail search, after the index has caught up; an
+activity among its person's activities (GET /api/v2/activities?person_id=, SDK docs/v2.md) by
+the marker line Handover writes into its note. One e-mail's person is found or made one call
+at a time in this process. Auth is the `x-api-token` header, which the official SDK switched to
 from the `api_token` query parameter (pipedrive/client-nodejs CHANGELOG, docs/v2.md).
 """
 
@@ -26,8 +29,17 @@ from services.sync.connectors._http import (
     send_json,
     working_days_option,
 )
-from services.sync.connectors.base import ActionRequest, ActionSpec, Connector, Delivered
-from services.sync.errors import Permanent, parse_retry_after
+from services.sync.connectors.base import (
+    ActionRequest,
+    ActionSpec,
+    Connector,
+    Delivered,
+    KeyedLocks,
+    Repeat,
+    marker_line,
+    with_marker,
+)
+from services.sync.errors import Ambiguous, Permanent, parse_retry_after
 
 PERSON_DEFAULTS = {
     "email": "{{ person.email }}",
@@ -94,6 +106,9 @@ class PipedriveConnector(HttpConnectorMixin, Connector):
         ),
     }
     idempotency = "natural"
+    repeats: ClassVar[dict[str, Repeat]] = {"upsert_person": "lookup", "create_activity": "lookup"}
+    # The person search is eventually consistent (SDK docs): a lookup waits for the index.
+    reconcile_after_s = 10.0
     config: PipedriveConfig
 
     @classmethod
@@ -110,6 +125,7 @@ class PipedriveConnector(HttpConnectorMixin, Connector):
         if not self.spec.secret:
             raise ConfigError(f"targets.{self.name}.secret", "Pipedrive needs an API token")
         self.gate = RateGate()
+        self.person_locks = KeyedLocks()
         await self._open_http()
 
     async def close(self) -> None:
@@ -175,6 +191,11 @@ class PipedriveConnector(HttpConnectorMixin, Connector):
         email = fields.get("email", "").strip()
         if not email:
             raise Permanent("pipedrive: the person has no e-mail address to match on")
+        # Pipedrive keeps no e-mail unique: two calls for one e-mail at once would make two.
+        async with self.person_locks.hold(email.lower()):
+            return await self._person_of(email, fields)
+
+    async def _person_of(self, email: str, fields: Mapping[str, str]) -> tuple[str, str]:
         key = f"person:{email.lower()}"
         person_id = await self.idmap.idmap_get(self.name, key)
         if person_id is None:
@@ -216,14 +237,66 @@ class PipedriveConnector(HttpConnectorMixin, Connector):
         }
         if request.fields.get("due_time"):
             body["due_time"] = request.fields["due_time"]
-        if request.fields.get("note"):
-            body["note"] = request.fields["note"]
+        body["note"] = with_marker(request.fields.get("note", ""), request.idempotency_key)
         if self.config.owner_id is not None:
             body["owner_id"] = self.config.owner_id
         data = await self._call("POST", "/api/v2/activities", body)
         activity_id = str(data["id"])
         await self.idmap.idmap_put(self.name, key, activity_id)
         return Delivered(external_id=activity_id, detail=f"activity for person {person_id}")
+
+    def check_hint(self, request: ActionRequest) -> str:
+        """Where the owner finds the record in doubt."""
+        email = request.fields.get("email", "").strip()
+        if request.action == "upsert_person":
+            return f"Pipedrive's persons with the e-mail {email!r} (merge duplicates)"
+        line = marker_line(request.idempotency_key)
+        return f"the activities of Pipedrive's person {email!r} whose note ends with {line!r}"
+
+    async def reconcile(self, request: ActionRequest) -> Delivered | None:
+        """An activity by its person and its note's marker; for a person, None either way (an
+        upsert is safe to repeat once the person, if there, is in the id map)."""
+        email = request.fields.get("email", "").strip()
+        if not email:
+            return None  # never sent: the action needs an e-mail before any request
+        person_id = await self.idmap.idmap_get(self.name, f"person:{email.lower()}") or await self._search(email)
+        if request.action == "upsert_person":
+            if person_id is not None:
+                # Found: the update is safe to repeat; the id map sends it to this person.
+                await self.idmap.idmap_put(self.name, f"person:{email.lower()}", person_id)
+            return None
+        if person_id is None:
+            return None  # an activity is created only after its person's id is in the id map
+        line = marker_line(request.idempotency_key)
+        ours: list[str] = []
+        cursor = ""
+        while True:
+            params = {"person_id": person_id, "limit": "500", **({"cursor": cursor} if cursor else {})}
+            envelope = await self._list("/api/v2/activities", params)
+            ours += [str(a["id"]) for a in envelope.get("data") or [] if line in str(a.get("note") or "")]
+            cursor = str(((envelope.get("additional_data") or {}).get("next_cursor")) or "")
+            if not cursor:
+                break
+        if len(ours) > 1:
+            raise Ambiguous(self.ambiguity(request, f"{len(ours)} activities carry its marker: {', '.join(ours)}"))
+        if not ours:
+            return None
+        await self.idmap.idmap_put(self.name, f"activity:{request.idempotency_key}", ours[0])
+        return Delivered(external_id=ours[0], detail=f"activity found for person {person_id}")
+
+    async def _list(self, path: str, params: Mapping[str, str]) -> dict[str, Any]:
+        """A v2 list answer's whole envelope (data plus additional_data.next_cursor)."""
+        assert self.spec.secret is not None
+        self.gate.check(f"pipedrive {self.name}")
+        answer = await send_json(
+            self.session, "GET", self.config.root + path, target=f"pipedrive {self.name}",
+            timeout_s=self.config.timeout_s or self.ctx.timeout_s, params=params,
+            headers={"x-api-token": self.spec.secret.reveal()}, message_of=pipedrive_message,
+            retry_after_of=pipedrive_retry_after, on_headers=self._note_rate,
+        )
+        if not isinstance(answer.data, dict) or answer.data.get("success") is False:
+            raise Permanent(f"pipedrive {self.name}: unexpected answer {answer.text[:300]!r}")
+        return answer.data
 
     async def deliver(self, request: ActionRequest) -> Delivered:
         """Perform `upsert_person` or `create_activity`."""

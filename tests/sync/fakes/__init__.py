@@ -4,12 +4,25 @@ Every fake records each request it receives (`requests`), requires the vendor's 
 told to fail: `fail_next(n, status)` answers the next n requests with the vendor's error body,
 `rate_limit_next(n)` with its 429 and rate-limit headers, `hang_next(n)` never answers them
 (until the fake closes) so a client's timeout fires.
+
+Faults after the vendor did the work (`fault_after`, for one method and path): "late" stores
+and answers only after `late_s` (past the client's timeout), "reset" stores and drops the
+connection without an answer, "error" stores and answers a 5xx, "kill" stores and SIGKILLs
+the process `kill_pid()` names before it hears the answer. `meet(method, path, parties)`
+holds requests until that many arrived (two workers that both looked a contact up and missed).
+The Moneybird, HubSpot and Pipedrive fakes honour no idempotency key: those vendors document
+none (only the generic JSON receiver, fakes/http.py, dedupes on Idempotency-Key).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
+import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +43,7 @@ class Recorded:
     headers: dict[str, str]
     raw: bytes
     json: Any = None
+    at: float = 0.0  # time.monotonic() when it arrived
 
 
 @dataclass
@@ -37,6 +51,23 @@ class _Failure:
     status: int
     message: str
     headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _After:
+    kind: str  # "late" | "reset" | "error"
+    method: str
+    path_part: str
+    status: int
+
+
+@dataclass
+class _Meeting:
+    method: str
+    path_part: str
+    parties: int
+    arrived: int = 0
+    everyone: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class FakeVendor:
@@ -48,6 +79,12 @@ class FakeVendor:
         self._failures: deque[_Failure] = deque()
         self._hang = 0
         self._release = asyncio.Event()
+        self._after: list[_After] = []
+        self._before: list[_After] = []
+        self._meetings: list[_Meeting] = []
+        self.late_s = 30.0  # how late a "late" answer comes (far past any client timeout)
+        self.faults_done: list[str] = []  # kinds of the faults applied, in order
+        self.kill_pid: Callable[[], int | None] = lambda: None  # the sender a "kill" fault kills
         self.server: TestServer | None = None
 
     # --- what subclasses provide -------------------------------------------------------------
@@ -93,6 +130,23 @@ class FakeVendor:
         """Never answer the next n requests (released when the fake closes)."""
         self._hang += n
 
+    def fault_after(self, kind: str, method: str, path_part: str, n: int = 1, status: int = 503) -> None:
+        """The next n `method` requests whose path contains `path_part` do their work, then:
+        "late" (answer after `late_s`), "reset" (drop the connection) or "error" (answer `status`)."""
+        assert kind in ("late", "reset", "error", "kill"), kind
+        self._after += [_After(kind, method, path_part, status) for _ in range(n)]
+
+    def fail_path(self, method: str, path_part: str, n: int = 1, status: int = 503) -> None:
+        """Answer the next n matching requests `status` before doing any work."""
+        self._before += [_After("error", method, path_part, status) for _ in range(n)]
+
+    def meet(self, method: str, path_part: str, parties: int = 2) -> None:
+        """Hold the next `parties` matching requests until all of them arrived, then let them on."""
+        self._meetings.append(_Meeting(method, path_part, parties))
+
+    def _matches(self, request: web.Request, method: str, path_part: str) -> bool:
+        return request.method == method and path_part in request.path
+
     # --- plumbing ------------------------------------------------------------------------------
 
     @web.middleware
@@ -104,7 +158,8 @@ class FakeVendor:
             body = None
         self.requests.append(
             Recorded(
-                request.method, request.path, dict(request.query), dict(request.headers), raw, body
+                request.method, request.path, dict(request.query), dict(request.headers), raw, body,
+                time.monotonic(),
             )
         )
         if self._hang:
@@ -118,8 +173,36 @@ class FakeVendor:
             return self.error(failure.status, failure.message, failure.headers)
         if not self.authorized(request):
             return self.unauthorized()
+        before = next((b for b in self._before if self._matches(request, b.method, b.path_part)), None)
+        if before is not None:
+            self._before.remove(before)
+            return self.error(before.status, f"simulated {before.status}")
+        meeting = next((m for m in self._meetings if self._matches(request, m.method, m.path_part)), None)
+        if meeting is not None:
+            meeting.arrived += 1
+            if meeting.arrived >= meeting.parties:
+                self._meetings.remove(meeting)
+                meeting.everyone.set()
+            await meeting.everyone.wait()
         request[BODY] = body
-        return await handler(request)
+        response = await handler(request)
+        after = next((a for a in self._after if self._matches(request, a.method, a.path_part)), None)
+        if after is None or response.status >= 300:
+            return response
+        self._after.remove(after)
+        self.faults_done.append(after.kind)
+        if after.kind == "late":
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._release.wait(), self.late_s)
+            return response
+        if after.kind == "kill" and (pid := self.kill_pid()) is not None:
+            os.kill(pid, signal.SIGKILL)  # the work is done; its sender dies before it hears so
+            return response
+        if after.kind == "reset":
+            assert request.transport is not None
+            request.transport.abort()  # the work is done; the answer never leaves
+            return response
+        return self.error(after.status, f"simulated {after.status} after the work was done")
 
     async def start(self) -> str:
         """Serve on 127.0.0.1, a free port; return the base URL."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import re
 import uuid
 from typing import Any
 
@@ -37,6 +38,7 @@ class FakeHubspot(FakeVendor):
         """Batch upsert and task creation."""
         app.router.add_post("/crm/v3/objects/contacts/batch/upsert", self.upsert)
         app.router.add_post("/crm/v3/objects/tasks", self.create_task)
+        app.router.add_post("/crm/v3/objects/tasks/search", self.search_tasks)
 
     def authorized(self, request: web.Request) -> bool:
         """Bearer token."""
@@ -157,3 +159,45 @@ class FakeHubspot(FakeVendor):
         }
         self.tasks[task_id] = task
         return json_response({k: v for k, v in task.items() if k != "associations"}, 201)
+
+    def tasks_with(self, text: str) -> list[dict[str, Any]]:
+        """The stored tasks whose body contains `text` (the tests count effects by it)."""
+        return [t for t in self.tasks.values() if text in str(t["properties"].get("hs_task_body") or "")]
+
+    async def search_tasks(self, request: web.Request) -> web.Response:
+        """POST /crm/v3/objects/tasks/search: filterGroups (OR) of filters (AND); EQ and
+        CONTAINS_TOKEN (a whole word, case-insensitive); at most 5 groups of 6 filters, limit <= 200
+        (search-the-crm reference)."""
+        body = request[BODY]
+        if not isinstance(body, dict):
+            return self.error(400, "Invalid input JSON")
+        groups = body.get("filterGroups") or []
+        if len(groups) > 5 or any(len(g.get("filters") or []) > 6 for g in groups):
+            return self.error(400, "too many filterGroups or filters")
+        limit = body.get("limit", 10)
+        if not isinstance(limit, int) or not 1 <= limit <= 200:
+            return self.error(400, "limit must be between 1 and 200")
+
+        def hit(task: dict[str, Any], f: dict[str, Any]) -> bool:
+            value = str(task["properties"].get(f.get("propertyName"), "") or "")
+            wanted = str(f.get("value", ""))
+            if f.get("operator") == "EQ":
+                return value == wanted
+            if f.get("operator") == "CONTAINS_TOKEN":
+                return wanted.lower() in re.findall(r"[a-z0-9]+", value.lower())
+            raise ValueError(f.get("operator"))
+
+        try:
+            found = [
+                t for t in self.tasks.values()
+                if not groups or any(all(hit(t, f) for f in g.get("filters") or []) for g in groups)
+            ]
+        except ValueError as exc:
+            return self.error(400, f"unsupported operator {exc}")
+        wanted = body.get("properties") or ["hs_task_subject", "hs_timestamp"]
+        results = [
+            {"id": t["id"], "properties": {k: t["properties"].get(k) for k in wanted} | {"hs_object_id": t["id"]},
+             "createdAt": t["createdAt"], "updatedAt": t["updatedAt"], "archived": False}
+            for t in found[:limit]
+        ]
+        return json_response({"total": len(found), "results": results})

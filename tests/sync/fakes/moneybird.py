@@ -6,7 +6,9 @@ Error bodies are an assumption (the contract could not confirm Moneybird's forma
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -30,6 +32,7 @@ class FakeMoneybird(FakeVendor):
         self._ids = itertools.count(264_861_203_795_281_549)
         self.contacts: dict[str, dict[str, Any]] = {}
         self.invoices: dict[str, dict[str, Any]] = {}
+        self.fail_lookups = False  # the invoice list answers 500 (a vendor that cannot answer)
 
     def routes(self, app: web.Application) -> None:
         """Contacts and sales invoices under /api/v2/{administration}."""
@@ -38,6 +41,7 @@ class FakeMoneybird(FakeVendor):
         app.router.add_post(root + "/contacts.json", self.create_contact)
         app.router.add_patch(root + "/contacts/{id}.json", self.update_contact)
         app.router.add_post(root + "/sales_invoices.json", self.create_invoice)
+        app.router.add_get(root + "/sales_invoices.json", self.list_invoices)
 
     def authorized(self, request: web.Request) -> bool:
         """Bearer token."""
@@ -137,3 +141,50 @@ class FakeMoneybird(FakeVendor):
             **invoice,
         }
         return json_response(self.invoices[iid], 201)
+
+    def invoices_with(self, reference: str) -> list[dict[str, Any]]:
+        """The stored invoices carrying a reference (the business key the tests count by)."""
+        return [inv for inv in self.invoices.values() if inv.get("reference") == reference]
+
+    async def list_invoices(self, request: web.Request) -> web.Response:
+        """GET /sales_invoices.json?filter=key:value,...: the documented filter keys only
+        (https://developer.moneybird.com/api/sales_invoices/); period defaults to this_year,
+        state to all; "|" separates alternatives of state and reference."""
+        if (wrong := self._adm(request)) is not None:
+            return wrong
+        if self.fail_lookups:
+            return self.error(500, "Internal server error")
+        filters: dict[str, str] = {}
+        raw = request.query.get("filter", "")
+        for part in raw.split(",") if raw else []:
+            name, sep, value = part.partition(":")
+            if not sep or name not in ("state", "period", "reference", "contact_id",
+                                       "recurring_sales_invoice_id", "workflow_id", "created_after",
+                                       "updated_after"):
+                return self.error(400, f"invalid filter {part!r}")
+            filters[name] = value
+        per_page = int(request.query.get("per_page", "25"))
+        if not 1 <= per_page <= 100:
+            return self.error(400, "per_page must be between 1 and 100")
+        today = dt.date.today()
+        period = filters.get("period", "this_year")
+        if period == "this_year":
+            first, last = dt.date(today.year, 1, 1), dt.date(today.year, 12, 31)
+        elif m := re.fullmatch(r"(\d{8})\.\.(\d{8})", period):
+            first, last = (dt.datetime.strptime(d, "%Y%m%d").date() for d in m.groups())
+        else:
+            return self.error(400, f"unsupported period {period!r} in this fake")
+        found = []
+        for inv in self.invoices.values():
+            day = dt.date.fromisoformat(inv.get("invoice_date") or today.isoformat())
+            if not first <= day <= last:
+                continue
+            if "reference" in filters and inv.get("reference") not in filters["reference"].split("|"):
+                continue
+            if "contact_id" in filters and inv.get("contact_id") != filters["contact_id"]:
+                continue
+            state = filters.get("state", "all")
+            if state != "all" and inv["state"] not in state.split("|"):
+                continue
+            found.append(inv)
+        return json_response(found[:per_page])

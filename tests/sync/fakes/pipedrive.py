@@ -31,6 +31,7 @@ class FakePipedrive(FakeVendor):
         app.router.add_post("/api/v2/persons", self.create_person)
         app.router.add_patch("/api/v2/persons/{id}", self.update_person)
         app.router.add_post("/api/v2/activities", self.create_activity)
+        app.router.add_get("/api/v2/activities", self.list_activities)
 
     def authorized(self, request: web.Request) -> bool:
         """x-api-token header (or the legacy api_token query parameter)."""
@@ -179,3 +180,29 @@ class FakePipedrive(FakeVendor):
         activity = {"id": aid, **body, "person_id": primary[0]["person_id"] if primary else None}
         self.activities[aid] = activity
         return self.ok(activity, 201)
+
+    def activities_with(self, text: str) -> list[dict[str, Any]]:
+        """The stored activities whose note contains `text` (the tests count effects by it)."""
+        return [a for a in self.activities.values() if text in str(a.get("note") or "")]
+
+    def persons_with(self, email: str) -> list[dict[str, Any]]:
+        """The stored persons with this e-mail."""
+        return [p for p in self.persons.values()
+                if email.lower() in [e["value"].lower() for e in p.get("emails", [])]]
+
+    async def list_activities(self, request: web.Request) -> web.Response:
+        """GET /api/v2/activities?person_id=&limit=&cursor= (the primary participant's), cursor
+        paging with additional_data.next_cursor (SDK activities-api getActivities)."""
+        try:
+            limit = int(request.query.get("limit", "100"))
+            person = int(request.query["person_id"]) if "person_id" in request.query else None
+            start = int(request.query.get("cursor", "0"))
+        except ValueError:
+            return self.error(400, "invalid query parameter")
+        if not 1 <= limit <= 500:
+            return self.error(400, "limit must be between 1 and 500")
+        found = [a for a in self.activities.values() if person is None or a.get("person_id") == person]
+        page = found[start:start + limit]
+        more = start + limit < len(found)
+        body = {"success": True, "data": page, "additional_data": {"next_cursor": str(start + limit) if more else None}}
+        return json_response(body, 200, self._rate_headers())
