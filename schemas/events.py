@@ -24,7 +24,8 @@ class Address(msgspec.Struct, frozen=True, kw_only=True):
     line2: str = ""
     postcode: str = ""
     city: str = ""
-    region: str = ""
+    region: str = ""  # the region's name where the vendor gives one, else its code
+    region_code: str = ""  # the vendor's region code ("CA", "NH") where it gives one
     country: str = ""  # ISO 3166-1 alpha-2 where the vendor gives it
     phone: str = ""
 
@@ -58,6 +59,10 @@ class OrderLine(msgspec.Struct, frozen=True, kw_only=True):
     tax_rate: Decimal | None = None  # percent, e.g. Decimal("21")
     tax_amount: Decimal = Decimal("0")
     external_id: str = ""
+    # The part of quantity x unit_price taken off this line (coupons, line discounts): `total`
+    # is after it. A discount of the whole order that no line carries is in OrderData only.
+    discount: Decimal = Decimal("0")
+    tax_label: str = ""  # the vendor's name for the tax ("State Tax", "BTW 21%")
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
@@ -133,6 +138,15 @@ class OrderData(msgspec.Struct, frozen=True, kw_only=True):
     placed_at_utc: dt.datetime | None = None
     payment_status: str = ""
     note: str = ""
+    # Percent of tax on shipping; None when the vendor does not say (a connector then decides).
+    shipping_tax_rate: Decimal | None = None
+    shipping_method: str = ""  # as the buyer saw it ("Flat Rate"); several joined with ", "
+    fees: list[OrderLine] = []  # charges beside the goods (WooCommerce fee lines): in `total`
+    discount_codes: list[str] = []  # coupon / discount codes as entered
+    payment_method: str = ""  # the vendor's payment method id ("bacs", "card")
+    transaction_id: str = ""  # the payment provider's reference, where the shop records it
+    tags: list[str] = []
+    attributes: dict[str, str] = {}  # free-form order attributes (Shopify note_attributes)
 
 
 class OrderCreated(Event, tag="order.created"):
