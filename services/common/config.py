@@ -174,6 +174,7 @@ class SourceSpec(msgspec.Struct, frozen=True):
     name: str
     config: SourceConfig
     secrets: tuple[Secret, ...] = ()
+    api_key: Secret | None = None  # a kind's own key for the vendor's API (`api_key_env`), if any
 
     @property
     def kind(self) -> str:
@@ -389,7 +390,8 @@ def parse_settings(text: str, env: Mapping[str, str] | None = None, origin: str 
             env_secret = _secret("", cfg.secret_env, env, f"{path}.secret")
             assert env_secret is not None
             secrets.insert(0, env_secret)
-        sources[name] = SourceSpec(name=name, config=cfg, secrets=tuple(secrets))
+        api_key = _secret("", getattr(cfg, "api_key_env", ""), env, f"{path}.api_key")
+        sources[name] = SourceSpec(name=name, config=cfg, secrets=tuple(secrets), api_key=api_key)
 
     targets: dict[str, TargetSpec] = {}
     connectors = connector_kinds()

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable
 from typing import TypeVar
 
+import aiohttp
 import structlog
 from aiohttp import web
 
@@ -127,7 +128,7 @@ async def _handle(request: web.Request, source: Source, ids: list[str]) -> web.S
             f"Content-Type {media or '(none)'} is not accepted; use {', '.join(source.content_types)}",
         )
     source.verify(inbound, inbound.received_at)
-    delivery = source.delivery_id(inbound)
+    delivery = source.delivery_key(inbound)  # the signed content's identity, else the delivery id
     eid = event_id(source.name, delivery) if delivery else str(uuid.uuid4())
     guard = app[INFLIGHT](eid)
     await guard.acquire()
@@ -147,7 +148,7 @@ async def _handle(request: web.Request, source: Source, ids: list[str]) -> web.S
         result = source.parse(inbound, eid)
         if isinstance(result, Ignored):
             return _answer(request, source, "ignored", [], reason=result.reason)
-        events: list[AnyEvent] = result
+        events: list[AnyEvent] = await source.enrich(result, app[GATEWAY_HTTP])
         try:
             await app[PUBLISHER].publish_many(list(events))
         except BrokerUnavailable as exc:
@@ -169,6 +170,14 @@ async def _handle(request: web.Request, source: Source, ids: list[str]) -> web.S
 
 
 REMEMBERING = web.AppKey("remembering", Remembering)
+GATEWAY_HTTP = web.AppKey("gateway_http", aiohttp.ClientSession)
+
+
+async def _http_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The session a source uses to complete events from its vendor's API (Stripe line items)."""
+    async with aiohttp.ClientSession() as http:
+        app[GATEWAY_HTTP] = http
+        yield
 
 
 async def _dedupe(call: Awaitable[T]) -> T:
@@ -216,6 +225,7 @@ def setup_gateway(app: web.Application, dedupe: DedupeStore | None = None) -> No
     app[DEDUPE] = dedupe if dedupe is not None else MemoryDedupeStore()
     app[INFLIGHT] = InFlight()
     app[REMEMBERING] = Remembering()
+    app.cleanup_ctx.append(_http_ctx)
     app[BUCKETS] = {
         name: TokenBucket(spec.config.rate_limit_per_minute) for name, spec in settings.sources.items()
     }
