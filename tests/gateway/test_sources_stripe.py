@@ -231,3 +231,11 @@ def test_without_an_api_key_the_order_stays_without_lines() -> None:
     source = make_source("stripe", SECRET)
     order, payment = run(source, request(CHECKOUT))
     assert asyncio.run(source.enrich([order, payment], None)) == [order, payment]  # type: ignore[arg-type]
+
+
+def test_the_buyers_full_name_is_kept_and_split() -> None:
+    raw = json.loads(CHECKOUT)
+    raw["data"]["object"]["customer_details"]["name"] = "Jenny Rosen"  # the docs' example customer
+    order, payment = run(make_source("stripe", SECRET), request(json.dumps(raw).encode()))
+    for person in (order.data.customer, payment.data.payer):
+        assert (person.name, person.first_name, person.last_name) == ("Jenny Rosen", "Jenny", "Rosen")

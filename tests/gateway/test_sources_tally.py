@@ -96,3 +96,16 @@ def test_unknown_event_type_is_ignored() -> None:
     assert run(source, request(json.dumps(raw).encode())) == Ignored(
         "unknown topic 'SOMETHING_ELSE'"
     )
+
+
+def test_a_one_field_name_is_kept_as_typed_and_split_for_crms_that_want_first_and_last() -> None:
+    # Tally's sample with its field as a one-field "Name" question (INPUT_TEXT, the sample's type).
+    raw = json.loads(BODY)
+    raw["data"]["fields"] = [
+        {"key": "question_name", "label": "Name", "type": "INPUT_TEXT", "value": "Jan van der Berg"},
+        {"key": "question_mail", "label": "Email", "type": "INPUT_EMAIL", "value": "jan@example.nl"},
+    ]
+    (event,) = run(make_source("tally", SECRET), request(json.dumps(raw).encode()))
+    person = event.data.contact
+    assert (person.name, person.first_name, person.last_name) == ("Jan van der Berg", "Jan", "van der Berg")
+    assert person.display_name == "Jan van der Berg"
