@@ -84,7 +84,8 @@ class KafkaConfig(_Section):
 class LedgerConfig(_Section):
     """Where deliveries, events and the dedupe memory are kept."""
 
-    url: str = "sqlite:///var/handover.db"  # or sqlite:///:memory:, postgresql://user@host:5432/db
+    # Empty: sqlite:///<data_dir>/handover.db. Or sqlite:///:memory:, postgresql://user@host:5432/db
+    url: str = ""
 
 
 class LoggingConfig(_Section):
@@ -368,6 +369,9 @@ def parse_settings(text: str, env: Mapping[str, str] | None = None, origin: str 
         raise ConfigError("", "expected a TOML table at the top")
     _env_overrides(data, env)
     raw: _Raw = convert(data, _Raw, "")
+    if not raw.ledger.url:  # the default ledger lives in the data directory
+        ledger = msgspec.structs.replace(raw.ledger, url=f"sqlite:///{Path(raw.data_dir, 'handover.db')}")
+        raw = msgspec.structs.replace(raw, ledger=ledger)
     _check_sections(raw)
 
     sources: dict[str, SourceSpec] = {}
