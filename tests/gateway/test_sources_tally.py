@@ -109,3 +109,18 @@ def test_a_one_field_name_is_kept_as_typed_and_split_for_crms_that_want_first_an
     person = event.data.contact
     assert (person.name, person.first_name, person.last_name) == ("Jan van der Berg", "Jan", "van der Berg")
     assert person.display_name == "Jan van der Berg"
+
+
+def test_matrix_answers_arrive_as_row_and_column_labels_not_ids() -> None:
+    # A MATRIX field in the shape of Tally's example webhook event (https://tally.so/help/webhooks,
+    # "Example webhook event": value maps row ids to chosen column ids; rows/columns give the
+    # labels). Recalled from that page, not copied byte for byte.
+    raw = json.loads(BODY)
+    raw["data"]["fields"] = [{
+        "key": "question_matrix", "label": "How was it?", "type": "MATRIX",
+        "value": {"r1": ["c2"], "r2": ["c1", "c2"]},
+        "rows": [{"id": "r1", "text": "Food"}, {"id": "r2", "text": "Service"}],
+        "columns": [{"id": "c1", "text": "Good"}, {"id": "c2", "text": "Great"}],
+    }]
+    (event,) = run(make_source("tally", SECRET), request(json.dumps(raw).encode()))
+    assert event.data.fields == {"How was it?": "Food: Great\nService: Good, Great"}
