@@ -47,6 +47,23 @@ class Person(msgspec.Struct, frozen=True, kw_only=True):
         """The name to show or send: the full name, else first + last, else the e-mail."""
         return self.name or " ".join(p for p in (self.first_name, self.last_name) if p) or self.email
 
+    @property
+    def given_name(self) -> str:
+        """The first name; where only a full name was given, its first word (for targets that
+        want the name split: "Jan van der Berg" -> "Jan")."""
+        if self.first_name or self.last_name:
+            return self.first_name
+        return self.name.strip().split(maxsplit=1)[0] if self.name.strip() else ""
+
+    @property
+    def family_name(self) -> str:
+        """The last name; where only a full name was given, the rest after its first word
+        ("Jan van der Berg" -> "van der Berg")."""
+        if self.first_name or self.last_name:
+            return self.last_name
+        words = self.name.strip().split(maxsplit=1)
+        return words[1] if len(words) > 1 else ""
+
 
 class OrderLine(msgspec.Struct, frozen=True, kw_only=True):
     """One line of an order; money is exact decimal in the order's currency."""

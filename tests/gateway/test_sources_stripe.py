@@ -238,4 +238,4 @@ def test_the_buyers_full_name_is_kept_and_split() -> None:
     raw["data"]["object"]["customer_details"]["name"] = "Jenny Rosen"  # the docs' example customer
     order, payment = run(make_source("stripe", SECRET), request(json.dumps(raw).encode()))
     for person in (order.data.customer, payment.data.payer):
-        assert (person.name, person.first_name, person.last_name) == ("Jenny Rosen", "Jenny", "Rosen")
+        assert (person.name, person.given_name, person.family_name) == ("Jenny Rosen", "Jenny", "Rosen")

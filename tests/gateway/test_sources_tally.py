@@ -98,7 +98,7 @@ def test_unknown_event_type_is_ignored() -> None:
     )
 
 
-def test_a_one_field_name_is_kept_as_typed_and_split_for_crms_that_want_first_and_last() -> None:
+def test_a_one_field_name_is_kept_as_typed_and_splits_for_crms_that_want_first_and_last() -> None:
     # Tally's sample with its field as a one-field "Name" question (INPUT_TEXT, the sample's type).
     raw = json.loads(BODY)
     raw["data"]["fields"] = [
@@ -107,7 +107,8 @@ def test_a_one_field_name_is_kept_as_typed_and_split_for_crms_that_want_first_an
     ]
     (event,) = run(make_source("tally", SECRET), request(json.dumps(raw).encode()))
     person = event.data.contact
-    assert (person.name, person.first_name, person.last_name) == ("Jan van der Berg", "Jan", "van der Berg")
+    assert (person.name, person.first_name, person.last_name) == ("Jan van der Berg", "", "")  # as typed
+    assert (person.given_name, person.family_name) == ("Jan", "van der Berg")  # for targets that split
     assert person.display_name == "Jan van der Berg"
 
 

@@ -152,3 +152,16 @@ def test_the_daily_budget_resets_at_midnight_utc() -> None:
 
     late = dt.datetime(2026, 1, 15, 23, 59, 0, tzinfo=dt.UTC).timestamp()
     assert seconds_to_budget_reset(late) == 61.0
+
+
+async def test_a_full_name_is_sent_as_typed(pipedrive, pipedrive_fake) -> None:
+    import msgspec
+
+    from schemas import Person
+
+    event = contact_event()
+    person = Person(email="jan@example.nl", name="Jan van der Berg")  # a one-field "Name" form
+    event = msgspec.structs.replace(event, data=msgspec.structs.replace(event.data, contact=person))
+    await pipedrive.deliver(make_request("pipedrive", "upsert_person", event))
+    (created,) = pipedrive_fake.persons.values()
+    assert created["name"] == "Jan van der Berg"

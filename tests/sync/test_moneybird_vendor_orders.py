@@ -96,3 +96,16 @@ async def test_an_order_that_cannot_add_up_is_refused_before_anything_is_sent(mo
         await moneybird.deliver(make_request("moneybird", "create_sales_invoice", woo_order(json.dumps(raw).encode())))
     assert "29.35" in info.value.message and "31.35" in info.value.message and "-2.00" in info.value.message
     assert moneybird_fake.requests == []
+
+
+async def test_an_order_without_lines_is_refused_naming_the_stripe_key(moneybird, moneybird_fake) -> None:
+    # A Stripe Checkout source without api_key_env publishes the session's order without lines.
+    stripe = make_source("stripe", "whsec_x", name="stripe")
+    body = signing.fixture("stripe/checkout_session_completed.json")
+    req = inbound("stripe", body, signing.stripe("whsec_x", body, int(signing.RECEIVED.timestamp())))
+    stripe.verify(req, signing.RECEIVED)
+    order, _ = stripe.parse(req, "eid")
+    with pytest.raises(Permanent) as info:
+        await moneybird.deliver(make_request("moneybird", "create_sales_invoice", order))
+    assert "no order lines" in info.value.message and "api_key_env" in info.value.message
+    assert moneybird_fake.requests == []

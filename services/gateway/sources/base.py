@@ -260,24 +260,6 @@ def body_id(inbound: Inbound, *path: str) -> str | None:
         return None
 
 
-def split_name(full: str) -> tuple[str, str]:
-    """(first, last) of a full name typed in one field: the first word, then the rest as typed
-    ("Jan van der Berg" -> "Jan", "van der Berg"); one word is a first name."""
-    words = full.strip().split(maxsplit=1)
-    if not words:
-        return "", ""
-    return words[0], words[1] if len(words) > 1 else ""
-
-
-def named(person: Person) -> Person:
-    """The person with first/last filled from the full name where only that was given (for
-    CRMs that want them split); the full name stays as typed (for those that take one)."""
-    if not person.name.strip() or person.first_name or person.last_name:
-        return person
-    first, last = split_name(person.name)
-    return msgspec.structs.replace(person, first_name=first, last_name=last)
-
-
 def contact_submitted(
     source: str, event_id: str, inbound: Inbound, data: ContactData, occurred: dt.datetime | None
 ) -> list[AnyEvent]:
@@ -645,7 +627,7 @@ class ContactBuilder:
     def person(self, external_id: str = "") -> Person:
         """The contact as a Person (text exactly as submitted)."""
         v = self.values
-        return named(Person(
+        return Person(
             email=v.get("email", "").strip(),
             first_name=v.get("first_name", ""),
             last_name=v.get("last_name", ""),
@@ -653,7 +635,7 @@ class ContactBuilder:
             phone=v.get("phone", ""),
             company=v.get("company", ""),
             external_id=external_id,
-        ))
+        )
 
     def data(self, form: str, external_id: str = "") -> ContactData:
         """The ContactData of the submission."""

@@ -18,7 +18,6 @@ from services.gateway.sources.base import (
     Source,
     decode_json,
     invalid,
-    named,
 )
 
 # Deliberately loose: one '@', no spaces, a dot in the domain. Plus-addresses and Unicode local
@@ -130,14 +129,14 @@ class FormSource(Source):
         if not valid_email(email_value):
             raise invalid([FieldError("$.email", "is not a valid e-mail address")])
         consent = values.pop("consent", "").strip().lower() in TRUTHY
-        person = named(Person(
+        person = Person(
             email=email_value,
             name=values.get("name", ""),
             first_name=values.get("first_name", ""),
             last_name=values.get("last_name", ""),
             phone=values.get("phone", ""),
             company=values.get("company", ""),
-        ))
+        )
         now = inbound.received_at
         data = ContactData(
             contact=person,

@@ -51,7 +51,6 @@ from services.gateway.sources.base import (
     json_object,
     matches_any,
     missing_signature,
-    named,
     unix_seconds,
 )
 
@@ -245,13 +244,13 @@ class StripeSource(Source):
             shipping = s.at("shipping_details")
         else:
             shipping = s.at("shipping")
-        customer = named(Person(
+        customer = Person(
             email=details.text("email") or s.text("customer_email"),
             name=details.text("name"),
             phone=details.text("phone"),
             external_id=_customer_id(s),
             address=address_from(details.at("address"), ADDRESS),
-        ))
+        )
         ship_address = address_from(shipping.at("address"), ADDRESS)
         ship_name = shipping.text("name")
         if ship_address is not None and ship_name:
@@ -318,13 +317,13 @@ class StripeSource(Source):
         invoice_id = inv.text("id", required=True)
         currency, amount = self._money(inv)
         paid = amount("amount_paid", required=True) or Decimal(0)
-        payer = named(Person(
+        payer = Person(
             email=inv.text("customer_email"),
             name=inv.text("customer_name"),
             phone=inv.text("customer_phone"),
             external_id=_customer_id(inv),
             address=address_from(inv.at("customer_address"), ADDRESS),
-        ))
+        )
         # Before API version 2025-03-31 the invoice names its payment_intent / charge.
         ref = inv.raw("payment_intent") or inv.raw("charge")
         paid_at = inv.epoch("status_transitions", "paid_at") or p.epoch("created", required=True)

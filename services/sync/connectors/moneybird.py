@@ -37,8 +37,8 @@ from services.sync.errors import Permanent, Transient, parse_retry_after
 CONTACT_FIELDS = {
     "customer_id": "{{ order.customer.external_id or order.customer.email }}",
     "email": "{{ order.customer.email }}",
-    "firstname": "{{ order.customer.first_name }}",
-    "lastname": "{{ order.customer.last_name }}",
+    "firstname": "{{ order.customer.given_name }}",  # split from a full name if need be
+    "lastname": "{{ order.customer.family_name }}",
     "company_name": "{{ order.customer.company }}",
     "phone": "{{ order.customer.phone }}",
 }
@@ -245,6 +245,11 @@ class MoneybirdConnector(HttpConnectorMixin, Connector):
         # A shop that charged no tax at all sends no per-line rate (Shopify's empty tax_lines):
         # that is 0%, not unknown.
         untaxed = order.tax_total == 0
+        if not order.lines and order.total:
+            raise Permanent(
+                f"moneybird: order {order.order_number} has no order lines to invoice (a Stripe "
+                "Checkout source fetches them only when it has api_key_env); nothing was sent"
+            )
         priced: list[tuple[str, Decimal, Decimal, Decimal]] = []  # (description, amount, net, rate)
         rates: set[Decimal] = set()
         for what, items in (("order line", order.lines), ("fee", order.fees)):
