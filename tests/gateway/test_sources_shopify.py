@@ -373,3 +373,21 @@ def test_content_identity_ignores_the_unsigned_delivery_headers() -> None:
     assert source.delivery_id(first) != source.delivery_id(again)
     assert source.delivery_key(first) == source.delivery_key(again) == (
         "orders/create:820982911946154508:2021-12-31T19:00:00-05:00")
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "field-by-field"])
+def test_line_discount_allocations_and_several_tax_lines(fast: bool) -> None:
+    # The sample's first line with a discount application's allocation and two tax lines, in the
+    # shapes Shopify's order resource documents (discount_allocations[].amount; tax_lines[].rate).
+    raw = json.loads(ORDER)
+    line = raw["line_items"][0]
+    line["discount_allocations"] = [{"amount": "9.99", "discount_application_index": 0}]
+    line["tax_lines"] = [{"price": "4.80", "rate": 0.06, "title": "State tax"},
+                         {"price": "0.80", "rate": 0.01, "title": "County tax"}]
+    body = json.dumps(raw).encode()
+    context = contextlib.nullcontext() if fast else mock.patch.object(shopify, "order_data_fast", lambda b: None)
+    with context:
+        (event,) = run(make_source("shopify", SECRET), request(body))
+    first = event.data.lines[0]
+    assert (first.unit_price, first.discount, first.total) == (Decimal("89.99"), Decimal("9.99"), Decimal("80.00"))
+    assert first.tax_rate == Decimal("7") and first.tax_amount == Decimal("5.60")

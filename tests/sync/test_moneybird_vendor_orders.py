@@ -109,3 +109,21 @@ async def test_an_order_without_lines_is_refused_naming_the_stripe_key(moneybird
         await moneybird.deliver(make_request("moneybird", "create_sales_invoice", order))
     assert "no order lines" in info.value.message and "api_key_env" in info.value.message
     assert moneybird_fake.requests == []
+
+
+async def test_a_shopify_line_discount_is_taken_off_once(moneybird, moneybird_fake) -> None:
+    # Shopify's sample order (untaxed; 414.95 of lines + 10.00 shipping - 20.00 discounts) with
+    # 9.99 more allocated to its first line: 394.96.
+    raw = json.loads(signing.fixture("shopify/orders_create.json"))
+    raw["line_items"][0]["discount_allocations"] = [{"amount": "9.99", "discount_application_index": 0}]
+    raw["total_discounts"], raw["total_price"] = "29.99", "394.96"
+    body = json.dumps(raw).encode()
+    source = make_source("shopify", "shpss_x", name="shop")
+    req = inbound("shop", body, {"X-Shopify-Topic": "orders/create", **signing.shopify("shpss_x", body)})
+    source.verify(req, signing.RECEIVED)
+    (event,) = source.parse(req, "eid")
+    await moneybird.deliver(make_request("moneybird", "create_sales_invoice", event))
+    (invoice,) = moneybird_fake.invoices.values()
+    details = {d["description"]: (d["amount"], d["price"]) for d in invoice["details_attributes"]}
+    assert details["Aviator sunglasses"] == ("1", "80.00") and details["Discount"] == ("1", "-20.00")
+    assert invoice_total(invoice) == Decimal("394.96")

@@ -183,13 +183,21 @@ class ShopifySource(Source):
             line = p.at("line_items", i)
             quantity = line.decimal("quantity", required=True) or Decimal(0)
             price = line.decimal("price", required=True) or Decimal(0)
-            discount = line.decimal("total_discount") or Decimal(0)
+            allocations = line.items("discount_allocations")
+            if allocations:  # every discount application's share of this line
+                discount = sum(
+                    (line.decimal("discount_allocations", j, "amount") or Decimal(0) for j in range(len(allocations))),
+                    Decimal(0),
+                )
+            else:
+                discount = line.decimal("total_discount") or Decimal(0)
             taxes = line.items("tax_lines")
             tax = sum(
                 (line.decimal("tax_lines", j, "price") or Decimal(0) for j in range(len(taxes))),
                 Decimal(0),
             )
-            rate = line.decimal("tax_lines", 0, "rate") if len(taxes) == 1 else None
+            rates = [line.decimal("tax_lines", j, "rate") for j in range(len(taxes))]
+            rate = sum(rates, Decimal(0)) if taxes and None not in rates else None  # type: ignore[arg-type]
             lines.append(
                 OrderLine(
                     name=line.text("name") or line.text("title"),
@@ -200,6 +208,7 @@ class ShopifySource(Source):
                     tax_rate=None if rate is None else rate * 100,
                     tax_amount=tax,
                     external_id=line.id("id"),
+                    discount=discount,
                 )
             )
         shipping_total = p.decimal("total_shipping_price_set", "shop_money", "amount")
@@ -298,6 +307,10 @@ class _TaxLine(msgspec.Struct):
     rate: Decimal | None = None
 
 
+class _Allocation(msgspec.Struct):
+    amount: str | None = None
+
+
 class _Line(msgspec.Struct):
     id: int | str | None = None
     name: str | None = None
@@ -307,6 +320,7 @@ class _Line(msgspec.Struct):
     price: str | None = None
     total_discount: str | None = None
     tax_lines: list[_TaxLine] | None = None
+    discount_allocations: list[_Allocation] | None = None
 
 
 class _Price(msgspec.Struct):
@@ -419,10 +433,16 @@ def order_data_fast(body: bytes) -> tuple[OrderData, bool] | None:
         for line in o.line_items or ():
             quantity = _required(exact_decimal(line.quantity)) or Decimal(0)
             price = _required(exact_decimal(line.price)) or Decimal(0)
-            discount = exact_decimal(line.total_discount) or Decimal(0)
+            if line.discount_allocations:  # every discount application's share of this line
+                discount = sum(
+                    (exact_decimal(a.amount) or Decimal(0) for a in line.discount_allocations), Decimal(0)
+                )
+            else:
+                discount = exact_decimal(line.total_discount) or Decimal(0)
             taxes = line.tax_lines or ()
             tax = sum((exact_decimal(t.price) or Decimal(0) for t in taxes), Decimal(0))
-            rate = exact_decimal(taxes[0].rate) if len(taxes) == 1 else None
+            rates = [exact_decimal(t.rate) for t in taxes]
+            rate = sum(rates, Decimal(0)) if taxes and None not in rates else None  # type: ignore[arg-type]
             lines.append(
                 OrderLine(
                     name=line.name or line.title or "",
@@ -433,6 +453,7 @@ def order_data_fast(body: bytes) -> tuple[OrderData, bool] | None:
                     tax_rate=None if rate is None else rate * 100,
                     tax_amount=tax,
                     external_id=exact_id(line.id),
+                    discount=discount,
                 )
             )
         money_set = o.total_shipping_price_set
