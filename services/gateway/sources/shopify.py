@@ -196,8 +196,8 @@ class ShopifySource(Source):
                 (line.decimal("tax_lines", j, "price") or Decimal(0) for j in range(len(taxes))),
                 Decimal(0),
             )
-            rates = [line.decimal("tax_lines", j, "rate") for j in range(len(taxes))]
-            rate = sum(rates, Decimal(0)) if taxes and None not in rates else None  # type: ignore[arg-type]
+            rates = [r for j in range(len(taxes)) if (r := line.decimal("tax_lines", j, "rate")) is not None]
+            rate = sum(rates, Decimal(0)) if taxes and len(rates) == len(taxes) else None
             lines.append(
                 OrderLine(
                     name=line.text("name") or line.text("title"),
@@ -441,8 +441,8 @@ def order_data_fast(body: bytes) -> tuple[OrderData, bool] | None:
                 discount = exact_decimal(line.total_discount) or Decimal(0)
             taxes = line.tax_lines or ()
             tax = sum((exact_decimal(t.price) or Decimal(0) for t in taxes), Decimal(0))
-            rates = [exact_decimal(t.rate) for t in taxes]
-            rate = sum(rates, Decimal(0)) if taxes and None not in rates else None  # type: ignore[arg-type]
+            rates = [r for t in taxes if (r := exact_decimal(t.rate)) is not None]
+            rate = sum(rates, Decimal(0)) if taxes and len(rates) == len(taxes) else None
             lines.append(
                 OrderLine(
                     name=line.name or line.title or "",

@@ -285,11 +285,11 @@ class MoneybirdConnector(HttpConnectorMixin, Connector):
             priced.append((name, Decimal(1), amount, rate))
         details: list[dict[str, Any]] = []
         for i, (name, quantity, net, rate) in enumerate(priced, 1):
-            description, amount, price = _priced_line(name, quantity, net)
+            description, units, price = _priced_line(name, quantity, net)
             details.append(
                 {
                     "description": description,
-                    "amount": amount,
+                    "amount": units,
                     "price": price,
                     "tax_rate_id": self.config.tax_rate_id(rate, f"line {i} {name!r}"),
                 }
