@@ -24,7 +24,8 @@ class Address(msgspec.Struct, frozen=True, kw_only=True):
     line2: str = ""
     postcode: str = ""
     city: str = ""
-    region: str = ""
+    region: str = ""  # the region's name where the vendor gives one, else its code
+    region_code: str = ""  # the vendor's region code ("CA", "NH") where it gives one
     country: str = ""  # ISO 3166-1 alpha-2 where the vendor gives it
     phone: str = ""
 
@@ -46,6 +47,23 @@ class Person(msgspec.Struct, frozen=True, kw_only=True):
         """The name to show or send: the full name, else first + last, else the e-mail."""
         return self.name or " ".join(p for p in (self.first_name, self.last_name) if p) or self.email
 
+    @property
+    def given_name(self) -> str:
+        """The first name; where only a full name was given, its first word (for targets that
+        want the name split: "Jan van der Berg" -> "Jan")."""
+        if self.first_name or self.last_name:
+            return self.first_name
+        return self.name.strip().split(maxsplit=1)[0] if self.name.strip() else ""
+
+    @property
+    def family_name(self) -> str:
+        """The last name; where only a full name was given, the rest after its first word
+        ("Jan van der Berg" -> "van der Berg")."""
+        if self.first_name or self.last_name:
+            return self.last_name
+        words = self.name.strip().split(maxsplit=1)
+        return words[1] if len(words) > 1 else ""
+
 
 class OrderLine(msgspec.Struct, frozen=True, kw_only=True):
     """One line of an order; money is exact decimal in the order's currency."""
@@ -58,6 +76,10 @@ class OrderLine(msgspec.Struct, frozen=True, kw_only=True):
     tax_rate: Decimal | None = None  # percent, e.g. Decimal("21")
     tax_amount: Decimal = Decimal("0")
     external_id: str = ""
+    # The part of quantity x unit_price taken off this line (coupons, line discounts): `total`
+    # is after it. A discount of the whole order that no line carries is in OrderData only.
+    discount: Decimal = Decimal("0")
+    tax_label: str = ""  # the vendor's name for the tax ("State Tax", "BTW 21%")
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
@@ -133,6 +155,15 @@ class OrderData(msgspec.Struct, frozen=True, kw_only=True):
     placed_at_utc: dt.datetime | None = None
     payment_status: str = ""
     note: str = ""
+    # Percent of tax on shipping; None when the vendor does not say (a connector then decides).
+    shipping_tax_rate: Decimal | None = None
+    shipping_method: str = ""  # as the buyer saw it ("Flat Rate"); several joined with ", "
+    fees: list[OrderLine] = []  # charges beside the goods (WooCommerce fee lines): in `total`
+    discount_codes: list[str] = []  # coupon / discount codes as entered
+    payment_method: str = ""  # the vendor's payment method id ("bacs", "card")
+    transaction_id: str = ""  # the payment provider's reference, where the shop records it
+    tags: list[str] = []
+    attributes: dict[str, str] = {}  # free-form order attributes (Shopify note_attributes)
 
 
 class OrderCreated(Event, tag="order.created"):

@@ -5,6 +5,7 @@ with every value as the source sent it."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -23,6 +24,7 @@ from services.gateway.sources.base import event_id
 from services.runtime import Parts, Runtime
 from tests.conftest import Inbox, wait_for
 from tests.gateway import signing
+from tests.gateway.fake_stripe import FakeStripe
 from tests.sync.fakes.http import FakeReceiver
 from tests.sync.fakes.hubspot import FakeHubspot
 from tests.sync.fakes.moneybird import FakeMoneybird
@@ -30,6 +32,7 @@ from tests.sync.fakes.moneybird import FakeMoneybird
 SECRET = "shpss_0123456789abcdef"
 STRIPE_SECRET = "whsec_0123456789abcdef"  # a Stripe endpoint secret is always whsec_...
 TOKEN = "test-token"
+STRIPE_SESSION = "cs_test_a1enSAC01IA3Ps2vL32mNoWKMCNmmfUGTeEeHXI5tLCvyFNGsdG2UNA7mr"  # Stripe's docs' session
 
 CONFIG = """
 data_dir = "{data_dir}"
@@ -55,6 +58,8 @@ secret = "{secret}"
 [sources.stripe]
 kind = "stripe"
 secret = "{stripe_secret}"
+api_key_env = "STRIPE_KEY"
+api_base = "{stripe_api}"
 [sources.typeform]
 kind = "typeform"
 secret = "{secret}"
@@ -73,7 +78,7 @@ secret = "{token}"
 kind = "moneybird"
 base_url = "{moneybird}/api/v2"
 administration_id = "123456789012345678"
-tax_rates = {{ "0" = "400000000000000009", "21" = "400000000000000021" }}
+tax_rates = {{ "0" = "400000000000000009", "21" = "400000000000000021", "7.5" = "400000000000000075" }}
 secret = "{token}"
 [targets.hook]
 kind = "http"
@@ -145,6 +150,7 @@ class World:
     moneybird: FakeMoneybird
     receiver: FakeReceiver
     inbox: Inbox
+    stripe: FakeStripe
 
     def url(self, source: str) -> str:
         return f"{self.runtime.base_url}/hooks/{source}"
@@ -164,10 +170,16 @@ async def world(
 ) -> AsyncIterator[World]:
     """Fakes, then one Handover with every source kind and four targets, shared by the module."""
     hubspot, moneybird, receiver = FakeHubspot(TOKEN), FakeMoneybird(TOKEN), FakeReceiver(TOKEN)
-    for fake in (hubspot, moneybird, receiver):
+    stripe = FakeStripe()
+    for fake in (hubspot, moneybird, receiver, stripe):
         await fake.start()
-    # Moneybird knows a 0% rate too (the fixtures' shops charged no tax).
-    moneybird.tax_rate_ids.add("400000000000000009")
+    # Moneybird knows a 0% rate (the Shopify sample charged no tax) and WooCommerce's 7.5% state tax.
+    moneybird.tax_rate_ids.update({"400000000000000009", "400000000000000075"})
+    # Stripe's API knows the line items of the sample session and of the docs' session.
+    items = msgspec.json.decode(signing.fixture("stripe/checkout_session_line_items.json"))["data"]
+    stripe.sessions[STRIPE_SESSION] = items
+    sample = json.loads(signing.fixture("stripe/checkout_session_completed.json"))["data"]["object"]["id"]
+    stripe.sessions[sample] = items
     _, smtp_port, inbox = smtp_server
     data_dir = tmp_path_factory.mktemp("flows")
     settings = parse_settings(
@@ -175,18 +187,18 @@ async def world(
             data_dir=data_dir, bootstrap=broker.bootstrap_servers, secret=SECRET, token=TOKEN,
             stripe_secret=STRIPE_SECRET,
             hubspot=hubspot.url, moneybird=moneybird.url, receiver=receiver.url, smtp_port=smtp_port,
-            hook_flows=HOOK_FLOWS,
+            hook_flows=HOOK_FLOWS, stripe_api=stripe.url,
         ),
-        env={},
+        env={"STRIPE_KEY": stripe.token},
     )
     runtime = Runtime(settings, Parts(recorder=False))
     await runtime.start()
     assert runtime.sync is not None
     await runtime.sync.wait_assigned(60)
     async with aiohttp.ClientSession() as http:
-        yield World(runtime, http, hubspot, moneybird, receiver, inbox)
+        yield World(runtime, http, hubspot, moneybird, receiver, inbox, stripe)
     await runtime.stop()
-    for fake in (hubspot, moneybird, receiver):
+    for fake in (hubspot, moneybird, receiver, stripe):
         await fake.close()
 
 
@@ -231,6 +243,8 @@ async def test_a_shopify_order_becomes_one_moneybird_invoice_and_a_crm_contact(w
     # A unique order name: other test modules publish the same sample on the session's broker.
     name = f"#9999-{uuid.uuid4().hex[:8]}"
     body = signing.fixture("shopify/orders_create.json").replace(b'"name": "#9999"', f'"name": "{name}"'.encode(), 1)
+    # A version of the order no other test sends: the signed body's id and updated_at name it.
+    body = body.replace(b'"updated_at": "2021-12-31T19:00:00-05:00"', f'"updated_at": "{name}"'.encode(), 1)
     assert name.encode() in body
     delivery = f"w-{uuid.uuid4()}"
     headers = {"Content-Type": "application/json", "X-Shopify-Topic": "orders/create",
@@ -251,8 +265,10 @@ async def test_a_shopify_order_becomes_one_moneybird_invoice_and_a_crm_contact(w
     assert [(d["description"], d["amount"], d["price"]) for d in lines] == [
         (item["title"], str(item["quantity"]), item["price"]) for item in payload["line_items"]
     ]
+    assert invoice_total(invoice) == Decimal(payload["total_price"])  # 414.95 + 10.00 shipping - 20.00
     contact = world.moneybird.contacts[invoice["contact_id"]]
     assert contact["customer_id"] == str(payload["customer"]["id"])  # a 64-bit id, exact
+    assert contact["company_name"] == payload["billing_address"]["company"]
     # A resend of the same delivery changes nothing anywhere.
     async with world.http.post(world.url("shop"), data=body, headers=headers) as r:
         assert r.status == 200 and (await r.json())["status"] == "duplicate"
@@ -278,6 +294,18 @@ FIXTURES = [
 ]
 
 
+def fresh(source: str, body: bytes, delivery: str) -> bytes:
+    """The sample as a delivery no other test sends: what names it is in the signed body (the
+    event id for Stripe, the resource's version for Shopify and WooCommerce)."""
+    # Both Stripe samples carry the same placeholder event id, which the gateway rightly dedupes.
+    body = body.replace(b"evt_000000000000000000000000", f"evt_{uuid.uuid4().hex[:24]}".encode(), 1)
+    if source in ("shop", "woo"):
+        doc = json.loads(body)
+        doc["updated_at" if source == "shop" else "date_modified_gmt"] = delivery
+        body = json.dumps(doc, ensure_ascii=False).encode()
+    return body
+
+
 def _comparable(event: AnyEvent) -> dict[str, Any]:
     data = to_builtins(event)
     for volatile in ("received_at", "time"):  # set at intake for forms; compared separately
@@ -289,10 +317,8 @@ def _comparable(event: AnyEvent) -> dict[str, Any]:
 async def test_every_fixture_reaches_the_http_target_with_its_values_unchanged(
     world: World, source: str, path: str, headers: Any
 ) -> None:
-    body = signing.fixture(path)
-    # Both Stripe samples carry the same placeholder event id, which the gateway rightly dedupes.
-    body = body.replace(b"evt_000000000000000000000000", f"evt_{uuid.uuid4().hex[:24]}".encode(), 1)
     delivery = f"d-{uuid.uuid4()}"
+    body = fresh(source, signing.fixture(path), delivery)
     hdrs = {"Content-Type": "application/json", **headers(body, delivery)}
     async with world.http.post(world.url(source), data=body, headers=hdrs) as r:
         assert r.status == 202, await r.text()
@@ -303,10 +329,11 @@ async def test_every_fixture_reaches_the_http_target_with_its_values_unchanged(
 
     parser = source_kinds()[src.kind](src)
     inbound = signing.inbound(source, body, hdrs)
-    delivery_id = parser.delivery_id(inbound)
+    delivery_id = parser.delivery_key(inbound)
     assert delivery_id is not None
     expected = parser.parse(inbound, event_id(source, delivery_id))
     assert isinstance(expected, list) and [e.id for e in expected] == eids
+    expected = await parser.enrich(expected, world.http)  # a Checkout order's lines, from Stripe's API
     types = [e.type for e in expected]
 
     await wait_for(lambda: all(world.hooked(e, f"{e_type} to hook") for e, e_type in zip(eids, types, strict=True)))
@@ -319,9 +346,9 @@ async def test_every_fixture_reaches_the_http_target_with_its_values_unchanged(
 
 
 async def test_conditions_decide_which_orders_take_the_big_order_flow(world: World) -> None:
-    big = signing.fixture("shopify/orders_create.json")  # total 404.95 USD
-    small = signing.fixture("woocommerce/order_created.json")  # total 29.35 USD
     d1, d2 = f"b-{uuid.uuid4()}", f"s-{uuid.uuid4()}"
+    big = fresh("shop", signing.fixture("shopify/orders_create.json"), d1)  # total 404.95 USD
+    small = fresh("woo", signing.fixture("woocommerce/order_created.json"), d2)  # total 29.35 USD
     async with world.http.post(world.url("shop"), data=big, headers={
         "Content-Type": "application/json", "X-Shopify-Topic": "orders/create", "X-Shopify-Webhook-Id": d1,
         **signing.shopify(SECRET, big)}) as r:
@@ -338,3 +365,71 @@ async def test_conditions_decide_which_orders_take_the_big_order_flow(world: Wor
     assert ledger is not None
     assert (await ledger.delivery(f"{big_id}:Big orders:big_order")) is not None
     assert (await ledger.delivery(f"{small_id}:Big orders:big_order")) is None
+
+
+def invoice_total(invoice: dict[str, Any]) -> Decimal:
+    """What Moneybird would total: each rate's net plus its tax, to the cent (rates by id)."""
+    percent = {"400000000000000009": Decimal(0), "400000000000000021": Decimal(21),
+               "400000000000000075": Decimal("7.5")}
+    by_rate: dict[str, Decimal] = {}
+    for d in invoice["details_attributes"]:
+        net = Decimal(d["amount"]) * Decimal(d["price"])
+        by_rate[d["tax_rate_id"]] = by_rate.get(d["tax_rate_id"], Decimal(0)) + net
+    tax = sum(((net * percent[r] / 100).quantize(Decimal("0.01")) for r, net in by_rate.items()), Decimal(0))
+    return sum(by_rate.values(), Decimal(0)) + tax
+
+
+@pytest.mark.parametrize("path", ["woocommerce/order_created.json", "woocommerce/order_created_coupon.json"])
+async def test_a_woocommerce_order_becomes_a_moneybird_invoice_adding_up_to_its_total(world: World, path: str) -> None:
+    # WooCommerce's documented order 727 (7.5% state tax, untaxed shipping) and 727 with a coupon.
+    delivery = f"w-{uuid.uuid4()}"
+    doc = json.loads(signing.fixture(path))
+    doc["number"] = f"{doc['number']}-{uuid.uuid4().hex[:8]}"  # other modules publish the same sample
+    body = fresh("woo", json.dumps(doc).encode(), delivery)
+    headers = {"Content-Type": "application/json", "X-WC-Webhook-Topic": "order.created",
+               "X-WC-Webhook-Delivery-ID": delivery, **signing.woocommerce(SECRET, body)}
+    async with world.http.post(world.url("woo"), data=body, headers=headers) as r:
+        assert r.status == 202, await r.text()
+
+    def invoices() -> list[dict[str, Any]]:
+        return [i for i in world.moneybird.invoices.values() if i.get("reference") == doc["number"]]
+
+    [invoice] = await wait_for(invoices)
+    assert invoice_total(invoice) == Decimal(doc["total"])
+    assert "Discount" not in [d["description"] for d in invoice["details_attributes"]]  # the coupon, once
+
+
+async def test_a_stripe_checkout_becomes_a_moneybird_invoice_with_the_lines_fetched_from_stripe(world: World) -> None:
+    doc = json.loads(signing.fixture("stripe/checkout_session_completed.json"))
+    reference = f"ref-{uuid.uuid4().hex[:8]}"
+    doc["id"] = f"evt_{uuid.uuid4().hex[:24]}"
+    # The docs' session and its line items (2 x T-shirt, 21.98 USD), bought by the docs' Jenny Rosen.
+    doc["data"]["object"].update(id=STRIPE_SESSION, amount_subtotal=2198, amount_total=2198,
+                                 client_reference_id=reference)
+    doc["data"]["object"]["customer_details"]["name"] = "Jenny Rosen"
+    body = json.dumps(doc).encode()
+    headers = {"Content-Type": "application/json", **signing.stripe(STRIPE_SECRET, body, int(time.time()))}
+    async with world.http.post(world.url("stripe"), data=body, headers=headers) as r:
+        assert r.status == 202, await r.text()
+
+    def invoices() -> list[dict[str, Any]]:
+        return [i for i in world.moneybird.invoices.values() if i.get("reference") == reference]
+
+    [invoice] = await wait_for(invoices)
+    assert [(d["description"], d["amount"], d["price"]) for d in invoice["details_attributes"]] == [
+        ("T-shirt", "2", "10.99")]
+    assert invoice_total(invoice) == Decimal("21.98")
+    contact = world.moneybird.contacts[invoice["contact_id"]]
+    assert (contact["firstname"], contact["lastname"]) == ("Jenny", "Rosen")
+
+
+async def test_a_one_field_name_form_reaches_hubspot_split_and_the_flows_with_the_name_as_typed(world: World) -> None:
+    email = f"jan.{uuid.uuid4().hex[:6]}@example.nl"
+    async with world.http.post(world.url("website"), data={"email": email, "name": "Jan van der Berg"}) as r:
+        assert r.status == 202
+        [eid] = (await r.json())["event_ids"]
+    await wait_for(lambda: email in world.hubspot.contacts and world.hooked(eid))
+    props = world.hubspot.contacts[email]["properties"]
+    assert (props["firstname"], props["lastname"]) == ("Jan", "van der Berg")
+    [hooked] = world.hooked(eid, "contact.submitted to hook")
+    assert hooked["data"]["contact"]["name"] == "Jan van der Berg"

@@ -95,7 +95,8 @@ class KafkaConfig(_Section):
 class LedgerConfig(_Section):
     """Where deliveries, events and the dedupe memory are kept."""
 
-    url: str = "sqlite:///var/handover.db"  # or sqlite:///:memory:, postgresql://user@host:5432/db
+    # Empty: sqlite:///<data_dir>/handover.db. Or sqlite:///:memory:, postgresql://user@host:5432/db
+    url: str = ""
 
 
 class LoggingConfig(_Section):
@@ -185,6 +186,7 @@ class SourceSpec(msgspec.Struct, frozen=True):
     name: str
     config: SourceConfig
     secrets: tuple[Secret, ...] = ()
+    api_key: Secret | None = None  # a kind's own key for the vendor's API (`api_key_env`), if any
 
     @property
     def kind(self) -> str:
@@ -378,6 +380,9 @@ def parse_settings(text: str, env: Mapping[str, str] | None = None, origin: str 
         raise ConfigError("", "expected a TOML table at the top")
     _env_overrides(data, env)
     raw: _Raw = convert(data, _Raw, "")
+    if not raw.ledger.url:  # the default ledger lives in the data directory
+        ledger = msgspec.structs.replace(raw.ledger, url=f"sqlite:///{Path(raw.data_dir, 'handover.db')}")
+        raw = msgspec.structs.replace(raw, ledger=ledger)
     _check_sections(raw)
 
     sources: dict[str, SourceSpec] = {}
@@ -400,7 +405,8 @@ def parse_settings(text: str, env: Mapping[str, str] | None = None, origin: str 
             env_secret = _secret("", cfg.secret_env, env, f"{path}.secret")
             assert env_secret is not None
             secrets.insert(0, env_secret)
-        sources[name] = SourceSpec(name=name, config=cfg, secrets=tuple(secrets))
+        api_key = _secret("", getattr(cfg, "api_key_env", ""), env, f"{path}.api_key")
+        sources[name] = SourceSpec(name=name, config=cfg, secrets=tuple(secrets), api_key=api_key)
 
     targets: dict[str, TargetSpec] = {}
     connectors = connector_kinds()

@@ -10,9 +10,10 @@ import datetime as dt
 import email.message
 import time
 import uuid
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from typing import TypeVar
 
+import aiohttp
 import structlog
 from aiohttp import web
 
@@ -129,7 +130,7 @@ async def _handle(request: web.Request, source: Source, ids: list[str]) -> web.S
             f"Content-Type {media or '(none)'} is not accepted; use {', '.join(source.content_types)}",
         )
     source.verify(inbound, inbound.received_at)
-    delivery = source.delivery_id(inbound)
+    delivery = source.delivery_key(inbound)  # the signed content's identity, else the delivery id
     eid = event_id(source.name, delivery) if delivery else str(uuid.uuid4())
     guard = app[INFLIGHT](eid)
     await guard.acquire()
@@ -149,7 +150,7 @@ async def _handle(request: web.Request, source: Source, ids: list[str]) -> web.S
         result = source.parse(inbound, eid)
         if isinstance(result, Ignored):
             return _answer(request, source, "ignored", [], reason=result.reason)
-        events: list[AnyEvent] = result
+        events: list[AnyEvent] = await source.enrich(result, app[GATEWAY_HTTP])
         records = [event_record(e) for e in events]
         try:
             await app[PUBLISHER].publish_records(records)
@@ -181,6 +182,14 @@ async def _handle(request: web.Request, source: Source, ids: list[str]) -> web.S
 
 REMEMBERING = web.AppKey("remembering", Remembering)
 JOURNAL = web.AppKey("journal", IntakeJournal | None)  # type: ignore[arg-type]
+GATEWAY_HTTP = web.AppKey("gateway_http", aiohttp.ClientSession)
+
+
+async def _http_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The session a source uses to complete events from its vendor's API (Stripe line items)."""
+    async with aiohttp.ClientSession() as http:
+        app[GATEWAY_HTTP] = http
+        yield
 
 
 async def _dedupe(call: Awaitable[T]) -> T:
@@ -232,6 +241,7 @@ def setup_gateway(
     app[INFLIGHT] = InFlight()
     app[REMEMBERING] = Remembering()
     app[JOURNAL] = journal
+    app.cleanup_ctx.append(_http_ctx)
     app[BUCKETS] = {
         name: TokenBucket(spec.config.rate_limit_per_minute) for name, spec in settings.sources.items()
     }

@@ -62,6 +62,7 @@ def _person(person: Person) -> dict[str, Any]:
     for name, empty in _person_defaults():
         out.setdefault(name, empty)
     out["display_name"] = person.display_name
+    out["given_name"], out["family_name"] = person.given_name, person.family_name
     return out
 
 
@@ -120,7 +121,7 @@ def _shape_of(tp: Any) -> Any:
     if isinstance(tp, type) and issubclass(tp, msgspec.Struct):
         shape = {f.encode_name: _shape_of(f.type) for f in msgspec.structs.fields(tp)}
         if tp is Person:
-            shape["display_name"] = TEXT
+            shape["display_name"] = shape["given_name"] = shape["family_name"] = TEXT
         return shape
     if isinstance(tp, type):
         for base, kind in _LEAF_KINDS:

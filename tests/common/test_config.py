@@ -282,3 +282,10 @@ def test_a_stripe_secret_that_is_not_a_signing_secret_is_refused(secret: str, lo
     assert err.value.path == "sources.pay.secret"
     assert "starts with whsec_" in err.value.message and f"this looks like {looks}" in err.value.message
     assert secret not in err.value.message  # never echo a secret
+
+
+def test_data_dir_moves_the_default_ledger_and_an_explicit_url_stays() -> None:
+    assert parse_settings('data_dir = "/srv/handover"', env={}).ledger.url == "sqlite:////srv/handover/handover.db"
+    assert parse_settings("", env={}).ledger.url == "sqlite:///var/handover.db"  # the default data_dir
+    text = 'data_dir = "/srv/handover"\n[ledger]\nurl = "sqlite:///:memory:"'
+    assert parse_settings(text, env={}).ledger.url == "sqlite:///:memory:"

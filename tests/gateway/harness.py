@@ -145,6 +145,10 @@ def with_delivery_id(source: str, body: bytes, delivery: str) -> bytes:
         doc["eventId"] = delivery
     elif kind == "webflow":
         doc["payload"]["id"] = delivery
+    elif kind == "shopify":  # the signed body's resource version names a delivery too
+        doc["updated_at"] = delivery
+    elif kind == "woocommerce" and isinstance(doc, dict) and "id" in doc:
+        doc["date_modified_gmt"] = delivery
     else:
         return body
     return json.dumps(doc, ensure_ascii=False).encode()

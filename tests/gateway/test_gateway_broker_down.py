@@ -15,9 +15,11 @@ from tests.gateway.signing import fixture
 
 
 def order(marker: str) -> bytes:
-    """A Shopify order sample carrying `marker` in its note."""
+    """A Shopify order sample carrying `marker` in its note, as an order of its own (the signed
+    body's order id and version name the delivery)."""
     doc = json.loads(fixture("shopify/orders_create.json"))
     doc["note"] = marker
+    doc["updated_at"] = marker
     return json.dumps(doc).encode()
 
 

@@ -330,3 +330,64 @@ def test_documented_orders_take_the_fast_way() -> None:
     body = json.dumps(broken).encode()
     assert order_data_fast(body) is None  # the 422 naming the field comes from the slow way
     assert _answer(body, True) == ("rejected", 422, "invalid_payload", [("$.total_price", "must be a decimal number")])
+
+
+def _with_codes_and_attributes() -> bytes:
+    # Shopify's sample has both lists empty; these entries have the shapes its order resource
+    # documents (discount_codes: code/amount/type; note_attributes: name/value).
+    raw = json.loads(ORDER)
+    raw["discount_codes"] = [{"code": "SPRING20", "amount": "20.00", "type": "fixed_amount"}]
+    raw["note_attributes"] = [{"name": "gift_note", "value": "Happy birthday, Zoë"}, {"name": "floor", "value": 3}]
+    return json.dumps(raw, ensure_ascii=False).encode()
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "field-by-field"])
+def test_order_keeps_codes_shipping_title_attributes_tags_company_and_province_code(fast: bool) -> None:
+    body = _with_codes_and_attributes()
+    context = contextlib.nullcontext() if fast else mock.patch.object(shopify, "order_data_fast", lambda b: None)
+    with context:
+        (event,) = run(make_source("shopify", SECRET), request(body))
+    data = event.data
+    assert data.discount_codes == ["SPRING20"]
+    assert data.shipping_method == "Generic Shipping"
+    assert data.attributes == {"gift_note": "Happy birthday, Zoë", "floor": "3"}
+    assert data.tags == ["tag1", "tag2"]
+    assert data.customer.company == "Shipping Company"  # the billing company: Moneybird's company_name
+    assert data.billing_address is not None
+    assert (data.billing_address.region, data.billing_address.region_code) == ("Kentucky", "KY")
+
+
+def test_an_order_body_under_the_customers_topic_is_refused_as_topic_mismatch() -> None:
+    with pytest.raises(Rejected) as info:
+        run(make_source("shopify", SECRET), request(ORDER, topic="customers/create"))
+    assert (info.value.status, info.value.reason) == (422, "topic_mismatch")
+    with pytest.raises(Rejected) as info:
+        run(make_source("shopify", SECRET), request(CUSTOMER, topic="orders/create"))
+    assert (info.value.status, info.value.reason) == (422, "topic_mismatch")
+
+
+def test_content_identity_ignores_the_unsigned_delivery_headers() -> None:
+    source = make_source("shopify", SECRET)
+    first = request(ORDER)
+    again = request(ORDER, **{"X-Shopify-Webhook-Id": "another", "X-Shopify-Event-Id": "another"})
+    assert source.delivery_id(first) != source.delivery_id(again)
+    assert source.delivery_key(first) == source.delivery_key(again) == (
+        "orders/create:820982911946154508:2021-12-31T19:00:00-05:00")
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "field-by-field"])
+def test_line_discount_allocations_and_several_tax_lines(fast: bool) -> None:
+    # The sample's first line with a discount application's allocation and two tax lines, in the
+    # shapes Shopify's order resource documents (discount_allocations[].amount; tax_lines[].rate).
+    raw = json.loads(ORDER)
+    line = raw["line_items"][0]
+    line["discount_allocations"] = [{"amount": "9.99", "discount_application_index": 0}]
+    line["tax_lines"] = [{"price": "4.80", "rate": 0.06, "title": "State tax"},
+                         {"price": "0.80", "rate": 0.01, "title": "County tax"}]
+    body = json.dumps(raw).encode()
+    context = contextlib.nullcontext() if fast else mock.patch.object(shopify, "order_data_fast", lambda b: None)
+    with context:
+        (event,) = run(make_source("shopify", SECRET), request(body))
+    first = event.data.lines[0]
+    assert (first.unit_price, first.discount, first.total) == (Decimal("89.99"), Decimal("9.99"), Decimal("80.00"))
+    assert first.tax_rate == Decimal("7") and first.tax_amount == Decimal("5.60")

@@ -204,3 +204,17 @@ def test_payment_paid_at_utc_is_derived_and_time_normalised() -> None:
     assert event.time.isoformat() == "2030-01-01T11:59:00+00:00"
     assert event.data.paid_at.isoformat() == "2030-01-01T12:58:00+01:00"
     assert event.data.paid_at_utc.isoformat() == "2030-01-01T11:58:00+00:00"
+
+
+def test_a_contact_without_a_subject_gets_the_email_as_its_key() -> None:
+    from schemas import ContactData, ContactSubmitted
+
+    contact = ContactSubmitted(
+        id="sender-id", source="sender", time=dt.datetime(2030, 1, 1, 11, 59, tzinfo=dt.UTC),
+        data=ContactData(contact=Person(email="Zoe@Example.com", name="Zoë Ünal")),
+    )
+    source = make_source("standard", SECRET, name="std")
+    req = request(encode_event(contact))
+    source.verify(req, RECEIVED)
+    (event,) = source.parse(req, "eid")
+    assert event.subject == "zoe@example.com"  # per-contact order on one partition, as forms do

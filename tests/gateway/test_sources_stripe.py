@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from decimal import Decimal
 
+import msgspec
 import pytest
 
 from schemas import OrderCreated, PaymentReceived
@@ -171,3 +172,70 @@ def test_invalid_amount_is_named() -> None:
         run(source, request(json.dumps(raw).encode()))
     assert info.value.status == 422
     assert [e.path for e in info.value.errors] == ["$.data.object.amount_paid"]
+
+
+def test_shipping_is_read_from_collected_information_on_api_2025_03_31_and_later() -> None:
+    raw = json.loads(CHECKOUT)
+    raw["api_version"] = "2025-03-31.basil"
+    # The shape https://docs.stripe.com/api/checkout/sessions/object documents for
+    # collected_information.shipping_details (name + address).
+    raw["data"]["object"]["collected_information"] = {"shipping_details": {
+        "name": "Jenny Rosen",
+        "address": {"line1": "27 Fredrick Ave", "line2": None, "city": "Brothers", "state": "OR",
+                    "postal_code": "97712", "country": "US"}}}
+    order, _ = run(make_source("stripe", SECRET), request(json.dumps(raw).encode()))
+    address = order.data.shipping_address
+    assert address is not None
+    assert (address.name, address.line1, address.city, address.region, address.postcode, address.country) == (
+        "Jenny Rosen", "27 Fredrick Ave", "Brothers", "OR", "97712", "US")
+
+
+async def test_line_items_are_fetched_page_by_page_with_their_taxes() -> None:
+    import aiohttp
+
+    from services.common.secrets import Secret
+    from tests.gateway.fake_stripe import FakeStripe
+
+    fake = FakeStripe()
+    # 101 items: one more than a page of the largest `limit` Stripe allows.
+    fake.sessions["cs_test_big"] = [
+        {"id": f"li_{i:03d}", "object": "item", "amount_discount": 10, "amount_subtotal": 1000, "amount_tax": 198,
+         "amount_total": 1188, "currency": "eur", "description": f"Item {i}", "quantity": 1,
+         "price": {"id": "price_x", "product": "prod_x", "unit_amount": 1000},
+         "taxes": [{"amount": 198, "rate": {"id": "txr_1", "object": "tax_rate", "percentage": 21.0,
+                                            "display_name": "BTW", "inclusive": False}}]}
+        for i in range(101)
+    ]
+    await fake.start()
+    try:
+        source = make_source("stripe", SECRET, api_base=fake.url)
+        source.spec = msgspec.structs.replace(source.spec, api_key=Secret(fake.token))
+        raw = json.loads(CHECKOUT)
+        raw["data"]["object"].update(id="cs_test_big", currency="eur")
+        order, payment = run(source, request(json.dumps(raw).encode()))
+        async with aiohttp.ClientSession() as http:
+            enriched, same_payment = await source.enrich([order, payment], http)
+    finally:
+        await fake.close()
+    assert same_payment == payment
+    lines = enriched.data.lines
+    assert [line.external_id for line in lines] == [f"li_{i:03d}" for i in range(101)]
+    assert {(line.unit_price, line.discount, line.total, line.tax_rate, line.tax_label) for line in lines} == {
+        (Decimal("10.00"), Decimal("0.10"), Decimal("9.90"), Decimal("21.0"), "BTW")}
+    assert [c.query.get("starting_after") for c in fake.calls("GET")] == [None, "li_099"]
+
+
+def test_without_an_api_key_the_order_stays_without_lines() -> None:
+    import asyncio
+
+    source = make_source("stripe", SECRET)
+    order, payment = run(source, request(CHECKOUT))
+    assert asyncio.run(source.enrich([order, payment], None)) == [order, payment]  # type: ignore[arg-type]
+
+
+def test_the_buyers_full_name_is_kept_and_split() -> None:
+    raw = json.loads(CHECKOUT)
+    raw["data"]["object"]["customer_details"]["name"] = "Jenny Rosen"  # the docs' example customer
+    order, payment = run(make_source("stripe", SECRET), request(json.dumps(raw).encode()))
+    for person in (order.data.customer, payment.data.payer):
+        assert (person.name, person.given_name, person.family_name) == ("Jenny Rosen", "Jenny", "Rosen")

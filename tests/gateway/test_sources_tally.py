@@ -96,3 +96,32 @@ def test_unknown_event_type_is_ignored() -> None:
     assert run(source, request(json.dumps(raw).encode())) == Ignored(
         "unknown topic 'SOMETHING_ELSE'"
     )
+
+
+def test_a_one_field_name_is_kept_as_typed_and_splits_for_crms_that_want_first_and_last() -> None:
+    # Tally's sample with its field as a one-field "Name" question (INPUT_TEXT, the sample's type).
+    raw = json.loads(BODY)
+    raw["data"]["fields"] = [
+        {"key": "question_name", "label": "Name", "type": "INPUT_TEXT", "value": "Jan van der Berg"},
+        {"key": "question_mail", "label": "Email", "type": "INPUT_EMAIL", "value": "jan@example.nl"},
+    ]
+    (event,) = run(make_source("tally", SECRET), request(json.dumps(raw).encode()))
+    person = event.data.contact
+    assert (person.name, person.first_name, person.last_name) == ("Jan van der Berg", "", "")  # as typed
+    assert (person.given_name, person.family_name) == ("Jan", "van der Berg")  # for targets that split
+    assert person.display_name == "Jan van der Berg"
+
+
+def test_matrix_answers_arrive_as_row_and_column_labels_not_ids() -> None:
+    # A MATRIX field in the shape of Tally's example webhook event (https://tally.so/help/webhooks,
+    # "Example webhook event": value maps row ids to chosen column ids; rows/columns give the
+    # labels). Recalled from that page, not copied byte for byte.
+    raw = json.loads(BODY)
+    raw["data"]["fields"] = [{
+        "key": "question_matrix", "label": "How was it?", "type": "MATRIX",
+        "value": {"r1": ["c2"], "r2": ["c1", "c2"]},
+        "rows": [{"id": "r1", "text": "Food"}, {"id": "r2", "text": "Service"}],
+        "columns": [{"id": "c1", "text": "Good"}, {"id": "c2", "text": "Great"}],
+    }]
+    (event,) = run(make_source("tally", SECRET), request(json.dumps(raw).encode()))
+    assert event.data.fields == {"How was it?": "Food: Great\nService: Good, Great"}

@@ -98,3 +98,16 @@ def test_missing_form_response_is_a_422() -> None:
         run(source, request(b'{"event_id": "x", "event_type": "form_response"}'))
     assert info.value.status == 422
     assert [e.path for e in info.value.errors] == ["$.form_response"]
+
+
+def test_quiz_score_and_variables_are_kept() -> None:
+    # Typeform's example payload (https://www.typeform.com/developers/webhooks/example-payload/)
+    # carries `calculated.score` and `variables` beside the answers; added here to the sample.
+    raw = json.loads(BODY)
+    raw["form_response"]["calculated"] = {"score": 9}
+    raw["form_response"]["variables"] = [{"key": "score", "type": "number", "number": 4},
+                                         {"key": "name", "type": "text", "text": "typeform"}]
+    (event,) = run(make_source("typeform", SECRET), request(json.dumps(raw).encode()))
+    fields = event.data.fields
+    assert fields["calculated.score"] == "9"
+    assert (fields["variables.score"], fields["variables.name"]) == ("4", "typeform")

@@ -81,9 +81,9 @@ def order_event(
         order_id=order_id,
         order_number="#1001",
         currency="EUR",
-        total=Decimal("1389.37"),
+        total=Decimal("1481.82"),  # adds up: 1234.56 + 238.26 (21% of 1134.56) + 9.00 (9% of 100.00)
         subtotal=Decimal("1234.56"),
-        tax_total=Decimal("144.81"),
+        tax_total=Decimal("247.26"),
         shipping_total=Decimal("0"),
         prices_include_tax=False,
         customer=Person(

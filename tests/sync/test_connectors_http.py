@@ -49,7 +49,7 @@ async def test_body_template_keeps_values_exact(http_fake, connect) -> None:
     connector = await connect(table(http_fake.url, body=body), SECRET)
     await connector.deliver(make_request("http", "send", order_event()))
     (record,) = http_fake.records.values()
-    assert record["body"] == {"order": "820982911946154508", "total": "1389.37",
+    assert record["body"] == {"order": "820982911946154508", "total": "1481.82",
                               "name": "Zoë", "phone": "0031612345678"}
 
 

@@ -125,3 +125,17 @@ def test_working_days() -> None:
     assert add_working_days(saturday, 0).date() == dt.date(2026, 1, 19)
     assert add_working_days(saturday, 1).date() == dt.date(2026, 1, 19)
     assert add_working_days(friday, 0) == friday
+
+
+async def test_a_full_name_only_is_split_into_firstname_and_lastname(hubspot, hubspot_fake) -> None:
+    import msgspec
+
+    from schemas import Person
+
+    event = contact_event()
+    # A one-field "Name" form (Tally, Typeform, Stripe's buyer): only the full name is known.
+    person = Person(email="jan@example.nl", name="Jan van der Berg")
+    event = msgspec.structs.replace(event, data=msgspec.structs.replace(event.data, contact=person))
+    await hubspot.deliver(make_request("hubspot", "upsert_contact", event))
+    props = hubspot_fake.contacts["jan@example.nl"]["properties"]
+    assert (props["firstname"], props["lastname"]) == ("Jan", "van der Berg")

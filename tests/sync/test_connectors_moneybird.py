@@ -56,7 +56,7 @@ async def test_invoice_values_arrive_exactly(moneybird, moneybird_fake) -> None:
                   total=Decimal("0.30"), tax_rate=Decimal("9.00")),
     ]
     delivered = await moneybird.deliver(
-        invoice_request(customer=customer, lines=lines, prices_include_tax=True))
+        invoice_request(customer=customer, lines=lines, prices_include_tax=True, total=Decimal("1234.86")))
     (call,) = moneybird_fake.calls("POST", "/sales_invoices.json")
     assert call.path == f"/api/v2/{ADM}/sales_invoices.json"
     assert call.headers["Authorization"] == "Bearer test-token"
@@ -106,7 +106,8 @@ async def test_unmapped_tax_rate_is_permanent_and_sends_nothing(moneybird, money
 async def test_shipping_becomes_a_line_at_the_lines_rate(moneybird, moneybird_fake) -> None:
     line = OrderLine(name="Lamp", quantity=Decimal("1"), unit_price=Decimal("10.00"),
                      total=Decimal("10.00"), tax_rate=Decimal("21"))
-    await moneybird.deliver(invoice_request(lines=[line], shipping_total=Decimal("4.95")))
+    # (10.00 + 4.95) + 21% = 18.09
+    await moneybird.deliver(invoice_request(lines=[line], shipping_total=Decimal("4.95"), total=Decimal("18.09")))
     (invoice,) = moneybird_fake.invoices.values()
     assert invoice["details_attributes"][-1] == {
         "description": "Shipping", "amount": "1", "price": "4.95",

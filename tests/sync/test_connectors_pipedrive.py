@@ -121,3 +121,47 @@ async def test_exhausted_window_holds_requests_back(pipedrive, pipedrive_fake, i
     await pipedrive.deliver(
         make_request("pipedrive", "upsert_person", contact_event(event_id="ev-2")))
     assert len(pipedrive_fake.requests) > sent
+
+
+async def test_a_429_for_the_spent_daily_budget_waits_for_the_next_utc_day(pipedrive, pipedrive_fake) -> None:
+    import time
+
+    from services.sync.connectors.pipedrive import seconds_to_budget_reset
+
+    # Token-based limits: the day's budget is gone; the 2-second window headers still say 2 s.
+    pipedrive_fake.fail_next(1, 429, "Daily token budget exceeded", {
+        "x-daily-ratelimit-token-remaining": "0", "x-daily-ratelimit-token-limit": "150000"})
+    before = time.time()
+    with pytest.raises(Transient) as info:
+        await pipedrive.deliver(make_request("pipedrive", "upsert_person", contact_event()))
+    wait = info.value.retry_after
+    assert wait is not None and wait > 2.0
+    assert seconds_to_budget_reset(time.time()) <= wait <= seconds_to_budget_reset(before)
+    # Nothing more is sent until then: another delivery waits without spending a request.
+    sent = len(pipedrive_fake.requests)
+    with pytest.raises(Transient) as again:
+        await pipedrive.deliver(make_request("pipedrive", "upsert_person", contact_event(event_id="ev-2")))
+    assert again.value.retry_after is not None and again.value.retry_after > 2.0
+    assert len(pipedrive_fake.requests) == sent
+
+
+def test_the_daily_budget_resets_at_midnight_utc() -> None:
+    import datetime as dt
+
+    from services.sync.connectors.pipedrive import seconds_to_budget_reset
+
+    late = dt.datetime(2026, 1, 15, 23, 59, 0, tzinfo=dt.UTC).timestamp()
+    assert seconds_to_budget_reset(late) == 61.0
+
+
+async def test_a_full_name_is_sent_as_typed(pipedrive, pipedrive_fake) -> None:
+    import msgspec
+
+    from schemas import Person
+
+    event = contact_event()
+    person = Person(email="jan@example.nl", name="Jan van der Berg")  # a one-field "Name" form
+    event = msgspec.structs.replace(event, data=msgspec.structs.replace(event.data, contact=person))
+    await pipedrive.deliver(make_request("pipedrive", "upsert_person", event))
+    (created,) = pipedrive_fake.persons.values()
+    assert created["name"] == "Jan van der Berg"

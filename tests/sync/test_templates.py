@@ -91,7 +91,7 @@ def test_template_tojson_keeps_null_and_exact_values() -> None:
         '"total": {{ order.total|tojson }}, "at": {{ order.placed_at|tojson }}}'
     )
     assert json.loads(render(text, event)) == {
-        "utc": None, "city": None, "total": "1389.37", "at": "2026-01-15T09:30:00Z",
+        "utc": None, "city": None, "total": "1481.82", "at": "2026-01-15T09:30:00Z",
     }
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
+import aiohttp
 import msgspec
 
 from schemas import Address, AnyEvent, ContactData, ContactSubmitted, Person
@@ -184,9 +185,25 @@ class Source:
         """The vendor's delivery id (for the event id and dedupe); None when it has none."""
         return None
 
+    def content_id(self, inbound: Inbound) -> str | None:
+        """What the signature covers that names the delivery (the resource and its version, or
+        the vendor's event id in the body); None where the body names nothing (forms)."""
+        return None
+
+    def delivery_key(self, inbound: Inbound) -> str | None:
+        """The key the event id and dedupe are derived from: the signed content's identity
+        first (a captured body re-sent under new unsigned delivery headers is the same
+        delivery), else the vendor's delivery id."""
+        return self.content_id(inbound) or self.delivery_id(inbound)
+
     def parse(self, inbound: Inbound, event_id: str) -> list[AnyEvent] | Ignored:
         """Map the verified body to events (ids derived from `event_id`), or Ignored."""
         raise NotImplementedError
+
+    async def enrich(self, events: list[AnyEvent], http: aiohttp.ClientSession) -> list[AnyEvent]:
+        """Complete parsed events from the vendor's API before they are published (the body
+        alone does not carry everything); by default they are complete already."""
+        return events
 
 
 # --- Helpers shared by the vendor kinds (shopify, woocommerce, stripe, forms, standard) ---------
@@ -226,6 +243,21 @@ def body_field(inbound: Inbound, *path: str) -> str | None:
     for key in path:
         value = value.get(key) if isinstance(value, dict) else None
     return value if isinstance(value, str) and value else None
+
+
+def body_id(inbound: Inbound, *path: str) -> str | None:
+    """An id at `path` in a JSON-object body, given as an integer or a non-empty string, as
+    exact text; None when the body or the value is not there."""
+    try:
+        value: Any = json_object(inbound.body)
+    except Rejected:
+        return None
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    try:
+        return exact_id(value, required=True)
+    except ValueError:
+        return None
 
 
 def contact_submitted(

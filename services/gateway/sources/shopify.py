@@ -31,6 +31,9 @@ from services.gateway.sources.base import (
     Rejected,
     Source,
     address_from,
+    any_text,
+    body_field,
+    body_id,
     decode_json_exact,
     exact_decimal,
     exact_id,
@@ -40,6 +43,21 @@ from services.gateway.sources.base import (
     to_utc,
     verify_body_hmac,
 )
+
+# Members of an order that a customer never has, whatever the unsigned X-Shopify-Topic says.
+ORDER_KEYS = ("line_items", "total_price", "financial_status")
+def _check_topic(topic: str, body: bytes) -> None:
+    """422 `topic_mismatch` when the body's shape does not fit the unsigned topic header."""
+    try:
+        doc = json_object(body)
+    except Rejected:
+        return  # parse names what is wrong with the body
+    is_order = any(key in doc for key in ORDER_KEYS)
+    if (topic == "orders/create") != is_order:
+        raise Rejected(
+            422, "topic_mismatch",
+            f"X-Shopify-Topic says {topic} but the body is {'an order' if is_order else 'not an order'}",
+        )
 
 TOPIC = ("X-Shopify-Topic", "Shopify-Topic")
 HMAC = ("X-Shopify-Hmac-Sha256", "Shopify-Hmac-Sha256")
@@ -51,6 +69,7 @@ ADDRESS = {
     "postcode": "zip",
     "city": "city",
     "region": "province",
+    "region_code": "province_code",
     "phone": "phone",
 }
 
@@ -86,11 +105,23 @@ class ShopifySource(Source):
             return f"{header(inbound, *TOPIC) or ''}:{event}"
         return header(inbound, "X-Shopify-Webhook-Id")
 
+    def content_id(self, inbound: Inbound) -> str | None:
+        """`<topic>:<resource id>:<updated_at>` from the signed body.
+
+        Shopify signs the body only: X-Shopify-Webhook-Id / Event-Id and the topic are not
+        covered, so a captured body re-sent under new (or no) delivery headers is the same one.
+        """
+        resource = body_id(inbound, "id")
+        if resource is None:
+            return None
+        return f"{header(inbound, *TOPIC) or ''}:{resource}:{body_field(inbound, 'updated_at') or ''}"
+
     def parse(self, inbound: Inbound, event_id: str) -> list[AnyEvent] | Ignored:
         """orders/create -> order.created, customers/create -> customer.created."""
         topic = header(inbound, *TOPIC) or ""
         if topic not in ("orders/create", "customers/create"):
             return Ignored(f"unknown topic {topic!r}")
+        _check_topic(topic, inbound.body)
         # X-Shopify-Test is seen on real deliveries but not documented; the order's `test` is.
         test_header = (header(inbound, "X-Shopify-Test") or "") == "true"
         if topic == "orders/create":
@@ -144,6 +175,7 @@ class ShopifySource(Source):
             first_name=c.text("first_name") or billing.text("first_name"),
             last_name=c.text("last_name") or billing.text("last_name"),
             phone=p.text("phone") or c.text("phone"),
+            company=billing.text("company"),
             external_id=c.id("id"),
         )
         lines = []
@@ -151,13 +183,21 @@ class ShopifySource(Source):
             line = p.at("line_items", i)
             quantity = line.decimal("quantity", required=True) or Decimal(0)
             price = line.decimal("price", required=True) or Decimal(0)
-            discount = line.decimal("total_discount") or Decimal(0)
+            allocations = line.items("discount_allocations")
+            if allocations:  # every discount application's share of this line
+                discount = sum(
+                    (line.decimal("discount_allocations", j, "amount") or Decimal(0) for j in range(len(allocations))),
+                    Decimal(0),
+                )
+            else:
+                discount = line.decimal("total_discount") or Decimal(0)
             taxes = line.items("tax_lines")
             tax = sum(
                 (line.decimal("tax_lines", j, "price") or Decimal(0) for j in range(len(taxes))),
                 Decimal(0),
             )
-            rate = line.decimal("tax_lines", 0, "rate") if len(taxes) == 1 else None
+            rates = [r for j in range(len(taxes)) if (r := line.decimal("tax_lines", j, "rate")) is not None]
+            rate = sum(rates, Decimal(0)) if taxes and len(rates) == len(taxes) else None
             lines.append(
                 OrderLine(
                     name=line.text("name") or line.text("title"),
@@ -168,6 +208,7 @@ class ShopifySource(Source):
                     tax_rate=None if rate is None else rate * 100,
                     tax_amount=tax,
                     external_id=line.id("id"),
+                    discount=discount,
                 )
             )
         shipping_total = p.decimal("total_shipping_price_set", "shop_money", "amount")
@@ -198,6 +239,18 @@ class ShopifySource(Source):
             placed_at_utc=to_utc(placed_at),
             payment_status=p.text("financial_status"),
             note=p.text("note"),
+            shipping_method=", ".join(
+                t for i in range(len(p.items("shipping_lines"))) if (t := p.text("shipping_lines", i, "title"))
+            ),
+            discount_codes=[
+                code for i in range(len(p.items("discount_codes"))) if (code := p.text("discount_codes", i, "code"))
+            ],
+            tags=_tags(p.text("tags")),
+            attributes={
+                name: any_text(p.raw("note_attributes", i, "value"))
+                for i in range(len(p.items("note_attributes")))
+                if (name := p.text("note_attributes", i, "name"))
+            },
         )
         p.check()
         return data
@@ -235,6 +288,7 @@ class _Address(msgspec.Struct):
     zip: str | None = None
     city: str | None = None
     province: str | None = None
+    province_code: str | None = None
     country: str | None = None
     country_code: str | None = None
     phone: str | None = None
@@ -253,6 +307,10 @@ class _TaxLine(msgspec.Struct):
     rate: Decimal | None = None
 
 
+class _Allocation(msgspec.Struct):
+    amount: str | None = None
+
+
 class _Line(msgspec.Struct):
     id: int | str | None = None
     name: str | None = None
@@ -262,10 +320,21 @@ class _Line(msgspec.Struct):
     price: str | None = None
     total_discount: str | None = None
     tax_lines: list[_TaxLine] | None = None
+    discount_allocations: list[_Allocation] | None = None
 
 
 class _Price(msgspec.Struct):
     price: str | None = None
+    title: str | None = None
+
+
+class _Code(msgspec.Struct):
+    code: str | None = None
+
+
+class _Attribute(msgspec.Struct):
+    name: str | None = None
+    value: Any = None
 
 
 class _Money(msgspec.Struct):
@@ -299,12 +368,20 @@ class _Order(msgspec.Struct):
     line_items: list[_Line] | None = None
     shipping_lines: list[_Price] | None = None
     total_shipping_price_set: _MoneySet | None = None
+    discount_codes: list[_Code] | None = None
+    note_attributes: list[_Attribute] | None = None
+    tags: str | None = None
 
 
 _order_decoder = msgspec.json.Decoder(_Order)
 _NO_CUSTOMER = _Customer()
 _NO_ADDRESS = _Address()
 _EMPTY_ADDRESS = Address()
+
+
+def _tags(text: str) -> list[str]:
+    """Shopify's comma-separated `tags` as a list."""
+    return [tag.strip() for tag in text.split(",") if tag.strip()]
 
 
 def _required(value: Decimal | None) -> Decimal:
@@ -318,7 +395,7 @@ def _fast_address(a: _Address | None) -> Address | None:
         return None
     values = Address(
         name=a.name or "", company=a.company or "", line1=a.address1 or "", line2=a.address2 or "",
-        postcode=a.zip or "", city=a.city or "", region=a.province or "",
+        postcode=a.zip or "", city=a.city or "", region=a.province or "", region_code=a.province_code or "",
         country=a.country_code or a.country or "", phone=a.phone or "",
     )
     return values if values != _EMPTY_ADDRESS else None
@@ -349,16 +426,23 @@ def order_data_fast(body: bytes) -> tuple[OrderData, bool] | None:
             first_name=c.first_name or billing.first_name or "",
             last_name=c.last_name or billing.last_name or "",
             phone=o.phone or c.phone or "",
+            company=billing.company or "",
             external_id=exact_id(c.id),
         )
         lines = []
         for line in o.line_items or ():
             quantity = _required(exact_decimal(line.quantity)) or Decimal(0)
             price = _required(exact_decimal(line.price)) or Decimal(0)
-            discount = exact_decimal(line.total_discount) or Decimal(0)
+            if line.discount_allocations:  # every discount application's share of this line
+                discount = sum(
+                    (exact_decimal(a.amount) or Decimal(0) for a in line.discount_allocations), Decimal(0)
+                )
+            else:
+                discount = exact_decimal(line.total_discount) or Decimal(0)
             taxes = line.tax_lines or ()
             tax = sum((exact_decimal(t.price) or Decimal(0) for t in taxes), Decimal(0))
-            rate = exact_decimal(taxes[0].rate) if len(taxes) == 1 else None
+            rates = [r for t in taxes if (r := exact_decimal(t.rate)) is not None]
+            rate = sum(rates, Decimal(0)) if taxes and len(rates) == len(taxes) else None
             lines.append(
                 OrderLine(
                     name=line.name or line.title or "",
@@ -369,6 +453,7 @@ def order_data_fast(body: bytes) -> tuple[OrderData, bool] | None:
                     tax_rate=None if rate is None else rate * 100,
                     tax_amount=tax,
                     external_id=exact_id(line.id),
+                    discount=discount,
                 )
             )
         money_set = o.total_shipping_price_set
@@ -398,6 +483,10 @@ def order_data_fast(body: bytes) -> tuple[OrderData, bool] | None:
             placed_at_utc=to_utc(placed_at),
             payment_status=o.financial_status or "",
             note=o.note or "",
+            shipping_method=", ".join(s.title for s in o.shipping_lines or () if s.title),
+            discount_codes=[d.code for d in o.discount_codes or () if d.code],
+            tags=_tags(o.tags or ""),
+            attributes={a.name: any_text(a.value) for a in o.note_attributes or () if a.name},
         )
     except (Rejected, ValueError):
         return None

@@ -16,7 +16,14 @@ from typing import ClassVar
 
 import msgspec
 
-from schemas import AnyEvent, OrderCreated, PaymentReceived, decode_event
+from schemas import (
+    AnyEvent,
+    ContactSubmitted,
+    CustomerCreated,
+    OrderCreated,
+    PaymentReceived,
+    decode_event,
+)
 from services.common.config import SourceConfig, SourceSpec
 from services.common.errors import ConfigError
 from services.gateway.sources.base import (
@@ -150,6 +157,22 @@ class StandardSource(Source):
         except RecursionError:
             raise too_deep() from None
         event = msgspec.structs.replace(
-            _normalise(event), id=event_id, source=self.name, received_at=inbound.received_at
+            _normalise(event), id=event_id, source=self.name, received_at=inbound.received_at,
+            subject=event.subject or _subject(event),
         )
         return [event]
+
+
+def _subject(event: AnyEvent) -> str:
+    """The business key the vendor kinds give when the sender gave none (per-entity order on
+    a partition): the contact's e-mail, the order number, the invoice or payment."""
+    match event:
+        case ContactSubmitted(data=d):
+            return d.contact.email.lower()
+        case CustomerCreated(data=d):
+            return d.customer.email.lower() or d.customer.external_id
+        case OrderCreated(data=d):
+            return d.order_number or d.order_id
+        case PaymentReceived(data=d):
+            return d.invoice_number or d.order_number or d.payment_id
+    return ""

@@ -18,13 +18,16 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from typing import Any, ClassVar
+from urllib.parse import quote
 
+import aiohttp
 import msgspec
 
 from schemas import (
     AnyEvent,
     OrderCreated,
     OrderData,
+    OrderLine,
     PaymentData,
     PaymentReceived,
     Person,
@@ -35,10 +38,12 @@ from services.gateway.sources.base import (
     Ignored,
     Inbound,
     Payload,
+    Rejected,
     Source,
     address_from,
     body_field,
     check_timestamp,
+    decode_json_exact,
     header,
     hex_or_none,
     hmac_sha256,
@@ -64,9 +69,13 @@ ADDRESS = {
 
 
 class StripeConfig(SourceConfig, frozen=True, kw_only=True):
-    """A Stripe webhook endpoint."""
+    """A Stripe webhook endpoint; `api_key_env` names a restricted key that may read Checkout
+    Sessions, to fetch a completed session's line items (the event carries none)."""
 
     tolerance_s: int = 300  # Stripe's SDK default; 0 disables the timestamp check
+    api_key_env: str = ""  # unset: checkout orders arrive without lines
+    api_base: str = "https://api.stripe.com"
+    api_timeout_s: float = 10.0
 
 
 def minor_to_decimal(amount: int, currency: str) -> Decimal:
@@ -116,6 +125,11 @@ class StripeSource(Source):
                     f"must be the endpoint's signing secret, which starts with whsec_ (this looks like {looks}); "
                     "find it under Developers → Webhooks → the endpoint → Signing secret",
                 )
+        if spec.api_key is not None and not spec.api_key.reveal().startswith(("rk_", "sk_")):
+            raise ConfigError(
+                f"sources.{spec.name}.api_key_env",
+                "must name a restricted (rk_...) or secret (sk_...) API key that may read Checkout Sessions",
+            )
 
     def verify(self, inbound: Inbound, now: dt.datetime) -> None:
         """Signature first (any v1 with any active secret), then the timestamp tolerance."""
@@ -135,6 +149,64 @@ class StripeSource(Source):
     def delivery_id(self, inbound: Inbound) -> str | None:
         """The event's id (evt_...), the same on every retry; read from the verified body."""
         return body_field(inbound, "id")
+
+    def content_id(self, inbound: Inbound) -> str | None:
+        """The event's id (evt_...): inside the signed body, so it is also the content's."""
+        return body_field(inbound, "id")
+
+    async def enrich(self, events: list[AnyEvent], http: aiohttp.ClientSession) -> list[AnyEvent]:
+        """A Checkout order's lines, fetched from Stripe (the event carries none); without
+        `api_key_env` the order stays without lines."""
+        if self.spec.api_key is None:
+            return events
+        out: list[AnyEvent] = []
+        for event in events:
+            if isinstance(event, OrderCreated) and event.data.order_id.startswith("cs_") and not event.data.lines:
+                lines, inclusive = await self._line_items(http, event.data.order_id, event.data.currency)
+                data = msgspec.structs.replace(event.data, lines=lines, prices_include_tax=inclusive)
+                event = msgspec.structs.replace(event, data=data)
+            out.append(event)
+        return out
+
+    async def _line_items(
+        self, http: aiohttp.ClientSession, session_id: str, currency: str
+    ) -> tuple[list[OrderLine], bool]:
+        """Every page of GET /v1/checkout/sessions/{id}/line_items, taxes expanded
+        (https://docs.stripe.com/api/checkout/sessions/line_items)."""
+        assert self.spec.api_key is not None
+        url = f"{self.config.api_base.rstrip('/')}/v1/checkout/sessions/{quote(session_id, safe='')}/line_items"
+        headers = {"Authorization": f"Bearer {self.spec.api_key.reveal()}"}
+        items: list[Any] = []
+        params: dict[str, str] = {"limit": "100", "expand[]": "data.taxes"}
+        while True:
+            page = await self._get(http, url, params, headers)
+            data = page.get("data") if isinstance(page, dict) else None
+            if not isinstance(data, list):
+                raise _stripe_down("its answer has no `data` list")
+            items.extend(data)
+            if not page.get("has_more") or not data:
+                break
+            params = {**params, "starting_after": str(data[-1].get("id", ""))}
+        return _lines(items, currency)
+
+    async def _get(self, http: aiohttp.ClientSession, url: str, params: dict[str, str], headers: dict[str, str]) -> Any:
+        try:
+            timeout = aiohttp.ClientTimeout(total=self.config.api_timeout_s)
+            async with http.get(url, params=params, headers=headers, timeout=timeout) as r:
+                body = await r.read()
+                if r.status != 200:
+                    # Any failure (Stripe down, 429, a key without the permission, a session of
+                    # the other mode) is answered 503: Stripe then retries the event for up to
+                    # three days (https://docs.stripe.com/webhooks#retries), instead of an
+                    # order without lines.
+                    message = _error_message(body)
+                    raise _stripe_down(f"HTTP {r.status}" + (f": {message}" if message else ""))
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise _stripe_down(type(exc).__name__) from exc
+        try:
+            return decode_json_exact(body)  # tax percentages are JSON numbers: kept exact
+        except Rejected:
+            raise _stripe_down("its answer is not JSON") from None
 
     def parse(self, inbound: Inbound, event_id: str) -> list[AnyEvent] | Ignored:
         """Map the event by its `type` (see the module docstring for the rule)."""
@@ -164,7 +236,14 @@ class StripeSource(Source):
         currency, amount = self._money(s)
         total = amount("amount_total", required=True) or Decimal(0)
         details = s.at("customer_details")
-        shipping = s.at("shipping_details") if s.raw("shipping_details") else s.at("shipping")
+        # API 2025-03-31 moved it to collected_information.shipping_details; older versions
+        # have shipping_details, the oldest `shipping`.
+        if s.raw("collected_information", "shipping_details"):
+            shipping = s.at("collected_information", "shipping_details")
+        elif s.raw("shipping_details"):
+            shipping = s.at("shipping_details")
+        else:
+            shipping = s.at("shipping")
         customer = Person(
             email=details.text("email") or s.text("customer_email"),
             name=details.text("name"),
@@ -194,6 +273,8 @@ class StripeSource(Source):
             placed_at=created,
             placed_at_utc=created,
             payment_status=s.text("payment_status"),
+            shipping_tax_rate=Decimal(0) if s.raw("shipping_cost", "amount_tax") == 0 else None,
+            payment_method=_method(s),
         )
         p.check()
         time = created or inbound.received_at
@@ -280,3 +361,65 @@ def _customer_id(obj: Payload) -> str:
     """The customer id, whether Stripe sent the id or an expanded customer object."""
     ref = obj.raw("customer")
     return ref if isinstance(ref, str) else obj.text("customer", "id")
+
+
+def _error_message(body: bytes) -> str:
+    """Stripe's `error.message` from an error answer ('' when there is none)."""
+    try:
+        data = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return ""
+    error = data.get("error") if isinstance(data, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    return message if isinstance(message, str) else ""
+
+
+def _stripe_down(why: str) -> Rejected:
+    return Rejected(
+        503, "vendor_unavailable",
+        f"the checkout session's line items could not be fetched from Stripe ({why}); please retry",
+        headers={"Retry-After": "60"},
+    )
+
+
+def _lines(items: list[Any], currency: str) -> tuple[list[OrderLine], bool]:
+    """Stripe line items as order lines: unit price before discounts, total after them and
+    without tax (with it where the price includes tax); and whether prices include tax."""
+    p = Payload(items)
+    lines = []
+    inclusive = False
+    for i, _ in enumerate(items):
+        item = p.at(i)
+
+        def amount(*keys: str | int, item: Payload = item) -> Decimal:
+            minor = item.integer(*keys)
+            return Decimal(0) if minor is None else minor_to_decimal(minor, currency)
+
+        quantity = Decimal(item.integer("quantity") or 1)
+        taxes = item.items("taxes")
+        included = any(item.raw("taxes", j, "rate", "inclusive") is True for j in range(len(taxes)))
+        inclusive = inclusive or included
+        tax = amount("amount_tax")
+        # Before tax for exclusive prices; for inclusive ones the subtotal already holds the tax.
+        total = amount("amount_subtotal") - amount("amount_discount")
+        if len(taxes) == 1:
+            rate = item.decimal("taxes", 0, "rate", "percentage")
+        else:
+            rate = Decimal(0) if not tax else None
+        lines.append(
+            OrderLine(
+                name=item.text("description"),
+                quantity=quantity,
+                unit_price=amount("amount_subtotal") / quantity,
+                total=total,
+                tax_rate=rate,
+                tax_amount=tax,
+                external_id=item.text("id"),
+                discount=amount("amount_discount"),
+                tax_label=item.text("taxes", 0, "rate", "display_name") if len(taxes) == 1 else "",
+                sku=item.text("price", "product") if isinstance(item.raw("price", "product"), str) else "",
+            )
+        )
+    if p.errors:
+        raise _stripe_down("its line items are not of the documented shape: " + p.errors[0].path)
+    return lines, inclusive

@@ -48,7 +48,29 @@ def field_value(field: dict[str, Any]) -> tuple[str, bool | None]:
             for v in value
         ]
         return ("\n".join(texts), None)
+    if kind == "MATRIX" and isinstance(value, dict):
+        return (_matrix(field, value), None)
     return (any_text(value), None)
+
+
+def _texts(items: Any) -> dict[str, str]:
+    """id -> text of a Tally options/rows/columns list."""
+    out: dict[str, str] = {}
+    for item in items if isinstance(items, list) else ():
+        if isinstance(item, dict) and isinstance(item.get("id"), str):
+            out[item["id"]] = as_text(item.get("text")) or item["id"]
+    return out
+
+
+def _matrix(field: dict[str, Any], value: dict[str, Any]) -> str:
+    """A matrix answer ({row id: [column ids]}) as "Row: Column, Column" lines, by label."""
+    rows, columns = _texts(field.get("rows")), _texts(field.get("columns"))
+    lines = []
+    for row_id, chosen in value.items():
+        picked = chosen if isinstance(chosen, list) else [chosen]
+        names = [columns.get(c, as_text(c) or "") if isinstance(c, str) else as_text(c) or "" for c in picked]
+        lines.append(f"{rows.get(row_id, row_id)}: {', '.join(names)}")
+    return "\n".join(lines)
 
 
 class TallySource(Source):

@@ -101,6 +101,16 @@ class TypeformSource(Source):
         if isinstance(hidden, dict):
             for key, value in hidden.items():
                 contact.add("", f"hidden.{key}", as_text(value) or "")
+        # Quiz scores and variables (https://www.typeform.com/developers/webhooks/example-payload/:
+        # `calculated.score`, `variables[]` of {key, type, number|text}).
+        for i, _ in enumerate(r.items("variables")):
+            v = r.at("variables", i)
+            key, kind = v.text("key"), v.text("type")
+            if key:
+                contact.add("", f"variables.{key}", any_text(v.raw(kind) if kind in ("number", "text") else None))
+        score = r.raw("calculated", "score")
+        if score is not None:
+            contact.add("", "calculated.score", any_text(score))
         submitted = r.datetime("submitted_at")
         form = r.text("definition", "title") or r.text("form_id")
         p.check()

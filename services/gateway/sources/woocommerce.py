@@ -6,8 +6,9 @@ X-WC-Webhook-Signature = base64(HMAC-SHA256(secret, raw body)); no timestamp is 
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import ClassVar
 
 import msgspec
@@ -17,8 +18,11 @@ from services.gateway.sources.base import (
     Ignored,
     Inbound,
     Payload,
+    Rejected,
     Source,
     address_from,
+    body_field,
+    body_id,
     header,
     json_object,
     to_utc,
@@ -29,6 +33,8 @@ SIGNATURE = ("X-WC-Webhook-Signature",)
 FORM = "application/x-www-form-urlencoded"
 # WC_Webhook::deliver_ping() posts exactly 'webhook_id=<id>', unsigned, and needs a 200.
 PING = re.compile(rb"webhook_id=[0-9]{1,20}")
+# Currencies without minor units (their tax amounts round to whole units).
+ZERO_DECIMAL = frozenset("BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV XAF XOF XPF".split())
 ADDRESS = {
     "company": "company",
     "line1": "address_1",
@@ -36,6 +42,7 @@ ADDRESS = {
     "postcode": "postcode",
     "city": "city",
     "region": "state",
+    "region_code": "state",
     "country": "country",
     "phone": "phone",
 }
@@ -100,6 +107,21 @@ class WooCommerceSource(Source):
             return None
         return header(inbound, "X-WC-Webhook-Delivery-ID")
 
+    def content_id(self, inbound: Inbound) -> str | None:
+        """`order.created:<order id>:<date_modified_gmt>` from the signed body.
+
+        WooCommerce signs the body only; X-WC-Webhook-Delivery-ID and the topic header are not
+        covered, so a captured body re-sent under a new delivery id must still be the same one.
+        """
+        if is_ping(inbound):
+            return None
+        topic = header(inbound, "X-WC-Webhook-Topic") or ""
+        order_id = body_id(inbound, "id")
+        if order_id is None:
+            return None
+        modified = body_field(inbound, "date_modified_gmt") or body_field(inbound, "date_modified")
+        return f"{topic}:{order_id}:{modified or ''}"
+
     def parse(self, inbound: Inbound, event_id: str) -> list[AnyEvent] | Ignored:
         """order.created -> order.created; the ping and other topics are ignored."""
         if is_ping(inbound):
@@ -107,7 +129,13 @@ class WooCommerceSource(Source):
         topic = header(inbound, "X-WC-Webhook-Topic") or ""
         if topic != "order.created":
             return Ignored(f"unknown topic {topic!r}")
-        p = Payload(json_object(inbound.body))
+        body = json_object(inbound.body)
+        if not isinstance(body.get("line_items"), list) or ("order_key" not in body and "total" not in body):
+            raise Rejected(
+                422, "topic_mismatch",
+                "X-WC-Webhook-Topic says order.created but the body is not an order (no line_items/total)",
+            )
+        p = Payload(body)
         order_id = p.id("id", required=True)
         billing = p.at("billing")
         shipping = p.at("shipping")
@@ -119,29 +147,15 @@ class WooCommerceSource(Source):
             phone=billing.text("phone"),
             company=billing.text("company"),
             external_id="" if customer_id in ("", "0") else customer_id,
+            address=_address(billing),
         )
-        lines = []
-        subtotal = Decimal(0)
-        for i, _ in enumerate(p.items("line_items")):
-            line = p.at("line_items", i)
-            quantity = line.decimal("quantity", required=True) or Decimal(0)
-            line_subtotal = line.decimal("subtotal") or Decimal(0)
-            subtotal += line_subtotal
-            price = line.decimal("price")
-            if price is None:
-                price = line_subtotal / quantity if quantity else line_subtotal
-            lines.append(
-                OrderLine(
-                    name=line.text("name"),
-                    quantity=quantity,
-                    unit_price=price,
-                    total=line.decimal("total", required=True) or Decimal(0),
-                    sku=line.text("sku"),
-                    tax_amount=line.decimal("total_tax") or Decimal(0),
-                    external_id=line.id("id"),
-                )
-            )
+        taxes = _Taxes(p, p.text("currency"))
+        lines = [taxes.line(p.at("line_items", i)) for i, _ in enumerate(p.items("line_items"))]
+        fees = [taxes.fee(p.at("fee_lines", i)) for i, _ in enumerate(p.items("fee_lines"))]
+        shipping_lines = [p.at("shipping_lines", i) for i, _ in enumerate(p.items("shipping_lines"))]
+        shipping_rates = {taxes.rate_of(s, s.decimal("total") or Decimal(0))[0] for s in shipping_lines}
         placed_at, placed_at_utc = _local_time(p, "date_created", "date_created_gmt")
+        subtotal = sum((p.at("line_items", i).decimal("subtotal") or Decimal(0) for i in range(len(lines))), Decimal(0))
         data = OrderData(
             order_id=order_id,
             order_number=p.text("number") or order_id,
@@ -153,13 +167,25 @@ class WooCommerceSource(Source):
             tax_total=p.decimal("total_tax") or Decimal(0),
             shipping_total=p.decimal("shipping_total") or Decimal(0),
             discount_total=p.decimal("discount_total") or Decimal(0),
-            prices_include_tax=p.boolean("prices_include_tax"),
+            # Line, fee and shipping totals in WooCommerce's REST body exclude tax even when the
+            # shop enters prices with tax (`prices_include_tax` only says how they were entered).
+            prices_include_tax=False,
             billing_address=_address(billing),
             shipping_address=_address(shipping),
             placed_at=placed_at,
             placed_at_utc=placed_at_utc,
             payment_status=p.text("status"),
             note=p.text("customer_note"),
+            shipping_tax_rate=next(iter(shipping_rates)) if len(shipping_rates) == 1 else None,
+            shipping_method=", ".join(
+                html.unescape(s.text("method_title")) for s in shipping_lines if s.text("method_title")
+            ),
+            fees=fees,
+            discount_codes=[
+                code for i, _ in enumerate(p.items("coupon_lines")) if (code := p.text("coupon_lines", i, "code"))
+            ],
+            payment_method=p.text("payment_method"),
+            transaction_id=p.text("transaction_id"),
         )
         p.check()
         event = OrderCreated(
@@ -171,3 +197,122 @@ class WooCommerceSource(Source):
             data=data,
         )
         return [event]
+
+
+class _Taxes:
+    """Each item's tax rate, from the order's `tax_lines` and the item's `taxes` (by rate id).
+
+    `rate_percent` on a tax line (WooCommerce 3.7+) is the rate; older bodies (the REST docs'
+    order 727) give only amounts, so the rate is the simplest percentage (fewest decimals) that
+    every item's rounded tax amount agrees with: 0.45 on 6.00 and 0.90 on 12.00 is 7.5%.
+    """
+
+    def __init__(self, p: Payload, currency: str) -> None:
+        self.labels: dict[str, str] = {}
+        self.percents: dict[str, Decimal] = {}
+        for i, _ in enumerate(p.items("tax_lines")):
+            t = p.at("tax_lines", i)
+            rate_id = t.id("rate_id")
+            self.labels[rate_id] = html.unescape(t.text("label") or t.text("rate_code"))
+            percent = t.decimal("rate_percent")
+            if percent is not None:
+                self.percents[rate_id] = percent
+        # Every (net amount, tax amount) taxed at each rate id, for rates given as amounts only.
+        self.samples: dict[str, list[tuple[Decimal, Decimal]]] = {}
+        self.zero_decimal = currency.upper() in ZERO_DECIMAL
+        for key in ("line_items", "fee_lines", "shipping_lines"):
+            for i, _ in enumerate(p.items(key)):
+                item = p.at(key, i)
+                net = item.decimal("total") or Decimal(0)
+                parts = self._parts(item)
+                if len(parts) == 1:
+                    self.samples.setdefault(parts[0][0], []).append((net, parts[0][1]))
+
+    def _parts(self, item: Payload) -> list[tuple[str, Decimal]]:
+        """(rate id, tax amount) of each non-zero tax on the item."""
+        out = []
+        for j, _ in enumerate(item.items("taxes")):
+            amount = item.decimal("taxes", j, "total") or Decimal(0)
+            if amount:
+                out.append((item.id("taxes", j, "id"), amount))
+        return out
+
+    def rate_of(self, item: Payload, net: Decimal) -> tuple[Decimal | None, str]:
+        """(percent, label) of one item: 0 when it carries no tax; None when it cannot be told."""
+        parts = self._parts(item)
+        if not parts:
+            return Decimal(0), ""
+        label = " + ".join(self.labels.get(rate_id, "") for rate_id, _ in parts if self.labels.get(rate_id))
+        if all(rate_id in self.percents for rate_id, _ in parts):
+            return sum((self.percents[r] for r, _ in parts), Decimal(0)).normalize(), label
+        if len(parts) == 1:
+            samples = self.samples.get(parts[0][0], [])
+        else:  # several taxes on one item (compound, state + county): their combined rate
+            samples = [(net, sum((a for _, a in parts), Decimal(0)))]
+        return simplest_rate(samples, self.zero_decimal), label
+
+    def line(self, item: Payload) -> OrderLine:
+        """A product line: unit price before coupons (subtotal / quantity), total after them."""
+        quantity = item.decimal("quantity", required=True) or Decimal(0)
+        total = item.decimal("total", required=True) or Decimal(0)
+        subtotal = item.decimal("subtotal")
+        if subtotal is None:  # `price` is the line total / quantity: after coupons
+            subtotal = total
+        rate, label = self.rate_of(item, total)
+        return OrderLine(
+            name=html.unescape(item.text("name")),
+            quantity=quantity,
+            unit_price=_per_unit(subtotal, quantity),
+            total=total,
+            sku=item.text("sku"),
+            tax_rate=rate,
+            tax_amount=item.decimal("total_tax") or Decimal(0),
+            external_id=item.id("id"),
+            discount=subtotal - total,
+            tax_label=label,
+        )
+
+    def fee(self, item: Payload) -> OrderLine:
+        """A fee line (a surcharge or a negative fee used as a discount): one unit of `total`."""
+        total = item.decimal("total", required=True) or Decimal(0)
+        rate, label = self.rate_of(item, total)
+        return OrderLine(
+            name=html.unescape(item.text("name")),
+            quantity=Decimal(1),
+            unit_price=total,
+            total=total,
+            tax_rate=rate,
+            tax_amount=item.decimal("total_tax") or Decimal(0),
+            external_id=item.id("id"),
+            tax_label=label,
+        )
+
+
+def _per_unit(amount: Decimal, quantity: Decimal) -> Decimal:
+    if not quantity:
+        return amount
+    unit = amount / quantity
+    return unit if unit * quantity == amount else unit.quantize(Decimal("0.000001"))
+
+
+def simplest_rate(samples: list[tuple[Decimal, Decimal]], zero_decimal: bool = False) -> Decimal | None:
+    """The percentage with the fewest decimals (at most 4), nearest the amounts' own ratio, that
+    rounds each net amount's tax to the tax amount given; None when there is none."""
+    low, high = Decimal("-Infinity"), Decimal("Infinity")
+    for net, tax in samples:
+        if net <= 0:
+            continue
+        exponent = tax.as_tuple().exponent
+        places = min(exponent if isinstance(exponent, int) else 0, 0 if zero_decimal else -2)
+        half = Decimal(5).scaleb(places - 1)
+        low = max(low, (tax - half) / net * 100)
+        high = min(high, (tax + half) / net * 100)
+    if not low.is_finite() or low > high:
+        return None
+    middle = (low + high) / 2
+    for places in range(5):
+        # The grid point nearest the middle: inside the range if any point of this grid is.
+        candidate = middle.quantize(Decimal(1).scaleb(-places), ROUND_HALF_EVEN)
+        if low <= candidate <= high:
+            return candidate.normalize() if candidate else Decimal(0)
+    return None

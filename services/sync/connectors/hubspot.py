@@ -44,8 +44,9 @@ from services.sync.errors import Ambiguous, Permanent, parse_retry_after
 # Event fields -> HubSpot's default contact properties.
 CONTACT_DEFAULTS = {
     "email": "{{ person.email }}",
-    "firstname": "{{ person.first_name }}",
-    "lastname": "{{ person.last_name }}",
+    # Split from the full name where only that was given (Tally, Stripe, one-field forms).
+    "firstname": "{{ person.given_name }}",
+    "lastname": "{{ person.family_name }}",
     "phone": "{{ person.phone }}",
     "company": "{{ person.company }}",
 }

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Annotated, Any, ClassVar
 from urllib.parse import quote
 
 import msgspec
 
-from schemas import OrderCreated
+from schemas import OrderCreated, OrderData
 from services.common.config import AtLeast0, AtLeast1, Positive, TargetConfig
 from services.common.errors import ConfigError
 from services.sync.connectors._http import (
@@ -40,8 +40,8 @@ from services.sync.errors import Ambiguous, Permanent, Transient, parse_retry_af
 CONTACT_FIELDS = {
     "customer_id": "{{ order.customer.external_id or order.customer.email }}",
     "email": "{{ order.customer.email }}",
-    "firstname": "{{ order.customer.first_name }}",
-    "lastname": "{{ order.customer.last_name }}",
+    "firstname": "{{ order.customer.given_name }}",  # split from a full name if need be
+    "lastname": "{{ order.customer.family_name }}",
     "company_name": "{{ order.customer.company }}",
     "phone": "{{ order.customer.phone }}",
 }
@@ -59,6 +59,43 @@ ADDRESS_FIELDS = {
 
 def _rate_key(text: str) -> Decimal:
     return Decimal(text.strip().rstrip("%"))
+
+
+# Currencies without minor units: their totals round to whole units.
+ZERO_DECIMAL = frozenset("BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV XAF XOF XPF".split())
+
+
+def _priced_line(name: str, quantity: Decimal, net: Decimal) -> tuple[str, str, str]:
+    """(description, amount, price) billing exactly `net`: the unit price where it divides
+    exactly, else one unit of the line's total with the quantity in the description."""
+    if quantity:
+        unit = net / quantity
+        if unit * quantity == net and unit.as_tuple().exponent >= -6:  # type: ignore[operator]
+            return name, str(quantity), str(unit)
+    return f"{quantity} × {name}", "1", str(net)
+
+
+def _check_adds_up(order: OrderData, priced: list[tuple[str, Decimal, Decimal, Decimal]]) -> None:
+    """Permanent unless the lines, with tax at their rates, make the order's total."""
+    cent = Decimal(1) if order.currency.upper() in ZERO_DECIMAL else Decimal("0.01")
+    if order.prices_include_tax:
+        invoice = sum((net for _, _, net, _ in priced), Decimal(0))
+    else:
+        by_rate: dict[Decimal, Decimal] = {}
+        for _, _, net, rate in priced:
+            by_rate[rate] = by_rate.get(rate, Decimal(0)) + net
+        tax = sum(
+            ((base * rate / 100).quantize(cent, ROUND_HALF_UP) for rate, base in by_rate.items()),
+            Decimal(0),
+        )
+        invoice = sum(by_rate.values(), Decimal(0)) + tax
+    difference = invoice.quantize(cent, ROUND_HALF_UP) - order.total
+    if difference:
+        raise Permanent(
+            f"moneybird: the invoice for order {order.order_number} would total {invoice.quantize(cent)} "
+            f"{order.currency}, not the order's {order.total} (difference {difference:+}); "
+            "nothing was sent"
+        )
 
 
 class MoneybirdConfig(TargetConfig, frozen=True, kw_only=True):
@@ -217,45 +254,62 @@ class MoneybirdConnector(HttpConnectorMixin, Connector):
         return contact_id
 
     def _details(self, event: OrderCreated) -> list[dict[str, Any]]:
+        """The invoice's detail lines; Permanent, before anything is sent, when they cannot be
+        made to add up to the order's total (a wrong invoice is worse than none)."""
         order = event.data
-        details: list[dict[str, Any]] = []
         # A shop that charged no tax at all sends no per-line rate (Shopify's empty tax_lines):
         # that is 0%, not unknown.
         untaxed = order.tax_total == 0
-        rates: set[Decimal | None] = set()
-        for i, line in enumerate(order.lines, 1):
-            rate = line.tax_rate if line.tax_rate is not None or not untaxed else Decimal("0")
-            if rate is None:
-                raise Permanent(f"moneybird: order line {i} ({line.name!r}) has no tax rate")
-            rates.add(rate)
-            detail = {
-                "description": line.name,
-                "amount": str(line.quantity),
-                "price": str(line.unit_price),
-                "tax_rate_id": self.config.tax_rate_id(rate, f"line {i} {line.name!r}"),
-            }
-            details.append(detail)
-        extras = (("Shipping", order.shipping_total), ("Discount", -order.discount_total))
-        for name, amount in extras:
+        if not order.lines and order.total:
+            raise Permanent(
+                f"moneybird: order {order.order_number} has no order lines to invoice (a Stripe "
+                "Checkout source fetches them only when it has api_key_env); nothing was sent"
+            )
+        priced: list[tuple[str, Decimal, Decimal, Decimal]] = []  # (description, amount, net, rate)
+        rates: set[Decimal] = set()
+        for what, items in (("order line", order.lines), ("fee", order.fees)):
+            for i, line in enumerate(items, 1):
+                rate = line.tax_rate if line.tax_rate is not None or not untaxed else Decimal("0")
+                if rate is None:
+                    raise Permanent(f"moneybird: {what} {i} ({line.name!r}) has no tax rate")
+                rates.add(rate)
+                # The line's total is after its own discounts (coupons): billed as is, so the
+                # discount is not taken off a second time below.
+                priced.append((line.name, line.quantity, line.total, rate))
+        line_discounts = sum((line.discount for line in order.lines), Decimal(0))
+        extras = (
+            ("Shipping", order.shipping_total, order.shipping_tax_rate),
+            ("Discount", -(order.discount_total - line_discounts), None),
+        )
+        for name, amount, given in extras:
             if not amount:
                 continue
-            if self.config.shipping_tax_rate:
+            if given is not None:
+                rate = given
+            elif self.config.shipping_tax_rate:
                 rate = _rate_key(self.config.shipping_tax_rate)
-            elif len(rates) == 1 and None not in rates:
-                rate = next(iter(rates))  # type: ignore[assignment]
+            elif untaxed:
+                rate = Decimal("0")
+            elif len(rates) == 1:
+                rate = next(iter(rates))
             else:
                 raise Permanent(
                     f"moneybird: order {order.order_number} has a {name.lower()} amount and lines "
                     "with different tax rates; set shipping_tax_rate"
                 )
+            priced.append((name, Decimal(1), amount, rate))
+        details: list[dict[str, Any]] = []
+        for i, (name, quantity, net, rate) in enumerate(priced, 1):
+            description, units, price = _priced_line(name, quantity, net)
             details.append(
                 {
-                    "description": name,
-                    "amount": "1",
-                    "price": str(amount),
-                    "tax_rate_id": self.config.tax_rate_id(rate, name.lower()),
+                    "description": description,
+                    "amount": units,
+                    "price": price,
+                    "tax_rate_id": self.config.tax_rate_id(rate, f"line {i} {name!r}"),
                 }
             )
+        _check_adds_up(order, priced)
         if self.config.ledger_account_id:
             for detail in details:
                 detail["ledger_account_id"] = self.config.ledger_account_id

@@ -14,6 +14,8 @@ from the `api_token` query parameter (pipedrive/client-nodejs CHANGELOG, docs/v2
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar
 
@@ -73,11 +75,33 @@ def pipedrive_message(data: Any) -> str:
     return f"{message} ({code})" if message and code else message
 
 
+def daily_budget_spent(headers: Mapping[str, str]) -> bool:
+    """Whether the answer says the day's budget is used up: the token budget
+    (x-daily-ratelimit-token-remaining, sent by Pipedrive's token-based limits though not in
+    its docs, and at times missing) or the POST/PUT allowance (x-daily-requests-left)."""
+    return any(
+        headers.get(name, "").strip() == "0"
+        for name in ("x-daily-ratelimit-token-remaining", "x-daily-requests-left")
+    )
+
+
+def seconds_to_budget_reset(now: float | None = None) -> float:
+    """Seconds until the next midnight UTC, when Pipedrive's daily budget starts again."""
+    moment = dt.datetime.fromtimestamp(time.time() if now is None else now, dt.UTC)
+    midnight = dt.datetime.combine(moment.date() + dt.timedelta(days=1), dt.time(), dt.UTC)
+    return (midnight - moment).total_seconds() + 1.0  # a second past: the new day has begun
+
+
 def pipedrive_retry_after(status: int, headers: Mapping[str, str], data: Any) -> float | None:
-    """Retry-After on 429, else x-ratelimit-reset (seconds left in the 2-s window)."""
-    # https://pipedrive.readme.io/docs/core-api-concepts-rate-limiting
+    """Retry-After on 429; else the daily budget's reset when the day's budget is spent; else
+    x-ratelimit-reset (seconds left in the 2-s window)."""
+    # https://pipedrive.readme.io/docs/core-api-concepts-rate-limiting: once the daily budget
+    # is exhausted, requests are blocked "until the budget resets at the start of the next day";
+    # the POST/PUT allowance resets "at midnight in UTC" (changelog daily-api-limit-for-postput-endpoints).
     seconds = parse_retry_after(headers.get("Retry-After"))
     if seconds is None and status == 429:
+        if daily_budget_spent(headers):
+            return seconds_to_budget_reset()
         seconds = header_seconds(headers, "x-ratelimit-reset")
     return seconds
 
@@ -138,6 +162,8 @@ class PipedriveConnector(HttpConnectorMixin, Connector):
         if headers.get("x-ratelimit-remaining", "").strip() == "0":
             reset = header_seconds(headers, "x-ratelimit-reset")
             self.gate.block_for(reset if reset is not None else 2.0)
+        if daily_budget_spent(headers):  # the day's budget: wait for it, not for the window
+            self.gate.block_for(seconds_to_budget_reset())
 
     async def _call(
         self, method: str, path: str, body: Any = None, params: Mapping[str, str] | None = None
