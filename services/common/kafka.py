@@ -8,12 +8,12 @@ from collections.abc import Iterable
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError, TopicAlreadyExistsError
 
 from schemas import EVENT_TYPES, Event, encode_event
 from schemas.topics import deadletter_topic, event_topic
 from services.common.config import KafkaConfig, Settings
-from services.common.errors import BrokerUnavailable
+from services.common.errors import BrokerUnavailable, EventTooLarge
 
 log = structlog.get_logger(__name__)
 
@@ -55,6 +55,7 @@ class Publisher:
             acks="all",
             enable_idempotence=config.idempotence,
             linger_ms=0,
+            max_request_size=config.max_record_bytes,
             request_timeout_ms=max(1000, int(config.publish_timeout_s * 1000)),
         )
         # After a failed publish the broker may have come back without our topics (a restarted
@@ -84,19 +85,27 @@ class Publisher:
         await self.publish_many([event])
 
     async def publish_many(self, events: list[Event]) -> None:
-        """Send events concurrently and wait for every ack within the publish timeout."""
+        """Send events concurrently and wait for every ack within the publish timeout.
+
+        EventTooLarge (before anything is sent) when one is over `kafka.max_record_bytes`."""
+        records = [(event, encode_event(event), event.business_key.encode()) for event in events]
+        for event, value, key in records:
+            # Key, value and headers, plus the record batch's own overhead (~100 bytes).
+            size = len(value) + len(key) + len(event.id) + len(event.type) + 128
+            if size > self.config.max_record_bytes:
+                raise EventTooLarge(size, self.config.max_record_bytes)
         futures = []
         try:
             async with asyncio.timeout(self.config.publish_timeout_s):
                 if self._recheck_topics:
                     await ensure_topics(self.config, [event_topic(t) for t in EVENT_TYPES])
                     self._recheck_topics = False
-                for event in events:
+                for event, value, key in records:
                     futures.append(
                         await self.producer.send(
                             event_topic(event.type),
-                            value=encode_event(event),
-                            key=event.business_key.encode(),
+                            value=value,
+                            key=key,
                             headers=[("event-id", event.id.encode()), ("event-type", event.type.encode())],
                         )
                     )
@@ -104,6 +113,10 @@ class Publisher:
                     await futures[0]  # the usual webhook: one event, no gather
                 else:
                     await asyncio.gather(*futures)
+        except MessageSizeTooLargeError as exc:  # the broker's limit is below ours
+            for f in futures:
+                f.cancel()
+            raise EventTooLarge(sum(len(v) for _, v, _ in records), self.config.max_record_bytes) from exc
         except (TimeoutError, KafkaError) as exc:
             for f in futures:
                 f.cancel()
