@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import ClassVar
 
-from services.sync.connectors._mail import SEND_EMAIL, MailConfig, build_message
+from services.sync.connectors._mail import SEND_EMAIL, CappedMail, MailConfig, build_message
 from services.sync.connectors.base import ActionRequest, Connector, Delivered
 from services.sync.errors import Transient
 from services.sync.flows import event_context
@@ -19,7 +19,7 @@ class MaildirConfig(MailConfig, frozen=True, kw_only=True):
     path: str = ""
 
 
-class MaildirConnector(Connector):
+class MaildirConnector(CappedMail, Connector):
     """Writes each mail to <maildir>/new under a name derived from the idempotency key."""
 
     kind: ClassVar[str] = "maildir"
@@ -36,6 +36,7 @@ class MaildirConnector(Connector):
 
     async def deliver(self, request: ActionRequest) -> Delivered:
         """Render the mail and move it into new/ atomically."""
+        self.check_recipient_cap(request)  # before anything is sent or written
         msg = build_message(self.config, request, event_context(request.event))
         name = hashlib.sha256(request.idempotency_key.encode()).hexdigest()[:40] + ".handover"
         tmp = self.root / "tmp" / name
