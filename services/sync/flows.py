@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import TYPE_CHECKING, Any, Union, get_args, get_origin
+from urllib.parse import quote
 
 import jinja2
 import msgspec
@@ -664,6 +665,16 @@ def _finalize(value: Any) -> Any:
     return value
 
 
+def url_value(value: Any) -> str:
+    """A `{{ ... }}` value in a URL template: one path segment or query value, percent-encoded
+    (RFC 3986 unreserved characters kept), so data never adds a "/", "?", "#" or "&" of its own;
+    a whole "." or ".." (a dot segment) is encoded too."""
+    text = str(_finalize(value))
+    if text in (".", ".."):
+        return text.replace(".", "%2E")
+    return quote(text, safe="")
+
+
 def _json_default(value: Any) -> Any:
     """msgspec enc_hook for `|tojson` (which encodes dates itself): an absent value is null."""
     if isinstance(value, _Absent):
@@ -700,6 +711,8 @@ TEMPLATES = _TemplateEnvironment(
     undefined=jinja2.StrictUndefined, autoescape=False, finalize=_finalize
 )
 TEMPLATES.policies["json.dumps_function"] = lambda obj, **_: _TOJSON.encode(obj).decode()
+# Fields a connector names in `url_fields` (the http target's per-flow `url`).
+URL_TEMPLATES = _TemplateEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, finalize=url_value)
 
 
 def _constant_key(node: nodes.Node) -> str | None:
@@ -742,8 +755,9 @@ def _template_names(tree: nodes.Template) -> list[list[str]]:
     return found
 
 
-def compile_template(text: str, where: str, event_type: str) -> jinja2.Template:
-    """Parse a field template and check every field it names; raise ConfigError on error."""
+def compile_template(text: str, where: str, event_type: str, url: bool = False) -> jinja2.Template:
+    """Parse a field template and check every field it names; raise ConfigError on error.
+    `url`: the template builds a URL, so its values are percent-encoded (`url_value`)."""
     try:
         tree = TEMPLATES.parse(text)
     except jinja2.TemplateSyntaxError as exc:
@@ -755,7 +769,7 @@ def compile_template(text: str, where: str, event_type: str) -> jinja2.Template:
                 where, f"unknown name '{parts[0]}'; use one of: {', '.join(sorted(shape))}"
             )
         check_path(shape, parts, where, event_type)
-    return TEMPLATES.from_string(text)
+    return (URL_TEMPLATES if url else TEMPLATES).from_string(text)
 
 
 # --- compiled flows ----------------------------------------------------------------------------
@@ -854,7 +868,9 @@ def compile_flows(settings: Settings) -> list[CompiledFlow]:
                         f"{action.action} takes no field {field!r}; "
                         f"it takes: {', '.join(sorted(allowed))}",
                     )
-                templates[field] = compile_template(text, f"{apath}.fields.{field}", flow.on)
+                templates[field] = compile_template(
+                    text, f"{apath}.fields.{field}", flow.on, url=field in getattr(connector, "url_fields", ())
+                )
             for field in spec.required:
                 if field not in templates:
                     raise ConfigError(f"{apath}.fields.{field}", "required field has no mapping")
