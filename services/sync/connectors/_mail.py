@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from services.common.config import AtLeast0, TargetConfig
 from services.sync.connectors.base import ActionRequest, ActionSpec
 from services.sync.errors import Permanent
+from services.sync.flows import BoundedSandbox
 
 SEND_EMAIL = ActionSpec(
     description="send an e-mail rendered from text and HTML templates",
@@ -46,12 +46,12 @@ class MailConfig(TargetConfig, frozen=True, kw_only=True):
 
 
 @cache
-def _environment(template_dir: str) -> ImmutableSandboxedEnvironment:
+def _environment(template_dir: str) -> BoundedSandbox:
     loaders: list[jinja2.BaseLoader] = []
     if template_dir:
         loaders.append(jinja2.FileSystemLoader(template_dir))
     loaders.append(jinja2.PackageLoader("services.sync", "templates"))
-    return ImmutableSandboxedEnvironment(
+    return BoundedSandbox(
         loader=jinja2.ChoiceLoader(loaders),
         undefined=jinja2.StrictUndefined,
         autoescape=jinja2.select_autoescape(["html"]),

@@ -40,15 +40,15 @@ from services.sync.connectors._http import (
 )
 from services.sync.connectors.base import JSON, ActionRequest, ActionSpec, Connector, Delivered
 from services.sync.errors import Permanent
-from services.sync.flows import event_context, url_value
+from services.sync.flows import BoundedSandbox, event_context, url_value
 
 # Target-level templates: `|tojson` encodes Decimals as exact strings and dates as ISO 8601.
-_ENV = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+_ENV = BoundedSandbox(undefined=jinja2.StrictUndefined, autoescape=False)
 _ENV.policies["json.dumps_function"] = lambda obj, **_: JSON.encode(obj).decode()
 
 
 # URL templates: every `{{ value }}` percent-encoded as one path segment or query value.
-_URL_ENV = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, finalize=url_value)
+_URL_ENV = BoundedSandbox(undefined=jinja2.StrictUndefined, autoescape=False, finalize=url_value)
 
 
 def _compile(text: str, key: str, env: ImmutableSandboxedEnvironment = _ENV) -> jinja2.Template | str:
