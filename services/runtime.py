@@ -14,9 +14,11 @@ import msgspec
 import structlog
 from aiohttp import web
 
+from services.common import datadir
 from services.common.appkeys import LEDGER, METRICS, PUBLISHER, SETTINGS
 from services.common.broker import BrokerError, EmbeddedBroker, publish_address, running_broker, withdraw_address
-from services.common.config import Settings
+from services.common.config import Settings, listen_address
+from services.common.connguard import GUARD, ConnectionGuard, GuardedSite, mark_request
 from services.common.kafka import Publisher, all_topics, ensure_topics
 from services.common.metrics import Metrics
 from services.gateway.app import publisher_ctx, setup_gateway
@@ -27,7 +29,8 @@ from services.sync.deadletters import restore_dead_letters
 from services.sync.recorder import Recorder
 from services.sync.runner import SyncService
 from services.web.api import setup_api
-from services.web.app import READY_CHECKS, setup_ops, setup_web
+from services.web.app import READY_CHECKS, healthz, readyz, setup_ops, setup_web
+from services.web.auth import SESSION_KEY, session_key, setup_auth
 from services.web.calculator import CALCULATOR_STORE
 from services.web.ops import setup_ops_pages
 
@@ -58,6 +61,8 @@ class Runtime:
     recorder: Recorder | None = None
     ledger: SqlLedger | None = None
     port: int | None = None
+    ops_runner: web.AppRunner | None = None  # the server.ops_listen listener, when configured
+    ops_port: int | None = None
     # The gateway's delivery memory; None: the ledger's table (shared by every replica).
     dedupe: DedupeStore | None = None
 
@@ -84,16 +89,20 @@ class Runtime:
             )
             self.settings = msgspec.structs.replace(self.settings, kafka=kafka)
         self.metrics.init_labels(self.settings)
+        datadir.protect(self.settings.data_dir)  # 0700 before the ledger and outboxes land in it
         await ensure_topics(self.settings.kafka, all_topics(self.settings))
         self.ledger = await open_ledger(self.settings.ledger.url)
         # Every process serves HTTP: at least /healthz, /readyz and /metrics.
-        self.runner = web.AppRunner(self.make_app(), access_log=None, handle_signals=False)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, self.settings.server.host, self.settings.server.port)
-        await site.start()
-        server = site._server
-        assert server is not None and server.sockets  # type: ignore[attr-defined]
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        server_cfg = self.settings.server
+        if server_cfg.ops_listen:
+            # /metrics and the owner's pages on their own (unpublished) address; they share the
+            # session key, so one login serves both.
+            key = session_key(self.settings.web.session_secret_env, *self._credentials())
+            self.runner, self.port = await self._serve(self.make_app(session=key), server_cfg.host, server_cfg.port)
+            ops_host, ops_port = listen_address(server_cfg.ops_listen) or ("127.0.0.1", 0)
+            self.ops_runner, self.ops_port = await self._serve(self.make_ops_app(session=key), ops_host, ops_port)
+        else:
+            self.runner, self.port = await self._serve(self.make_app(), server_cfg.host, server_cfg.port)
         if self.broker is not None:
             await self._embedded_broker_up()
         starting = []
@@ -104,6 +113,42 @@ class Runtime:
             self.sync = SyncService(self.settings, self.metrics, self.parts.targets, ledger=self.ledger)
             starting.append(self.sync.start())
         await asyncio.gather(*starting)  # consumer groups join concurrently
+        datadir.protect(self.settings.data_dir)  # and what the parts created (ledger, outboxes)
+
+    def _credentials(self) -> list[str]:
+        return [s.reveal() if s is not None else "" for s in (self.settings.admin_password, self.settings.api_token)]
+
+    async def _serve(self, app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+        """Serve `app` on host:port behind the connection guard; the runner and the bound port."""
+        cfg = self.settings.server
+        app[GUARD] = ConnectionGuard(cfg.read_timeout_s, cfg.max_connections_per_client, cfg.trusted_proxies)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        site = GuardedSite(runner, host, port, app[GUARD])
+        await site.start()
+        server = site._server
+        assert server is not None and server.sockets  # type: ignore[attr-defined]
+        return runner, server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+
+    def make_ops_app(self, session: bytes) -> web.Application:
+        """The ops listener's app: /metrics, health, the owner's pages and the admin API."""
+        app = self._base_app()
+        app[SESSION_KEY] = session
+        setup_ops(app)
+        app[CALCULATOR_STORE] = LedgerCalculatorStore(self.ledger)  # type: ignore[arg-type]
+        setup_web(app)
+        setup_api(app)
+        setup_ops_pages(app)
+        return app
+
+    def _base_app(self) -> web.Application:
+        app = web.Application(middlewares=[mark_request])  # outermost: it times the whole request
+        app[SETTINGS] = self.settings
+        app[METRICS] = self.metrics
+        assert self.ledger is not None
+        app[READY_CHECKS] = [self.ledger.ready, self._sync_ready]
+        app[LEDGER] = self.ledger
+        return app
 
     async def _embedded_broker_up(self) -> None:
         """A new embedded broker holds nothing: write the dead letters the ledger kept again (a
@@ -118,20 +163,25 @@ class Runtime:
                 log.info("dead_letters_restored", count=restored)
         publish_address(self.settings.data_dir, self.broker.bootstrap_servers)
 
-    def make_app(self) -> web.Application:
-        """The HTTP app with the parts this process serves."""
-        app = web.Application()
-        app[SETTINGS] = self.settings
-        app[METRICS] = self.metrics
-        assert self.ledger is not None
-        app[READY_CHECKS] = [self.ledger.ready, self._sync_ready]
-        app[LEDGER] = self.ledger
+    def make_app(self, session: bytes | None = None) -> web.Application:
+        """The HTTP app with the parts this process serves (`session`: an ops listener serves
+        /metrics and the owner's pages; this app keeps health, webhooks and the calculator)."""
+        app = self._base_app()
         if self.parts.gateway:
             app[PUBLISHER] = Publisher(self.settings.kafka)
             app[READY_CHECKS].append(app[PUBLISHER].ready)
             app.cleanup_ctx.append(publisher_ctx)
             # Default: the ledger's table, shared by every gateway replica on the same database.
             setup_gateway(app, dedupe=self.dedupe or BatchingDedupe(self.ledger))
+        if session is not None:
+            app.router.add_get("/healthz", healthz)
+            app.router.add_get("/readyz", readyz)
+            if self.parts.web:
+                app[SESSION_KEY] = session
+                app[CALCULATOR_STORE] = LedgerCalculatorStore(self.ledger)
+                setup_web(app)
+                setup_auth(app)  # the calculator's owner view
+            return app
         setup_ops(app)
         if self.parts.web:
             app[CALCULATOR_STORE] = LedgerCalculatorStore(self.ledger)
@@ -156,6 +206,9 @@ class Runtime:
         if self.runner is not None:
             await self.runner.cleanup()
             self.runner = None
+        if self.ops_runner is not None:
+            await self.ops_runner.cleanup()
+            self.ops_runner = None
         if self.sync is not None:
             await self.sync.stop()
             self.sync = None

@@ -12,7 +12,7 @@ WEBHOOK_OUTCOMES = (
     "accepted", "duplicate", "ignored", "invalid_signature", "missing_signature",
     "timestamp_out_of_tolerance", "invalid_body", "invalid_payload", "unsupported_media_type",
     "payload_too_large", "rate_limited", "broker_unavailable", "ledger_unavailable",
-    "captcha_failed", "captcha_unavailable", "aborted", "error",
+    "captcha_failed", "captcha_unavailable", "request_timeout", "aborted", "error",
 )
 DELIVERY_OUTCOMES = ("delivered", "skipped_duplicate", "retried", "deadlettered")
 # Latency buckets from 1 ms (the embedded path) to a minute (a slow SaaS with retries).

@@ -135,7 +135,14 @@ async def _handle(request: web.Request, source: Source, ids: list[str]) -> web.S
         raise Rejected(
             429, "rate_limited", "too many requests for this source", headers={"Retry-After": str(int(wait))}
         )
-    body = await _read_body(request, cfg.max_body_bytes)
+    timeout = app[SETTINGS].server.read_timeout_s or None
+    try:
+        # The whole body within the read timeout: a body trickled in a byte at a time is cut off.
+        async with asyncio.timeout(timeout):
+            body = await _read_body(request, cfg.max_body_bytes)
+    except TimeoutError:
+        raise Rejected(408, "request_timeout", f"the body did not arrive within {timeout:g} seconds",
+                       headers={"Connection": "close"}) from None
     raw_type = request.headers.get("Content-Type")
     # aiohttp reports a missing Content-Type as application/octet-stream; keep "none" distinct
     # so a kind can let exactly its known untyped requests through (WooCommerce's ping).
