@@ -23,6 +23,7 @@ data_dir = "{data_dir}"
 port = 0
 read_timeout_s = 1.0
 max_connections_per_client = 8
+trusted_proxies = []  # the test's loopback client is a client here, not a proxy
 {server}
 [web]
 admin_password = "door-pw-1"

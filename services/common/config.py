@@ -58,12 +58,14 @@ class ServerConfig(_Section):
     # app (docker-compose: :8081); empty: this server.
     gateway_url: str = ""
     # Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For / X-Forwarded-Proto are
-    # believed; from anyone else those headers are ignored. Empty: the socket peer is the client.
-    trusted_proxies: list[str] = []
+    # believed; from anyone else those headers are ignored. Default: a proxy on this machine
+    # (only local processes can connect from loopback); [] makes the socket peer the client.
+    trusted_proxies: list[str] = msgspec.field(default_factory=lambda: ["127.0.0.1", "::1"])
     # Slow or idle clients: a request's headers must arrive within this, and its body must keep
     # coming (no gap longer than this); 0 turns the timeout off.
     read_timeout_s: Annotated[float, AtLeast0] = 30.0
-    # Open connections one client address may hold at once (0: no cap).
+    # Open connections one client address may hold at once (0: no cap); trusted proxies are
+    # never capped (they carry many clients).
     max_connections_per_client: Annotated[int, AtLeast0] = 64
     # A second listener for /metrics and the operations pages (e.g. "127.0.0.1:9090"); empty:
     # they answer on the main port like everything else.

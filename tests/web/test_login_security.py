@@ -102,8 +102,8 @@ async def test_a_new_password_ends_every_session(monkeypatch: pytest.MonkeyPatch
 @pytest.mark.parametrize(("server", "headers", "secure"), [
     ("", {}, False),
     ('public_url = "https://hub.example"', {}, True),
-    ('trusted_proxies = ["127.0.0.1"]', {"X-Forwarded-Proto": "https"}, True),
-    ("", {"X-Forwarded-Proto": "https"}, False),  # anyone can send the header: not believed
+    ("", {"X-Forwarded-Proto": "https"}, True),  # a proxy on this machine (the default)
+    ("trusted_proxies = []", {"X-Forwarded-Proto": "https"}, False),  # anyone can send it: not believed
 ])
 async def test_the_session_cookie_is_secure_behind_tls(server: str, headers: dict[str, str], secure: bool) -> None:
     toml = with_server(server)
