@@ -133,12 +133,13 @@ class Runtime:
     def make_ops_app(self, session: bytes) -> web.Application:
         """The ops listener's app: /metrics, health, the owner's pages and the admin API."""
         app = self._base_app()
-        app[SESSION_KEY] = session
         setup_ops(app)
-        app[CALCULATOR_STORE] = LedgerCalculatorStore(self.ledger)  # type: ignore[arg-type]
-        setup_web(app)
-        setup_api(app)
-        setup_ops_pages(app)
+        if self.parts.web:
+            app[SESSION_KEY] = session
+            app[CALCULATOR_STORE] = LedgerCalculatorStore(self.ledger)  # type: ignore[arg-type]
+            setup_web(app)
+            setup_api(app)
+            setup_ops_pages(app)
         return app
 
     def _base_app(self) -> web.Application:

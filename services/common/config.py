@@ -7,8 +7,9 @@ Shape (every section optional except what a deployment needs):
     [targets.<name>]  kind = "file" | "smtp" | ...
     [[flows]]         name, on, if, [[flows.actions]] target, action, fields, minutes_saved
 
-Scalar keys of the fixed sections can be overridden from the environment as
-HANDOVER_<SECTION>_<KEY> (e.g. HANDOVER_KAFKA_BOOTSTRAP_SERVERS). Secrets are given inline
+Keys of the fixed sections can be overridden from the environment as
+HANDOVER_<SECTION>_<KEY> (e.g. HANDOVER_KAFKA_BOOTSTRAP_SERVERS; lists comma-separated, e.g.
+HANDOVER_SERVER_TRUSTED_PROXIES=10.0.0.0/8,::1). Secrets are given inline
 (`secret`, `secrets = [...]` for rotation) or by naming an environment variable (`secret_env`),
 and are held as `Secret`, whose repr is masked.
 
@@ -335,7 +336,11 @@ def _env_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> None:
         for field in msgspec.structs.fields(cls):
             value = env.get(f"HANDOVER_{section}_{field.encode_name}".upper())
             if value is not None:
-                raw.setdefault(section, {})[field.encode_name] = value
+                # A list (server.trusted_proxies) is given comma-separated: "10.0.0.0/8,::1".
+                is_list = typing.get_origin(field.type) is list or field.type == "list[str]"
+                raw.setdefault(section, {})[field.encode_name] = (
+                    [v.strip() for v in value.split(",") if v.strip()] if is_list else value
+                )
 
 
 def _secret(value: str, env_name: str, env: Mapping[str, str], path: str) -> Secret | None:

@@ -372,3 +372,9 @@ async def test_field_names_on_the_html_error_page_are_escaped(gw: Gateway) -> No
         page = await r.text()
         assert r.status == 422
     assert "<img" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_trusted_proxies_can_come_from_the_environment() -> None:
+    settings = parse_settings("", env={"HANDOVER_SERVER_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.1"})
+    assert settings.server.trusted_proxies == ["10.0.0.0/8", "192.0.2.1"]
+    assert parse_settings("", env={}).server.trusted_proxies == ["127.0.0.1", "::1"]  # a proxy on this host
