@@ -9,6 +9,7 @@ import asyncio
 import io
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -378,3 +379,29 @@ def test_trusted_proxies_can_come_from_the_environment() -> None:
     settings = parse_settings("", env={"HANDOVER_SERVER_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.1"})
     assert settings.server.trusted_proxies == ["10.0.0.0/8", "192.0.2.1"]
     assert parse_settings("", env={}).server.trusted_proxies == ["127.0.0.1", "::1"]  # a proxy on this host
+
+
+async def test_a_500_is_counted_as_an_error_for_the_5xx_alert(gw: Gateway) -> None:
+    from services.gateway.app import SOURCES
+    from services.gateway.sources.form import FormSource
+
+    class Broken(FormSource):
+        """A source whose mapping has a bug."""
+
+        def parse(self, inbound, event_id):  # type: ignore[no-untyped-def]
+            raise RuntimeError("a bug in a source's mapping")
+
+    assert gw.runtime.runner is not None
+    sources = gw.runtime.runner.app[SOURCES]
+    original = sources["door"]
+    sources["door"] = Broken(original.spec)
+    accepted = gw.outcome_count("door", "accepted")
+    try:
+        status, _ = await post_form(gw, "door", {"email": "bug@example.com"}, **{"X-Forwarded-For": "192.0.2.200"})
+    finally:
+        sources["door"] = original
+    assert status == 500
+    assert gw.outcome_count("door", "error") == 1
+    assert gw.outcome_count("door", "accepted") == accepted
+    alerts = (Path(__file__).parents[2] / "deploy" / "prometheus" / "alerts.yml").read_text()
+    assert "|error" in alerts  # HandoverGateway5xx counts it
