@@ -136,7 +136,8 @@ class Runtime:
         setup_ops(app)
         if self.parts.web:
             app[SESSION_KEY] = session
-            app[CALCULATOR_STORE] = LedgerCalculatorStore(self.ledger)  # type: ignore[arg-type]
+            assert self.ledger is not None
+            app[CALCULATOR_STORE] = LedgerCalculatorStore(self.ledger)
             setup_web(app)
             setup_api(app)
             setup_ops_pages(app)
@@ -168,6 +169,7 @@ class Runtime:
         """The HTTP app with the parts this process serves (`session`: an ops listener serves
         /metrics and the owner's pages; this app keeps health, webhooks and the calculator)."""
         app = self._base_app()
+        assert self.ledger is not None
         if self.parts.gateway:
             app[PUBLISHER] = Publisher(self.settings.kafka)
             app[READY_CHECKS].append(app[PUBLISHER].ready)

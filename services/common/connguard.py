@@ -22,8 +22,6 @@ from aiohttp import web
 
 from services.common.clientaddr import networks
 
-GUARD = web.AppKey("connection_guard", "ConnectionGuard")
-
 
 class _Guarded(asyncio.Protocol):
     """Forwards every callback to aiohttp's protocol; closes the connection when headers are late."""
@@ -127,6 +125,9 @@ class ConnectionGuard:
             self.open[conn.peer] -= 1
             if self.open[conn.peer] <= 0:
                 del self.open[conn.peer]
+
+
+GUARD = web.AppKey("connection_guard", ConnectionGuard)
 
 
 @web.middleware
