@@ -164,5 +164,5 @@ class CappedMail:
             raise Permanent(
                 f"not sent: {capped} already got {cfg.max_mails_per_recipient_per_day} mails caused by "
                 f"{request.event.type} in the last 24 hours (targets.{self.name}.max_mails_per_recipient_per_day); "
-                "replay it later if it is genuine"
+                "replay it if it is genuine"
             )
