@@ -405,3 +405,11 @@ async def test_a_500_is_counted_as_an_error_for_the_5xx_alert(gw: Gateway) -> No
     assert gw.outcome_count("door", "accepted") == accepted
     alerts = (Path(__file__).parents[2] / "deploy" / "prometheus" / "alerts.yml").read_text()
     assert "|error" in alerts  # HandoverGateway5xx counts it
+
+
+async def test_the_openapi_document_names_the_new_answers(gw: Gateway) -> None:
+    async with gw.http.get(f"{gw.runtime.base_url}/openapi.json") as r:
+        doc = await r.json()
+    post = doc["paths"]["/hooks/turnstile"]["post"]["responses"]
+    assert {"403", "408", "413", "429", "503"} <= set(post)
+    assert "403" not in doc["paths"]["/hooks/website"]["post"]["responses"]  # no captcha there
