@@ -15,9 +15,11 @@ import msgspec
 import structlog
 from aiohttp import web
 
+from services.common import datadir
 from services.common.appkeys import LEDGER, METRICS, PUBLISHER, SETTINGS
 from services.common.broker import BrokerError, EmbeddedBroker, publish_address, running_broker, withdraw_address
-from services.common.config import Settings
+from services.common.config import Settings, listen_address
+from services.common.connguard import GUARD, ConnectionGuard, GuardedSite, mark_request
 from services.common.kafka import Doorbell, Publisher, all_topics, ensure_topics
 from services.common.metrics import Metrics
 from services.gateway.app import drain_remembering, setup_gateway
@@ -29,7 +31,8 @@ from services.sync.deadletters import restore_dead_letters
 from services.sync.recorder import Recorder
 from services.sync.runner import SyncService
 from services.web.api import setup_api
-from services.web.app import LIVE_CHECKS, READY_CHECKS, setup_ops, setup_web
+from services.web.app import LIVE_CHECKS, READY_CHECKS, healthz, readyz, setup_ops, setup_web
+from services.web.auth import SESSION_KEY, session_key, setup_auth
 from services.web.calculator import CALCULATOR_STORE
 from services.web.ops import setup_ops_pages
 
@@ -67,6 +70,8 @@ class Runtime:
     recorder: Recorder | None = None
     ledger: SqlLedger | None = None
     port: int | None = None
+    ops_runner: web.AppRunner | None = None  # the server.ops_listen listener, when configured
+    ops_port: int | None = None
     # The gateway's delivery memory; None: the ledger's table (shared by every replica).
     dedupe: DedupeStore | None = None
     publisher: Publisher | None = None
@@ -100,6 +105,7 @@ class Runtime:
             )
             self.settings = msgspec.structs.replace(self.settings, kafka=kafka)
         self.metrics.init_labels(self.settings)
+        datadir.protect(self.settings.data_dir)  # 0700 before the ledger and outboxes land in it
         await ensure_topics(self.settings.kafka, all_topics(self.settings))
         self.ledger = await open_ledger(self.settings.ledger.url)
         if self.journal_on:
@@ -117,13 +123,16 @@ class Runtime:
         elif self.journal is not None and self.parts.gateway:
             await self._redrive()  # journal asked for on a real cluster: make sure it has everything
         # Every process serves HTTP: at least /healthz, /readyz and /metrics.
-        self.runner = web.AppRunner(self.make_app(), access_log=None, handle_signals=False)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, self.settings.server.host, self.settings.server.port)
-        await site.start()
-        server = site._server
-        assert server is not None and server.sockets  # type: ignore[attr-defined]
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        server_cfg = self.settings.server
+        if server_cfg.ops_listen:
+            # /metrics and the owner's pages on their own (unpublished) address; they share the
+            # session key, so one login serves both.
+            key = session_key(self.settings.web.session_secret_env, *self._credentials())
+            self.runner, self.port = await self._serve(self.make_app(session=key), server_cfg.host, server_cfg.port)
+            ops_host, ops_port = listen_address(server_cfg.ops_listen) or ("127.0.0.1", 0)
+            self.ops_runner, self.ops_port = await self._serve(self.make_ops_app(session=key), ops_host, ops_port)
+        else:
+            self.runner, self.port = await self._serve(self.make_app(), server_cfg.host, server_cfg.port)
         starting = []
         if self.parts.recorder:
             self.recorder = Recorder(self.settings, self.ledger, self.metrics, doorbell)
@@ -137,6 +146,45 @@ class Runtime:
             self.background.append(asyncio.create_task(self._supervise_broker(), name="broker-supervisor"))
         if self.journal is not None:
             self.background.append(asyncio.create_task(self._prune_journal(), name="journal-pruner"))
+        datadir.protect(self.settings.data_dir)  # and what the parts created (ledger, outboxes)
+
+    def _credentials(self) -> list[str]:
+        return [s.reveal() if s is not None else "" for s in (self.settings.admin_password, self.settings.api_token)]
+
+    async def _serve(self, app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+        """Serve `app` on host:port behind the connection guard; the runner and the bound port."""
+        cfg = self.settings.server
+        app[GUARD] = ConnectionGuard(cfg.read_timeout_s, cfg.max_connections_per_client, cfg.trusted_proxies)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        site = GuardedSite(runner, host, port, app[GUARD])
+        await site.start()
+        server = site._server
+        assert server is not None and server.sockets  # type: ignore[attr-defined]
+        return runner, server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+
+    def make_ops_app(self, session: bytes) -> web.Application:
+        """The ops listener's app: /metrics, health, the owner's pages and the admin API."""
+        app = self._base_app()
+        setup_ops(app)
+        if self.parts.web:
+            app[SESSION_KEY] = session
+            assert self.ledger is not None
+            app[CALCULATOR_STORE] = LedgerCalculatorStore(self.ledger)
+            setup_web(app)
+            setup_api(app)
+            setup_ops_pages(app)
+        return app
+
+    def _base_app(self) -> web.Application:
+        app = web.Application(middlewares=[mark_request])  # outermost: it times the whole request
+        app[SETTINGS] = self.settings
+        app[METRICS] = self.metrics
+        assert self.ledger is not None
+        app[READY_CHECKS] = [self.ledger.ready, self._sync_ready]
+        app[LIVE_CHECKS] = [self._alive]
+        app[LEDGER] = self.ledger
+        return app
 
     @property
     def journal_on(self) -> bool:
@@ -258,15 +306,11 @@ class Runtime:
                 log.warning("journal_prune_failed", error=repr(exc))
             await asyncio.sleep(PRUNE_EVERY_S)
 
-    def make_app(self) -> web.Application:
-        """The HTTP app with the parts this process serves."""
-        app = web.Application()
-        app[SETTINGS] = self.settings
-        app[METRICS] = self.metrics
+    def make_app(self, session: bytes | None = None) -> web.Application:
+        """The HTTP app with the parts this process serves (`session`: an ops listener serves
+        /metrics and the owner's pages; this app keeps health, webhooks and the calculator)."""
+        app = self._base_app()
         assert self.ledger is not None
-        app[READY_CHECKS] = [self.ledger.ready, self._sync_ready]
-        app[LEDGER] = self.ledger
-        app[LIVE_CHECKS] = [self._alive]
         if self.parts.gateway:
             assert self.publisher is not None
             app[PUBLISHER] = self.publisher
@@ -274,6 +318,15 @@ class Runtime:
             # Default: the ledger's table, shared by every gateway replica on the same database.
             setup_gateway(app, dedupe=self.dedupe or BatchingDedupe(self.ledger), journal=self.journal)
             app.on_cleanup.append(drain_remembering)
+        if session is not None:
+            app.router.add_get("/healthz", healthz)
+            app.router.add_get("/readyz", readyz)
+            if self.parts.web:
+                app[SESSION_KEY] = session
+                app[CALCULATOR_STORE] = LedgerCalculatorStore(self.ledger)
+                setup_web(app)
+                setup_auth(app)  # the calculator's owner view
+            return app
         setup_ops(app)
         if self.parts.web:
             app[CALCULATOR_STORE] = LedgerCalculatorStore(self.ledger)
@@ -306,6 +359,9 @@ class Runtime:
         if self.runner is not None:
             await _bounded(self.runner.cleanup(), STOP_PART_TIMEOUT_S, "http")
             self.runner = None
+        if self.ops_runner is not None:
+            await _bounded(self.ops_runner.cleanup(), STOP_PART_TIMEOUT_S, "ops http")
+            self.ops_runner = None
         if self.sync is not None:
             await _bounded(self.sync.stop(), self.settings.sync.delivery_timeout_s + STOP_PART_TIMEOUT_S, "sync")
             self.sync = None

@@ -96,3 +96,18 @@ def test_compose_has_no_default_credentials_for_its_published_ports() -> None:
     assert isinstance(env, dict)
     for name in ("HANDOVER_ADMIN_PASSWORD", "HANDOVER_API_TOKEN", "HANDOVER_SESSION_SECRET"):
         assert str(env[name]).startswith(f"${{{name}:?"), f"{name} must be required, not defaulted: {env[name]}"
+
+
+def test_metrics_and_the_owners_pages_are_on_a_port_published_only_on_loopback() -> None:
+    from services.common.config import listen_address
+
+    settings = load_settings(str(ROOT / "deploy" / "handover.toml"), env={
+        "HANDOVER_ADMIN_PASSWORD": "x", "HANDOVER_API_TOKEN": "y", "HANDOVER_SESSION_SECRET": "z",
+    })
+    ops = listen_address(settings.server.ops_listen)
+    assert ops is not None and ops[1] != settings.server.port
+    published = [str(p) for svc in handover_services().values() for p in svc.get("ports", [])]  # type: ignore[attr-defined]
+    ops_ports = [p for p in published if p.endswith(f":{ops[1]}")]
+    assert ops_ports and all(p.startswith("127.0.0.1:") for p in ops_ports)
+    scrape = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    assert scrape["scrape_configs"][0]["dns_sd_configs"][0]["port"] == ops[1]

@@ -7,8 +7,9 @@ Shape (every section optional except what a deployment needs):
     [targets.<name>]  kind = "file" | "smtp" | ...
     [[flows]]         name, on, if, [[flows.actions]] target, action, fields, minutes_saved
 
-Scalar keys of the fixed sections can be overridden from the environment as
-HANDOVER_<SECTION>_<KEY> (e.g. HANDOVER_KAFKA_BOOTSTRAP_SERVERS). Secrets are given inline
+Keys of the fixed sections can be overridden from the environment as
+HANDOVER_<SECTION>_<KEY> (e.g. HANDOVER_KAFKA_BOOTSTRAP_SERVERS; lists comma-separated, e.g.
+HANDOVER_SERVER_TRUSTED_PROXIES=10.0.0.0/8,::1). Secrets are given inline
 (`secret`, `secrets = [...]` for rotation) or by naming an environment variable (`secret_env`),
 and are held as `Secret`, whose repr is masked.
 
@@ -20,6 +21,7 @@ scheme, the log level and format. `handover check` reports the first problem, na
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import logging
 import os
 import re
@@ -56,6 +58,19 @@ class ServerConfig(_Section):
     # Where browsers and vendors reach the gateway's /hooks/, when it runs apart from the web
     # app (docker-compose: :8081); empty: this server.
     gateway_url: str = ""
+    # Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For / X-Forwarded-Proto are
+    # believed; from anyone else those headers are ignored. Default: a proxy on this machine
+    # (only local processes can connect from loopback); [] makes the socket peer the client.
+    trusted_proxies: list[str] = msgspec.field(default_factory=lambda: ["127.0.0.1", "::1"])
+    # Slow or idle clients: a request's headers must arrive within this, and its body must keep
+    # coming (no gap longer than this); 0 turns the timeout off.
+    read_timeout_s: Annotated[float, AtLeast0] = 30.0
+    # Open connections one client address may hold at once (0: no cap); trusted proxies are
+    # never capped (they carry many clients).
+    max_connections_per_client: Annotated[int, AtLeast0] = 64
+    # A second listener for /metrics and the operations pages (e.g. "127.0.0.1:9090"); empty:
+    # they answer on the main port like everything else.
+    ops_listen: str = ""
 
 
 class KafkaConfig(_Section):
@@ -66,6 +81,9 @@ class KafkaConfig(_Section):
     # fetches cheap: its memory storage lists a partition's whole log on every fetch that
     # returns records (docs/benchmarks.md, "End to end").
     partitions: Annotated[int, AtLeast1] = 12
+    # The largest record the producer sends (key + value + headers); Kafka's broker default
+    # (message.max.bytes) is 1048588. A bigger event is answered 413 before it is published.
+    max_record_bytes: Annotated[int, AtLeast1] = 1_000_000
     replication_factor: Annotated[int, AtLeast1] = 1
     # The test broker answers a fetch only after the full wait (BROKER_NOTES 1): keep it short.
     fetch_max_wait_ms: Annotated[int, AtLeast0] = 20
@@ -167,8 +185,12 @@ class SourceConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     secret: str = ""
     secrets: list[str] = []
     secret_env: str = ""
-    max_body_bytes: Annotated[int, AtLeast1] = 1024 * 1024
-    rate_limit_per_minute: Annotated[int, AtLeast0] = 6000  # 0: unlimited
+    # Below kafka.max_record_bytes: the event carries the body's content plus its own fields.
+    max_body_bytes: Annotated[int, AtLeast1] = 512 * 1024
+    rate_limit_per_minute: Annotated[int, AtLeast0] = 6000  # the whole source; 0: unlimited
+    # Per client address (server.trusted_proxies decides what that is); None: 20 for unsigned
+    # kinds (a website form), unlimited for signed ones (a vendor sends from a few addresses).
+    client_rate_limit_per_minute: Annotated[int, AtLeast0] | None = None
     dedupe_window_hours: Annotated[float, Positive] = 72.0
 
 
@@ -187,6 +209,7 @@ class SourceSpec(msgspec.Struct, frozen=True):
     config: SourceConfig
     secrets: tuple[Secret, ...] = ()
     api_key: Secret | None = None  # a kind's own key for the vendor's API (`api_key_env`), if any
+    captcha_secret: Secret | None = None  # a form's captcha vendor key ([sources.<name>.captcha])
 
     @property
     def kind(self) -> str:
@@ -326,7 +349,11 @@ def _env_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> None:
         for field in msgspec.structs.fields(cls):
             value = env.get(f"HANDOVER_{section}_{field.encode_name}".upper())
             if value is not None:
-                raw.setdefault(section, {})[field.encode_name] = value
+                # A list (server.trusted_proxies) is given comma-separated: "10.0.0.0/8,::1".
+                is_list = typing.get_origin(field.type) is list or field.type == "list[str]"
+                raw.setdefault(section, {})[field.encode_name] = (
+                    [v.strip() for v in value.split(",") if v.strip()] if is_list else value
+                )
 
 
 def _secret(value: str, env_name: str, env: Mapping[str, str], path: str) -> Secret | None:
@@ -354,12 +381,31 @@ def _check_sections(raw: _Raw) -> None:
         raise ConfigError("logging.level", f"must be one of {', '.join(_LOG_LEVELS)} (got {raw.logging.level!r})")
     if raw.logging.format not in _LOG_FORMATS:
         raise ConfigError("logging.format", f"must be one of {', '.join(_LOG_FORMATS)} (got {raw.logging.format!r})")
+    for i, proxy in enumerate(raw.server.trusted_proxies):
+        try:
+            ipaddress.ip_network(proxy.strip(), strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"server.trusted_proxies[{i}]", f"not an IP address or network (got {proxy!r}); e.g. 10.0.0.0/8"
+            ) from None
+    if raw.server.ops_listen and listen_address(raw.server.ops_listen) is None:
+        raise ConfigError(
+            "server.ops_listen", f"must be host:port, e.g. 127.0.0.1:9090 (got {raw.server.ops_listen!r})"
+        )
     if raw.kafka.heartbeat_interval_ms >= raw.kafka.session_timeout_ms:
         raise ConfigError(
             "kafka.heartbeat_interval_ms",
             f"must be less than kafka.session_timeout_ms ({raw.kafka.session_timeout_ms}; "
             f"got {raw.kafka.heartbeat_interval_ms})",
         )
+
+
+def listen_address(value: str) -> tuple[str, int] | None:
+    """("host", port) from "host:port" or "[v6]:port"; None when it is not that."""
+    host, sep, port = value.strip().rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        return None
+    return host.removeprefix("[").removesuffix("]"), int(port)
 
 
 def _unknown_kind(path: str, kind: str, known: Mapping[str, object]) -> ConfigError:
@@ -406,7 +452,12 @@ def parse_settings(text: str, env: Mapping[str, str] | None = None, origin: str 
             assert env_secret is not None
             secrets.insert(0, env_secret)
         api_key = _secret("", getattr(cfg, "api_key_env", ""), env, f"{path}.api_key")
-        sources[name] = SourceSpec(name=name, config=cfg, secrets=tuple(secrets), api_key=api_key)
+        captcha = getattr(cfg, "captcha", None)
+        captcha_secret = (
+            _secret(captcha.secret, captcha.secret_env, env, f"{path}.captcha.secret") if captcha is not None else None
+        )
+        sources[name] = SourceSpec(name=name, config=cfg, secrets=tuple(secrets), api_key=api_key,
+                                   captcha_secret=captcha_secret)
 
     targets: dict[str, TargetSpec] = {}
     connectors = connector_kinds()

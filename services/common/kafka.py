@@ -10,12 +10,12 @@ from dataclasses import dataclass
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError, TopicAlreadyExistsError
 
 from schemas import EVENT_TYPES, Event, encode_event
 from schemas.topics import deadletter_topic, event_topic
 from services.common.config import KafkaConfig, Settings
-from services.common.errors import BrokerUnavailable
+from services.common.errors import BrokerUnavailable, EventTooLarge
 
 log = structlog.get_logger(__name__)
 
@@ -129,6 +129,7 @@ class Publisher:
             acks="all",
             enable_idempotence=config.idempotence,
             linger_ms=0,
+            max_request_size=config.max_record_bytes,
             request_timeout_ms=max(1000, int(config.publish_timeout_s * 1000)),
         )
         # After a failed publish the broker may have come back without our topics (a restarted
@@ -168,9 +169,16 @@ class Publisher:
         await self.publish_records([event_record(e) for e in events])
 
     async def publish_records(self, records: Sequence[OutRecord]) -> None:
-        """Send records concurrently and wait for every ack within the publish timeout."""
+        """Send records concurrently and wait for every ack within the publish timeout.
+
+        EventTooLarge (before anything is sent) when one is over `kafka.max_record_bytes`."""
         if self.unavailable:
             raise BrokerUnavailable(self.unavailable)
+        for r in records:
+            # Key, value and headers, plus the record batch's own overhead (~100 bytes).
+            size = len(r.value) + len(r.key or b"") + sum(len(k) + len(v) for k, v in r.headers) + 128
+            if size > self.config.max_record_bytes:
+                raise EventTooLarge(size, self.config.max_record_bytes)
         futures = []
         try:
             async with asyncio.timeout(self.config.publish_timeout_s):
@@ -186,6 +194,10 @@ class Publisher:
             self.last_publish = time.monotonic()
             if self.doorbell is not None:
                 self.doorbell.ring()
+        except MessageSizeTooLargeError as exc:  # the broker's limit is below ours
+            for f in futures:
+                f.cancel()
+            raise EventTooLarge(sum(len(r.value) for r in records), self.config.max_record_bytes) from exc
         except (TimeoutError, KafkaError) as exc:
             for f in futures:
                 f.cancel()

@@ -13,6 +13,7 @@ WEBHOOK_OUTCOMES = (
     "timestamp_out_of_tolerance", "invalid_body", "invalid_payload", "unsupported_media_type",
     "payload_too_large", "rate_limited", "broker_unavailable", "ledger_unavailable",
     "topic_mismatch", "vendor_unavailable",
+    "captcha_failed", "captcha_unavailable", "request_timeout", "aborted", "error",
 )
 DELIVERY_OUTCOMES = ("delivered", "skipped_duplicate", "retried", "deadlettered")
 # Latency buckets from 1 ms (the embedded path) to a minute (a slow SaaS with retries).

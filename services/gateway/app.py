@@ -6,11 +6,14 @@ timestamp -> dedupe -> parse/validate -> publish (wait for the ack) -> answer.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import email.message
+import hashlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable
+from html import escape
 from typing import TypeVar
 
 import aiohttp
@@ -19,14 +22,17 @@ from aiohttp import web
 
 from schemas import AnyEvent
 from services.common.appkeys import METRICS, PUBLISHER, SETTINGS
-from services.common.errors import BrokerUnavailable
+from services.common.clientaddr import client_address
+from services.common.errors import BrokerUnavailable, EventTooLarge
 from services.common.http import json_response, problem, wants_html
 from services.common.kafka import event_record
+from services.gateway.captcha import token_field, verify_captcha
 from services.gateway.dedupe import DedupeStore, InFlight, MemoryDedupeStore, Remembering
 from services.gateway.openapi import openapi_document
-from services.gateway.ratelimit import TokenBucket
+from services.gateway.ratelimit import ClientBuckets, TokenBucket
 from services.gateway.sources import source_kinds
 from services.gateway.sources.base import Ignored, Inbound, Rejected, Source, event_id
+from services.gateway.sources.form import form_fields
 from services.ledger.journal import IntakeJournal
 
 log = structlog.get_logger("handover.gateway")
@@ -35,6 +41,9 @@ SOURCES = web.AppKey("sources", dict[str, Source])
 DEDUPE = web.AppKey("dedupe", DedupeStore)
 INFLIGHT = web.AppKey("inflight", InFlight)
 BUCKETS = web.AppKey("buckets", dict[str, TokenBucket])
+CLIENT_BUCKETS = web.AppKey("client_buckets", dict[str, ClientBuckets])
+CAPTCHA_HTTP = web.AppKey("captcha_http", aiohttp.ClientSession)
+UNSIGNED_CLIENT_RATE = 20  # per client per minute on unsigned sources, unless configured
 T = TypeVar("T")
 RETRY_AFTER_S = 5  # what a vendor is told to wait while Kafka does not acknowledge
 
@@ -67,9 +76,8 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
 
 def _rejection(request: web.Request, exc: Rejected) -> web.Response:
     if wants_html(request) and exc.status < 500:
-        fields = "".join(f"<li>{e.path.removeprefix('$.')}: {e.message}</li>" for e in exc.errors)
-        from html import escape
-
+        # Field names and messages can echo what the client sent: escape them like the detail.
+        fields = "".join(f"<li>{escape(e.path.removeprefix('$.'))}: {escape(e.message)}</li>" for e in exc.errors)
         body = (
             f"<!doctype html><html lang=en><head><meta charset=utf-8><title>Please check the form"
             f"</title></head><body><h1>Please check the form</h1><p>{escape(exc.detail)}</p>"
@@ -89,7 +97,8 @@ async def receive_webhook(request: web.Request) -> web.StreamResponse:
     source = app[SOURCES].get(name)
     if source is None:
         return problem(404, "unknown_source", f"no source named {name!r} is configured")
-    outcome = "accepted"
+    # Counted as what really happened: "error" (a 500) unless an answer says otherwise.
+    outcome = "error"
     ids: list[str] = []
     try:
         response = await _handle(request, source, ids)
@@ -100,6 +109,12 @@ async def receive_webhook(request: web.Request) -> web.StreamResponse:
         log.info("webhook_rejected", source=name, outcome=outcome, status=exc.status, reason=exc.reason,
                  detail=exc.detail)
         return _rejection(request, exc)
+    except (ConnectionError, asyncio.CancelledError):
+        outcome = "aborted"  # the client went away before the answer
+        raise
+    except Exception:
+        log.exception("webhook_failed", source=name)
+        raise
     finally:
         duration = time.perf_counter() - started
         metrics.webhook_answered(name, outcome, duration)
@@ -110,12 +125,26 @@ async def receive_webhook(request: web.Request) -> web.StreamResponse:
 async def _handle(request: web.Request, source: Source, ids: list[str]) -> web.StreamResponse:
     app = request.app
     cfg = source.config
+    client = client_address(request)
+    # The client's own allowance first: a flooding client must not use up everyone's.
+    wait = app[CLIENT_BUCKETS][source.name].take(client)
+    if wait:
+        raise Rejected(
+            429, "rate_limited", "too many requests from this address", headers={"Retry-After": str(int(wait))}
+        )
     wait = app[BUCKETS][source.name].take()
     if wait:
         raise Rejected(
             429, "rate_limited", "too many requests for this source", headers={"Retry-After": str(int(wait))}
         )
-    body = await _read_body(request, cfg.max_body_bytes)
+    timeout = app[SETTINGS].server.read_timeout_s or None
+    try:
+        # The whole body within the read timeout: a body trickled in a byte at a time is cut off.
+        async with asyncio.timeout(timeout):
+            body = await _read_body(request, cfg.max_body_bytes)
+    except TimeoutError:
+        raise Rejected(408, "request_timeout", f"the body did not arrive within {timeout:g} seconds",
+                       headers={"Connection": "close"}) from None
     raw_type = request.headers.get("Content-Type")
     # aiohttp reports a missing Content-Type as application/octet-stream; keep "none" distinct
     # so a kind can let exactly its known untyped requests through (WooCommerce's ping).
@@ -130,7 +159,15 @@ async def _handle(request: web.Request, source: Source, ids: list[str]) -> web.S
             f"Content-Type {media or '(none)'} is not accepted; use {', '.join(source.content_types)}",
         )
     source.verify(inbound, inbound.received_at)
+    captcha = getattr(cfg, "captcha", None)
+    if captcha is not None and source.spec.captcha_secret is not None:
+        token = dict(form_fields(inbound)).get(token_field(captcha), "")
+        await verify_captcha(app[CAPTCHA_HTTP], captcha, source.spec.captcha_secret, token, client)
     delivery = source.delivery_key(inbound)  # the signed content's identity, else the delivery id
+    if delivery and not source.signed:
+        # A key the client chose is scoped to this body: whoever guesses a genuine sender's key
+        # cannot make that sender's submission come back "duplicate" and be dropped.
+        delivery = f"{delivery}:{hashlib.sha256(body).hexdigest()[:32]}"
     eid = event_id(source.name, delivery) if delivery else str(uuid.uuid4())
     guard = app[INFLIGHT](eid)
     await guard.acquire()
@@ -154,6 +191,9 @@ async def _handle(request: web.Request, source: Source, ids: list[str]) -> web.S
         records = [event_record(e) for e in events]
         try:
             await app[PUBLISHER].publish_records(records)
+        except EventTooLarge as exc:  # permanent: a retry can never succeed
+            log.warning("event_too_large", source=source.name, size=exc.size, limit=exc.limit)
+            raise Rejected(413, "payload_too_large", str(exc)) from exc
         except BrokerUnavailable as exc:
             log.warning("broker_unavailable", source=source.name, error=str(exc))
             raise Rejected(
@@ -245,6 +285,12 @@ def setup_gateway(
     app[BUCKETS] = {
         name: TokenBucket(spec.config.rate_limit_per_minute) for name, spec in settings.sources.items()
     }
+    app[CLIENT_BUCKETS] = {
+        name: ClientBuckets(_client_rate(spec.config.client_rate_limit_per_minute, app[SOURCES][name].signed))
+        for name, spec in settings.sources.items()
+    }
+    if any(getattr(spec.config, "captcha", None) is not None for spec in settings.sources.values()):
+        app.cleanup_ctx.append(_captcha_http_ctx)
     app.router.add_post("/hooks/{source}", receive_webhook)
     app.router.add_get("/openapi.json", openapi_json)
     app.router.add_get("/hooks/{source}/thanks", thank_you)
@@ -253,3 +299,15 @@ def setup_gateway(
 async def drain_remembering(app: web.Application) -> None:
     """At shutdown: finish remembering the deliveries already answered."""
     await app[REMEMBERING].drain()
+
+
+def _client_rate(configured: int | None, signed: bool) -> int:
+    if configured is not None:
+        return configured
+    return 0 if signed else UNSIGNED_CLIENT_RATE
+
+
+async def _captcha_http_ctx(app: web.Application) -> AsyncIterator[None]:
+    async with aiohttp.ClientSession() as session:
+        app[CAPTCHA_HTTP] = session
+        yield

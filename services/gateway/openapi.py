@@ -10,16 +10,23 @@ from schemas.export import event_components
 from services.common.metrics import WEBHOOK_OUTCOMES, handover_version
 from services.gateway.sources.base import Source
 
-PROBLEM_REASONS = sorted({*WEBHOOK_OUTCOMES, "unknown_source"} - {"accepted", "duplicate", "ignored"})
+# Outcomes that are not answers with a problem body: successes, a client gone, a plain 500.
+PROBLEM_REASONS = sorted(
+    {*WEBHOOK_OUTCOMES, "unknown_source"} - {"accepted", "duplicate", "ignored", "aborted", "error"}
+)
 PROBLEM = "application/problem+json"
 ERRORS = {
     400: "The body is not valid JSON / form data in UTF-8 (`invalid_body`)",
     401: "Signature missing, wrong, or its timestamp outside the tolerance",
-    413: "The body is over this source's `max_body_bytes` (`payload_too_large`)",
+    408: "The body did not arrive within `server.read_timeout_s` (`request_timeout`)",
+    413: "The body is over this source's `max_body_bytes`, or the event over Kafka's record limit "
+    "(`payload_too_large`; never retry it)",
     415: "The Content-Type is not one this source accepts (`unsupported_media_type`)",
     422: "Fields are invalid; `errors` lists each one's JSON path (`invalid_payload`)",
-    429: "Over this source's `rate_limit_per_minute`; retry after `Retry-After` seconds",
-    503: "Kafka did not acknowledge in time; nothing was accepted, retry after `Retry-After` seconds",
+    429: "Over this source's `rate_limit_per_minute` or this client's `client_rate_limit_per_minute`; "
+    "retry after `Retry-After` seconds",
+    503: "Kafka did not acknowledge in time (or a form's captcha vendor did not answer); nothing was "
+    "accepted, retry after `Retry-After` seconds",
 }
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "string"}}}
 ANY_JSON_OBJECT = {"type": "object", "description": "The vendor's webhook payload as it sends it"}
@@ -127,6 +134,8 @@ def _operation(source: Source) -> dict[str, Any]:
         if status == 401 and not signed:
             continue
         responses[str(status)] = _problem_response(text, retry=status in (429, 503))
+    if getattr(source.config, "captcha", None) is not None:
+        responses["403"] = _problem_response("The captcha token was missing or refused (`captcha_failed`)", retry=False)
     if source.kind == "form":
         responses["303"] = {
             "description": "A browser (Accept: text/html) is sent on to the thank-you page",

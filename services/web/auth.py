@@ -1,9 +1,14 @@
 """Admin login for the operations pages: password (or API token) → signed session cookie.
 
-The cookie holds an expiry and a nonce, signed with HMAC-SHA256 under `web.session_secret_env`
-(shared by every web replica behind a load balancer) or a random per-process key (a restart
-logs everyone out). Failed logins are limited per client address, so a password cannot be
-guessed at speed. Forms carry the CSRF token from `services.web.csrf`.
+The cookie holds an expiry and a nonce, signed with HMAC-SHA256 under a key derived from
+`web.session_secret_env` (shared by every web replica behind a load balancer; else a random
+per-process key, so a restart logs everyone out) *and* the admin password and API token: a new
+password ends every session. Logging out revokes that session's nonce on the server, so the old
+cookie no longer opens anything (per process: another replica learns it at its next restart).
+The cookie is `Secure` whenever the browser reached us over TLS (`services.common.clientaddr`).
+Failed logins are limited per client address (behind trusted proxies, the real client's), so a
+password cannot be guessed at speed and a stranger cannot lock the owner out. Forms carry the
+CSRF token from `services.web.csrf`.
 """
 
 from __future__ import annotations
@@ -16,11 +21,12 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 
 from services.common.appkeys import SETTINGS
+from services.common.clientaddr import client_address, is_https
 from services.common.errors import ConfigError
 from services.web.api import bearer_ok
 from services.web.csrf import FIELD, csrf_protect, csrf_token, set_csrf_cookie, setup_csrf
@@ -33,11 +39,13 @@ SESSION_KEY = web.AppKey("session_key", bytes)
 
 @dataclass
 class LoginLimiter:
-    """At most `max_failures` failed logins per client in any `window_s` seconds."""
+    """At most `max_failures` failed logins per client in any `window_s` seconds; at most
+    `max_clients` clients remembered (expired ones dropped first, then the oldest)."""
 
     max_failures: int = 5
     window_s: float = 60.0
     clock: Callable[[], float] = time.monotonic
+    max_clients: int = 10_000
     _failures: dict[str, deque[float]] = field(default_factory=dict)
 
     def _recent(self, client: str) -> deque[float]:
@@ -61,6 +69,12 @@ class LoginLimiter:
         """Count one failed login."""
         self._recent(client)
         self._failures.setdefault(client, deque()).append(self.clock())
+        if len(self._failures) > self.max_clients:
+            cutoff = self.clock() - self.window_s
+            for old in [c for c, q in self._failures.items() if q[-1] <= cutoff]:
+                del self._failures[old]
+            while len(self._failures) > self.max_clients:
+                del self._failures[next(iter(self._failures))]  # the longest-known client
 
     def clear(self, client: str | None = None) -> None:
         """Forget failures (of one client, or all)."""
@@ -73,6 +87,29 @@ class LoginLimiter:
 LIMITER = web.AppKey("login_limiter", LoginLimiter)
 
 
+@dataclass
+class Revoked:
+    """Nonces of sessions that logged out, kept until their cookie would have expired anyway."""
+
+    max_sessions: int = 100_000
+    _until: dict[str, float] = field(default_factory=dict)
+
+    def revoke(self, nonce: str, expires: float) -> None:
+        """End this session now."""
+        now = time.time()
+        for old in [n for n, t in self._until.items() if t <= now]:
+            del self._until[old]
+        self._until[nonce] = expires
+        while len(self._until) > self.max_sessions:
+            del self._until[next(iter(self._until))]
+
+    def __contains__(self, nonce: str) -> bool:
+        return nonce in self._until
+
+
+REVOKED = web.AppKey("revoked_sessions", Revoked)
+
+
 def _sign(key: bytes, payload: str) -> str:
     return hmac.new(key, payload.encode("ascii"), hashlib.sha256).hexdigest()
 
@@ -83,19 +120,23 @@ def new_session(key: bytes, now: float | None = None) -> str:
     return f"{payload}.{_sign(key, payload)}"
 
 
-def valid_session(key: bytes, value: str | None, now: float | None = None) -> bool:
-    """True for an unexpired session cookie signed with this key."""
+def valid_session(key: bytes, value: str | None, now: float | None = None, revoked: Revoked | None = None) -> bool:
+    """True for an unexpired session cookie signed with this key (and not logged out)."""
     if not value or value.count(".") != 2 or len(value) > 200 or not value.isascii():
         return False
     expires, nonce, mac = value.split(".")
     if not expires.isdigit() or not hmac.compare_digest(mac, _sign(key, f"{expires}.{nonce}")):
+        return False
+    if revoked is not None and nonce in revoked:
         return False
     return int(expires) > (now or time.time())
 
 
 def logged_in(request: web.Request) -> bool:
     """True when the request carries a valid admin session cookie."""
-    return valid_session(request.app[SESSION_KEY], request.cookies.get(SESSION_COOKIE))
+    return valid_session(
+        request.app[SESSION_KEY], request.cookies.get(SESSION_COOKIE), revoked=request.app.get(REVOKED)
+    )
 
 
 def is_admin(request: web.Request) -> bool:
@@ -125,11 +166,28 @@ def see_other(location: str) -> web.Response:
     return web.Response(status=303, headers={"Location": location})
 
 
-def _safe_next(value: str | None) -> str:
-    # Only local paths: an open redirect would let a phishing link bounce through us.
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return "/status"
+_C0_AND_SPACE = "".join(map(chr, range(0x21)))
+
+
+def safe_next(value: str | None) -> str:
+    """Where to go after login: `value` if a browser would read it as a path on this site, else
+    /status. An open redirect would let a phishing link bounce through us, so `value` is read
+    the way the WHATWG URL parser reads it (https://url.spec.whatwg.org/#concept-basic-url-parser):
+    leading and trailing C0 controls and spaces stripped, every tab and newline removed, and
+    (http and https being special schemes) a backslash taken for a slash. "/\t/evil.example"
+    is "//evil.example" to a browser: another host."""
+    if not value:
+        return "/status"
+    url = value.strip(_C0_AND_SPACE)
+    url = url.replace("\t", "").replace("\n", "").replace("\r", "").replace("\\", "/")
+    if not url.startswith("/") or url.startswith("//"):
+        return "/status"
+    parts = urlsplit("http://handover.invalid" + url)
+    if parts.netloc != "handover.invalid":
+        return "/status"
+    # Whatever else is left (other controls, spaces, non-ASCII) is percent-encoded, so the
+    # Location header stays one valid line.
+    return "".join(c if "!" <= c <= "~" else quote(c, safe="") for c in url)
 
 
 def password_ok(request: web.Request, password: str) -> bool:
@@ -147,7 +205,7 @@ def _render_login(request: web.Request, error: str = "", status: int = 200) -> w
 
     settings = request.app[SETTINGS]
     page = request.app[TEMPLATES].get_template("login.html").render(
-        csrf=csrf_token(request), field=FIELD, error=error, next=_safe_next(request.query.get("next")),
+        csrf=csrf_token(request), field=FIELD, error=error, next=safe_next(request.query.get("next")),
         configured=settings.admin_password is not None or settings.api_token is not None,
         logged_in=False,
     )
@@ -164,7 +222,7 @@ async def show_login(request: web.Request) -> web.Response:
 @csrf_protect
 async def log_in(request: web.Request) -> web.StreamResponse:
     """POST /login: check the password, set the session cookie, go where the user was going."""
-    client = request.remote or "unknown"
+    client = client_address(request)
     limiter = request.app[LIMITER]
     wait = limiter.retry_after(client)
     if wait:
@@ -179,37 +237,50 @@ async def log_in(request: web.Request) -> web.StreamResponse:
         limiter.failed(client)
         return _render_login(request, "That password is not right.", status=401)
     nxt = form.get("next")
-    response = see_other(_safe_next(nxt if isinstance(nxt, str) else None))
+    response = see_other(safe_next(nxt if isinstance(nxt, str) else None))
     response.set_cookie(
         SESSION_COOKIE, new_session(request.app[SESSION_KEY]), path="/", httponly=True,
-        samesite="Lax", secure=request.secure, max_age=SESSION_TTL_S,
+        samesite="Lax", secure=is_https(request), max_age=SESSION_TTL_S,
     )
     return response
 
 
 @csrf_protect
 async def log_out(request: web.Request) -> web.StreamResponse:
-    """POST /logout: drop the session cookie."""
+    """POST /logout: end the session on the server and drop the cookie."""
+    value = request.cookies.get(SESSION_COOKIE)
+    if valid_session(request.app[SESSION_KEY], value):
+        assert value is not None
+        expires, nonce, _ = value.split(".")
+        request.app[REVOKED].revoke(nonce, float(expires))
     response = see_other("/login")
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
 
 
-def session_key(settings_env_name: str) -> bytes:
-    """The signing key: from the named environment variable, else random for this process."""
+def session_key(settings_env_name: str, *credentials: str) -> bytes:
+    """The signing key: from the named environment variable (else random for this process),
+    bound to the credentials, so a new admin password or API token ends every session."""
     if not settings_env_name:
-        return secrets.token_bytes(32)
-    value = os.environ.get(settings_env_name)
-    if not value:
-        raise ConfigError("web.session_secret_env", f"environment variable {settings_env_name} is not set")
-    return hashlib.sha256(value.encode()).digest()
+        base = secrets.token_bytes(32)
+    else:
+        value = os.environ.get(settings_env_name)
+        if not value:
+            raise ConfigError("web.session_secret_env", f"environment variable {settings_env_name} is not set")
+        base = hashlib.sha256(value.encode()).digest()
+    bound = "\0".join(hashlib.sha256(c.encode()).hexdigest() for c in credentials)
+    return hmac.new(base, b"handover-session\0" + bound.encode(), hashlib.sha256).digest()
 
 
 def setup_auth(app: web.Application) -> None:
     """Add /login, /logout and the middleware that guards the operations pages."""
     setup_csrf(app)
+    settings = app[SETTINGS]
     if SESSION_KEY not in app:
-        app[SESSION_KEY] = session_key(app[SETTINGS].web.session_secret_env)
+        credentials = [s.reveal() if s is not None else "" for s in (settings.admin_password, settings.api_token)]
+        app[SESSION_KEY] = session_key(settings.web.session_secret_env, *credentials)
+    if REVOKED not in app:
+        app[REVOKED] = Revoked()
     if LIMITER not in app:
         app[LIMITER] = LoginLimiter()
     app.middlewares.append(require_login)

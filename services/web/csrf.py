@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from services.common.clientaddr import is_https
+
 CSRF_KEY = web.AppKey("csrf_key", bytes)
 COOKIE = "handover_csrf"
 FIELD = "csrf_token"
@@ -75,7 +77,7 @@ def set_csrf_cookie(request: web.Request, response: web.StreamResponse) -> None:
             path="/",
             httponly=True,  # the token reaches scripts through the form field, never the cookie
             samesite="Strict",
-            secure=request.secure,
+            secure=is_https(request),
         )
 
 

@@ -77,6 +77,7 @@ rate_limit_per_minute = 1000000
 [sources.website]
 kind = "form"
 rate_limit_per_minute = 1000000
+client_rate_limit_per_minute = 0
 [targets.alpha]
 kind = "http"
 url = "{alpha}/effects/{{{{ event.type }}}}"

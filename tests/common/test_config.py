@@ -231,7 +231,8 @@ def test_documented_log_levels_in_any_case_and_formats_load(level: str, fmt: str
     ("text", "path", "hint", "known"),
     [
         ('[sources.shop]\nkind = "shopify"\nsecert = "x"', "sources.shop.secert", "did you mean 'secret'?",
-         "known keys: dedupe_window_hours, kind, max_body_bytes, rate_limit_per_minute, secret, secret_env, secrets"),
+         "known keys: client_rate_limit_per_minute, dedupe_window_hours, kind, max_body_bytes, rate_limit_per_minute, "
+         "secret, secret_env, secrets"),
         ("[kafka]\npartitons = 3", "kafka.partitons", "did you mean 'partitions'?", "bootstrap_servers, client_id"),
         ("[sever]\nport = 1", "sever", "did you mean 'server'?", "data_dir, flows, kafka, ledger, logging, server"),
         (BASE + flow("contact.submitted", "upsert_contact", extra="minutes_save = 3"),

@@ -77,6 +77,7 @@ secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 [sources.website]
 kind = "form"
 max_body_bytes = 8192
+client_rate_limit_per_minute = 0  # every test posts from 127.0.0.1
 [sources.small]
 kind = "shopify"
 secret = "shpss_small"

@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl
 
 from schemas import AnyEvent, ContactData, ContactSubmitted, Person
 from services.common.config import SourceConfig
+from services.gateway.captcha import CaptchaConfig, token_field
 from services.gateway.sources.base import (
     FieldError,
     Ignored,
@@ -33,6 +34,7 @@ class FormConfig(SourceConfig, frozen=True, kw_only=True):
     thank_you_url: str = ""  # browsers get a 303 here; empty: a small built-in thank-you page
     honeypot_field: str = "_gotcha"  # humans leave it empty; bots fill it in and are dropped
     form: str = ""  # a name for the form, carried into the event
+    captcha: CaptchaConfig | None = None  # checked by the gateway before publishing
 
 
 def valid_email(value: str) -> bool:
@@ -123,6 +125,8 @@ class FormSource(Source):
             values[name] = f"{values[name]}\n{value}" if name in values else value
         if values.pop(self.config.honeypot_field, ""):
             return Ignored("honeypot")
+        if self.config.captcha is not None:
+            values.pop(token_field(self.config.captcha), None)  # checked already; not contact data
         email_value = values.get("email", "").strip()
         if not email_value:
             raise invalid([FieldError("$.email", "is required")])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+from collections import OrderedDict
 from pathlib import Path
 from typing import ClassVar
 
@@ -12,6 +13,7 @@ import msgspec
 
 from schemas import to_builtins
 from services.common.config import TargetConfig
+from services.common.datadir import open_private
 from services.sync.connectors.base import JSON, ActionRequest, Connector, Delivered
 from services.sync.errors import Transient
 
@@ -36,8 +38,13 @@ class OutboxRecord(msgspec.Struct, frozen=True):
     event: dict[str, object]
 
 
+# Keys remembered from the outbox. A repeat comes from a crash between writing a line and the
+# ledger recording the delivery, so only the latest keys matter; the ledger skips older ones.
+REMEMBERED_KEYS = 100_000
+
+
 class FileConnector(Connector):
-    """Appends each action to a JSON Lines file; a key already in the file is not written again."""
+    """Appends each action to a JSON Lines file; a key among its latest is not written again."""
 
     kind: ClassVar[str] = "file"
     Config = FileConfig
@@ -46,18 +53,25 @@ class FileConnector(Connector):
     config: FileConfig
 
     async def start(self) -> None:
-        """Open the outbox and remember which idempotency keys it already holds."""
+        """Open the outbox and remember the latest idempotency keys it holds (bounded)."""
         self.path = Path(self.config.path or self.ctx.data_dir / "outbox" / f"{self.name}.jsonl")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = asyncio.Lock()
-        self._seen: set[str] = set()
+        self._seen: OrderedDict[str, None] = OrderedDict()
         if self.path.exists():
-            for line in self.path.read_bytes().splitlines():
-                try:
-                    self._seen.add(msgspec.json.decode(line)["idempotency_key"])
-                except (msgspec.DecodeError, KeyError, TypeError):
-                    continue  # a torn last line from a crash mid-write: ignored, rewritten
-        self._fh = open(self.path, "ab")
+            with open(self.path, "rb") as f:
+                for line in f:
+                    try:
+                        self._remember(msgspec.json.decode(line)["idempotency_key"])
+                    except (msgspec.DecodeError, KeyError, TypeError):
+                        continue  # a torn last line from a crash mid-write: ignored, rewritten
+        # 0600: the outbox holds every contact and order that went through.
+        self._fh = os.fdopen(open_private(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT), "ab")
+
+    def _remember(self, key: str) -> None:
+        self._seen[key] = None
+        if len(self._seen) > REMEMBERED_KEYS:
+            self._seen.popitem(last=False)
 
     async def close(self) -> None:
         """Close the outbox file."""
@@ -85,5 +99,5 @@ class FileConnector(Connector):
                 os.fsync(self._fh.fileno())
             except OSError as exc:
                 raise Transient(f"cannot write {self.path}: {exc.strerror}") from exc
-            self._seen.add(request.idempotency_key)
+            self._remember(request.idempotency_key)
         return Delivered(external_id=request.idempotency_key, detail=f"written to {self.path}")

@@ -7,6 +7,11 @@ With a target secret, requests are signed per Standard Webhooks
 with the key from `whsec_<base64>`. One action, `send`; its optional `url`/`body` fields
 override the target's templates per flow (and are checked against the event's schema when
 the config loads).
+
+The event's values come from whoever filled in a form, so in a URL template every `{{ value }}`
+is percent-encoded as one path segment or query value (`a@b/../admin?x=1` stays inside its
+segment), and the rendered URL must stay under the target's base: `base_url` when set, else the
+fixed start of `url` up to its last "/" before the first `{{`. Anything else is Permanent.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from urllib.parse import urljoin
 
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from yarl import URL
 
 from schemas import encode_event
 from services.common.config import TargetConfig
@@ -34,22 +40,54 @@ from services.sync.connectors._http import (
 )
 from services.sync.connectors.base import JSON, ActionRequest, ActionSpec, Connector, Delivered
 from services.sync.errors import Permanent
-from services.sync.flows import event_context
+from services.sync.flows import BoundedSandbox, event_context, url_value
 
 # Target-level templates: `|tojson` encodes Decimals as exact strings and dates as ISO 8601.
-_ENV = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+_ENV = BoundedSandbox(undefined=jinja2.StrictUndefined, autoescape=False)
 _ENV.policies["json.dumps_function"] = lambda obj, **_: JSON.encode(obj).decode()
 
 
-def _compile(text: str, key: str) -> jinja2.Template | str:
+# URL templates: every `{{ value }}` percent-encoded as one path segment or query value.
+_URL_ENV = BoundedSandbox(undefined=jinja2.StrictUndefined, autoescape=False, finalize=url_value)
+
+
+def _compile(text: str, key: str, env: ImmutableSandboxedEnvironment = _ENV) -> jinja2.Template | str:
     """A template, or the text itself when it has nothing to render (the common fixed URL)."""
     if "{{" not in text and "{%" not in text and "{#" not in text:
         # What Jinja would render: newlines normalised, one trailing newline dropped.
         return text.replace("\r\n", "\n").replace("\r", "\n").removesuffix("\n")
     try:
-        return _ENV.from_string(text)
+        return env.from_string(text)
     except jinja2.TemplateSyntaxError as exc:
         raise ValueError(f"{key} template error: {exc.message}") from None
+
+
+def url_bound(url_template: str, base_url: str) -> str:
+    """What every rendered URL must stay under: base_url, else the fixed start of the url
+    template up to its last "/" ("" when the template names no fixed scheme://host/)."""
+    if base_url:
+        return base_url.rstrip("/") + "/"
+    cut = min((i for i in (url_template.find(m) for m in ("{{", "{%", "{#")) if i >= 0), default=-1)
+    if cut < 0:
+        return url_template  # a fixed URL: exactly that
+    fixed = url_template[:cut]
+    head, slash, _ = fixed.rpartition("/")
+    bound = head + slash
+    split = URL(bound) if "://" in bound else None
+    return bound if split is not None and split.host and split.raw_path.startswith("/") else ""
+
+
+def within(url: str, bound: str) -> bool:
+    """True when `url` (normalised as the HTTP client will send it) is `bound` or below it."""
+    try:
+        u, b = URL(url), URL(bound)
+    except ValueError:
+        return False
+    if (u.scheme, u.host, u.port, u.user, u.password) != (b.scheme, b.host, b.port, b.user, b.password):
+        return False
+    if bound.endswith("/"):
+        return u.raw_path.startswith(b.raw_path)
+    return u.raw_path == b.raw_path and (u.raw_query_string == b.raw_query_string or not b.raw_query_string)
 
 
 class HttpConfig(TargetConfig, frozen=True, kw_only=True):
@@ -71,8 +109,10 @@ class HttpConfig(TargetConfig, frozen=True, kw_only=True):
             raise ValueError(f"unsupported method {self.method!r}")
         if self.timeout_s < 0:
             raise ValueError("timeout_s must be 0 (the delivery timeout) or more")
-        _compile(self.url, "url")
+        _compile(self.url, "url", _URL_ENV)
         _compile(self.body, "body")
+        if not url_bound(self.url, self.base_url):
+            raise ValueError("url must start with a fixed scheme://host/ before any {{ }} (or set base_url)")
 
 
 def webhook_id(idempotency_key: str) -> str:
@@ -129,6 +169,7 @@ class HttpConnector(HttpConnectorMixin, Connector):
 
     kind: ClassVar[str] = "http"
     Config = HttpConfig
+    url_fields: ClassVar[tuple[str, ...]] = ("url",)  # flows render these with URL-encoded values
     actions = {
         "send": ActionSpec(
             description="send the event (or the rendered body) as JSON to the target's url",
@@ -142,7 +183,8 @@ class HttpConnector(HttpConnectorMixin, Connector):
 
     async def start(self) -> None:
         """Compile the templates, check the signing secret, borrow (or open) the session."""
-        self._url = _compile(self.config.url, "url")
+        self._url = _compile(self.config.url, "url", _URL_ENV)
+        self._bound = url_bound(self.config.url, self.config.base_url)
         self._body = _compile(self.config.body, "body") if self.config.body else None
         self._key: bytes | None = None
         if self.spec.secret and self.config.sign:
@@ -171,6 +213,8 @@ class HttpConnector(HttpConnectorMixin, Connector):
             url = request.fields.get("url") or render(self._url)
             if self.config.base_url:
                 url = urljoin(self.config.base_url.rstrip("/") + "/", url.lstrip("/"))
+            if not within(url, self._bound):
+                raise Permanent(f"http {self.name}: the rendered URL {url[:200]!r} leaves {self._bound!r}; not sent")
             if request.fields.get("body"):
                 body = request.fields["body"].encode()
             elif self._body is not None:

@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 from typing import ClassVar
 
-from services.sync.connectors._mail import SEND_EMAIL, MailConfig, build_message
+from services.common.datadir import open_private
+from services.sync.connectors._mail import SEND_EMAIL, CappedMail, MailConfig, build_message
 from services.sync.connectors.base import ActionRequest, Connector, Delivered
 from services.sync.errors import Transient
 from services.sync.flows import event_context
@@ -19,7 +20,7 @@ class MaildirConfig(MailConfig, frozen=True, kw_only=True):
     path: str = ""
 
 
-class MaildirConnector(Connector):
+class MaildirConnector(CappedMail, Connector):
     """Writes each mail to <maildir>/new under a name derived from the idempotency key."""
 
     kind: ClassVar[str] = "maildir"
@@ -32,15 +33,17 @@ class MaildirConnector(Connector):
         """Create the Maildir folders."""
         self.root = Path(self.config.path or self.ctx.data_dir / "mail" / self.name)
         for sub in ("tmp", "new", "cur"):
-            (self.root / sub).mkdir(parents=True, exist_ok=True)
+            (self.root / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
 
     async def deliver(self, request: ActionRequest) -> Delivered:
         """Render the mail and move it into new/ atomically."""
+        self.check_recipient_cap(request)  # before anything is sent or written
         msg = build_message(self.config, request, event_context(request.event))
         name = hashlib.sha256(request.idempotency_key.encode()).hexdigest()[:40] + ".handover"
         tmp = self.root / "tmp" / name
         try:
-            tmp.write_bytes(msg.as_bytes())
+            with os.fdopen(open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "wb") as f:
+                f.write(msg.as_bytes())
             os.replace(tmp, self.root / "new" / name)
         except OSError as exc:
             raise Transient(f"cannot write to {self.root}: {exc.strerror}") from exc

@@ -7,7 +7,7 @@ from typing import Annotated, ClassVar
 import aiosmtplib
 
 from services.common.config import Port, Positive
-from services.sync.connectors._mail import SEND_EMAIL, MailConfig, build_message
+from services.sync.connectors._mail import SEND_EMAIL, CappedMail, MailConfig, build_message
 from services.sync.connectors.base import ActionRequest, Connector, Delivered
 from services.sync.errors import Permanent, Transient
 from services.sync.flows import event_context
@@ -23,7 +23,7 @@ class SmtpConfig(MailConfig, frozen=True, kw_only=True):
     timeout_s: Annotated[float, Positive] = 30.0
 
 
-class SmtpConnector(Connector):
+class SmtpConnector(CappedMail, Connector):
     """Sends each mail once; SMTP has no idempotency, so the ledger brackets the call."""
 
     kind: ClassVar[str] = "smtp"
@@ -34,6 +34,7 @@ class SmtpConnector(Connector):
 
     async def deliver(self, request: ActionRequest) -> Delivered:
         """Render and send; 4xx replies and connection trouble are transient, 5xx permanent."""
+        self.check_recipient_cap(request)  # before anything is sent or written
         msg = build_message(self.config, request, event_context(request.event))
         cfg = self.config
         password = self.spec.secret.reveal() if self.spec.secret else None

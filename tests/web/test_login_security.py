@@ -1,0 +1,171 @@
+"""The login door as an attacker tries it: `next` that a browser reads as another site, header
+injection, a logout that must end the session, a password change, the Secure flag behind TLS,
+and a limiter that a stranger behind the same proxy cannot use to lock the owner out."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from urllib.parse import quote
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from services.web.auth import LIMITER, SESSION_COOKIE, LoginLimiter, safe_next
+from services.web.csrf import COOKIE as CSRF_COOKIE
+from tests.web.conftest import ADMIN_PASSWORD, TOML, make_app
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync"]
+
+# What an attacker puts in ?next=, and the same-site path it must become (or /status).
+NEXTS = [
+    ("/\t/evil.example", "/status"),  # a browser drops the tab: //evil.example
+    ("/\n/evil.example", "/status"),
+    ("/\r/evil.example", "/status"),
+    ("\t//evil.example", "/status"),
+    (" //evil.example", "/status"),
+    ("/\\evil.example", "/status"),  # a backslash is a slash in http(s) URLs
+    ("\\\\evil.example", "/status"),
+    ("https://evil.example/", "/status"),
+    ("javascript:alert(1)", "/status"),
+    ("//evil.example", "/status"),
+    ("/\x0b/evil.example", "/%0B/evil.example"),  # not stripped by browsers: a path segment
+    ("/audit?q=a\r\nSet-Cookie: x=1", "/audit?q=aSet-Cookie:%20x=1"),
+    ("/audit?q=#1001", "/audit?q=#1001"),
+    ("/dead-letters", "/dead-letters"),
+]
+
+
+def with_server(lines: str) -> str:
+    """The web tests' config with a [server] table (after the top-level keys)."""
+    return TOML.replace('data_dir = "var"\n', f'data_dir = "var"\n[server]\n{lines}\n', 1)
+
+
+async def csrf(client: TestClient, path: str = "/login") -> str:
+    """The CSRF token of the login page (its cookie is now in the client's jar)."""
+    page = await (await client.get(path)).text()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token is not None
+    return token.group(1)
+
+
+async def post_login(client: TestClient, password: str, nxt: str = "/", **headers: str):
+    """POST the login form; the raw answer (no redirects followed)."""
+    token = await csrf(client)
+    # The CSRF cookie by hand: a Secure one (public_url https) never comes back over plain http.
+    return await client.post(
+        "/login", data={"csrf_token": token, "password": password, "next": nxt},
+        allow_redirects=False, headers=headers, cookies={CSRF_COOKIE: token},
+    )
+
+
+@pytest.mark.parametrize(("nxt", "expected"), NEXTS)
+async def test_next_goes_only_to_a_path_on_this_site(client: TestClient, nxt: str, expected: str) -> None:
+    r = await post_login(client, ADMIN_PASSWORD, nxt)  # a dropped connection raises here
+    assert r.status == 303
+    assert r.headers["Location"] == expected
+    assert safe_next(nxt) == expected
+    # The login page itself (GET with ?next=) answers too, and carries only the safe value.
+    page = await client.get("/login?next=" + quote(nxt, safe=""))
+    assert page.status == 200
+    assert "evil.example" not in (await page.text()) or expected != "/status"
+
+
+async def test_a_logout_ends_the_session_on_the_server(client: TestClient) -> None:
+    r = await post_login(client, ADMIN_PASSWORD)
+    assert r.status == 303
+    stolen = r.cookies[SESSION_COOKIE].value
+    assert (await client.get("/status", cookies={SESSION_COOKIE: stolen})).status != 401
+    token = await csrf(client)
+    r = await client.post("/logout", data={"csrf_token": token}, allow_redirects=False)
+    assert r.status == 303
+    # The old cookie, replayed by whoever copied it, opens nothing any more.
+    client.session.cookie_jar.clear()
+    assert (await client.get("/status", cookies={SESSION_COOKIE: stolen})).status == 401
+
+
+async def test_a_new_password_ends_every_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HANDOVER_TEST_SESSION_SECRET", "shared-by-every-replica")
+    toml = TOML.replace("[web]\n", '[web]\nsession_secret_env = "HANDOVER_TEST_SESSION_SECRET"\n')
+    async with TestClient(TestServer(make_app(toml=toml))) as old:
+        cookie = (await post_login(old, ADMIN_PASSWORD)).cookies[SESSION_COOKIE].value
+    async with TestClient(TestServer(make_app(toml=toml))) as same:  # a restart, same password
+        assert (await same.get("/status", cookies={SESSION_COOKIE: cookie})).status != 401
+    changed = toml.replace(ADMIN_PASSWORD, "a-brand-new-password-77")
+    async with TestClient(TestServer(make_app(toml=changed))) as new:
+        assert (await new.get("/status", cookies={SESSION_COOKIE: cookie})).status == 401
+
+
+@pytest.mark.parametrize(("server", "headers", "secure"), [
+    ("", {}, False),
+    ('public_url = "https://hub.example"', {}, True),
+    ("", {"X-Forwarded-Proto": "https"}, True),  # a proxy on this machine (the default)
+    ("trusted_proxies = []", {"X-Forwarded-Proto": "https"}, False),  # anyone can send it: not believed
+])
+async def test_the_session_cookie_is_secure_behind_tls(server: str, headers: dict[str, str], secure: bool) -> None:
+    toml = with_server(server)
+    async with TestClient(TestServer(make_app(toml=toml))) as c:
+        r = await post_login(c, ADMIN_PASSWORD, **headers)
+        assert r.status == 303
+        assert bool(r.cookies[SESSION_COOKIE]["secure"]) is secure
+
+
+async def test_a_stranger_behind_the_same_proxy_cannot_lock_the_owner_out() -> None:
+    toml = with_server('trusted_proxies = ["127.0.0.1"]')
+    async with TestClient(TestServer(make_app(toml=toml))) as c:
+        stranger = {"X-Forwarded-For": "203.0.113.66"}
+        answers = [(await post_login(c, f"guess-{i}", **stranger)).status for i in range(7)]
+        assert answers == [401] * 5 + [429] * 2
+        r = await post_login(c, ADMIN_PASSWORD, **{"X-Forwarded-For": "198.51.100.20"})
+        assert r.status == 303  # the owner, from their own address
+
+
+def test_the_login_limiter_remembers_a_bounded_number_of_clients() -> None:
+    now = [0.0]
+    limiter = LoginLimiter(max_clients=100, clock=lambda: now[0])
+    for i in range(5000):
+        limiter.failed(f"client-{i}")
+        now[0] += 0.001
+    assert len(limiter._failures) <= 100
+    for _ in range(5):
+        limiter.failed("persistent")
+    assert limiter.retry_after("persistent") > 0
+
+
+@pytest.mark.browser
+async def test_chromium_stays_on_this_site_after_logging_in_with_a_hostile_next(client: TestClient) -> None:
+    if shutil.which(CHROMIUM) is None:
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
+    from playwright.async_api import Route, async_playwright
+
+    app: web.Application = client.server.app
+    app[LIMITER].clear()
+    base = str(client.make_url("/")).rstrip("/")
+    off_site: list[str] = []
+
+    async def only_us(route: Route) -> None:
+        if route.request.url.startswith(base):
+            await route.continue_()
+        else:  # record and refuse: nothing leaves the machine
+            off_site.append(route.request.url)
+            await route.abort()
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            context = await browser.new_context()
+            await context.route("**/*", only_us)
+            page = await context.new_page()
+            for hostile in ("%2F%09%2Fevil.example", "%2F%5Cevil.example", "%0A%2F%2Fevil.example"):
+                await context.clear_cookies()
+                await page.goto(f"{base}/login?next={hostile}")
+                await page.fill('input[name="password"]', ADMIN_PASSWORD)
+                async with page.expect_navigation():
+                    await page.click('button[type="submit"]')
+                assert page.url.startswith(base + "/"), page.url
+            assert off_site == []
+        finally:
+            await browser.close()
