@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 
 from calculator import defaults
 from calculator.model import Handover, Scenario, Settings, error_probability, hours_per_week
-from calculator.values import Estimate, FieldError, Figure, ValidationError
+from calculator.values import Estimate, FieldError, Figure, Provenance, ValidationError
 
 D = Decimal
 HUNDRED = D(100)
@@ -25,6 +25,9 @@ MAX_TEXT = 100
 MAX_NUMBER_CHARS = 40
 
 _TEXT_FIELDS = ("source", "target", "record_type", "action")
+# Only where a record comes from and where it goes are asked for; the record type and the
+# action are labels (a fan-out needs them to tell its rows apart, and says so if two collide).
+_REQUIRED_TEXT = ("source", "target")
 # name -> (required, upper bound, unit for messages)
 _ESTIMATES: dict[str, tuple[bool, Decimal, str]] = {
     "volume": (True, D(10_000_000), "records per week"),
@@ -111,8 +114,10 @@ def scenario_to_form(scenario: Scenario) -> dict[str, str]:
     for i, h in enumerate(scenario.handovers):
         prefix = f"handovers[{i}]"
         for name in _TEXT_FIELDS:
-            form[f"{prefix}.{name}"] = getattr(h, name)
-        form[f"{prefix}.fields"] = str(h.fields)
+            if getattr(h, name):
+                form[f"{prefix}.{name}"] = getattr(h, name)
+        if h.fields_provenance == "typed":
+            form[f"{prefix}.fields"] = str(h.fields)
         if h.chars_per_field.provenance == "typed":
             form[f"{prefix}.chars_per_field"] = _text(h.chars_per_field.value)
         for name in _ESTIMATES:
@@ -252,13 +257,23 @@ def _parse_handover(
     texts = {}
     for name in _TEXT_FIELDS:
         text = raw.get(name, "")
-        if not text:
+        if not text and name in _REQUIRED_TEXT:
             errors.append(FieldError(f"{prefix}.{name}", "required"))
         elif len(text) > MAX_TEXT:
             errors.append(FieldError(f"{prefix}.{name}", f"at most {MAX_TEXT} characters"))
         texts[name] = text
 
-    fields = _integer(raw.get("fields", ""), f"{prefix}.fields", D(1), D(1000), errors)
+    fields_provenance: Provenance = "typed"
+    fields_source = ""
+    if raw.get("fields"):
+        fields = _integer(raw["fields"], f"{prefix}.fields", D(1), D(1000), errors)
+    else:
+        # Blank: a default by record type, shown with its badge and what it was based on.
+        fields, word = defaults.fields_for(
+            texts.get("record_type", ""), texts.get("source", ""), texts.get("target", "")
+        )
+        fields_provenance = "default"
+        fields_source = defaults.fields_source(fields, word)
     chars = defaults.CHARS_PER_FIELD
     if raw.get("chars_per_field"):
         path = f"{prefix}.chars_per_field"
@@ -303,6 +318,8 @@ def _parse_handover(
         fix_minutes=fix,
         hourly_cost=cost,
         chars_per_field=chars,
+        fields_provenance=fields_provenance,
+        fields_source=fields_source,
     )
 
 

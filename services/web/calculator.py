@@ -61,7 +61,7 @@ from calculator import defaults as model_defaults
 # Private, but it is the model's own settings parser: a scenario of only connected handovers
 # has settings and no typed handover, which parse_scenario refuses.
 from calculator.inputs import _parse_settings
-from calculator.model import Block, Range, Savings
+from calculator.model import Block, HandoverResult, Range, Savings, sum_savings
 from services.common.appkeys import SETTINGS
 from services.common.config import Settings as AppSettings
 from services.web import i18n, svg
@@ -602,6 +602,23 @@ class Present:
         value = D(value)
         return self.num(value, 1 if value >= 1 or value == 0 else 2)
 
+    def hours2(self, value: Decimal | str) -> str:
+        """Format the hours figure shown (hundredths, as the model rounds it and the math adds)."""
+        return self.num(value, 2)
+
+    def math(self, step: Mapping[str, str]) -> str:
+        """Format one "Show the math" result as the page shows that figure elsewhere."""
+        code, value = step["code"], D(step["value"])
+        if code in ("typing", "fixing", "hours"):
+            return f"{self.hours2(value)} {step['unit']}"
+        if code == "cost":
+            return i18n.format_money(value, "EUR", self.lang, 2)
+        if code == "converted":
+            return i18n.format_money(value, step["unit"].split("/")[0], self.lang, 2)
+        if code == "share":
+            return self.percent(value)
+        return f"{self.exact(value)} {step['unit']}".strip()
+
     def money(self, eur: Decimal | str, places: int = 0) -> str:
         """Format an EUR amount in the display currency."""
         amount = convert(D(eur), self.currency)
@@ -673,6 +690,17 @@ def _block_json(b: Block, currency: str) -> dict[str, Any]:
         "cost_per_year": _range_json(money),
         "share_of_person_year": _range_json(b.share_of_person_year),
         "errors_per_month": _range_json(b.errors_per_month),
+        # The figure shown and its two parts (see calculator.model.Likely); the ranges around it
+        # say "probably between P10 and P90".
+        "likely": {
+            "typing_hours": _dec(b.likely.typing_hours),
+            "fixing_hours": _dec(b.likely.fixing_hours),
+            "hours_per_week": _dec(b.likely.hours),
+            "cost_per_year_eur": _dec(b.likely.cost_eur),
+            "cost_per_year": _dec(convert(b.likely.cost_eur, currency)),
+            "share_of_person_year": _dec(b.likely.share_of_person_year),
+            "errors_per_month": _dec(b.likely.errors_per_month),
+        },
     }
 
 
@@ -711,19 +739,39 @@ def _estimate_json(e: Estimate, lang: str) -> dict[str, str]:
     }
 
 
-def _sum_savings(items: list[Savings]) -> Savings:
-    zero = D(0)
-    return Savings(
-        delivered=sum(s.delivered for s in items),
-        dead_letters=sum(s.dead_letters for s in items),
-        not_counted=sum(s.not_counted for s in items),
-        gross_hours=sum((s.gross_hours for s in items), zero),
-        dead_letter_hours=sum((s.dead_letter_hours for s in items), zero),
-        net_hours=sum((s.net_hours for s in items), zero),
-        gross_eur=sum((s.gross_eur for s in items), zero),
-        net_eur=sum((s.net_eur for s in items), zero),
-        dead_letter_eur=sum((s.dead_letter_eur for s in items), zero),
-    )
+def math_steps(
+    r: HandoverResult, settings: Settings, lang: str, currency: str
+) -> list[dict[str, str]]:
+    """Return "Show the math" for one row: label, formula, value, unit and badge per step.
+
+    A display currency other than EUR gets one more step after the cost: the conversion, so
+    the amount shown is still what the owner's calculator gives.
+    """
+    steps = []
+    for s in show_math(r, settings):
+        steps.append(
+            {
+                "code": s.code,
+                "label": i18n.translate(lang, f"math.{s.code}"),
+                "formula": i18n.localize_formula(lang, s.formula),
+                "value": _dec(s.value),
+                "unit": i18n.localize_value(lang, s.unit),
+                "badge": s.badge,
+            }
+        )
+        if s.code == "cost" and currency != "EUR":
+            rate = model_defaults.EUR_TO[currency].value
+            steps.append(
+                {
+                    "code": "converted",
+                    "label": i18n.translate(lang, "math.converted", currency=currency),
+                    "formula": i18n.localize_formula(lang, f"{_dec(s.value)} × {_dec(rate)}"),
+                    "value": _dec(convert(s.value, currency)),
+                    "unit": f"{currency}/year",
+                    "badge": "default",
+                }
+            )
+    return steps
 
 
 def view_model(outcome: Outcome, lang: str, *, owner: bool = True) -> dict[str, Any]:
@@ -791,20 +839,21 @@ def view_model(outcome: Outcome, lang: str, *, owner: bool = True) -> dict[str, 
                 )
                 if saved
                 else None,
-                # The model writes its steps in English; the page's language is applied here.
-                "math": [
-                    {
-                        "label": i18n.translate_message(lang, s.label),
-                        "formula": i18n.localize_formula(lang, s.formula),
-                        "value": _dec(s.value),
-                        "unit": i18n.localize_value(lang, s.unit),
-                    }
-                    for s in show_math(r, result.settings)
-                ],
+                # The model names each step by a code; the page's catalog gives its words.
+                "math": math_steps(r, result.settings, lang, currency),
             }
         )
     all_badges = [row["badge"] for row in rows]
-    saved_total = _sum_savings(list(outcome.savings.values()))
+    # Whether the fixing estimate is the documented default everywhere (the page names it) or
+    # uses the owner's own error rates and fixing minutes somewhere.
+    remaining = [r.handover for r in result.handovers if not r.connected]
+    fixing_assumption = (
+        "default"
+        if all(h.field_error_rate.provenance == "default" and h.fix_minutes.provenance == "default"
+               for h in remaining)
+        else "typed"
+    )  # fmt: skip
+    saved_total = sum_savings(list(outcome.savings.values()))
     return {
         "lang": lang,
         "currency": currency,
@@ -819,6 +868,7 @@ def view_model(outcome: Outcome, lang: str, *, owner: bool = True) -> dict[str, 
         "remaining": _block_json(result.remaining, currency),
         "saved": _savings_json(saved_total, currency) if owner else None,
         "handovers": rows,
+        "fixing_assumption": fixing_assumption,
         "warnings": [
             {
                 "field": _warning_path(w.path, built),
@@ -874,7 +924,7 @@ def charts(view: dict[str, Any], outcome: Outcome, p: Present) -> dict[str, Mark
         svg.Bar(
             r.key.label(),
             r.block.hours_per_week.p10,
-            r.block.hours_per_week.p50,
+            r.block.likely.hours,
             r.block.hours_per_week.p90,
             "automated" if r.connected else "manual",
             r.ties_previous or r.ties_next,
@@ -883,14 +933,26 @@ def charts(view: dict[str, Any], outcome: Outcome, p: Present) -> dict[str, Mark
     ]
     res = outcome.result
     flow = [
-        svg.Bar(p.t(name), *(getattr(getattr(res, name).hours_per_week, q)
-                             for q in ("p10", "p50", "p90")), name)
+        svg.Bar(p.t(name), getattr(res, name).hours_per_week.p10, getattr(res, name).likely.hours,
+                getattr(res, name).hours_per_week.p90, name)
         for name in ("total", "automated", "remaining")
     ]  # fmt: skip
-    fmt = p.hours
+    fmt = p.hours2
     return {
         "ranked": svg.bar_chart("chart-ranked", p.t("chart.ranked"), ranked, fmt),
         "flow": svg.bar_chart("chart-flow", p.t("chart.flow"), flow, fmt),
+    }
+
+
+def example_row(lang: str) -> dict[str, str]:
+    """Return the pre-filled example row of a first visit: 40 orders a week, 4 minutes each."""
+    t = i18n.translate
+    return {
+        "source": t(lang, "example.source"),
+        "target": t(lang, "example.target"),
+        "record_type": t(lang, "example.record_type"),
+        "volume.likely": "40",
+        "minutes.likely": "4",
     }
 
 
@@ -902,9 +964,39 @@ def _form_rows(inputs: Inputs) -> list[dict[str, str]]:
 def _field_errors(errors: list[FieldError], lang: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for e in errors:
-        message = i18n.translate_message(lang, e.message)
+        message = plain_message(e.message, lang)
         out[e.path] = f"{out[e.path]}; {message}" if e.path in out else message
     return out
+
+
+def plain_message(message: str, lang: str) -> str:
+    """Return a validation message in the owner's words ("required": "please fill this in")."""
+    if message == "required":
+        return i18n.translate(lang, "error.required")
+    return i18n.translate_message(lang, message)
+
+
+_QUESTION = re.compile(r"handovers\[(\d{1,4})\]\.([a-z_]+)(?:\.(low|likely|high))?")
+
+
+def field_question(path: str, lang: str) -> str:
+    """Name a form field as the owner reads it: "Handover 1: how many a week?".
+
+    Settings and anything else keep their label (or path); the link in the error list goes to
+    the field itself either way.
+    """
+    m = _QUESTION.fullmatch(path)
+    if m is None:
+        name = path.removeprefix("settings.")
+        key = {"working_weeks_per_year": "working_weeks", "hours_per_week": "hours_week"}.get(
+            name, name
+        )
+        return i18n.translate(lang, key) if key in i18n.EN else path
+    key = f"q.{m.group(2)}"
+    question = i18n.translate(lang, key) if key in i18n.EN else m.group(2)
+    if m.group(3) in ("low", "high"):
+        question = i18n.translate(lang, f"q.{m.group(3)}", question=question)
+    return i18n.translate(lang, "error_at", n=int(m.group(1)) + 1, question=question)
 
 
 def _defaults_shown(p: Present) -> list[tuple[str, str]]:
@@ -955,8 +1047,21 @@ async def _page(
     p = Present(lang, currency)
     if outcome is not None and view is not None:
         chart_svgs = charts(view, outcome, p)
-    more = re.compile(r"handovers\[(\d+)\]\.(field_error_percent|fix_minutes|hourly_cost|chars)")
+    # "More" opens on a row whose error (or warning) is inside it, so the link reaches the field.
+    more = re.compile(
+        r"handovers\[(\d+)\]\.(field_error_percent|fix_minutes|hourly_cost|chars|record_type|action"
+        r"|fields|volume\.(?:low|high)|minutes\.(?:low|high))"
+    )
     open_rows = {int(m.group(1)) for e in errors if (m := more.match(e.path))}
+    example = not inputs.rows and not connected and not errors
+    rows = _form_rows(inputs)
+    if example:
+        rows[0] = example_row(lang)
+    fields_default = [
+        str(model_defaults.fields_for(r.get("record_type", ""), r.get("source", ""),
+                                      r.get("target", ""))[0])
+        for r in rows
+    ]  # fmt: skip
     page = (
         request.app[TEMPLATES]
         .get_template("calculator.html")
@@ -969,7 +1074,11 @@ async def _page(
             lang_names=i18n.NAMES,
             view=view,
             charts=chart_svgs,
-            rows=_form_rows(inputs),
+            rows=rows,
+            example=example,
+            fields_default=fields_default,
+            error_items=[(e.path, field_question(e.path, lang), msg)
+                         for e in errors if (msg := _field_errors([e], lang)[e.path])],
             settings_form=inputs.settings_shown,
             errors=_field_errors(errors, lang),
             error_list=errors,
@@ -1056,7 +1165,8 @@ def problem(status: int, title: str, errors: list[FieldError], lang: str) -> web
             {
                 "field": e.path,
                 "message": e.message,
-                "localized": i18n.translate_message(lang, e.message),
+                "label": field_question(e.path, lang),
+                "localized": plain_message(e.message, lang),
             }
             for e in errors
         ],

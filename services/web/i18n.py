@@ -33,7 +33,11 @@ EN: dict[str, str] = {
     "share_of_year": "Share of one person's working year",
     "errors_per_month": "Expected errors per month",
     "range": "likely {likely} (range {low}–{high})",
-    "range_note": "Ranges are P10–P90 of 10,000 simulated weeks; the middle figure is the P50.",
+    "range_note": (
+        "The figure is worked out from what you typed and the defaults, exactly as “Show the "
+        "math” does. “Probably between” is where 8 in 10 of {samples} simulated weeks fall, "
+        "each figure varied between its lowest and highest."
+    ),
     "badge.measured": "measured",
     "badge.typed": "typed in",
     "badge.default": "default",
@@ -56,7 +60,9 @@ EN: dict[str, str] = {
     "status.new.estimate": (
         "connected, nothing delivered yet: using your estimate until a week is measured"
     ),
-    "status.new.zero": "connected, nothing delivered yet: counted as 0 a week until a week is measured",
+    "status.new.zero": (
+        "connected, nothing delivered yet: counted as 0 a week until a week is measured"
+    ),
     "status.manual": "done by hand",
     "connector.ready": "Handover has a ready-made connector: {kind}",
     "connector.none": "No ready-made connector yet",
@@ -67,7 +73,9 @@ EN: dict[str, str] = {
         "{delivered} deliveries: {gross_hours} h ({gross_money}) gross, {net_hours} h "
         "({net_money}) after {dead_hours} h ({dead_money}) fixing {dead} open dead letter(s)."
     ),
-    "saved_text_clean": "{delivered} deliveries: {gross_hours} h ({gross_money}); no open dead letters.",
+    "saved_text_clean": (
+        "{delivered} deliveries: {gross_hours} h ({gross_money}); no open dead letters."
+    ),
     "saved_costs_more": (
         "Failed handovers cost more time than Handover saved so far: {delivered} deliveries saved "
         "{gross_hours} h ({gross_money}), but fixing {dead} open dead letter(s) costs "
@@ -81,7 +89,10 @@ EN: dict[str, str] = {
         "minutes to find and fix an error); once replayed and delivered it counts as a delivery."
     ),
     "dead_letters_link": "See the open dead letters",
-    "chart.ranked": "Hours per week by handover, worst first (bars P50, whiskers P10–P90)",
+    "chart.ranked": (
+        "Hours a week by handover, worst first (bar: the figure shown; line: probably "
+        "between)"
+    ),
     "chart.flow": "Hours per week: total, already automated, remaining",
     "total": "Total",
     "automated": "Already automated",
@@ -131,9 +142,8 @@ EN: dict[str, str] = {
     "log_in_to_see_measured": "The owner can log in to see what Handover measured and saved.",
     "calculate_only": "Calculate",
     "math_note": (
-        "The math uses the likely values; the table shows the middle (P50) of the simulated "
-        "weeks, so the two differ when a range is lopsided (low and high not equally far from "
-        "likely)."
+        "Each line uses the rounded result of the lines above it, so your own calculator "
+        "gives the same figures."
     ),
     "try": "Try the demo form",
     "nothing": "Add a handover to see what it costs.",
@@ -149,6 +159,60 @@ EN: dict[str, str] = {
     "default.minutes_floor": "Keystroke floor per record",
     "default.dead_letter": "Minutes per open dead letter",
     "default.rate": "Euro to Danish kroner",
+    "math.volume": "How many a week",
+    "math.minutes": "Minutes each",
+    "math.typing": "Typing time (what you entered)",
+    "math.fields": "Fields per record",
+    "math.chance": "Chance a record has a mistake",
+    "math.fix": "Minutes to find and fix a mistake",
+    "math.fixing": "Fixing mistakes (an estimate)",
+    "math.hours": "Hours a week",
+    "math.cost": "Cost a year (EUR): hours × hourly cost × weeks a year",
+    "math.converted": "In {currency}",
+    "math.share": "Share of one person's working year",
+    "math.errors": "Mistakes a month",
+    "math.floor": "Keystroke floor per record",
+    "math.headline": "How the headline adds up",
+    "probably": "probably between {low} and {high}",
+    "part.typing": "Typing",
+    "part.typing_note": "what you entered: how many a week × minutes each",
+    "part.fixing": "Fixing mistakes",
+    "part.fixing_default": (
+        "an estimate: about 1 in 100 typed fields is wrong, and finding and fixing a wrong "
+        "record takes 10 times as long as typing it. Change both under “More” in a handover."
+    ),
+    "part.fixing_typed": (
+        "an estimate from your figures under “More”: typing errors per field and minutes to "
+        "fix one."
+    ),
+    "h_week": "{hours} h a week",
+    "error.required": "please fill this in",
+    "error_at": "Handover {n}: {question}",
+    "q.source": "from which system?",
+    "q.target": "to which system?",
+    "q.volume": "how many a week?",
+    "q.minutes": "how many minutes each?",
+    "q.record_type": "what kind of record?",
+    "q.action": "what is done with it?",
+    "q.fields": "how many fields per record?",
+    "q.field_error_percent": "typing errors per field?",
+    "q.fix_minutes": "minutes to fix a mistake?",
+    "q.hourly_cost": "hourly cost?",
+    "q.chars_per_field": "characters per field?",
+    "q.connected": "connected by?",
+    "q.low": "{question} (lowest)",
+    "q.high": "{question} (highest)",
+    "f.source": "From",
+    "f.target": "To",
+    "f.volume": "How many a week",
+    "f.minutes": "Minutes each",
+    "f.fields_default": "blank: {n} for this record type",
+    "f.spread": "Not sure? Give a lowest and a highest figure too:",
+    "example_note": "An example to start from: type over it with your own handover.",
+    "example.source": "Web shop",
+    "example.target": "Accounting",
+    "example.record_type": "orders",
+    "fields_default_shown": "{n} fields per record (default for this record type)",
 }
 
 NL: dict[str, str] = {
@@ -166,7 +230,9 @@ NL: dict[str, str] = {
     "errors_per_month": "Verwachte fouten per maand",
     "range": "waarschijnlijk {likely} (bereik {low}–{high})",
     "range_note": (
-        "Bereiken zijn P10–P90 van 10.000 gesimuleerde weken; het middelste getal is de P50."
+        "Het getal volgt uit wat u invulde en de standaardwaarden, precies zoals “Laat de "
+        "berekening zien” het doet. “Waarschijnlijk tussen” is waar 8 van de 10 van {samples}"
+        " gesimuleerde weken vallen, met elk cijfer gevarieerd tussen laagste en hoogste."
     ),
     "badge.measured": "gemeten",
     "badge.typed": "ingevuld",
@@ -190,7 +256,9 @@ NL: dict[str, str] = {
     "status.new.estimate": (
         "gekoppeld, nog niets afgeleverd: uw schatting telt tot er een week gemeten is"
     ),
-    "status.new.zero": "gekoppeld, nog niets afgeleverd: telt als 0 per week tot er een week gemeten is",
+    "status.new.zero": (
+        "gekoppeld, nog niets afgeleverd: telt als 0 per week tot er een week gemeten is"
+    ),
     "status.manual": "met de hand",
     "connector.ready": "Handover heeft hier een kant-en-klare koppeling voor: {kind}",
     "connector.none": "Nog geen kant-en-klare koppeling",
@@ -219,7 +287,10 @@ NL: dict[str, str] = {
         "afgeleverd telt hij als een levering."
     ),
     "dead_letters_link": "Bekijk de open mislukte leveringen",
-    "chart.ranked": "Uren per week per overdracht, grootste eerst (balk P50, snorharen P10–P90)",
+    "chart.ranked": (
+        "Uren per week per overdracht, grootste eerst (balk: het getoonde getal; lijn: "
+        "waarschijnlijk tussen)"
+    ),
     "chart.flow": "Uren per week: totaal, al geautomatiseerd, resterend",
     "total": "Totaal",
     "automated": "Al geautomatiseerd",
@@ -275,9 +346,8 @@ NL: dict[str, str] = {
     ),
     "calculate_only": "Berekenen",
     "math_note": (
-        "De berekening gebruikt de waarschijnlijke waarden; de tabel toont het midden (P50) van "
-        "de gesimuleerde weken, dus die twee verschillen als een bereik scheef is (laag en hoog "
-        "niet even ver van waarschijnlijk)."
+        "Elke regel rekent met de afgeronde uitkomst van de regels erboven, dus uw eigen "
+        "rekenmachine geeft dezelfde getallen."
     ),
     "try": "Probeer het demoformulier",
     "nothing": "Voeg een overdracht toe om te zien wat die kost.",
@@ -295,6 +365,61 @@ NL: dict[str, str] = {
     "default.minutes_floor": "Toetsaanslagbodem per record",
     "default.dead_letter": "Minuten per open mislukte levering",
     "default.rate": "Euro naar Deense kroon",
+    "math.volume": "Hoeveel per week",
+    "math.minutes": "Minuten per stuk",
+    "math.typing": "Typtijd (wat u invulde)",
+    "math.fields": "Velden per record",
+    "math.chance": "Kans dat een record een fout bevat",
+    "math.fix": "Minuten om een fout te vinden en te herstellen",
+    "math.fixing": "Fouten herstellen (een schatting)",
+    "math.hours": "Uren per week",
+    "math.cost": "Kosten per jaar (EUR): uren × uurkosten × weken per jaar",
+    "math.converted": "In {currency}",
+    "math.share": "Deel van het werkjaar van één persoon",
+    "math.errors": "Fouten per maand",
+    "math.floor": "Toetsaanslagbodem per record",
+    "math.headline": "Zo telt de kop op",
+    "probably": "waarschijnlijk tussen {low} en {high}",
+    "part.typing": "Typen",
+    "part.typing_note": "wat u invulde: hoeveel per week × minuten per stuk",
+    "part.fixing": "Fouten herstellen",
+    "part.fixing_default": (
+        "een schatting: ongeveer 1 op de 100 getypte velden is fout, en een fout record "
+        "vinden en herstellen duurt 10 keer zo lang als het typen. Pas beide aan onder “Meer”"
+        " bij een overdracht."
+    ),
+    "part.fixing_typed": (
+        "een schatting uit uw cijfers onder “Meer”: typefouten per veld en minuten om er een "
+        "te herstellen."
+    ),
+    "h_week": "{hours} u per week",
+    "error.required": "vul dit in",
+    "error_at": "Overdracht {n}: {question}",
+    "q.source": "uit welk systeem?",
+    "q.target": "naar welk systeem?",
+    "q.volume": "hoeveel per week?",
+    "q.minutes": "hoeveel minuten per stuk?",
+    "q.record_type": "wat voor record?",
+    "q.action": "wat gebeurt ermee?",
+    "q.fields": "hoeveel velden per record?",
+    "q.field_error_percent": "typefouten per veld?",
+    "q.fix_minutes": "minuten om een fout te herstellen?",
+    "q.hourly_cost": "uurkosten?",
+    "q.chars_per_field": "tekens per veld?",
+    "q.connected": "gekoppeld via?",
+    "q.low": "{question} (laagste)",
+    "q.high": "{question} (hoogste)",
+    "f.source": "Van",
+    "f.target": "Naar",
+    "f.volume": "Hoeveel per week",
+    "f.minutes": "Minuten per stuk",
+    "f.fields_default": "leeg: {n} voor dit soort record",
+    "f.spread": "Niet zeker? Geef ook een laagste en een hoogste cijfer:",
+    "example_note": "Een voorbeeld om mee te beginnen: typ er uw eigen overdracht overheen.",
+    "example.source": "Webwinkel",
+    "example.target": "Boekhouding",
+    "example.record_type": "bestellingen",
+    "fields_default_shown": "{n} velden per record (standaard voor dit soort record)",
 }
 
 DA: dict[str, str] = {
@@ -311,7 +436,11 @@ DA: dict[str, str] = {
     "share_of_year": "Andel af én persons arbejdsår",
     "errors_per_month": "Forventede fejl om måneden",
     "range": "sandsynligvis {likely} (interval {low}–{high})",
-    "range_note": "Intervallerne er P10–P90 af 10.000 simulerede uger; midtertallet er P50.",
+    "range_note": (
+        "Tallet regnes ud fra det, du skrev, og standardværdierne, præcis som “Vis "
+        "udregningen” gør. “Sandsynligvis mellem” er, hvor 8 ud af 10 af {samples} simulerede"
+        " uger lander, med hvert tal varieret mellem laveste og højeste."
+    ),
     "badge.measured": "målt",
     "badge.typed": "indtastet",
     "badge.default": "standard",
@@ -362,7 +491,10 @@ DA: dict[str, str] = {
         "den som en levering."
     ),
     "dead_letters_link": "Se de åbne fejlede leveringer",
-    "chart.ranked": "Timer om ugen pr. overlevering, største først (søjle P50, streger P10–P90)",
+    "chart.ranked": (
+        "Timer om ugen pr. overlevering, største først (søjle: det viste tal; streg: "
+        "sandsynligvis mellem)"
+    ),
     "chart.flow": "Timer om ugen: i alt, allerede automatiseret, tilbage",
     "total": "I alt",
     "automated": "Allerede automatiseret",
@@ -413,9 +545,8 @@ DA: dict[str, str] = {
     "log_in_to_see_measured": "Ejeren kan logge ind for at se, hvad Handover har målt og sparet.",
     "calculate_only": "Beregn",
     "math_note": (
-        "Udregningen bruger de sandsynlige værdier; tabellen viser midten (P50) af de simulerede "
-        "uger, så de to er forskellige, når et interval er skævt (lav og høj ikke lige langt fra "
-        "sandsynlig)."
+        "Hver linje regner med det afrundede resultat af linjerne over den, så din egen "
+        "lommeregner giver de samme tal."
     ),
     "try": "Prøv demoformularen",
     "nothing": "Tilføj en overlevering for at se, hvad den koster.",
@@ -426,11 +557,68 @@ DA: dict[str, str] = {
     "not_connected": "ikke forbundet endnu",
     "connection": "{flow}: {action} → {target}",
     "connected_via": "via {action} i flowet “{flow}”",
-    "link_suggest": "Overlevering {n} ({label}) er måske denne: vælg den under “Forbundet via” dér.",
+    "link_suggest": (
+        "Overlevering {n} ({label}) er måske denne: vælg den under “Forbundet via” dér."
+    ),
     "default.hourly_cost": "Timepris, {country}",
     "default.minutes_floor": "Tastegulv pr. post",
     "default.dead_letter": "Minutter pr. åben fejlet levering",
     "default.rate": "Euro til danske kroner",
+    "math.volume": "Hvor mange om ugen",
+    "math.minutes": "Minutter pr. stk.",
+    "math.typing": "Indtastningstid (det, du skrev)",
+    "math.fields": "Felter pr. post",
+    "math.chance": "Chance for at en post har en fejl",
+    "math.fix": "Minutter til at finde og rette en fejl",
+    "math.fixing": "Rette fejl (et skøn)",
+    "math.hours": "Timer om ugen",
+    "math.cost": "Omkostning om året (EUR): timer × timepris × uger om året",
+    "math.converted": "I {currency}",
+    "math.share": "Andel af én persons arbejdsår",
+    "math.errors": "Fejl om måneden",
+    "math.floor": "Tastegulv pr. post",
+    "math.headline": "Sådan bliver overskriften til",
+    "probably": "sandsynligvis mellem {low} og {high}",
+    "part.typing": "Indtastning",
+    "part.typing_note": "det, du skrev: hvor mange om ugen × minutter pr. stk.",
+    "part.fixing": "Rette fejl",
+    "part.fixing_default": (
+        "et skøn: omkring 1 ud af 100 indtastede felter er forkert, og at finde og rette en "
+        "forkert post tager 10 gange så lang tid som at indtaste den. Ret begge under “Mere” "
+        "ved en overlevering."
+    ),
+    "part.fixing_typed": (
+        "et skøn ud fra dine tal under “Mere”: tastefejl pr. felt og minutter til at rette "
+        "en."
+    ),
+    "h_week": "{hours} t om ugen",
+    "error.required": "udfyld venligst",
+    "error_at": "Overlevering {n}: {question}",
+    "q.source": "fra hvilket system?",
+    "q.target": "til hvilket system?",
+    "q.volume": "hvor mange om ugen?",
+    "q.minutes": "hvor mange minutter pr. stk.?",
+    "q.record_type": "hvilken slags post?",
+    "q.action": "hvad sker der med den?",
+    "q.fields": "hvor mange felter pr. post?",
+    "q.field_error_percent": "tastefejl pr. felt?",
+    "q.fix_minutes": "minutter til at rette en fejl?",
+    "q.hourly_cost": "timepris?",
+    "q.chars_per_field": "tegn pr. felt?",
+    "q.connected": "forbundet via?",
+    "q.low": "{question} (laveste)",
+    "q.high": "{question} (højeste)",
+    "f.source": "Fra",
+    "f.target": "Til",
+    "f.volume": "Hvor mange om ugen",
+    "f.minutes": "Minutter pr. stk.",
+    "f.fields_default": "tom: {n} for denne slags post",
+    "f.spread": "Usikker? Angiv også et laveste og et højeste tal:",
+    "example_note": "Et eksempel at starte fra: skriv din egen overlevering hen over det.",
+    "example.source": "Webshop",
+    "example.target": "Regnskab",
+    "example.record_type": "ordrer",
+    "fields_default_shown": "{n} felter pr. post (standard for denne slags post)",
 }
 
 CATALOGS = {"en": EN, "nl": NL, "da": DA}

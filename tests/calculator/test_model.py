@@ -1,5 +1,6 @@
 """Model tests: closed forms by hand, ranges, fan-out, measured volume, savings, ranking."""
 
+import re
 from decimal import Decimal as D
 
 import pytest
@@ -84,7 +85,10 @@ def test_degenerate_distribution_equals_closed_form():
     assert b.cost_per_year_eur.p10 == b.cost_per_year_eur.p90 == cost.quantize(D("0.01"))
     assert b.share_of_person_year.p50 == share.quantize(D("0.0001"))
     assert b.errors_per_month.p50 == errors_month.quantize(D("0.01"))
-    assert r.likely_hours_per_week == D("8.941")
+    # The figure shown: typing 6.00 h + fixing 2.94 h (hundredths), as "Show the math" adds it.
+    assert (b.likely.typing_hours, b.likely.fixing_hours) == (D("6.00"), D("2.94"))
+    assert r.likely_hours_per_week == b.likely.hours == D("8.94")
+    assert b.likely.cost_eur == (D("8.94") * D("45.2") * D("52.14")).quantize(D("0.01"))
     assert r.error_probability == D("0.049010")
 
 
@@ -333,6 +337,13 @@ def test_keystroke_floor_and_warning_below_it():
     assert "below the keystroke floor" in warnings[0].message
 
 
+def pocket(formula):
+    """Work a shown formula out as a pocket calculator would (exact decimals)."""
+    expr = formula.split("=")[-1].replace("×", "*").replace("−", "-").replace("^", "**")
+    expr = re.sub(r"(\d+(?:\.\d+)?)", r'D("\1")', expr)
+    return eval(expr, {"D": D})  # our own formula text: digits and operators only
+
+
 def test_show_math_plugs_in_likely_values():
     h = make_handover(
         "Shop",
@@ -347,12 +358,40 @@ def test_show_math_plugs_in_likely_values():
         country="NL",
     )
     result = compute(Scenario((h,)))
-    steps = {s.label: s for s in show_math(result.handovers[0], result.settings)}
-    assert steps["Retyping"].formula == "V·t/60 = 120 × 3 / 60"
-    assert steps["Retyping"].value == D(6)
-    assert steps["Hours per week"].value == D("8.941")
-    assert "(1 − 0.01)^5" in steps["Chance a record has an error (typed rate per field)"].formula
-    assert steps["Share of one person's working year"].formula.endswith("/ (46 × 40)")
+    steps = {s.code: s for s in show_math(result.handovers[0], result.settings)}
+    assert steps["typing"].formula == "V × t / 60 = 120 × 3 / 60"
+    assert steps["typing"].value == D(6)
+    assert steps["hours"].value == D("8.94")
+    assert "(1 − 0.01)^5" in steps["chance"].formula
+    assert steps["chance"].badge == "typed"
+    assert steps["share"].formula.endswith("/ (46 × 40)")
+
+
+def test_the_math_reproduces_the_figure_shown_with_a_pocket_calculator():
+    # 40 orders a week x 4 minutes, defaults for the rest (the issue's example) and a second row.
+    orders = make_handover("Web shop", "Accounting", "", "", volume=point("40"),
+                           minutes=point("4"), fields=12)  # fmt: skip
+    leads = make_handover("Contact form", "CRM", "", "", volume=tri("5", "15", "30"),
+                          minutes=tri("1", "2.5", "6"), fields=6)  # fmt: skip
+    result = compute(Scenario((orders, leads)))
+    for r in result.handovers:
+        steps = {s.code: s for s in show_math(r, result.settings)}
+        for code in ("typing", "fixing", "hours", "cost"):
+            step = steps[code]
+            assert pocket(step.formula).quantize(step.value) == step.value, code
+        assert steps["hours"].value == r.block.likely.hours == r.likely_hours_per_week
+        assert steps["cost"].value == r.block.likely.cost_eur
+        # typing is what the owner entered, fixing the estimate on top: two separate parts
+        assert steps["typing"].value == (r.volume.likely * r.handover.minutes.likely / 60).quantize(
+            D("0.01"))
+    # The headline (what is still done by hand) is the sum of the rows' shown figures.
+    rows = [r.block.likely for r in result.handovers]
+    headline = result.headline.likely
+    assert headline.hours == sum(x.hours for x in rows) == headline.typing_hours + headline.fixing_hours
+    assert headline.cost_eur == sum(x.cost_eur for x in rows)
+    # ... and "probably between" is the simulated P10-P90 around it.
+    hours = result.headline.hours_per_week
+    assert hours.p10 < hours.p90
 
 
 def test_work_year_settings_change_the_share():

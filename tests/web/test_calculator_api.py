@@ -74,7 +74,7 @@ async def test_connected_actions_are_measured_over_the_window(owner):
     assert crm["minutes"]["likely"] == "3"  # minutes_saved from the config
     mail = next(h for h in body["handovers"] if h["action"] == "send_email")
     assert mail["status"] == "waiting"  # connected, but the ledger has nothing yet
-    assert mail["likely_hours_per_week"] == "0.000"
+    assert mail["likely_hours_per_week"] == "0.00"
     # connected work is "already automated", not part of what remains by hand
     assert body["headline"]["hours_per_week"]["p50"] == "2.000"
     assert D(body["automated"]["hours_per_week"]["p50"]) > 0
@@ -101,7 +101,7 @@ async def test_measured_volume_replaces_the_typed_one_never_both(owner):
     assert same[0]["volume"]["likely"] == "30"
     assert same[0]["volume"]["badge"] == "measured"
     # 1000 typed records would be 1000 x 3 / 60 = 50 h; the measured 30 give 1.5 h
-    assert same[0]["likely_hours_per_week"] == "1.500"
+    assert same[0]["likely_hours_per_week"] == "1.50"
     assert body["headline"]["hours_per_week"]["p50"] == "2.000"
 
 
@@ -119,7 +119,7 @@ async def test_typed_volume_stands_in_until_a_connection_has_data(owner):
     assert len(mail) == 1
     # 30 typed records x 2 minutes_saved / 60 = 1 h, badge typed, still "waiting"
     assert (mail[0]["volume"]["badge"], mail[0]["status"]) == ("typed", "waiting")
-    assert mail[0]["likely_hours_per_week"] == "1.000"
+    assert mail[0]["likely_hours_per_week"] == "1.00"
 
 
 async def test_already_saved_counts_all_deliveries_net_of_dead_letters():
@@ -308,7 +308,7 @@ async def test_a_linked_row_is_one_handover_typed_until_measured_then_measured()
             "Web form → CRM: contact (add)", 0, "waiting",
         )  # fmt: skip
         assert (row["volume"]["likely"], row["volume"]["badge"]) == ("1000", "typed")
-        assert row["likely_hours_per_week"] == "50.000"
+        assert row["likely_hours_per_week"] == "50.00"
         assert hours(linked["headline"]) == hours(linked["total"]) == D("52.000")
         assert row["link_suggestions"] == []
 
@@ -319,7 +319,7 @@ async def test_a_linked_row_is_one_handover_typed_until_measured_then_measured()
     row = next(h for h in measured["handovers"] if h["connected"] == CRM_LINK)
     assert (row["label"], row["status"]) == ("Web form → CRM: contact (add)", "connected")
     assert (row["volume"]["likely"], row["volume"]["badge"]) == ("30", "measured")
-    assert row["likely_hours_per_week"] == "1.500"  # 30 x 3 / 60
+    assert row["likely_hours_per_week"] == "1.50"  # 30 x 3 / 60
     assert hours(measured["headline"]) == D("2.000")  # only Accounting is left by hand
     assert hours(measured["automated"]) == hours(row)
     # the total holds the 2 h by hand plus the CRM row once (P50s add up to a rounding step)

@@ -103,7 +103,7 @@ async def test_anonymous_form_post_computes_typed_rows_only(anon, boss):
     page = await r.text()
     assert leaked(page) == []
     assert "Already saved" not in page
-    assert re.search(r'id="hl-hours"><strong>2\.0</strong>', page)  # 60 x 2 / 60, typed
+    assert re.search(r'id="hl-hours"><strong>2\.00</strong>', page)  # 60 x 2 / 60, typed
     assert 'name="handovers[0].connected"' not in page  # no "Connected by" to choose from
     token = await token_of(boss)
     mine = await (await boss.post("/", data={**FORM, FIELD: token})).text()

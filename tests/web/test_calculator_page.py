@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from decimal import Decimal as D
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -49,13 +50,13 @@ async def test_form_post_round_trip_saves_and_renders_the_result(owner, store):
     assert r.status == 200
     page = await r.text()
     # 60 x 2 / 60 = 2 h a week, EUR 40 x 2 x 52.14 = EUR 4,171 a year
-    assert re.search(r'id="hl-hours"><strong>2\.0</strong>', page)
+    assert re.search(r'id="hl-hours"><strong>2\.00</strong>', page)
     assert "€4,171" in page
     assert store.typed is not None and store.typed["handovers[0].source"] == "Shop"
     # the saved handover comes back on the next visit, without retyping
     again = await (await client.get("/")).text()
     assert 'value="Accounting"' in again
-    assert re.search(r'id="hl-hours"><strong>2\.0</strong>', again)
+    assert re.search(r'id="hl-hours"><strong>2\.00</strong>', again)
     assert "Saved. Next time this page opens with these handovers." in page
     assert 'id="not-saved"' not in again and "Calculate and save" in again
 
@@ -66,7 +67,7 @@ async def test_anonymous_visitor_can_calculate_but_nothing_is_saved_or_shown(cli
     r = await client.post("/", data={**ROW, FIELD: token})
     assert r.status == 200
     page = await r.text()
-    assert re.search(r'id="hl-hours"><strong>2\.0</strong>', page)  # the results are there
+    assert re.search(r'id="hl-hours"><strong>2\.00</strong>', page)  # the results are there
     assert store.typed is None
     assert "Saved." not in page
     # said in plain words, with the owner's way to keep them
@@ -208,7 +209,7 @@ async def test_dutch_page_uses_decimal_commas_and_remembers_the_choice(client):
     data = {**ROW, "handovers[0].minutes.likely": "1,5", FIELD: token}
     page = await (await client.post("/?lang=nl", data=data)).text()
     # 60 x 1.5 / 60 = 1.5 h; EUR 40 x 1.5 x 52.14 = EUR 3,128.40 -> "€ 3.128"
-    assert re.search(r'id="hl-hours"><strong>1,5</strong>', page)
+    assert re.search(r'id="hl-hours"><strong>1,50</strong>', page)
     assert "€ 3.128" in page
     assert "Uren per week" in page
     await client.get("/?lang=nl")
@@ -353,7 +354,7 @@ async def test_connected_by_select_links_a_typed_row_without_javascript(owner, s
         "Web form → CRM: contact (add)",
         "contact.submitted → mail: Contact form to CRM (send_email)",
     ]
-    assert re.search(r'id="hl-hours"><strong>0\.0</strong>', page)
+    assert re.search(r'id="hl-hours"><strong>0\.00</strong>', page)
     assert "connected, measured · via upsert_contact" in page
     assert f'<option value="{CRM_LINK}" selected>' in page
     assert store.typed["handovers[0].connected"] == CRM_LINK  # kept for the next visit
@@ -378,24 +379,21 @@ async def test_an_unknown_link_is_an_error_next_to_the_select(owner, store):
 # defaults list, sources written for connected rows, warnings and errors with values inside.
 ENGLISH = (
     "Show the math",
-    "Volume per week",
-    "Minutes per retype",
-    "Chance a record has an error",
-    "Minutes to find and fix an error",
-    "Retyping",
-    "Fixing errors",
-    "retyping + fixing",
-    "hours ×",
-    "Cost per year",
+    "How many a week",
+    "Minutes each",
+    "Typing time",
+    "Chance a record has a mistake",
+    "Minutes to find and fix a mistake",
+    "Fixing mistakes",
+    "Hours a week",
+    "Cost a year",
     "Share of one person",
-    "Errors per month",
+    "Mistakes a month",
     "Keystroke floor",
     "h/week",
-    "EUR/year",
-    "of a person-year",
-    "(typed)",
-    "(default)",
-    "(measured)",
+    "probably between",
+    "what you entered",
+    "How the headline adds up",
     "Hourly cost, Netherlands",
     "Typing errors per field",
     "Working weeks per year",
@@ -427,8 +425,8 @@ async def test_dutch_page_has_no_english_labels_left(owner):
     nl = await (await client.post("/?lang=nl", data=data)).text()
     assert [text for text in ENGLISH if text in nl] == []
     # ... and the Dutch is there instead: 60 x 0.2 / 60 = 0.2 h of retyping
-    assert "Laat de berekening zien" in nl and "Overtypen" in nl
-    assert "V·t/60 = 60 × 0,2 / 60" in nl
+    assert "Laat de berekening zien" in nl and "Typtijd" in nl
+    assert "V × t / 60 = 60 × 0,2 / 60" in nl
     assert "Uurkosten, Nederland" in nl
     assert "0,2 min is minder dan de toetsaanslagbodem van 0,33 min voor 5 veld(en)" in nl
 
@@ -508,7 +506,7 @@ async def test_dutch_and_danish_thousands_separators_are_refused_not_read_as_dec
         data = {**ROW, "handovers[0].minutes.likely": "1,5", FIELD: token}
         r = await client.post(f"/?lang={lang}", data=data)
         assert r.status == 200
-        assert re.search(r'id="hl-hours"><strong>1,5</strong>', await r.text())
+        assert re.search(r'id="hl-hours"><strong>1,50</strong>', await r.text())
     # the live results (the JSON API) refuse it the same way; JSON numbers are numbers
     api = await client.post("/api/calculator?lang=nl", data={**ROW, "handovers[0].volume.likely": "1.000"})
     assert api.status == 422
@@ -532,7 +530,7 @@ async def test_english_thousands_comma_says_to_write_the_number_plainly(client):
     assert "use a dot" not in message
     data = {**ROW, "handovers[0].minutes.likely": "1.5", FIELD: token}
     page = await (await client.post("/", data=data)).text()
-    assert re.search(r'id="hl-hours"><strong>1\.5</strong>', page)
+    assert re.search(r'id="hl-hours"><strong>1\.50</strong>', page)
 
 
 async def test_shared_and_saved_scenarios_keep_their_dot_decimals_in_dutch(owner, store):
@@ -554,18 +552,82 @@ async def test_shared_and_saved_scenarios_keep_their_dot_decimals_in_dutch(owner
     assert (await owner.get("/calculator.csv", params={"share": share, "lang": "nl"})).status == 200
 
 
-async def test_show_the_math_says_it_uses_the_likely_values_not_the_p50(client):
+FOUR_FIELDS = {
+    "handovers[0].source": "Web shop",
+    "handovers[0].target": "Accounting",
+    "handovers[0].volume.likely": "40",
+    "handovers[0].minutes.likely": "4",
+}
+
+
+def cell(page, element_id):
+    m = re.search(rf'id="{element_id}"[^>]*>(.*?)</(?:dd|li)>', page, re.S)
+    assert m, element_id
+    return re.sub(r"<[^>]+>", "", m.group(1))
+
+
+async def test_first_try_with_the_four_fields_gives_a_result(client):
+    # The README's path: from, to, how many a week, minutes each; nothing else.
     token = await token_of(client)
-    for lang, text in (
-        ("en", "The math uses the likely values; the table shows the middle (P50) of the simulated"),
-        ("nl", "De berekening gebruikt de waarschijnlijke waarden; de tabel toont het midden (P50)"),
-        ("da", "Udregningen bruger de sandsynlige værdier; tabellen viser midten (P50)"),
-    ):
-        page = await (await client.post(f"/?lang={lang}", data={**ROW, FIELD: token})).text()
-        math = re.search(r'<details class="math">(.*?)</details>', page, re.S)
-        assert math and text in math.group(1), lang
-    html = (await (await client.post("/api/calculator?html=1&lang=en", data=ROW)).json())["html"]
-    assert "The math uses the likely values" in html  # the live results say it too
+    r = await client.post("/?lang=en", data={**FOUR_FIELDS, FIELD: token})
+    page = await r.text()
+    assert r.status == 200, re.findall(r'class="field-error"[^>]*>([^<]+)<', page)
+    # 40 x 4 / 60 = 2.67 h of typing; fields per record defaulted for a web shop (12) and shown
+    assert "Typing: 2.67 h a week" in cell(page, "hl-typing")
+    assert '<tr data-code="fields"><td>Fields per record <span class="badge badge-default">' in page
+    api = await (await client.post("/api/calculator", json={"handovers": [
+        {"source": "Web shop", "target": "Accounting", "volume": {"likely": 40},
+         "minutes": {"likely": 4}}]})).json()  # fmt: skip
+    assert api["handovers"][0]["fields"] == 12
+    assert api["handovers"][0]["label"] == "Web shop → Accounting"
+
+
+async def test_a_missing_field_is_named_in_plain_words_and_linked(client):
+    token = await token_of(client)
+    data = {**FOUR_FIELDS, "handovers[0].volume.likely": "", FIELD: token}
+    page = await (await client.post("/?lang=en", data=data)).text()
+    summary = re.search(r'<div id="error-summary" role="alert">(.*?)</div>', page, re.S).group(1)
+    assert '<a href="#f-handovers[0].volume.likely">Handover 1: how many a week?</a>' in summary
+    assert "please fill this in" in summary
+    assert "handovers[0]" not in re.sub(r'href="[^"]*"', "", summary)  # no field paths shown
+    nl = await (await client.post("/?lang=nl", data=data)).text()
+    assert "Overdracht 1: hoeveel per week?" in nl and "vul dit in" in nl
+
+
+async def test_no_error_bar_without_errors(client):
+    page = await (await client.get("/")).text()
+    assert '<div id="error-summary" role="alert"></div>' in page
+
+
+async def test_first_visit_has_an_example_row_that_computes(client):
+    page = await (await client.get("/?lang=en")).text()
+    assert re.search(r'id="f-handovers\[0\]\.volume\.likely"[^>]*value="40"', page)
+    form = dict(re.findall(r'<input id="f-([^"]+)" name="[^"]+" value="([^"]*)"', page))
+    token = await token_of(client)
+    r = await client.post("/?lang=en", data={**{k: v for k, v in form.items() if v}, FIELD: token})
+    assert r.status == 200
+    assert "Typing: 2.67 h a week" in cell(await r.text(), "hl-typing")
+
+
+async def test_headline_equals_show_the_math(client):
+    token = await token_of(client)
+    data = {**FOUR_FIELDS, FIELD: token,
+            "handovers[1].source": "Contact form", "handovers[1].target": "CRM",
+            "handovers[1].volume.likely": "15", "handovers[1].volume.low": "5",
+            "handovers[1].volume.high": "30", "handovers[1].minutes.likely": "2.5"}  # fmt: skip
+    for lang in ("en", "nl", "da"):
+        page = await (await client.post(f"/?lang={lang}", data=data)).text()
+        sep = "." if lang == "en" else ","
+        rows = re.findall(r'<tr data-code="hours">.*?= ([\d.,]+) ', page, re.S)
+        assert len(rows) == 2, lang
+        total = sum(D(x.replace(",", "X").replace(".", "").replace("X", ".")) if sep == ","
+                    else D(x.replace(",", "")) for x in rows)  # fmt: skip
+        shown = cell(page, "hl-hours").split()[0]
+        assert D(shown.replace(",", ".") if sep == "," else shown) == total, lang
+        assert "probably between" in cell(page, "hl-hours") if lang == "en" else True
+        # the money the table shows is the math's cost, rounded to whole units
+        costs = re.findall(r'<tr data-code="cost">.*?= (.*?)</td>', page, re.S)
+        assert len(costs) == 2
 
 
 def test_read_decimal_input_refuses_dot_thousands_in_dutch_and_danish_only():

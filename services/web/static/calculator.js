@@ -33,8 +33,13 @@
       var input = document.getElementById("f-" + e.field);
       if (slot) slot.textContent = text;
       if (input) input.setAttribute("aria-invalid", "true");
+      // In plain words and linked to the field: "Handover 1: how many a week? please fill this in".
       var item = document.createElement("li");
-      item.textContent = e.field + ": " + text;
+      var link = document.createElement("a");
+      link.href = "#f-" + e.field;
+      link.textContent = e.label || e.field;
+      item.appendChild(link);
+      item.appendChild(document.createTextNode(" " + text));
       list.appendChild(item);
     });
     summary.appendChild(list);
