@@ -415,9 +415,10 @@ def samples_for(rows: int, samples: int = defaults.DEFAULT_SAMPLES) -> int:
 
     The work is bounded per request (defaults.SAMPLE_BUDGET sample-rows): up to
     SAMPLE_BUDGET // DEFAULT_SAMPLES handovers get every sample, a larger scenario fewer per
-    handover (never below MIN_SAMPLES), so a 200-row request costs what a 40-row one does.
+    handover (never below MIN_SAMPLES), so a 200-row request costs what a 20-row one does.
     """
-    return max(min(samples, defaults.SAMPLE_BUDGET // max(rows, 1)), min(samples, defaults.MIN_SAMPLES))
+    budget = defaults.SAMPLE_BUDGET // max(rows, 1)
+    return max(min(samples, budget), min(samples, defaults.MIN_SAMPLES))
 
 
 def _row_seed(seed: int, h: Handover) -> int:
@@ -436,9 +437,11 @@ def _triangular(u: np.ndarray, estimates: Sequence[Estimate]) -> np.ndarray:
     if not span.any():
         return a  # no spread anywhere: broadcasts as the constant it is
     fc = np.divide(c - a, span, out=np.zeros_like(span), where=span > 0)
-    left = a + np.sqrt(u * span * (c - a))
-    right = b - np.sqrt((1.0 - u) * span * (b - c))
-    return np.where(u < fc, left, right)
+    left = u < fc
+    # One square root for both sides of the mode: a + sqrt(u·span·(c−a)) below it,
+    # b − sqrt((1−u)·span·(b−c)) above it.
+    root = np.sqrt(np.where(left, u * (c - a), (1.0 - u) * (b - c)) * span)
+    return np.where(left, a + root, b - root)
 
 
 def _simulate(rows: Sequence[tuple[Handover, Estimate]], samples: int, seed: int) -> _Samples:
@@ -461,17 +464,20 @@ def _simulate(rows: Sequence[tuple[Handover, Estimate]], samples: int, seed: int
     return _Samples(hours, cost, np.broadcast_to(v * p, shape))
 
 
-def _ranges(values: np.ndarray, quantum: Decimal, factor: Decimal = ONE) -> list[Range]:
-    """Return one P10-P50-P90 Range per row of values (rows × samples)."""
+def _quantiles(values: np.ndarray) -> np.ndarray:
+    """Return P10, P50 and P90 (3 × rows) of values (rows × samples); zeros without samples."""
     if values.shape[1] == 0:
-        zero = D(0).quantize(quantum)
-        return [Range(zero, zero, zero) for _ in range(values.shape[0])]
+        return np.zeros((3, values.shape[0]))
     # Linear interpolation between order statistics; equal neighbours return the value exactly,
     # so a distribution without spread gives P10 = P50 = P90.
-    q = np.quantile(values, (0.1, 0.5, 0.9), axis=1)
+    return np.quantile(values, (0.1, 0.5, 0.9), axis=1)
+
+
+def _ranges(q: np.ndarray, quantum: Decimal, factor: Decimal = ONE) -> list[Range]:
+    """Return one P10-P50-P90 Range per column of quantiles q (3 × rows)."""
     return [
         Range(*((D(repr(float(x))) * factor).quantize(quantum) for x in q[:, i]))
-        for i in range(values.shape[0])
+        for i in range(q.shape[1])
     ]
 
 
@@ -507,10 +513,12 @@ def _sum_likely(items: Sequence[Likely], settings: Settings) -> Likely:
 
 def _blocks(s: _Samples, settings: Settings, likely: Sequence[Likely]) -> list[Block]:
     weeks = defaults.CALENDAR_WEEKS_PER_YEAR
-    hours = _ranges(s.hours, HOURS_Q)
-    cost = _ranges(s.cost, MONEY_Q)
-    share = _ranges(s.hours, SHARE_Q, weeks / settings.person_year_hours)
-    errors = _ranges(s.errors_per_week, COUNT_Q, weeks / defaults.MONTHS_PER_YEAR)
+    q_hours = _quantiles(s.hours)
+    hours = _ranges(q_hours, HOURS_Q)
+    cost = _ranges(_quantiles(s.cost), MONEY_Q)
+    # The share of a person-year is hours times a constant: the same order statistics.
+    share = _ranges(q_hours, SHARE_Q, weeks / settings.person_year_hours)
+    errors = _ranges(_quantiles(s.errors_per_week), COUNT_Q, weeks / defaults.MONTHS_PER_YEAR)
     return [Block(*parts) for parts in zip(hours, cost, share, errors, likely, strict=True)]
 
 

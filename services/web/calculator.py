@@ -24,8 +24,10 @@ The pure model lives in `calculator`; this module only gathers inputs, calls it 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
@@ -518,8 +520,60 @@ class Outcome:
     connections: list[Connected]  # every flow action a typed row may link to
 
 
+class CalculatorBusy(Exception):
+    """Raised when the calculator already has as many computations waiting as it queues."""
+
+
+class CalculatorGate:
+    """Runs the model on its own worker threads with a small queue in front of them.
+
+    `/` and `/api/calculator` are public and answer on the webhook port: without a bound, a
+    burst of big scenarios would hold the process's threads and CPU while webhooks wait. The
+    model's heavy lifting is numpy (which releases the GIL); at most `workers` computations run
+    at once, at most `queue` more wait, and any beyond that are answered 503 at once.
+    """
+
+    def __init__(self, workers: int = 1, queue: int = 4) -> None:
+        self.workers = workers
+        self.capacity = workers + queue
+        self.waiting = 0  # running or queued
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+
+    async def run(self, fn: Callable[..., ScenarioResult], *args: Any, **kwargs: Any) -> ScenarioResult:
+        """Run fn on the calculator's threads; CalculatorBusy if the queue is full."""
+        if self.waiting >= self.capacity:
+            raise CalculatorBusy
+        if self._executor is None:
+            self._executor = concurrent.futures.ThreadPoolExecutor(
+                self.workers, thread_name_prefix="calculator"
+            )
+        self.waiting += 1
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+        finally:
+            self.waiting -= 1
+
+    def close(self) -> None:
+        """Stop the worker threads (after the computations in hand)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+
+CALCULATOR_GATE = web.AppKey("calculator_gate", CalculatorGate)
+BUSY_RETRY_AFTER_S = 2
+
+
+def busy(lang: str) -> web.Response:
+    """Answer a computation the gate refused: 503 with Retry-After, in the page's language."""
+    response = problem(503, "Calculator busy", [FieldError("(calculator)", i18n.translate(lang, "busy"))], lang)
+    response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_S)
+    return response
+
+
 async def run_model(app: web.Application, built: Built) -> Outcome:
-    """Fetch measured volumes, compute (in a thread: 10,000 samples per handover) and savings."""
+    """Fetch measured volumes, compute (on the calculator's gate, see CalculatorGate), savings."""
     volumes: dict[HandoverKey, ActionVolume] = {}
     if built.connected:
         found = await app[CALCULATOR_STORE].action_volumes(WINDOW_WEEKS)
@@ -542,7 +596,7 @@ async def run_model(app: web.Application, built: Built) -> Outcome:
         else Observation()
         for key in built.connected
     }
-    result = await asyncio.to_thread(
+    result = await app[CALCULATOR_GATE].run(
         compute, built.scenario, observations, window_weeks=WINDOW_WEEKS
     )
     handovers = {h.key: h for h in built.scenario.handovers}
@@ -1041,9 +1095,14 @@ async def _page(
     chart_svgs: dict[str, Markup] = {}
     currency = "DKK" if lang == "da" else "EUR"
     if built is not None:
-        outcome = await run_model(request.app, built)
-        view = view_model(outcome, lang, owner=owner)
-        currency = view["currency"]
+        try:
+            outcome = await run_model(request.app, built)
+        except CalculatorBusy:
+            # The typed form comes back as it was, with the reason and a way to try again.
+            status, notice = 503, i18n.translate(lang, "busy")
+        else:
+            view = view_model(outcome, lang, owner=owner)
+            currency = view["currency"]
     p = Present(lang, currency)
     if outcome is not None and view is not None:
         chart_svgs = charts(view, outcome, p)
@@ -1095,6 +1154,8 @@ async def _page(
         )
     )
     response = web.Response(text=page, content_type="text/html", status=status)
+    if status == 503:
+        response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_S)
     set_csrf_cookie(request, response)
     i18n.remember_lang(request, response, lang)
     return response
@@ -1247,7 +1308,10 @@ async def calculate_api(request: web.Request) -> web.Response:
         built, errors = build_scenario(inputs, visible_connections(request), lang)
     if built is None:
         return problem(422, "Invalid input", errors, lang)
-    outcome = await run_model(request.app, built)
+    try:
+        outcome = await run_model(request.app, built)
+    except CalculatorBusy:
+        return busy(lang)
     view = view_model(outcome, lang, owner=owner)
     if request.query.get("html") == "1":
         view["html"] = await _results_html(request, outcome, view, lang, owner=owner)
@@ -1285,7 +1349,10 @@ async def export_csv(request: web.Request) -> web.Response:
         built, errors = build_scenario(inputs, visible_connections(request), lang)
     if built is None:
         return problem(422, "Invalid input", errors, lang)
-    outcome = await run_model(request.app, built)
+    try:
+        outcome = await run_model(request.app, built)
+    except CalculatorBusy:
+        return busy(lang)
     return web.Response(
         # One header row, stable column ids (a second, translated one would read as data in
         # spreadsheets and pandas); status, badge and tie cells stay codes.
@@ -1301,6 +1368,13 @@ def setup_calculator(app: web.Application) -> None:
     setup_csrf(app)
     if CALCULATOR_STORE not in app:
         app[CALCULATOR_STORE] = MemoryCalculatorStore()
+    if CALCULATOR_GATE not in app:
+        app[CALCULATOR_GATE] = CalculatorGate()
+
+    async def close_gate(app: web.Application) -> None:
+        app[CALCULATOR_GATE].close()
+
+    app.on_cleanup.append(close_gate)
     app.router.add_get("/", render_calculator)
     app.router.add_post("/", submit_calculator)
     app.router.add_route("GET", "/api/calculator", calculate_api)

@@ -213,6 +213,7 @@ EN: dict[str, str] = {
     "example.target": "Accounting",
     "example.record_type": "orders",
     "fields_default_shown": "{n} fields per record (default for this record type)",
+    "busy": "The calculator is busy with other requests: try again in a few seconds.",
 }
 
 NL: dict[str, str] = {
@@ -420,6 +421,10 @@ NL: dict[str, str] = {
     "example.target": "Boekhouding",
     "example.record_type": "bestellingen",
     "fields_default_shown": "{n} velden per record (standaard voor dit soort record)",
+    "busy": (
+        "De calculator is bezig met andere verzoeken: probeer het over een paar seconden "
+        "opnieuw."
+    ),
 }
 
 DA: dict[str, str] = {
@@ -619,6 +624,7 @@ DA: dict[str, str] = {
     "example.target": "Regnskab",
     "example.record_type": "ordrer",
     "fields_default_shown": "{n} felter pr. post (standard for denne slags post)",
+    "busy": "Beregneren er optaget af andre forespørgsler: prøv igen om et par sekunder.",
 }
 
 CATALOGS = {"en": EN, "nl": NL, "da": DA}
