@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.common.appkeys import METRICS, SETTINGS
 from services.gateway.app import SOURCES
+from services.web import i18n
 from services.web.calculator import setup_calculator
 
 ReadyCheck = Callable[[], Awaitable[str | None]]  # None when ready, else why not
@@ -20,11 +21,13 @@ TEMPLATES = web.AppKey("templates", jinja2.Environment)
 
 def templates() -> jinja2.Environment:
     """The page templates (autoescaped: nothing a user typed is rendered raw)."""
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("services.web", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
+    env.globals["tr"] = i18n.translate  # the navigation's words, in any page's language
+    return env
 
 
 async def healthz(request: web.Request) -> web.Response:

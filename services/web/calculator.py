@@ -27,6 +27,7 @@ import asyncio
 import concurrent.futures
 import functools
 import re
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -68,6 +69,7 @@ from services.common.appkeys import SETTINGS
 from services.common.config import Settings as AppSettings
 from services.web import i18n, svg
 from services.web.auth import is_admin
+from services.web.csrf import FIELD as CSRF_FIELD
 from services.web.csrf import csrf_protect, csrf_token, set_csrf_cookie, setup_csrf
 
 D = Decimal
@@ -998,6 +1000,12 @@ def charts(view: dict[str, Any], outcome: Outcome, p: Present) -> dict[str, Mark
     }
 
 
+def login_href(share: str, lang: str) -> str:
+    """Return the login link that comes back to this scenario (what was typed survives login)."""
+    back = f"/?share={share}&lang={lang}" if share else f"/?lang={lang}"
+    return "/login?next=" + urllib.parse.quote(back, safe="")
+
+
 def example_row(lang: str) -> dict[str, str]:
     """Return the pre-filled example row of a first visit: 40 orders a week, 4 minutes each."""
     t = i18n.translate
@@ -1151,6 +1159,11 @@ async def _page(
             owner=owner,
             connected=connected,
             window_weeks=WINDOW_WEEKS,
+            # the site navigation (_nav.html)
+            active="calculator",
+            logged_in=owner,
+            field=CSRF_FIELD,
+            login_href=login_href(view["share"] if view else "", lang),
         )
     )
     response = web.Response(text=page, content_type="text/html", status=status)

@@ -214,6 +214,14 @@ EN: dict[str, str] = {
     "example.record_type": "orders",
     "fields_default_shown": "{n} fields per record (default for this record type)",
     "busy": "The calculator is busy with other requests: try again in a few seconds.",
+    "nav.label": "Handover",
+    "nav.calculator": "Calculator",
+    "nav.status": "Status",
+    "nav.handoffs": "Handoffs",
+    "nav.audit": "Audit trail",
+    "nav.dead_letters": "Dead letters",
+    "nav.log_out": "Log out",
+    "nav.log_in": "Log in",
 }
 
 NL: dict[str, str] = {
@@ -425,6 +433,14 @@ NL: dict[str, str] = {
         "De calculator is bezig met andere verzoeken: probeer het over een paar seconden "
         "opnieuw."
     ),
+    "nav.label": "Handover",
+    "nav.calculator": "Calculator",
+    "nav.status": "Status",
+    "nav.handoffs": "Overdrachten",
+    "nav.audit": "Logboek",
+    "nav.dead_letters": "Mislukte leveringen",
+    "nav.log_out": "Uitloggen",
+    "nav.log_in": "Inloggen",
 }
 
 DA: dict[str, str] = {
@@ -625,6 +641,14 @@ DA: dict[str, str] = {
     "example.record_type": "ordrer",
     "fields_default_shown": "{n} felter pr. post (standard for denne slags post)",
     "busy": "Beregneren er optaget af andre forespørgsler: prøv igen om et par sekunder.",
+    "nav.label": "Handover",
+    "nav.calculator": "Beregner",
+    "nav.status": "Status",
+    "nav.handoffs": "Overleveringer",
+    "nav.audit": "Log",
+    "nav.dead_letters": "Fejlede leveringer",
+    "nav.log_out": "Log ud",
+    "nav.log_in": "Log ind",
 }
 
 CATALOGS = {"en": EN, "nl": NL, "da": DA}

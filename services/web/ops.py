@@ -250,7 +250,11 @@ async def render_audit(request: web.Request) -> web.Response:
     q = request.query.get("q", "").strip()[:200]
     results = []
     if q:
-        for ev in await ledger.search(q):
+        # An event id (the thank-you page's link, a dead letter's) finds that event itself.
+        exact = await ledger.event(q)
+        found = [exact] if exact is not None else []
+        found += [ev for ev in await ledger.search(q) if exact is None or ev.id != exact.id]
+        for ev in found:
             results.append({"event": ev, "actions": await trail(ledger, ev)})
     return _render(request, "audit.html", q=q, results=results)
 

@@ -161,3 +161,32 @@ async def test_a_source_quiet_beyond_its_rhythm_is_flagged(hub: Hub, admin: aioh
     silence = registry.get_sample_value("handover_source_silence_seconds", {"source": "ops_site"})
     limit = registry.get_sample_value("handover_source_silence_limit_seconds", {"source": "ops_site"})
     assert silence is not None and limit == 3600 and silence > 5 * 3600 - 60
+
+
+async def test_try_thank_you_page_links_back_and_to_the_audit_of_that_post(
+    hub: Hub, admin: aiohttp.ClientSession
+) -> None:
+    email = f"thanks-{uuid.uuid4().hex[:8]}@example.com"
+    form = {"email": email, "name": "Thea Thanks", "company": "Ops Test BV"}
+    async with hub.http.post(hub.url + "/hooks/ops_site", data=form, headers={"Accept": "text/html"},
+                             allow_redirects=False) as r:  # fmt: skip
+        assert r.status == 303
+        thanks = r.headers["Location"]
+    event_id = thanks.partition("?event=")[2]
+    assert thanks.startswith("/hooks/ops_site/thanks?event=") and event_id
+    async with hub.http.get(hub.url + thanks) as r:
+        page = await r.text()
+    assert '<a href="/try">Back to the form</a>' in page
+    audit = f'/audit?q={event_id}'
+    assert f'<a href="{audit}">See what Handover did with it</a>' in page
+    ledger = hub.runtime.ledger
+    assert ledger is not None
+
+    async def recorded() -> bool:
+        return await ledger.event(event_id) is not None
+
+    await wait_for(recorded)
+    async with admin.get(hub.url + audit) as r:
+        assert f'data-event="{event_id}"' in await r.text()
+    async with hub.http.get(hub.url + "/hooks/ops_site/thanks?event=<script>") as r:
+        assert "<script>" not in await r.text() and "audit" not in await r.text()

@@ -92,7 +92,7 @@ async def test_live_calculator_in_the_browser(base_url, page, tmp_path: Path):
     await page.goto(base_url + "/")
     hours = page.locator("#hl-hours strong")
     # Not logged in: typed handovers only, and the way for the owner to see the measured ones.
-    await expect(page.locator('#measured-login a[href="/login?next=/"]')).to_have_text(
+    await expect(page.locator('#measured-login a[href="/login?next=%2F%3Flang%3Den"]')).to_have_text(
         "The owner can log in to see what Handover measured and saved."
     )
 

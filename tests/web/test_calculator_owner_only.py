@@ -86,7 +86,7 @@ async def test_anonymous_page_shows_no_flows_or_measured_figures(anon, boss, lan
     page = await (await anon.get("/", params={"lang": lang})).text()
     assert leaked(page) == []
     assert 'id="h-saved"' not in page and 'class="connected"' not in page
-    assert f'<a href="/login?next=/">{sentence}</a>' in page
+    assert f'<a class="keep-login" href="/login?next=%2F%3Flang%3D{lang}">{sentence}</a>' in page
     assert "Add a handover to see what it costs." in page or lang != "en"  # an empty form
     # the owner sees the connection, its measured week and what it saved
     mine = await (await boss.get("/", params={"lang": lang})).text()

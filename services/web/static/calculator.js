@@ -67,6 +67,11 @@
         if (r.ok) {
           clearErrors();
           results.innerHTML = r.body.html; // server-rendered with autoescaping
+          // Logging in comes back to what is typed: the login link carries the share link.
+          Array.prototype.forEach.call(document.querySelectorAll("a.keep-login"), function (a) {
+            var back = "/?lang=" + lang + (r.body.share ? "&share=" + encodeURIComponent(r.body.share) : "");
+            a.href = "/login?next=" + encodeURIComponent(back);
+          });
           // Switching language reloads the page: carry what is typed along in the share link.
           Array.prototype.forEach.call(document.querySelectorAll("nav.top a[hreflang]"), function (a) {
             var code = a.getAttribute("hreflang");
