@@ -620,7 +620,9 @@ def compute(
     )
 
     def group(connected: bool | None) -> Block:
-        chosen = [i for r, i in rows if connected is None or r.connected == connected]
+        # Connected but not measured yet is Handover's work all the same: counting it as still
+        # done by hand would contradict "already saved" next to it on day one.
+        chosen = [i for r, i in rows if connected is None or (r.status != "manual") == connected]
         return _group(sim, sorted(chosen), settings, likely)
 
     return ScenarioResult(

@@ -265,14 +265,38 @@ def _exact(value: float) -> Decimal:
     return d.quantize(D(1)) if d == d.to_integral_value() else d.normalize()
 
 
-def ready_connector(target: str) -> str | None:
-    """Return the connector kind Handover ships for a system name, or None."""
+# What Handover ships for a kind of system rather than a vendor's name ("CRM", "Accounting"):
+# the README's own examples, "Contact form → CRM" and "Web shop → Accounting", in three languages.
+SYSTEM_CONNECTORS = {
+    **dict.fromkeys(("crm", "klantenbestand", "kunderegister"), ("hubspot", "pipedrive")),
+    **dict.fromkeys(("accounting", "bookkeeping", "books", "invoicing", "boekhouding",
+                     "administratie", "facturatie", "regnskab", "bogholderi", "fakturering"),
+                    ("moneybird",)),
+    **dict.fromkeys(("email", "mail", "inbox", "confirmation"), ("smtp",)),
+    **dict.fromkeys(("webhook", "api", "chat", "slack"), ("http",)),
+    **dict.fromkeys(("spreadsheet", "csv", "outbox"), ("file",)),
+}  # fmt: skip
+
+
+def ready_connectors(target: str) -> list[str]:
+    """Return the connector kinds Handover ships for a system name ("CRM": hubspot, pipedrive)."""
     from services.sync.connectors import connector_kinds
 
     kinds = connector_kinds()
     name = re.sub(r"[^a-z0-9-]", "", target.casefold())
     kind = CONNECTOR_ALIASES.get(name, name)
-    return kind if kind in kinds else None
+    if kind in kinds:
+        return [kind]
+    for word in re.findall(r"[^\W\d_]+", target.casefold()):
+        found = [k for k in SYSTEM_CONNECTORS.get(word, ()) if k in kinds]
+        if found:
+            return found
+    return []
+
+
+def ready_connector(target: str) -> str | None:
+    """Return the connector kinds Handover ships for a system name, joined, or None."""
+    return ", ".join(ready_connectors(target)) or None
 
 
 # --- inputs --------------------------------------------------------------------------------------
@@ -658,6 +682,10 @@ class Present:
         value = D(value)
         return self.num(value, 1 if value >= 1 or value == 0 else 2)
 
+    def action(self, action: str) -> str:
+        """Say what a flow action does in the page's language."""
+        return action_words(action, self.lang)
+
     def hours2(self, value: Decimal | str) -> str:
         """Format the hours figure shown (hundredths, as the model rounds it and the math adds)."""
         return self.num(value, 2)
@@ -854,10 +882,12 @@ def view_model(outcome: Outcome, lang: str, *, owner: bool = True) -> dict[str, 
         status = "manual" if c is None else ("connected" if r.connected else "waiting")
         volume = outcome.volumes.get(r.key)
         saved = outcome.savings.get(r.key)
+        # A typed row keeps the owner's own words; a connected one is named by its flow.
+        label = connected_label(c, lang) if c and r.key not in built.form_row else r.key.label()
         rows.append(
             {
                 "rank": r.rank,
-                "label": r.key.label(),
+                "label": label,
                 "source": r.key.source,
                 "target": r.key.target,
                 "record_type": r.key.record_type,
@@ -957,7 +987,7 @@ def _suggestions(c: Connected, built: Built) -> list[dict[str, Any]]:
         {"form_row": row, "label": h.key.label()}
         for row, h in built.unlinked
         if h.target.casefold() == c.target.casefold()
-        or (c.kind and ready_connector(h.target) == c.kind)
+        or (c.kind and c.kind in ready_connectors(h.target))
     ]
 
 
@@ -976,9 +1006,10 @@ def _warning_path(path: str, built: Built) -> str:
 
 def charts(view: dict[str, Any], outcome: Outcome, p: Present) -> dict[str, Markup]:
     """Return the two SVG charts for a computed scenario."""
+    labels = {row["rank"]: row["label"] for row in view["handovers"]}
     ranked = [
         svg.Bar(
-            r.key.label(),
+            labels.get(r.rank, r.key.label()),
             r.block.hours_per_week.p10,
             r.block.likely.hours,
             r.block.hours_per_week.p90,
@@ -998,6 +1029,25 @@ def charts(view: dict[str, Any], outcome: Outcome, p: Present) -> dict[str, Mark
         "ranked": svg.bar_chart("chart-ranked", p.t("chart.ranked"), ranked, fmt),
         "flow": svg.bar_chart("chart-flow", p.t("chart.flow"), flow, fmt),
     }
+
+
+def action_words(action: str, lang: str) -> str:
+    """Say what a flow action does in words ("upsert_contact": "save the contact")."""
+    key = f"action.{action}"
+    return i18n.translate(lang, key) if key in i18n.EN else action.replace("_", " ")
+
+
+def event_words(event_type: str, lang: str) -> str:
+    """Say when a flow runs in words ("order.created": "an order is placed")."""
+    key = f"event.{event_type}"
+    return i18n.translate(lang, key) if key in i18n.EN else event_type
+
+
+def connected_label(c: Connected, lang: str) -> str:
+    """Name a connected flow action as the owner reads it: its flow's name and what it does."""
+    return i18n.translate(
+        lang, "connected_label", flow=c.flow, action=action_words(c.action, lang), target=c.target
+    )
 
 
 def login_href(share: str, lang: str) -> str:

@@ -222,6 +222,20 @@ EN: dict[str, str] = {
     "nav.dead_letters": "Dead letters",
     "nav.log_out": "Log out",
     "nav.log_in": "Log in",
+    "action.upsert_contact": "save the contact",
+    "action.create_task": "add a follow-up task",
+    "action.upsert_person": "save the person",
+    "action.create_activity": "add an activity",
+    "action.create_sales_invoice": "make the sales invoice",
+    "action.send_email": "send the e-mail",
+    "action.send": "send it on",
+    "action.archive_order": "archive the order",
+    "action.save_contact": "save the contact",
+    "event.contact.submitted": "a contact form comes in",
+    "event.order.created": "an order is placed",
+    "event.customer.created": "a new customer signs up",
+    "event.payment.received": "a payment comes in",
+    "connected_label": "{flow}: {action} ({target})",
 }
 
 NL: dict[str, str] = {
@@ -441,6 +455,20 @@ NL: dict[str, str] = {
     "nav.dead_letters": "Mislukte leveringen",
     "nav.log_out": "Uitloggen",
     "nav.log_in": "Inloggen",
+    "action.upsert_contact": "contact opslaan",
+    "action.create_task": "vervolgtaak maken",
+    "action.upsert_person": "persoon opslaan",
+    "action.create_activity": "activiteit maken",
+    "action.create_sales_invoice": "verkoopfactuur maken",
+    "action.send_email": "e-mail versturen",
+    "action.send": "doorsturen",
+    "action.archive_order": "bestelling archiveren",
+    "action.save_contact": "contact opslaan",
+    "event.contact.submitted": "er komt een contactformulier binnen",
+    "event.order.created": "er wordt besteld",
+    "event.customer.created": "er meldt zich een nieuwe klant",
+    "event.payment.received": "er komt een betaling binnen",
+    "connected_label": "{flow}: {action} ({target})",
 }
 
 DA: dict[str, str] = {
@@ -649,6 +677,20 @@ DA: dict[str, str] = {
     "nav.dead_letters": "Fejlede leveringer",
     "nav.log_out": "Log ud",
     "nav.log_in": "Log ind",
+    "action.upsert_contact": "gem kontakten",
+    "action.create_task": "opret en opfølgningsopgave",
+    "action.upsert_person": "gem personen",
+    "action.create_activity": "opret en aktivitet",
+    "action.create_sales_invoice": "lav salgsfakturaen",
+    "action.send_email": "send e-mailen",
+    "action.send": "send den videre",
+    "action.archive_order": "arkivér ordren",
+    "action.save_contact": "gem kontakten",
+    "event.contact.submitted": "der kommer en kontaktformular",
+    "event.order.created": "der kommer en ordre",
+    "event.customer.created": "en ny kunde tilmelder sig",
+    "event.payment.received": "der kommer en betaling",
+    "connected_label": "{flow}: {action} ({target})",
 }
 
 CATALOGS = {"en": EN, "nl": NL, "da": DA}

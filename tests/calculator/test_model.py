@@ -430,3 +430,16 @@ def test_two_hundred_handovers_compute_in_a_bounded_cpu_time():
     assert result.samples == model_defaults.SAMPLE_BUDGET // 200
     hours = result.total.hours_per_week
     assert hours.p10 < hours.p50 < hours.p90
+
+
+def test_connected_but_not_yet_measured_is_not_counted_as_done_by_hand():
+    # Day one: the flow is connected, deliveries have started, no full week measured yet. The
+    # headline ("still done by hand") must not count it while "already saved" counts it.
+    manual = simple("save contact", minutes="1", target="CRM")  # 1 h by hand
+    day_one = simple("save invoice", minutes="2")  # connected, typed 60 a week stands in: 2 h
+    result = compute(Scenario((manual, day_one)), {day_one.key: Observation(dead_letters=0)})
+    by_key = {r.key: r for r in result.handovers}
+    assert by_key[day_one.key].status == "connected_estimate"
+    assert result.headline.likely.hours == D("1.00")
+    assert result.automated.likely.hours == D("2.00")
+    assert result.total.likely.hours == D("3.00")

@@ -268,6 +268,10 @@ def test_ready_connector_only_names_kinds_that_exist():
         assert found is None or found in kinds
     assert ready_connector("SMTP") == "smtp" and "smtp" in kinds
     assert ready_connector("Some ERP") is None
+    # what Handover ships, named the way the README and an owner do
+    assert ready_connector("CRM") == "hubspot, pipedrive"
+    assert ready_connector("Accounting") == ready_connector("Boekhouding") == "moneybird"
+    assert ready_connector("E-mail") == "smtp"
 
 
 CRM_LINK = f"{CRM_FLOW}/upsert_contact"
@@ -309,7 +313,9 @@ async def test_a_linked_row_is_one_handover_typed_until_measured_then_measured()
         )  # fmt: skip
         assert (row["volume"]["likely"], row["volume"]["badge"]) == ("1000", "typed")
         assert row["likely_hours_per_week"] == "50.00"
-        assert hours(linked["headline"]) == hours(linked["total"]) == D("52.000")
+        assert hours(linked["total"]) == D("52.000")
+        # Handover carries it already: not "still done by hand" (only Accounting's 2 h are).
+        assert hours(linked["headline"]) == D("2.000")
         assert row["link_suggestions"] == []
 
         # The ledger has 20, 30, 40: the measured median 30 replaces the 1000 typed in.
