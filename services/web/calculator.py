@@ -682,6 +682,10 @@ class Present:
         value = D(value)
         return self.num(value, 1 if value >= 1 or value == 0 else 2)
 
+    def weeks(self, n: int) -> str:
+        """Say "1 week" or "8 weeks" in the page's language."""
+        return i18n.plural(self.lang, "n.weeks", n)
+
     def action(self, action: str) -> str:
         """Say what a flow action does in the page's language."""
         return action_words(action, self.lang)
@@ -732,10 +736,10 @@ class Present:
         handovers cost more time than Handover saved, and by how much.
         """
         values = {
-            "delivered": self.num(s["delivered"]),
+            "deliveries": i18n.plural(self.lang, "n.deliveries", s["delivered"], self.num(s["delivered"])),
+            "dead_letters": i18n.plural(self.lang, "n.dead", s["dead_letters"], self.num(s["dead_letters"])),
             "gross_hours": self.hours(s["gross_hours"]),
             "gross_money": self.money(s["gross_eur"]),
-            "dead": self.num(s["dead_letters"]),
             "dead_hours": self.hours(s["dead_letter_hours"]),
             "dead_money": self.money(s["dead_letter_eur"]),
         }

@@ -66,21 +66,19 @@ EN: dict[str, str] = {
     "status.manual": "done by hand",
     "connector.ready": "Handover has a ready-made connector: {kind}",
     "connector.none": "No ready-made connector yet",
-    "measured_over": "median of the last {weeks} week(s)",
+    "measured_over": "median of the last {weeks}",
     "show_math": "Show the math",
     "saved": "Already saved",
     "saved_text": (
-        "{delivered} deliveries: {gross_hours} h ({gross_money}) gross, {net_hours} h "
-        "({net_money}) after {dead_hours} h ({dead_money}) fixing {dead} open dead letter(s)."
+        "{deliveries}: {gross_hours} h ({gross_money}) gross, {net_hours} h ({net_money}) "
+        "after {dead_hours} h ({dead_money}) fixing {dead_letters}."
     ),
-    "saved_text_clean": (
-        "{delivered} deliveries: {gross_hours} h ({gross_money}); no open dead letters."
-    ),
+    "saved_text_clean": "{deliveries}: {gross_hours} h ({gross_money}); no open dead letters.",
     "saved_costs_more": (
-        "Failed handovers cost more time than Handover saved so far: {delivered} deliveries saved "
-        "{gross_hours} h ({gross_money}), but fixing {dead} open dead letter(s) costs "
-        "{dead_hours} h ({dead_money}), {short_hours} h ({short_money}) more. Fix the cause "
-        "under Dead letters, then replay them."
+        "Failed handovers cost more time than Handover saved so far: {deliveries} saved "
+        "{gross_hours} h ({gross_money}), but fixing {dead_letters} costs {dead_hours} h "
+        "({dead_money}), {short_hours} h ({short_money}) more. Fix the cause under Dead "
+        "letters, then replay them."
     ),
     "saved_none": "Nothing connected has been delivered yet.",
     "saved_note": "Only successful, de-duplicated deliveries count; test events never do.",
@@ -236,6 +234,12 @@ EN: dict[str, str] = {
     "event.customer.created": "a new customer signs up",
     "event.payment.received": "a payment comes in",
     "connected_label": "{flow}: {action} ({target})",
+    "n.deliveries.one": "{n} delivery",
+    "n.deliveries.other": "{n} deliveries",
+    "n.dead.one": "{n} open dead letter",
+    "n.dead.other": "{n} open dead letters",
+    "n.weeks.one": "{n} week",
+    "n.weeks.other": "{n} weeks",
 }
 
 NL: dict[str, str] = {
@@ -285,22 +289,21 @@ NL: dict[str, str] = {
     "status.manual": "met de hand",
     "connector.ready": "Handover heeft hier een kant-en-klare koppeling voor: {kind}",
     "connector.none": "Nog geen kant-en-klare koppeling",
-    "measured_over": "mediaan van de laatste {weeks} week/weken",
+    "measured_over": "mediaan van de laatste {weeks}",
     "show_math": "Laat de berekening zien",
     "saved": "Al bespaard",
     "saved_text": (
-        "{delivered} leveringen: {gross_hours} u ({gross_money}) bruto, {net_hours} u "
-        "({net_money}) na {dead_hours} u ({dead_money}) herstel van {dead} open mislukte "
-        "levering(en)."
+        "{deliveries}: {gross_hours} u ({gross_money}) bruto, {net_hours} u ({net_money}) na "
+        "{dead_hours} u ({dead_money}) herstel van {dead_letters}."
     ),
     "saved_text_clean": (
-        "{delivered} leveringen: {gross_hours} u ({gross_money}); geen open mislukte leveringen."
+        "{deliveries}: {gross_hours} u ({gross_money}); geen open mislukte leveringen."
     ),
     "saved_costs_more": (
-        "Mislukte overdrachten kosten tot nu toe meer tijd dan Handover bespaarde: {delivered} "
-        "leveringen bespaarden {gross_hours} u ({gross_money}), maar het herstel van {dead} open "
-        "mislukte levering(en) kost {dead_hours} u ({dead_money}), {short_hours} u "
-        "({short_money}) meer. Los de oorzaak op onder Dead letters en verstuur ze daarna opnieuw."
+        "Mislukte overdrachten kosten tot nu toe meer tijd dan Handover bespaarde: met "
+        "{deliveries} bespaarde het {gross_hours} u ({gross_money}), maar het herstel van "
+        "{dead_letters} kost {dead_hours} u ({dead_money}), {short_hours} u ({short_money}) "
+        "meer. Los de oorzaak op onder Mislukte leveringen en verstuur ze daarna opnieuw."
     ),
     "saved_none": "Er is nog niets gekoppelds afgeleverd.",
     "saved_note": "Alleen geslaagde, ontdubbelde leveringen tellen; testberichten nooit.",
@@ -469,6 +472,12 @@ NL: dict[str, str] = {
     "event.customer.created": "er meldt zich een nieuwe klant",
     "event.payment.received": "er komt een betaling binnen",
     "connected_label": "{flow}: {action} ({target})",
+    "n.deliveries.one": "{n} levering",
+    "n.deliveries.other": "{n} leveringen",
+    "n.dead.one": "{n} open mislukte levering",
+    "n.dead.other": "{n} open mislukte leveringen",
+    "n.weeks.one": "{n} week",
+    "n.weeks.other": "{n} weken",
 }
 
 DA: dict[str, str] = {
@@ -515,22 +524,21 @@ DA: dict[str, str] = {
     "status.manual": "i hånden",
     "connector.ready": "Handover har en færdig forbindelse: {kind}",
     "connector.none": "Ingen færdig forbindelse endnu",
-    "measured_over": "median af de sidste {weeks} uge(r)",
+    "measured_over": "median af de sidste {weeks}",
     "show_math": "Vis udregningen",
     "saved": "Allerede sparet",
     "saved_text": (
-        "{delivered} leveringer: {gross_hours} t ({gross_money}) brutto, {net_hours} t "
-        "({net_money}) efter {dead_hours} t ({dead_money}) med at rette {dead} åbne fejlede "
-        "levering(er)."
+        "{deliveries}: {gross_hours} t ({gross_money}) brutto, {net_hours} t ({net_money}) "
+        "efter {dead_hours} t ({dead_money}) med at rette {dead_letters}."
     ),
     "saved_text_clean": (
-        "{delivered} leveringer: {gross_hours} t ({gross_money}); ingen åbne fejlede leveringer."
+        "{deliveries}: {gross_hours} t ({gross_money}); ingen åbne fejlede leveringer."
     ),
     "saved_costs_more": (
-        "Fejlede overleveringer koster indtil nu mere tid, end Handover har sparet: {delivered} "
-        "leveringer sparede {gross_hours} t ({gross_money}), men at rette {dead} åbne fejlede "
-        "levering(er) koster {dead_hours} t ({dead_money}), {short_hours} t ({short_money}) "
-        "mere. Ret årsagen under Dead letters, og send dem så igen."
+        "Fejlede overleveringer koster indtil nu mere tid, end Handover har sparet: "
+        "{deliveries} sparede {gross_hours} t ({gross_money}), men at rette {dead_letters} "
+        "koster {dead_hours} t ({dead_money}), {short_hours} t ({short_money}) mere. Ret "
+        "årsagen under Fejlede leveringer, og send dem så igen."
     ),
     "saved_none": "Intet forbundet er leveret endnu.",
     "saved_note": "Kun vellykkede leveringer uden dubletter tæller; testbeskeder aldrig.",
@@ -691,6 +699,12 @@ DA: dict[str, str] = {
     "event.customer.created": "en ny kunde tilmelder sig",
     "event.payment.received": "der kommer en betaling",
     "connected_label": "{flow}: {action} ({target})",
+    "n.deliveries.one": "{n} levering",
+    "n.deliveries.other": "{n} leveringer",
+    "n.dead.one": "{n} åben fejlet levering",
+    "n.dead.other": "{n} åbne fejlede leveringer",
+    "n.weeks.one": "{n} uge",
+    "n.weeks.other": "{n} uger",
 }
 
 CATALOGS = {"en": EN, "nl": NL, "da": DA}
@@ -940,6 +954,12 @@ def localize_formula(lang: str, formula: str) -> str:
     point = SEPARATORS[lang][1]
     formula = re.sub(r"[a-z]{2,}", lambda m: words.get(m.group(0), m.group(0)), formula)
     return re.sub(r"(?<![\w.])(\d+)\.(\d+)", rf"\1{point}\2", formula)
+
+
+def plural(lang: str, key: str, n: int, shown: str | None = None) -> str:
+    """Return "{n} thing" or "{n} things" from key.one / key.other (en, nl, da: one is n == 1)."""
+    form = "one" if n == 1 else "other"
+    return translate(lang, f"{key}.{form}", n=shown if shown is not None else n)
 
 
 def translate(lang: str, key: str, **values: object) -> str:

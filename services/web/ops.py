@@ -98,17 +98,22 @@ def explain(row: DeliveryRow | None, target: str, paused: bool = False) -> str:
     return "Queued: waiting for its turn."
 
 
+def attempts(n: int | str) -> str:
+    """Say "1 attempt" or "3 attempts"."""
+    return f"{n} attempt" if str(n) == "1" else f"{n} attempts"
+
+
 def describe(row: DeliveryRow) -> str:
     """What an action did, for the audit trail."""
     if row.status == DELIVERED:
         got = f" → {row.external_id}" if row.external_id else ""
         return f"delivered{got} at {clock(row.delivered_at)}"
     if row.status == DEADLETTERED:
-        return f"dead-lettered after {row.attempts} attempts: {plain_error(row.last_error)}"
+        return f"dead-lettered after {attempts(row.attempts)}: {plain_error(row.last_error)}"
     if row.status == RETRYING:
-        return (f"retrying at {clock(row.next_attempt_at)} ({row.attempts} attempts so far): "
+        return (f"retrying at {clock(row.next_attempt_at)} ({attempts(row.attempts)} so far): "
                 f"{plain_error(row.last_error)}")
-    return f"{row.status} ({row.attempts} attempts)"
+    return f"{row.status} ({attempts(row.attempts)})"
 
 
 def _render(request: web.Request, name: str, **context: Any) -> web.Response:
@@ -118,6 +123,7 @@ def _render(request: web.Request, name: str, **context: Any) -> web.Response:
     env.filters.setdefault("clock", clock)
     env.filters.setdefault("ago", ago)
     env.filters.setdefault("duration", duration_text)
+    env.filters.setdefault("attempts", attempts)
     page = env.get_template(name).render(
         csrf=csrf_token(request), field=FIELD, active=name.removesuffix(".html"), logged_in=True, **context
     )

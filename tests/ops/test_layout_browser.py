@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from urllib.parse import quote
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -57,7 +57,7 @@ async def test_ops_pages_fit_the_window_and_link_to_each_other(hub: Hub, browser
     await page.fill('input[name="password"]', ADMIN_PASSWORD)
     await page.click('button[type="submit"]')
     await page.wait_for_url(hub.url + "/status")
-    for path in ("/status", f"/audit?q={quote(number)}", "/dead-letters", f"/dead-letters?target=ops_invoices",
+    for path in ("/status", f"/audit?q={quote(number)}", "/dead-letters", "/dead-letters?target=ops_invoices",
                  "/handoffs", "/"):  # fmt: skip
         await page.goto(hub.url + path)
         wide = await page.evaluate(

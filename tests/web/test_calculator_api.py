@@ -442,7 +442,7 @@ async def test_open_dead_letters_costing_more_than_was_saved_are_said_plainly():
         sentence = (
             f"Failed handovers cost more time than Handover saved so far: {delivered} deliveries "
             f"saved {p.hours(gross_h)} h ({p.money(gross_eur)}), but fixing {dead} open dead "
-            f"letter(s) costs {p.hours(fixing_h)} h ({p.money(fixing_eur)}), "
+            f"letter{'s' if dead != 1 else ''} costs {p.hours(fixing_h)} h ({p.money(fixing_eur)}), "
             f"{p.hours(fixing_h - gross_h)} h ({p.money(fixing_eur - gross_eur)}) more. Fix the "
             "cause under Dead letters, then replay them."
         )
@@ -463,7 +463,7 @@ async def test_open_dead_letters_costing_more_than_was_saved_are_said_plainly():
         assert (
             f"Already saved: {delivered} deliveries: {p.hours(gross_h)} h ({p.money(gross_eur)}) "
             f"gross, {p.hours(gross_h - mine_h)} h ({p.money(gross_eur - mine_eur)}) after "
-            f"{p.hours(mine_h)} h ({p.money(mine_eur)}) fixing {dead} open dead letter(s)."
+            f"{p.hours(mine_h)} h ({p.money(mine_eur)}) fixing {dead} open dead letter{'s' if dead != 1 else ''}."
         ) in html
         assert "Failed handovers" not in html
 
@@ -489,3 +489,18 @@ async def test_no_open_dead_letters_reads_plainly():
     assert (
         f"90 deliveries: {p.hours(total)} h ({p.money(total * EU_RATE)}); no open dead letters."
     ) in html
+
+
+def test_counts_are_said_with_the_right_plural_in_every_language():
+    one = {"delivered": 1, "dead_letters": 1, "gross_hours": "0.05", "gross_eur": "1.68",
+           "dead_letter_hours": "0.5", "dead_letter_eur": "16.75", "net_hours": "-0.45",
+           "net_eur": "-15.07", "costs_more": True}  # fmt: skip
+    assert "1 delivery saved" in Present("en", "EUR").saved(one)
+    assert "fixing 1 open dead letter costs" in Present("en", "EUR").saved(one)
+    assert "met 1 levering bespaarde het" in Present("nl", "EUR").saved(one)
+    assert "1 åben fejlet levering" in Present("da", "DKK").saved(one)
+    many = {**one, "delivered": 2, "dead_letters": 3}
+    assert "2 deliveries saved" in Present("en", "EUR").saved(many)
+    assert "3 open dead letters" in Present("en", "EUR").saved(many)
+    assert "(s)" not in Present("en", "EUR").saved(many) + Present("nl", "EUR").saved(one)
+    assert Present("en", "EUR").weeks(1) == "1 week" and Present("da", "DKK").weeks(8) == "8 uger"

@@ -330,7 +330,7 @@ async def test_measured_rows_show_the_window_and_savings():
     async with TestClient(TestServer(make_app(store))) as client:
         await login(client)  # measured figures are the owner's
         page = await (await client.get("/")).text()
-    assert "median of the last 3 week(s)" in page
+    assert "median of the last 3 weeks" in page
     # 4.5 h gross, EUR 150.75 -> "€151"; net 3 h, EUR 100.50 -> "€101" (half-up)
     assert "90 deliveries: 4.5 h (€151) gross, 3.0 h (€101)" in page
 
@@ -514,7 +514,7 @@ async def test_minutes_per_dead_letter_is_a_setting_on_the_form():
         await login(client)  # the owner: the setting is kept for the next visit
         token = await token_of(client)
         page = await (await client.get("/")).text()
-        assert "after 1.5 h (€50) fixing 3 open dead letter(s)" in page
+        assert "after 1.5 h (€50) fixing 3 open dead letters" in page
         assert 'id="f-settings.dead_letter_minutes" name="settings.dead_letter_minutes" value=""' in page
         bad = await client.post("/", data={**ROW, "settings.dead_letter_minutes": "-4", FIELD: token})
         assert bad.status == 422
@@ -522,7 +522,7 @@ async def test_minutes_per_dead_letter_is_a_setting_on_the_form():
         r = await client.post("/", data={**ROW, "settings.dead_letter_minutes": "4", FIELD: token})
         assert r.status == 200
         page = await r.text()
-        assert "after 0.20 h (€7) fixing 3 open dead letter(s)" in page
+        assert "after 0.20 h (€7) fixing 3 open dead letters" in page
         assert 'name="settings.dead_letter_minutes" value="4"' in page
         assert store.typed["settings.dead_letter_minutes"] == "4"  # kept for the next visit
         assert "after 0.20 h (€7)" in await (await client.get("/")).text()
