@@ -23,6 +23,7 @@ from services.gateway.app import publisher_ctx, setup_gateway
 from services.gateway.dedupe import BatchingDedupe, DedupeStore
 from services.ledger.calculator import LedgerCalculatorStore
 from services.ledger.store import SqlLedger, open_ledger
+from services.notify import setup_notify
 from services.sync.deadletters import restore_dead_letters
 from services.sync.recorder import Recorder
 from services.sync.runner import SyncService
@@ -138,6 +139,7 @@ class Runtime:
             setup_web(app)
             setup_api(app)
             setup_ops_pages(app)
+            setup_notify(app)  # the owner's messages, when [notify] target is set
         return app
 
     async def _sync_ready(self) -> str | None:

@@ -569,6 +569,26 @@ class SqlLedger:
             )
         return [DeliveryRow(*r) for r in rows]
 
+    async def deadlettered_since(self, since: float, limit: int = 200) -> list[DeliveryRow]:
+        """Dead-lettered deliveries whose last attempt was after `since`, oldest first (the
+        owner's notifications, services.notify)."""
+        rows = await self.db.fetch(
+            f"SELECT {DeliveryRow.COLUMNS} FROM deliveries WHERE status = $1 AND last_attempt_at > $2 "
+            "ORDER BY last_attempt_at, key LIMIT $3",
+            DEADLETTERED, since, limit,
+        )
+        return [DeliveryRow(*r) for r in rows]
+
+    async def delivered_between(self, start: float, end: float) -> dict[tuple[str, str, str], int]:
+        """Deliveries confirmed in [start, end) per (flow, action, target), test events left out
+        (the owner's weekly digest, services.notify)."""
+        rows = await self.db.fetch(
+            "SELECT flow, action, target, COUNT(*) FROM deliveries WHERE status = $1 AND NOT test "
+            "AND delivered_at >= $2 AND delivered_at < $3 GROUP BY flow, action, target",
+            DELIVERED, start, end,
+        )
+        return {(f, a, t): int(n) for f, a, t, n in rows}
+
 
 def _bools(row: Sequence[Any], index: int) -> list[Any]:
     out = list(row)

@@ -240,6 +240,53 @@ EN: dict[str, str] = {
     "n.dead.other": "{n} open dead letters",
     "n.weeks.one": "{n} week",
     "n.weeks.other": "{n} weeks",
+    "n.days.one": "{n} day",
+    "n.days.other": "{n} days",
+    "n.hours.one": "{n} hour",
+    "n.hours.other": "{n} hours",
+    "n.minutes.one": "{n} minute",
+    "n.minutes.other": "{n} minutes",
+    "n.seconds.one": "{n} second",
+    "n.seconds.other": "{n} seconds",
+    "n.attempts.one": "{n} attempt",
+    "n.attempts.other": "{n} attempts",
+    "notify.dead_letter.subject": "Handover could not deliver {what} to {target}",
+    "notify.dead_letter.text": (
+        "Handover gave up delivering {what} to {target} (flow “{flow}”) after {attempts}.\n"
+        "\n"
+        "What {target} answered: {error}\n"
+        "\n"
+        "Fix the cause (a wrong field, a revoked key), then replay it; nothing is sent twice:\n"
+        "{link}"
+    ),
+    "notify.paused.subject": "{target} is not answering: Handover paused it",
+    "notify.paused.text": (
+        "{target} has kept failing for {duration}, so Handover paused it and keeps trying by "
+        "itself. Nothing is lost: what waits is delivered as soon as {target} answers again.\n"
+        "\n"
+        "If it stays down, check the service or its key:\n"
+        "{link}"
+    ),
+    "notify.silent.subject": "Nothing from {source} for {duration}",
+    "notify.silent.text": (
+        "{source} usually sends something every {rhythm}, but nothing has come in for "
+        "{duration}. Check that its webhook is still switched on (some shops switch a webhook"
+        " off after a few failures).\n"
+        "\n"
+        "{link}"
+    ),
+    "notify.more.subject": "Handover: {n} more things need a look",
+    "notify.more.text": "So as not to flood your inbox, these {n} were held back:\n{link}",
+    "notify.digest.subject": "Handover this week: {deliveries}, about {hours} h saved",
+    "notify.digest.done": (
+        "Last week Handover did {deliveries} for you, about {hours} hours nobody had to type."
+    ),
+    "notify.digest.attention": "Needs your attention:",
+    "notify.digest.all_well": "Nothing needs your attention.",
+    "notify.digest.dead_letters": "{dead} in Dead letters: {link}",
+    "notify.digest.paused": "{target} is paused (it keeps failing)",
+    "notify.digest.silent": "nothing from {source} for {duration}",
+    "notify.digest.footer": "Everything at a glance: {link}",
 }
 
 NL: dict[str, str] = {
@@ -478,6 +525,57 @@ NL: dict[str, str] = {
     "n.dead.other": "{n} open mislukte leveringen",
     "n.weeks.one": "{n} week",
     "n.weeks.other": "{n} weken",
+    "n.days.one": "{n} dag",
+    "n.days.other": "{n} dagen",
+    "n.hours.one": "{n} uur",
+    "n.hours.other": "{n} uur",
+    "n.minutes.one": "{n} minuut",
+    "n.minutes.other": "{n} minuten",
+    "n.seconds.one": "{n} seconde",
+    "n.seconds.other": "{n} seconden",
+    "n.attempts.one": "{n} poging",
+    "n.attempts.other": "{n} pogingen",
+    "notify.dead_letter.subject": "Handover kon {what} niet afleveren bij {target}",
+    "notify.dead_letter.text": (
+        "Handover heeft het afleveren van {what} bij {target} (flow “{flow}”) opgegeven na "
+        "{attempts}.\n"
+        "\n"
+        "Wat {target} antwoordde: {error}\n"
+        "\n"
+        "Los de oorzaak op (een verkeerd veld, een ingetrokken sleutel) en verstuur het "
+        "daarna opnieuw; niets gaat twee keer:\n"
+        "{link}"
+    ),
+    "notify.paused.subject": "{target} antwoordt niet: Handover heeft het gepauzeerd",
+    "notify.paused.text": (
+        "{target} mislukt al {duration}, dus Handover heeft het gepauzeerd en probeert het "
+        "zelf opnieuw. Er gaat niets verloren: wat wacht, wordt afgeleverd zodra {target} "
+        "weer antwoordt.\n"
+        "\n"
+        "Blijft het stil, kijk dan de dienst of de sleutel na:\n"
+        "{link}"
+    ),
+    "notify.silent.subject": "Al {duration} niets van {source}",
+    "notify.silent.text": (
+        "{source} stuurt meestal elke {rhythm} iets, maar er is al {duration} niets "
+        "binnengekomen. Kijk of de webhook nog aan staat (sommige winkels zetten een webhook "
+        "uit na een paar mislukkingen).\n"
+        "\n"
+        "{link}"
+    ),
+    "notify.more.subject": "Handover: nog {n} dingen om na te kijken",
+    "notify.more.text": "Om uw inbox niet te overspoelen, zijn deze {n} samengevoegd:\n{link}",
+    "notify.digest.subject": "Handover deze week: {deliveries}, ongeveer {hours} u bespaard",
+    "notify.digest.done": (
+        "Vorige week deed Handover {deliveries} voor u, ongeveer {hours} uur die niemand "
+        "hoefde te typen."
+    ),
+    "notify.digest.attention": "Heeft uw aandacht nodig:",
+    "notify.digest.all_well": "Niets heeft uw aandacht nodig.",
+    "notify.digest.dead_letters": "{dead} bij Mislukte leveringen: {link}",
+    "notify.digest.paused": "{target} is gepauzeerd (het blijft mislukken)",
+    "notify.digest.silent": "al {duration} niets van {source}",
+    "notify.digest.footer": "Alles in één oogopslag: {link}",
 }
 
 DA: dict[str, str] = {
@@ -705,6 +803,55 @@ DA: dict[str, str] = {
     "n.dead.other": "{n} åbne fejlede leveringer",
     "n.weeks.one": "{n} uge",
     "n.weeks.other": "{n} uger",
+    "n.days.one": "{n} dag",
+    "n.days.other": "{n} dage",
+    "n.hours.one": "{n} time",
+    "n.hours.other": "{n} timer",
+    "n.minutes.one": "{n} minut",
+    "n.minutes.other": "{n} minutter",
+    "n.seconds.one": "{n} sekund",
+    "n.seconds.other": "{n} sekunder",
+    "n.attempts.one": "{n} forsøg",
+    "n.attempts.other": "{n} forsøg",
+    "notify.dead_letter.subject": "Handover kunne ikke levere {what} til {target}",
+    "notify.dead_letter.text": (
+        "Handover opgav at levere {what} til {target} (flowet “{flow}”) efter {attempts}.\n"
+        "\n"
+        "Hvad {target} svarede: {error}\n"
+        "\n"
+        "Ret årsagen (et forkert felt, en tilbagekaldt nøgle), og send det så igen; intet "
+        "sendes to gange:\n"
+        "{link}"
+    ),
+    "notify.paused.subject": "{target} svarer ikke: Handover har sat den på pause",
+    "notify.paused.text": (
+        "{target} har fejlet i {duration}, så Handover har sat den på pause og prøver selv "
+        "igen. Intet går tabt: det, der venter, leveres, så snart {target} svarer igen.\n"
+        "\n"
+        "Hvis den bliver ved med at være nede, så tjek tjenesten eller dens nøgle:\n"
+        "{link}"
+    ),
+    "notify.silent.subject": "Intet fra {source} i {duration}",
+    "notify.silent.text": (
+        "{source} sender normalt noget hver {rhythm}, men der er ikke kommet noget i "
+        "{duration}. Tjek, at dens webhook stadig er slået til (nogle butikker slår en "
+        "webhook fra efter et par fejl).\n"
+        "\n"
+        "{link}"
+    ),
+    "notify.more.subject": "Handover: {n} ting mere skal ses efter",
+    "notify.more.text": "For ikke at oversvømme din indbakke er disse {n} samlet her:\n{link}",
+    "notify.digest.subject": "Handover denne uge: {deliveries}, omkring {hours} t sparet",
+    "notify.digest.done": (
+        "Sidste uge klarede Handover {deliveries} for dig, omkring {hours} timer, som ingen "
+        "skulle taste."
+    ),
+    "notify.digest.attention": "Kræver din opmærksomhed:",
+    "notify.digest.all_well": "Intet kræver din opmærksomhed.",
+    "notify.digest.dead_letters": "{dead} under Fejlede leveringer: {link}",
+    "notify.digest.paused": "{target} er sat på pause (den bliver ved med at fejle)",
+    "notify.digest.silent": "intet fra {source} i {duration}",
+    "notify.digest.footer": "Overblik over det hele: {link}",
 }
 
 CATALOGS = {"en": EN, "nl": NL, "da": DA}
