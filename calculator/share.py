@@ -11,6 +11,7 @@ import re
 import zlib
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 from calculator.inputs import parse_scenario, scenario_to_form
 from calculator.model import Block, Scenario, ScenarioResult
@@ -104,6 +105,9 @@ def to_csv(
     result: ScenarioResult,
     labels: Sequence[str] | None = None,
     group_names: Sequence[str] = GROUP_NAMES,
+    *,
+    delimiter: str = ",",
+    decimal: str = ".",
 ) -> str:
     """Return CSV text: one header row, then one row per handover, worst first, then total,
     automated and remaining.
@@ -115,9 +119,14 @@ def to_csv(
     rank, volume, minutes and error chance cells are empty. `status` is a code: "automated"
     (connected, volume measured), "connected_estimate" (connected, less than a week measured:
     the typed volume, or 0, stands in) or "manual" (done by hand).
+
+    Where a spreadsheet's list separator is ";" and the decimal sign "," (Dutch and Danish
+    Excel), pass delimiter=";" and decimal=",": a number then reads as one there.
     """
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv.writer(out, delimiter=delimiter)
+    if decimal != ".":
+        writer = _Decimals(writer, decimal)
     if labels is None:
         writer.writerow(CSV_HEADER)
     else:
@@ -153,6 +162,23 @@ def to_csv(
              _num(block.errors_per_month.p50), ""]
         )  # fmt: skip
     return out.getvalue()
+
+
+class _Decimals:
+    """A csv writer that writes the numbers' decimal point as `decimal` (text cells unchanged)."""
+
+    _NUMBER = re.compile(r"-?\d+\.\d+")
+
+    def __init__(self, writer: Any, decimal: str) -> None:
+        self.writer = writer
+        self.decimal = decimal
+
+    def writerow(self, row: Sequence[object]) -> Any:
+        """Write one row."""
+        return self.writer.writerow(
+            [c.replace(".", self.decimal) if isinstance(c, str) and self._NUMBER.fullmatch(c) else c
+             for c in row]
+        )  # fmt: skip
 
 
 def _range_cells(b: Block) -> list[str]:

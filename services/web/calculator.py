@@ -407,6 +407,9 @@ class Built:
     form_row: dict[HandoverKey, int]
     links: dict[int, str]  # typed row (as numbered in `typed`) -> link id it chose
     unlinked: list[tuple[int, Handover]]  # typed rows not merged, with their form row
+    # False when the currency followed the page's language: a shared link then leaves it out,
+    # so the scenario opened in Danish shows kroner and in English euros.
+    currency_chosen: bool = True
 
 
 def _fold(key: HandoverKey) -> tuple[str, ...]:
@@ -427,6 +430,7 @@ def build_scenario(
         # A row with only a link chosen is still a row: the model reports what it lacks.
         if not any(_ROW.fullmatch(n) and n.startswith(f"handovers[{i}].") for n in fields):
             fields[f"handovers[{i}].source"] = ""
+    currency_chosen = "settings.currency" in fields
     if "settings.currency" not in fields and lang == "da":
         fields["settings.currency"] = "DKK"  # Danish readers see kroner unless they chose
     by_link = {c.link: c for c in connected}
@@ -499,7 +503,7 @@ def build_scenario(
         return None, _by_form_row(errors, inputs)
     scenario = Scenario(tuple(merged), settings)
     kept_links = {i: by_link[link].link for i, link in links.items()}
-    return Built(scenario, typed, chosen, form_row, kept_links, unlinked), []
+    return Built(scenario, typed, chosen, form_row, kept_links, unlinked, currency_chosen), []
 
 
 def _by_form_row(errors: list[FieldError], inputs: Inputs) -> list[FieldError]:
@@ -980,6 +984,8 @@ def share_token(built: Built) -> str:
     if built.typed is None:
         return ""
     form = scenario_to_form(built.typed)
+    if not built.currency_chosen:
+        form.pop("settings.currency", None)
     form.update({f"handovers[{i}].{LINK}": link for i, link in built.links.items()})
     return encode_fields(form)
 
@@ -1423,7 +1429,12 @@ async def export_csv(request: web.Request) -> web.Response:
     return web.Response(
         # One header row, stable column ids (a second, translated one would read as data in
         # spreadsheets and pandas); status, badge and tie cells stay codes.
-        text=to_csv(outcome.result, group_names=i18n.CSV_GROUPS[lang]),
+        # Dutch and Danish spreadsheets split on ";" and read "," as the decimal sign; the BOM
+        # tells Excel the file is UTF-8 (else "→" and "ø" come out garbled).
+        text=("\ufeff" if lang in ("nl", "da") else "") + to_csv(
+            outcome.result, group_names=i18n.CSV_GROUPS[lang],
+            delimiter=";" if lang in ("nl", "da") else ",", decimal="," if lang in ("nl", "da") else ".",
+        ),
         content_type="text/csv",
         charset="utf-8",
         headers={"Content-Disposition": 'attachment; filename="handover-calculator.csv"'},

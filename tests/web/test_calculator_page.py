@@ -483,13 +483,15 @@ async def test_csv_has_one_header_row_of_stable_ids_and_numbers_in_every_data_ro
     client = owner  # the connected rows are in the owner's CSV only
 
     share = (await (await client.post("/api/calculator", data=ROW)).json())["share"]
-    text = await (await client.get("/calculator.csv", params={"share": share, "lang": "nl"})).text()
-    header, *data = list(csv.reader(io.StringIO(text)))
+    r = await client.get("/calculator.csv", params={"share": share, "lang": "nl"})
+    text = (await r.read()).decode("utf-8-sig")
+    header, *data = list(csv.reader(io.StringIO(text), delimiter=";"))  # Dutch Excel's separator
     assert header[:3] == ["rank", "handover", "source"]  # the same ids in every language
     assert "Plaats" not in text  # no second, translated header row read as data
     assert [row[1] for row in data[-3:]] == ["totaal", "al geautomatiseerd", "resterend"]
     shop = next(row for row in data if row[2] == "Shop")
-    assert shop[header.index("hours_per_week_p50")] == "2.000"  # numbers stay dot-decimal
+    # a decimal comma, as Dutch Excel reads it ("2.000" would be two thousand there)
+    assert shop[header.index("hours_per_week_p50")] == "2,000"
     # every data row: its numbers read as numbers (the three closing rows leave per-record
     # cells empty, which spreadsheets and pandas read as missing, not text)
     per_record = {"rank", "volume_per_week", "minutes_per_record", "error_probability"}
@@ -500,7 +502,7 @@ async def test_csv_has_one_header_row_of_stable_ids_and_numbers_in_every_data_ro
             cell = row[header.index(name)]
             if cell == "" and name in per_record and row[0] == "":
                 continue
-            Decimal(cell)  # raises if not a number
+            Decimal(cell.replace(",", "."))  # raises if not a number
     assert sum(1 for row in data if row[0]) == 3  # the typed row and the two connected ones
 
 
@@ -683,3 +685,43 @@ def test_read_decimal_input_refuses_dot_thousands_in_dutch_and_danish_only():
             assert read_decimal_input(typed, lang)[1] is not None, (lang, typed)
     assert read_decimal_input("1.000", "en") == ("1.000", None)  # an English decimal
     assert read_decimal_input("1,000", "en") == ("1,000", None)  # the model refuses it, clearly
+
+
+async def test_a_shared_scenario_opened_in_danish_shows_kroner(client):
+    token = await token_of(client)
+    page = await (await client.post("/?lang=en", data={**ROW, FIELD: token})).text()
+    share = re.search(r'id="share-link" href="/\?share=([^&"]+)', page).group(1)
+    assert "€4,171" in page
+    danish = await (await client.get("/", params={"share": share, "lang": "da"})).text()
+    assert "31.117 kr." in danish  # EUR 4,171.20 x 7.46
+    # a currency the owner chose stays chosen
+    page = await (await client.post("/?lang=en", data={**ROW, "settings.currency": "EUR", FIELD: token})).text()
+    share = re.search(r'id="share-link" href="/\?share=([^&"]+)', page).group(1)
+    assert "€" in await (await client.get("/", params={"share": share, "lang": "da"})).text()
+
+
+async def test_dutch_and_danish_csv_split_on_semicolons_with_a_bom(client):
+    token = await token_of(client)
+    page = await (await client.post("/?lang=en", data={**ROW, FIELD: token})).text()
+    share = re.search(r'id="share-link" href="/\?share=([^&"]+)', page).group(1)
+    for lang in ("nl", "da"):
+        raw = await (await client.get("/calculator.csv", params={"share": share, "lang": lang})).read()
+        assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM: Excel reads the arrows right
+        rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
+        assert len(rows[0]) == len(rows[1]) > 10
+        assert "2,000" in rows[1]  # 60 x 2 / 60 hours, with a decimal comma
+    english = await (await client.get("/calculator.csv", params={"share": share, "lang": "en"})).read()
+    assert not english.startswith(b"\xef\xbb\xbf") and b",2.000," in english
+
+
+def test_every_message_has_a_dutch_and_a_danish_text():
+    from services.web.i18n import CATALOGS, EN
+
+    for lang in ("nl", "da"):
+        missing = sorted(set(EN) - set(CATALOGS[lang]))
+        assert missing == [], f"{lang} lacks {missing}"
+        extra = sorted(set(CATALOGS[lang]) - set(EN))
+        assert extra == [], f"{lang} has keys English does not: {extra}"
+        for key, text in EN.items():
+            # the same placeholders, so no value is lost (or a KeyError raised) in translation
+            assert set(re.findall(r"\{(\w+)\}", text)) == set(re.findall(r"\{(\w+)\}", CATALOGS[lang][key])), key
