@@ -382,6 +382,7 @@ def parse_settings(text: str, env: Mapping[str, str] | None = None, origin: str 
     if not isinstance(data, dict):
         raise ConfigError("", "expected a TOML table at the top")
     _env_overrides(data, env)
+    _no_placeholders(data, "")
     raw: _Raw = convert(data, _Raw, "")
     _check_sections(raw)
 
@@ -447,6 +448,27 @@ def parse_settings(text: str, env: Mapping[str, str] | None = None, origin: str 
     for spec in sources.values():
         kinds[spec.kind].check(spec)
     return settings
+
+
+# The README's examples leave `<tax_rate_id>`, `<your host>` for the owner to fill in: a config
+# that still has one would fail at the first delivery instead of at `handover check`.
+# A word with "_" or a space in it, so HTML in a template ("<p>", "<strong>") is not one.
+_PLACEHOLDER = re.compile(r"<[A-Za-z][\w.-]*[_ ][\w .-]*>")
+
+
+def _no_placeholders(value: object, path: str) -> None:
+    if isinstance(value, str):
+        found = _PLACEHOLDER.search(value)
+        if found:
+            raise ConfigError(
+                path, f"still holds the placeholder {found.group(0)} from the README: put your own value here"
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _no_placeholders(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _no_placeholders(item, f"{path}[{i}]")
 
 
 def _check_notify(notify: NotifyConfig, targets: Mapping[str, TargetSpec]) -> None:
