@@ -28,6 +28,7 @@ from services.ledger.store import DEADLETTERED, DELIVERED, RETRYING, DeliveryRow
 from services.sync.replay import DeadLetter, UnknownDeadLetter
 from services.web.api import REPLAYER
 from services.web.auth import setup_auth
+from services.web.calculator import action_words, event_words
 from services.web.csrf import FIELD, csrf_protect, csrf_token, set_csrf_cookie
 from services.web.silence import WOOCOMMERCE_DOC, Silence, assess_silence, duration_text
 
@@ -124,6 +125,10 @@ def _render(request: web.Request, name: str, **context: Any) -> web.Response:
     env.filters.setdefault("ago", ago)
     env.filters.setdefault("duration", duration_text)
     env.filters.setdefault("attempts", attempts)
+    # What a flow does and when, in words ("upsert_contact": "save the contact"); the code
+    # itself stays on the audit's event JSON, one click away.
+    env.filters.setdefault("action_words", lambda action: action_words(action, "en"))
+    env.filters.setdefault("event_words", lambda event_type: event_words(event_type, "en"))
     page = env.get_template(name).render(
         csrf=csrf_token(request), field=FIELD, active=name.removesuffix(".html"), logged_in=True, **context
     )

@@ -190,3 +190,14 @@ async def test_try_thank_you_page_links_back_and_to_the_audit_of_that_post(
         assert f'data-event="{event_id}"' in await r.text()
     async with hub.http.get(hub.url + "/hooks/ops_site/thanks?event=<script>") as r:
         assert "<script>" not in await r.text() and "audit" not in await r.text()
+
+
+async def test_ops_pages_say_flows_and_actions_in_words(hub: Hub, admin: aiohttp.ClientSession) -> None:
+    async with admin.get(hub.url + "/status") as r:
+        status = await r.text()
+    flows = re.search(r'<table id="flows".*?</table>', status, re.S).group(0)
+    assert "an order is placed" in flows and "a contact form comes in" in flows
+    assert "order.created" not in flows and "contact.submitted" not in flows
+    async with admin.get(hub.url + "/dead-letters") as r:
+        page = await r.text()
+    assert "idempotency" not in page
