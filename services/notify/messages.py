@@ -25,11 +25,7 @@ def t(lang: str, key: str, **values: object) -> str:
 
 def duration(lang: str, seconds: float) -> str:
     """Say a duration as an owner would: '40 minutes', '3 hours', '2 days'."""
-    s = max(0, round(seconds))
-    for size, unit in ((86400, "days"), (3600, "hours"), (60, "minutes")):
-        if s >= size * (2 if unit != "minutes" else 1):
-            return i18n.plural(lang, f"n.{unit}", round(s / size))
-    return i18n.plural(lang, "n.seconds", s)
+    return i18n.duration(lang, seconds)
 
 
 def dead_letter(lang: str, url: str, key: str, target: str, flow: str, action: str, attempts: int,

@@ -287,6 +287,70 @@ EN: dict[str, str] = {
     "notify.digest.paused": "{target} is paused (it keeps failing)",
     "notify.digest.silent": "nothing from {source} for {duration}",
     "notify.digest.footer": "Everything at a glance: {link}",
+    "ops.status": "Status",
+    "ops.sources": "Where events come from",
+    "ops.source": "Source",
+    "ops.last_event": "Last event",
+    "ops.today": "Today",
+    "ops.turned_away": "Turned away",
+    "ops.rhythm": "Rhythm",
+    "ops.nothing_yet": "nothing yet",
+    "ops.none": "none",
+    "ops.unusually_quiet": "Unusually quiet: nothing for {quiet}; it usually sends every {usual}.",
+    "ops.normal": "Normal: usually every {usual}",
+    "ops.learning": "Still learning its rhythm",
+    "ops.woocommerce": (
+        "WooCommerce switches a webhook off by itself after 5 failed deliveries: check its "
+        "status under WooCommerce → Settings → Advanced → Webhooks"
+    ),
+    "ops.targets": "Where events go",
+    "ops.target": "Target",
+    "ops.delivered": "Delivered",
+    "ops.waiting": "Waiting",
+    "ops.state": "State",
+    "ops.dead_letters": "Dead letters",
+    "ops.behind": "Behind by",
+    "ops.paused": "Paused: it kept failing; Handover tries again by itself",
+    "ops.working": "Working",
+    "ops.up_to_date": "up to date",
+    "ops.flows": "Flows",
+    "ops.flow": "Flow",
+    "ops.when": "When",
+    "ops.to": "To",
+    "ops.actions_delivered": "Actions delivered",
+    "ops.not_handed_over": "Not handed over after {after}",
+    "ops.events.one": "{n} event",
+    "ops.events.other": "{n} events",
+    "ops.per_process": (
+        "Turned-away webhooks and paused targets are counted by the process that saw them; "
+        "with separate gateway and sync processes, see Grafana for those."
+    ),
+    "ops.ago": "{duration} ago",
+    "ops.never": "never",
+    "ops.handoffs_title": "Handoffs not finished",
+    "ops.handoffs_note": "Events whose actions are not all delivered {after} after they arrived.",
+    "ops.all_clear": "Everything was handed over. Nothing is waiting longer than {after}.",
+    "ops.why.not_started": (
+        "Not started yet: {target} has not picked it up (is the sync service running?)."
+    ),
+    "ops.why.answered": " — {target} answered: {error}",
+    "ops.why.gave_up": (
+        "Gave up after {attempts}{said}. Fix the cause, then replay it under Dead letters."
+    ),
+    "ops.why.paused": (
+        "{target} is paused after repeated failures; Handover keeps probing it{said}."
+    ),
+    "ops.why.retry": "Waiting to retry at {at}{said}.",
+    "ops.why.trying": "Being tried now (attempt {n}){said}.",
+    "ops.why.queued": "Queued: waiting for its turn.",
+    "ops.audit_title": "Audit trail",
+    "ops.audit_search": "Order number, e-mail or name",
+    "ops.search": "Search",
+    "ops.nothing_found": "Nothing found for “{q}”.",
+    "ops.dead_letters_note": (
+        "Actions Handover gave up on. Fix the cause (a wrong field, a revoked key), then "
+        "replay: the target recognises it as the same action, so nothing happens twice."
+    ),
 }
 
 NL: dict[str, str] = {
@@ -576,6 +640,75 @@ NL: dict[str, str] = {
     "notify.digest.paused": "{target} is gepauzeerd (het blijft mislukken)",
     "notify.digest.silent": "al {duration} niets van {source}",
     "notify.digest.footer": "Alles in één oogopslag: {link}",
+    "ops.status": "Status",
+    "ops.sources": "Waar gebeurtenissen vandaan komen",
+    "ops.source": "Bron",
+    "ops.last_event": "Laatste gebeurtenis",
+    "ops.today": "Vandaag",
+    "ops.turned_away": "Geweigerd",
+    "ops.rhythm": "Ritme",
+    "ops.nothing_yet": "nog niets",
+    "ops.none": "geen",
+    "ops.unusually_quiet": "Ongewoon stil: al {quiet} niets; meestal stuurt het elke {usual}.",
+    "ops.normal": "Normaal: meestal elke {usual}",
+    "ops.learning": "Leert zijn ritme nog",
+    "ops.woocommerce": (
+        "WooCommerce zet een webhook zelf uit na 5 mislukte leveringen: kijk de status na "
+        "onder WooCommerce → Instellingen → Geavanceerd → Webhooks"
+    ),
+    "ops.targets": "Waar gebeurtenissen heen gaan",
+    "ops.target": "Doel",
+    "ops.delivered": "Afgeleverd",
+    "ops.waiting": "Wachtend",
+    "ops.state": "Toestand",
+    "ops.dead_letters": "Mislukte leveringen",
+    "ops.behind": "Achter met",
+    "ops.paused": "Gepauzeerd: het bleef mislukken; Handover probeert het zelf opnieuw",
+    "ops.working": "Werkt",
+    "ops.up_to_date": "bij",
+    "ops.flows": "Flows",
+    "ops.flow": "Flow",
+    "ops.when": "Wanneer",
+    "ops.to": "Naar",
+    "ops.actions_delivered": "Handelingen afgeleverd",
+    "ops.not_handed_over": "Niet overgedragen na {after}",
+    "ops.events.one": "{n} gebeurtenis",
+    "ops.events.other": "{n} gebeurtenissen",
+    "ops.per_process": (
+        "Geweigerde webhooks en gepauzeerde doelen telt het proces dat ze zag; met aparte "
+        "gateway- en syncprocessen staan ze in Grafana."
+    ),
+    "ops.ago": "{duration} geleden",
+    "ops.never": "nooit",
+    "ops.handoffs_title": "Onafgemaakte overdrachten",
+    "ops.handoffs_note": (
+        "Gebeurtenissen waarvan niet alle handelingen zijn afgeleverd {after} na aankomst."
+    ),
+    "ops.all_clear": "Alles is overgedragen. Niets wacht langer dan {after}.",
+    "ops.why.not_started": (
+        "Nog niet begonnen: {target} heeft het nog niet opgepakt (draait de syncdienst?)."
+    ),
+    "ops.why.answered": " — {target} antwoordde: {error}",
+    "ops.why.gave_up": (
+        "Opgegeven na {attempts}{said}. Los de oorzaak op en verstuur het opnieuw onder "
+        "Mislukte leveringen."
+    ),
+    "ops.why.paused": (
+        "{target} is gepauzeerd na herhaalde mislukkingen; Handover blijft het "
+        "proberen{said}."
+    ),
+    "ops.why.retry": "Wacht op een nieuwe poging om {at}{said}.",
+    "ops.why.trying": "Wordt nu geprobeerd (poging {n}){said}.",
+    "ops.why.queued": "In de rij: wacht op zijn beurt.",
+    "ops.audit_title": "Logboek",
+    "ops.audit_search": "Bestelnummer, e-mail of naam",
+    "ops.search": "Zoeken",
+    "ops.nothing_found": "Niets gevonden voor “{q}”.",
+    "ops.dead_letters_note": (
+        "Handelingen die Handover heeft opgegeven. Los de oorzaak op (een verkeerd veld, een "
+        "ingetrokken sleutel) en verstuur ze opnieuw: het doel herkent ze als dezelfde "
+        "handeling, dus niets gebeurt twee keer."
+    ),
 }
 
 DA: dict[str, str] = {
@@ -852,6 +985,73 @@ DA: dict[str, str] = {
     "notify.digest.paused": "{target} er sat på pause (den bliver ved med at fejle)",
     "notify.digest.silent": "intet fra {source} i {duration}",
     "notify.digest.footer": "Overblik over det hele: {link}",
+    "ops.status": "Status",
+    "ops.sources": "Hvor hændelser kommer fra",
+    "ops.source": "Kilde",
+    "ops.last_event": "Seneste hændelse",
+    "ops.today": "I dag",
+    "ops.turned_away": "Afvist",
+    "ops.rhythm": "Rytme",
+    "ops.nothing_yet": "intet endnu",
+    "ops.none": "ingen",
+    "ops.unusually_quiet": "Usædvanligt stille: intet i {quiet}; normalt sender den hver {usual}.",
+    "ops.normal": "Normal: normalt hver {usual}",
+    "ops.learning": "Lærer stadig sin rytme",
+    "ops.woocommerce": (
+        "WooCommerce slår selv en webhook fra efter 5 fejlede leveringer: tjek dens status "
+        "under WooCommerce → Indstillinger → Avanceret → Webhooks"
+    ),
+    "ops.targets": "Hvor hændelser går hen",
+    "ops.target": "Mål",
+    "ops.delivered": "Leveret",
+    "ops.waiting": "Venter",
+    "ops.state": "Tilstand",
+    "ops.dead_letters": "Fejlede leveringer",
+    "ops.behind": "Bagud med",
+    "ops.paused": "På pause: den blev ved med at fejle; Handover prøver selv igen",
+    "ops.working": "Virker",
+    "ops.up_to_date": "ajour",
+    "ops.flows": "Flows",
+    "ops.flow": "Flow",
+    "ops.when": "Hvornår",
+    "ops.to": "Til",
+    "ops.actions_delivered": "Handlinger leveret",
+    "ops.not_handed_over": "Ikke overleveret efter {after}",
+    "ops.events.one": "{n} hændelse",
+    "ops.events.other": "{n} hændelser",
+    "ops.per_process": (
+        "Afviste webhooks og mål på pause tælles af den proces, der så dem; med separate "
+        "gateway- og sync-processer kan de ses i Grafana."
+    ),
+    "ops.ago": "for {duration} siden",
+    "ops.never": "aldrig",
+    "ops.handoffs_title": "Ufærdige overleveringer",
+    "ops.handoffs_note": "Hændelser, hvor ikke alle handlinger er leveret {after} efter ankomst.",
+    "ops.all_clear": "Alt er overleveret. Intet venter længere end {after}.",
+    "ops.why.not_started": (
+        "Ikke startet endnu: {target} har ikke taget den (kører sync-tjenesten?)."
+    ),
+    "ops.why.answered": " — {target} svarede: {error}",
+    "ops.why.gave_up": (
+        "Opgivet efter {attempts}{said}. Ret årsagen, og send den så igen under Fejlede "
+        "leveringer."
+    ),
+    "ops.why.paused": (
+        "{target} er sat på pause efter gentagne fejl; Handover bliver ved med at "
+        "prøve{said}."
+    ),
+    "ops.why.retry": "Venter på nyt forsøg kl. {at}{said}.",
+    "ops.why.trying": "Forsøges nu (forsøg {n}){said}.",
+    "ops.why.queued": "I kø: venter på sin tur.",
+    "ops.audit_title": "Log",
+    "ops.audit_search": "Ordrenummer, e-mail eller navn",
+    "ops.search": "Søg",
+    "ops.nothing_found": "Intet fundet for “{q}”.",
+    "ops.dead_letters_note": (
+        "Handlinger, Handover har opgivet. Ret årsagen (et forkert felt, en tilbagekaldt "
+        "nøgle), og send dem igen: målet genkender dem som den samme handling, så intet sker "
+        "to gange."
+    ),
 }
 
 CATALOGS = {"en": EN, "nl": NL, "da": DA}
@@ -1101,6 +1301,15 @@ def localize_formula(lang: str, formula: str) -> str:
     point = SEPARATORS[lang][1]
     formula = re.sub(r"[a-z]{2,}", lambda m: words.get(m.group(0), m.group(0)), formula)
     return re.sub(r"(?<![\w.])(\d+)\.(\d+)", rf"\1{point}\2", formula)
+
+
+def duration(lang: str, seconds: float) -> str:
+    """Say a duration as an owner would: '40 minutes', '3 hours', '2 days'."""
+    s = max(0, round(seconds))
+    for size, unit in ((86400, "days"), (3600, "hours"), (60, "minutes")):
+        if s >= size * (2 if unit != "minutes" else 1):
+            return plural(lang, f"n.{unit}", round(s / size))
+    return plural(lang, "n.seconds", s)
 
 
 def plural(lang: str, key: str, n: int, shown: str | None = None) -> str:

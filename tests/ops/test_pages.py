@@ -201,3 +201,19 @@ async def test_ops_pages_say_flows_and_actions_in_words(hub: Hub, admin: aiohttp
     async with admin.get(hub.url + "/dead-letters") as r:
         page = await r.text()
     assert "idempotency" not in page
+
+
+@pytest.mark.parametrize("lang", ["nl", "da"])
+async def test_ops_pages_speak_the_owners_language(hub: Hub, admin: aiohttp.ClientSession, lang: str) -> None:
+    from services.web.i18n import CATALOGS, EN
+
+    keys = ("ops.sources", "ops.targets", "ops.per_process", "nav.dead_letters", "nav.log_out",
+            "ops.handoffs_title", "ops.dead_letters_note", "ops.audit_search")
+    for path in ("/status", "/handoffs", "/dead-letters", "/audit"):
+        async with admin.get(f"{hub.url}{path}?lang={lang}") as r:
+            page = await r.text()
+        assert f'<html lang="{lang}">' in page
+        left = [EN[k] for k in keys if EN[k] in page]
+        assert left == [], (path, left)
+    async with admin.get(f"{hub.url}/status?lang={lang}") as r:
+        assert CATALOGS[lang]["ops.sources"] in await r.text()
