@@ -129,7 +129,7 @@ async def test_live_calculator_in_the_browser(base_url, page, tmp_path: Path):
     await download.save_as(target)
     text = target.read_text("utf-8")
     assert "Shop → Email: order (save)" in text
-    assert ",10.000," in text and ",2.000," in text
+    assert ";10,000;" in text and ";2,000;" in text  # Dutch: ";" and decimal commas
     assert CRM_FLOW not in text
 
     # Bad input: the field says what is wrong, in Dutch, and the numbers are kept as they were.
