@@ -56,6 +56,7 @@ async def render_home(request: web.Request) -> web.Response:
     here = SOURCES in request.app
     page = request.app[TEMPLATES].get_template("home.html").render(
         settings=settings,
+        action_keys=set(i18n.EN),  # flows and actions said in words where the catalog has them
         form_sources=[n for n, s in settings.sources.items() if s.kind == "form"],
         hooks_url=f"{settings.server.gateway_url.rstrip('/')}/hooks" if settings.server.gateway_url else
         "/hooks" if here else "",

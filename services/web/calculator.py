@@ -940,7 +940,7 @@ def view_model(outcome: Outcome, lang: str, *, owner: bool = True) -> dict[str, 
     all_badges = [row["badge"] for row in rows]
     # Whether the fixing estimate is the documented default everywhere (the page names it) or
     # uses the owner's own error rates and fixing minutes somewhere.
-    remaining = [r.handover for r in result.handovers if not r.connected]
+    remaining = [r.handover for r in result.handovers if r.status == "manual"]
     fixing_assumption = (
         "default"
         if all(h.field_error_rate.provenance == "default" and h.fix_minutes.provenance == "default"
@@ -963,6 +963,7 @@ def view_model(outcome: Outcome, lang: str, *, owner: bool = True) -> dict[str, 
         "saved": _savings_json(saved_total, currency) if owner else None,
         "handovers": rows,
         "fixing_assumption": fixing_assumption,
+        "manual_rows": len(remaining),
         "warnings": [
             {
                 "field": _warning_path(w.path, built),

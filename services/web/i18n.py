@@ -31,7 +31,7 @@ EN: dict[str, str] = {
     "hours_per_week": "Hours per week",
     "money_per_year": "Money per year",
     "share_of_year": "Share of one person's working year",
-    "errors_per_month": "Expected errors per month",
+    "errors_per_month": "Expected mistakes per month",
     "range": "likely {likely} (range {low}–{high})",
     "range_note": (
         "The figure is worked out from what you typed and the defaults, exactly as “Show the "
@@ -164,11 +164,11 @@ EN: dict[str, str] = {
     "math.chance": "Chance a record has a mistake",
     "math.fix": "Minutes to find and fix a mistake",
     "math.fixing": "Fixing mistakes (an estimate)",
-    "math.hours": "Hours a week",
-    "math.cost": "Cost a year (EUR): hours × hourly cost × weeks a year",
+    "math.hours": "Hours per week",
+    "math.cost": "Money per year (EUR): hours × hourly cost × weeks a year",
     "math.converted": "In {currency}",
     "math.share": "Share of one person's working year",
-    "math.errors": "Mistakes a month",
+    "math.errors": "Mistakes per month",
     "math.floor": "Keystroke floor per record",
     "math.headline": "How the headline adds up",
     "probably": "probably between {low} and {high}",
@@ -351,6 +351,7 @@ EN: dict[str, str] = {
         "Actions Handover gave up on. Fix the cause (a wrong field, a revoked key), then "
         "replay: the target recognises it as the same action, so nothing happens twice."
     ),
+    "nothing_by_hand": "nothing is left to do by hand",
 }
 
 NL: dict[str, str] = {
@@ -709,6 +710,7 @@ NL: dict[str, str] = {
         "ingetrokken sleutel) en verstuur ze opnieuw: het doel herkent ze als dezelfde "
         "handeling, dus niets gebeurt twee keer."
     ),
+    "nothing_by_hand": "er gaat niets meer met de hand",
 }
 
 DA: dict[str, str] = {
@@ -1052,6 +1054,7 @@ DA: dict[str, str] = {
         "nøgle), og send dem igen: målet genkender dem som den samme handling, så intet sker "
         "to gange."
     ),
+    "nothing_by_hand": "intet laves længere i hånden",
 }
 
 CATALOGS = {"en": EN, "nl": NL, "da": DA}
