@@ -11,6 +11,7 @@ import msgspec
 import numpy as np
 
 from calculator import defaults
+from calculator.messages import error
 from calculator.values import Estimate, FieldError, Figure, Provenance
 
 D = Decimal
@@ -393,13 +394,11 @@ def check_warnings(scenario: Scenario) -> tuple[FieldError, ...]:
             typed = getattr(h.minutes, point)
             if typed < floor:
                 warnings.append(
-                    FieldError(
-                        f"handovers[{i}].minutes.{point}",
-                        f"{_fmt(typed)} min is below the keystroke floor of "
-                        f"{_fmt(floor.quantize(MINUTES_Q))} min for {h.fields} field(s); "
-                        "accepted, but check it.",
+                    error(
+                        f"handovers[{i}].minutes.{point}", "below_floor",
+                        typed=_fmt(typed), floor=_fmt(floor.quantize(MINUTES_Q)), n=h.fields,
                     )
-                )
+                )  # fmt: skip
     return tuple(warnings)
 
 

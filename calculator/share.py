@@ -14,8 +14,9 @@ from decimal import Decimal
 from typing import Any
 
 from calculator.inputs import parse_scenario, scenario_to_form
+from calculator.messages import error
 from calculator.model import Block, Scenario, ScenarioResult
-from calculator.values import FieldError, ValidationError
+from calculator.values import ValidationError
 
 # The version prefix lets a later format change still read (or clearly refuse) old links.
 VERSION = "1"
@@ -50,28 +51,28 @@ def decode_scenario(token: str) -> Scenario:
 def decode_fields(token: str) -> dict[str, str]:
     """Decode a shared string into its flat form fields, unvalidated; ValidationError if damaged."""
     if not isinstance(token, str) or not token.startswith(VERSION):
-        raise _bad("this link is not a calculator scenario")
+        raise _bad("link_not_scenario")
     body = token[len(VERSION) :]
     if len(body) > MAX_TOKEN_CHARS or not _B64URL.fullmatch(body):
-        raise _bad("this link is damaged")
+        raise _bad("link_damaged")
     try:
         packed = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
         inflater = zlib.decompressobj()
         raw = inflater.decompress(packed, MAX_JSON_BYTES)
         if inflater.unconsumed_tail or not inflater.eof or inflater.unused_data:
-            raise _bad("this link is damaged or too large")
+            raise _bad("link_damaged_or_large")
         data = json.loads(raw.decode("utf-8"))
     except (binascii.Error, zlib.error, UnicodeDecodeError, ValueError) as exc:
         if isinstance(exc, ValidationError):
             raise
-        raise _bad("this link is damaged") from None
+        raise _bad("link_damaged") from None
     if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-        raise _bad("this link is damaged")
+        raise _bad("link_damaged")
     return data
 
 
-def _bad(message: str) -> ValidationError:
-    return ValidationError([FieldError(SHARE_FIELD, message)])
+def _bad(code: str) -> ValidationError:
+    return ValidationError([error(SHARE_FIELD, code)])
 
 
 CSV_HEADER = (

@@ -967,8 +967,8 @@ def view_model(outcome: Outcome, lang: str, *, owner: bool = True) -> dict[str, 
         "warnings": [
             {
                 "field": _warning_path(w.path, built),
-                "message": w.message,
-                "localized": i18n.translate_message(lang, w.message),
+                "message": str(w.message),
+                "localized": plain_message(w.message, lang),
             }
             for w in result.warnings
         ],
@@ -1093,9 +1093,16 @@ def _field_errors(errors: list[FieldError], lang: str) -> dict[str, str]:
 
 
 def plain_message(message: str, lang: str) -> str:
-    """Return a validation message in the owner's words ("required": "please fill this in")."""
-    if message == "required":
-        return i18n.translate(lang, "error.required")
+    """Return a validation message in the owner's words ("required": "please fill this in").
+
+    The model's messages carry their code (calculator.messages.Text): the catalog's
+    "error.<code>" says it, with its values in the language's style. Any other text (a web
+    layer message) goes through translate_message.
+    """
+    code = getattr(message, "code", "")
+    if code:
+        values = {k: i18n.localize_value(lang, v) for k, v in message.params.items()}  # type: ignore[attr-defined]
+        return i18n.translate(lang, f"error.{code}", **values)
     return i18n.translate_message(lang, message)
 
 
@@ -1299,7 +1306,7 @@ def problem(status: int, title: str, errors: list[FieldError], lang: str) -> web
         "errors": [
             {
                 "field": e.path,
-                "message": e.message,
+                "message": str(e.message),
                 "label": field_question(e.path, lang),
                 "localized": plain_message(e.message, lang),
             }

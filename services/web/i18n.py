@@ -352,6 +352,42 @@ EN: dict[str, str] = {
         "replay: the target recognises it as the same action, so nothing happens twice."
     ),
     "nothing_by_hand": "nothing is left to do by hand",
+    "error.unknown_field": "unknown field",
+    "error.no_handovers": "add at least one handover",
+    "error.too_many_handovers": "at most {cap} handovers",
+    "error.numbering": "handovers must be numbered 0, 1, 2, ...",
+    "error.duplicate": "same source, target, record type and action as {other}",
+    "error.not_a_number_type": "must be a number",
+    "error.not_a_number": "{value} is not a number",
+    "error.thousands": "{value} is not a number; write {plain} without a thousands separator",
+    "error.decimal_comma": "{value} is not a number; use a dot as the decimal separator",
+    "error.nan": "must be a number, not NaN",
+    "error.infinite": "must be a finite number",
+    "error.negative": "must not be negative",
+    "error.out_of_range": "{value} is out of range",
+    "error.not_an_object": "expected an object of fields",
+    "error.field_name_text": "field names must be text",
+    "error.text_or_number": "must be text or a number",
+    "error.choose_one": "choose one of {choices}",
+    "error.at_most": "at most {cap} {unit}",
+    "error.positive_at_most": "must be more than 0 and at most {cap}",
+    "error.too_long": "at most {cap} characters",
+    "error.over_a_week": (
+        "at the high end this handover takes {hours} hours a week, more than the 168 hours in"
+        " a week; check the volume and minutes"
+    ),
+    "error.whole": "must be a whole number",
+    "error.between": "must be between {low} and {high}",
+    "error.likely_required": "required when low or high is given",
+    "error.low_above_likely": "low must not be more than likely",
+    "error.high_below_likely": "high must not be less than likely",
+    "error.below_floor": (
+        "{typed} min is below the keystroke floor of {floor} min for {n} field(s); accepted, "
+        "but check it."
+    ),
+    "error.link_not_scenario": "this link is not a calculator scenario",
+    "error.link_damaged_or_large": "this link is damaged or too large",
+    "error.link_damaged": "this link is damaged",
 }
 
 NL: dict[str, str] = {
@@ -711,6 +747,44 @@ NL: dict[str, str] = {
         "handeling, dus niets gebeurt twee keer."
     ),
     "nothing_by_hand": "er gaat niets meer met de hand",
+    "error.unknown_field": "onbekend veld",
+    "error.no_handovers": "voeg minstens één overdracht toe",
+    "error.too_many_handovers": "hoogstens {cap} overdrachten",
+    "error.numbering": "overdrachten moeten genummerd zijn 0, 1, 2, ...",
+    "error.duplicate": "zelfde bron, doel, soort record en handeling als {other}",
+    "error.not_a_number_type": "moet een getal zijn",
+    "error.not_a_number": "{value} is geen getal",
+    "error.thousands": (
+        "{value} is geen getal; schrijf {plain} zonder scheidingsteken voor duizendtallen"
+    ),
+    "error.decimal_comma": "{value} is geen getal; gebruik een punt als decimaalteken",
+    "error.nan": "moet een getal zijn, geen NaN",
+    "error.infinite": "moet een eindig getal zijn",
+    "error.negative": "mag niet negatief zijn",
+    "error.out_of_range": "{value} valt buiten het bereik",
+    "error.not_an_object": "verwachtte een object met velden",
+    "error.field_name_text": "veldnamen moeten tekst zijn",
+    "error.text_or_number": "moet tekst of een getal zijn",
+    "error.choose_one": "kies een van {choices}",
+    "error.at_most": "hoogstens {cap} {unit}",
+    "error.positive_at_most": "moet meer dan 0 en hoogstens {cap} zijn",
+    "error.too_long": "hoogstens {cap} tekens",
+    "error.over_a_week": (
+        "aan de hoge kant kost deze overdracht {hours} uur per week, meer dan de 168 uur in "
+        "een week; kijk het aantal en de minuten na"
+    ),
+    "error.whole": "moet een heel getal zijn",
+    "error.between": "moet tussen {low} en {high} liggen",
+    "error.likely_required": "verplicht als laag of hoog is ingevuld",
+    "error.low_above_likely": "laag mag niet meer zijn dan waarschijnlijk",
+    "error.high_below_likely": "hoog mag niet minder zijn dan waarschijnlijk",
+    "error.below_floor": (
+        "{typed} min is minder dan de toetsaanslagbodem van {floor} min voor {n} veld(en); "
+        "aanvaard, maar kijk het na."
+    ),
+    "error.link_not_scenario": "deze link is geen calculatorscenario",
+    "error.link_damaged_or_large": "deze link is beschadigd of te groot",
+    "error.link_damaged": "deze link is beschadigd",
 }
 
 DA: dict[str, str] = {
@@ -1055,6 +1129,42 @@ DA: dict[str, str] = {
         "to gange."
     ),
     "nothing_by_hand": "intet laves længere i hånden",
+    "error.unknown_field": "ukendt felt",
+    "error.no_handovers": "tilføj mindst én overlevering",
+    "error.too_many_handovers": "højst {cap} overleveringer",
+    "error.numbering": "overleveringer skal nummereres 0, 1, 2, ...",
+    "error.duplicate": "samme kilde, mål, posttype og handling som {other}",
+    "error.not_a_number_type": "skal være et tal",
+    "error.not_a_number": "{value} er ikke et tal",
+    "error.thousands": "{value} er ikke et tal; skriv {plain} uden tusindtalsseparator",
+    "error.decimal_comma": "{value} er ikke et tal; brug punktum som decimaltegn",
+    "error.nan": "skal være et tal, ikke NaN",
+    "error.infinite": "skal være et endeligt tal",
+    "error.negative": "må ikke være negativ",
+    "error.out_of_range": "{value} er uden for det tilladte område",
+    "error.not_an_object": "forventede et objekt med felter",
+    "error.field_name_text": "feltnavne skal være tekst",
+    "error.text_or_number": "skal være tekst eller et tal",
+    "error.choose_one": "vælg en af {choices}",
+    "error.at_most": "højst {cap} {unit}",
+    "error.positive_at_most": "skal være mere end 0 og højst {cap}",
+    "error.too_long": "højst {cap} tegn",
+    "error.over_a_week": (
+        "i den høje ende tager denne overlevering {hours} timer om ugen, mere end ugens 168 "
+        "timer; tjek antallet og minutterne"
+    ),
+    "error.whole": "skal være et helt tal",
+    "error.between": "skal være mellem {low} og {high}",
+    "error.likely_required": "skal udfyldes, når lav eller høj er udfyldt",
+    "error.low_above_likely": "lav må ikke være mere end sandsynlig",
+    "error.high_below_likely": "høj må ikke være mindre end sandsynlig",
+    "error.below_floor": (
+        "{typed} min er under tastegulvet på {floor} min for {n} felt(er); godtaget, men tjek"
+        " det."
+    ),
+    "error.link_not_scenario": "dette link er ikke et beregnerscenarie",
+    "error.link_damaged_or_large": "dette link er beskadiget eller for stort",
+    "error.link_damaged": "dette link er beskadiget",
 }
 
 CATALOGS = {"en": EN, "nl": NL, "da": DA}

@@ -715,7 +715,11 @@ async def test_dutch_and_danish_csv_split_on_semicolons_with_a_bom(client):
 
 
 def test_every_message_has_a_dutch_and_a_danish_text():
+    from calculator.messages import MESSAGES
     from services.web.i18n import CATALOGS, EN
+
+    # every code the model can send has its text in the page's catalog
+    assert sorted(c for c in MESSAGES if f"error.{c}" not in EN) == []
 
     for lang in ("nl", "da"):
         missing = sorted(set(EN) - set(CATALOGS[lang]))
