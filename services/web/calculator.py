@@ -525,7 +525,7 @@ def _connected_handover(c: Connected, typed: Handover | None, settings: Settings
         else Estimate.point(D(0), "default", UNMEASURED_SOURCE)
     )
     minutes = Estimate.point(
-        c.minutes, "typed", f"minutes_saved of {c.action} in the flow “{c.flow}” (config)."
+        c.minutes, "typed", f"Minutes saved per delivery, as set for {c.action} in the flow “{c.flow}”."
     )
     if typed is not None:
         # The owner's labels stay (it is their row); the minutes saved per delivery are the
@@ -821,13 +821,36 @@ def _savings_json(
     return out
 
 
+def _source_keys() -> dict[str, str]:
+    d = model_defaults
+    keys = {e.source: f"source.hourly.{code}" for code, e in d.HOURLY_LABOUR_COST_EUR.items()}
+    keys.update({
+        d.FIELD_ERROR_RATE.source: "source.field_error", d.FIX_FACTOR_SOURCE: "source.fix_factor",
+        d.DEAD_LETTER_SOURCE: "source.dead_letter", d.CHARS_PER_FIELD.source: "source.chars",
+        d.KLM_SOURCE: "source.klm", d.WORKING_WEEKS_PER_YEAR.source: "source.weeks",
+        d.HOURS_PER_WEEK.source: "source.hours_week", d.EUR_TO["DKK"].source: "source.rate",
+        d.EUR_TO["EUR"].source: "source.eur",
+    })  # fmt: skip
+    return keys
+
+
+# The defaults' sources are the model's English texts: each has its catalog entry.
+SOURCE_KEYS = _source_keys()
+
+
+def source_text(source: str, lang: str) -> str:
+    """Say where a figure comes from in the page's language."""
+    key = SOURCE_KEYS.get(source)
+    return i18n.translate(lang, key) if key else i18n.translate_message(lang, source)
+
+
 def _estimate_json(e: Estimate, lang: str) -> dict[str, str]:
     return {
         "low": _dec(e.low),
         "likely": _dec(e.likely),
         "high": _dec(e.high),
         "badge": e.provenance,
-        "source": i18n.translate_message(lang, e.source),
+        "source": source_text(e.source, lang),
     }
 
 
@@ -952,7 +975,7 @@ def view_model(outcome: Outcome, lang: str, *, owner: bool = True) -> dict[str, 
         "lang": lang,
         "currency": currency,
         "eur_to_currency": _dec(model_defaults.EUR_TO[currency].value),
-        "currency_source": model_defaults.EUR_TO[currency].source,
+        "currency_source": source_text(model_defaults.EUR_TO[currency].source, lang),
         "window_weeks": WINDOW_WEEKS,
         "samples": result.samples,
         "seed": result.seed,
@@ -1145,7 +1168,7 @@ def _defaults_shown(p: Present) -> list[tuple[str, str]]:
         (p.t("hours_week"), d.HOURS_PER_WEEK.source),
         (p.t("default.rate"), d.EUR_TO["DKK"].source),
     ]
-    return rows
+    return [(name, source_text(source, p.lang)) for name, source in rows]
 
 
 async def _page(

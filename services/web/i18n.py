@@ -388,6 +388,45 @@ EN: dict[str, str] = {
     "error.link_not_scenario": "this link is not a calculator scenario",
     "error.link_damaged_or_large": "this link is damaged or too large",
     "error.link_damaged": "this link is damaged",
+    "source.hourly.NL": (
+        "Eurostat, hourly labour costs 2024 (whole economy excluding agriculture and public "
+        "administration), Netherlands: €45.2 per hour."
+    ),
+    "source.hourly.DK": (
+        "Eurostat, hourly labour costs 2024 (whole economy excluding agriculture and public "
+        "administration), Denmark: €50.1 per hour."
+    ),
+    "source.hourly.EU": (
+        "Eurostat, hourly labour costs 2024 (whole economy excluding agriculture and public "
+        "administration), EU average: €33.5 per hour."
+    ),
+    "source.field_error": (
+        "Manual data entry: about 1% of fields are typed wrong (observed range 0.55%–3.6%), "
+        "Barchard et al. 2020."
+    ),
+    "source.fix_factor": (
+        "Finding and fixing an error takes about 10× the time of entering the record right, "
+        "after Labovitz & Chang's 1-10-100 rule. This is a rule of thumb, not a measurement."
+    ),
+    "source.dead_letter": (
+        "Each open dead letter is charged the handover's minutes to find and fix an error (by"
+        " default 10× its minutes per record, the rule of thumb above) until it is replayed "
+        "and delivered; a replayed one counts as a delivery. Set your own minutes per dead "
+        "letter under Settings."
+    ),
+    "source.chars": "Assumption: about 8 characters per field (a name, a number, a date).",
+    "source.klm": (
+        "Keystroke-Level Model (Card, Moran & Newell 1980): per field 1.35 s to prepare, 0.4 "
+        "s to move the hand to it and 0.28 s per keystroke for an average typist. A floor: it"
+        " leaves out reading the source system and switching windows."
+    ),
+    "source.weeks": (
+        "Assumption: 46 working weeks a year (52 minus about 6 weeks of leave and public "
+        "holidays)."
+    ),
+    "source.hours_week": "Assumption: a 40-hour full-time working week.",
+    "source.rate": "ECB reference rate (approx.): 1 EUR = 7.46 DKK.",
+    "source.eur": "Computed in EUR.",
 }
 
 NL: dict[str, str] = {
@@ -785,6 +824,46 @@ NL: dict[str, str] = {
     "error.link_not_scenario": "deze link is geen calculatorscenario",
     "error.link_damaged_or_large": "deze link is beschadigd of te groot",
     "error.link_damaged": "deze link is beschadigd",
+    "source.hourly.NL": (
+        "Eurostat, uurloonkosten 2024 (hele economie zonder landbouw en openbaar bestuur), "
+        "Nederland: €45,2 per uur."
+    ),
+    "source.hourly.DK": (
+        "Eurostat, uurloonkosten 2024 (hele economie zonder landbouw en openbaar bestuur), "
+        "Denemarken: €50,1 per uur."
+    ),
+    "source.hourly.EU": (
+        "Eurostat, uurloonkosten 2024 (hele economie zonder landbouw en openbaar bestuur), "
+        "EU-gemiddelde: €33,5 per uur."
+    ),
+    "source.field_error": (
+        "Handmatige invoer: ongeveer 1% van de velden wordt verkeerd getypt (waargenomen "
+        "bereik 0,55%–3,6%), Barchard e.a. 2020."
+    ),
+    "source.fix_factor": (
+        "Een fout vinden en herstellen kost ongeveer 10× de tijd van het record meteen goed "
+        "invoeren, naar de 1-10-100-regel van Labovitz & Chang. Dit is een vuistregel, geen "
+        "meting."
+    ),
+    "source.dead_letter": (
+        "Elke open mislukte levering kost de minuten van de overdracht om een fout te vinden "
+        "en te herstellen (standaard 10× de minuten per record, de vuistregel hierboven) tot "
+        "ze opnieuw verstuurd en afgeleverd is; een opnieuw verstuurde telt als levering. "
+        "Stel uw eigen minuten per mislukte levering in onder Instellingen."
+    ),
+    "source.chars": "Aanname: ongeveer 8 tekens per veld (een naam, een getal, een datum).",
+    "source.klm": (
+        "Keystroke-Level Model (Card, Moran & Newell 1980): per veld 1,35 s voorbereiden, 0,4"
+        " s om de hand erheen te bewegen en 0,28 s per toetsaanslag voor een gemiddelde "
+        "typist. Een ondergrens: het lezen van het bronsysteem en wisselen van venster telt "
+        "niet mee."
+    ),
+    "source.weeks": (
+        "Aanname: 46 werkweken per jaar (52 min ongeveer 6 weken verlof en feestdagen)."
+    ),
+    "source.hours_week": "Aanname: een voltijdse werkweek van 40 uur.",
+    "source.rate": "ECB-referentiekoers (ongeveer): 1 EUR = 7,46 DKK.",
+    "source.eur": "Berekend in EUR.",
 }
 
 DA: dict[str, str] = {
@@ -1165,6 +1244,44 @@ DA: dict[str, str] = {
     "error.link_not_scenario": "dette link er ikke et beregnerscenarie",
     "error.link_damaged_or_large": "dette link er beskadiget eller for stort",
     "error.link_damaged": "dette link er beskadiget",
+    "source.hourly.NL": (
+        "Eurostat, timelønomkostninger 2024 (hele økonomien uden landbrug og offentlig "
+        "administration), Nederlandene: €45,2 i timen."
+    ),
+    "source.hourly.DK": (
+        "Eurostat, timelønomkostninger 2024 (hele økonomien uden landbrug og offentlig "
+        "administration), Danmark: €50,1 i timen."
+    ),
+    "source.hourly.EU": (
+        "Eurostat, timelønomkostninger 2024 (hele økonomien uden landbrug og offentlig "
+        "administration), EU-gennemsnit: €33,5 i timen."
+    ),
+    "source.field_error": (
+        "Manuel indtastning: omkring 1% af felterne tastes forkert (observeret interval "
+        "0,55%–3,6%), Barchard m.fl. 2020."
+    ),
+    "source.fix_factor": (
+        "At finde og rette en fejl tager omkring 10× tiden for at indtaste posten rigtigt, "
+        "efter Labovitz & Changs 1-10-100-regel. Det er en tommelfingerregel, ikke en måling."
+    ),
+    "source.dead_letter": (
+        "Hver åben fejlet levering koster overleveringens minutter til at finde og rette en "
+        "fejl (som standard 10× minutterne pr. post, tommelfingerreglen ovenfor), indtil den "
+        "er sendt igen og leveret; en gensendt tæller som en levering. Angiv dine egne "
+        "minutter pr. fejlet levering under Indstillinger."
+    ),
+    "source.chars": "Antagelse: omkring 8 tegn pr. felt (et navn, et tal, en dato).",
+    "source.klm": (
+        "Keystroke-Level Model (Card, Moran & Newell 1980): pr. felt 1,35 s til at forberede,"
+        " 0,4 s til at flytte hånden derhen og 0,28 s pr. tastetryk for en gennemsnitlig "
+        "maskinskriver. En nedre grænse: at læse kildesystemet og skifte vindue er ikke med."
+    ),
+    "source.weeks": (
+        "Antagelse: 46 arbejdsuger om året (52 minus omkring 6 ugers ferie og helligdage)."
+    ),
+    "source.hours_week": "Antagelse: en fuldtidsuge på 40 timer.",
+    "source.rate": "ECB-referencekurs (ca.): 1 EUR = 7,46 DKK.",
+    "source.eur": "Beregnet i EUR.",
 }
 
 CATALOGS = {"en": EN, "nl": NL, "da": DA}
@@ -1345,9 +1462,9 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "nl": "Gekoppeld; nog geen volle week gemeten: telt als 0 per week tot die er is.",
         "da": "Forbundet; endnu ingen hel uge målt: tæller som 0 om ugen, indtil der er en.",
     },
-    "minutes_saved of {action} in the flow “{flow}” (config).": {
-        "nl": "minutes_saved van {action} in de flow “{flow}” (configuratie).",
-        "da": "minutes_saved for {action} i flowet “{flow}” (konfiguration).",
+    "Minutes saved per delivery, as set for {action} in the flow “{flow}”.": {
+        "nl": "Minuten bespaard per levering, zoals ingesteld voor {action} in de flow “{flow}”.",
+        "da": "Minutter sparet pr. levering, som sat for {action} i flowet “{flow}”.",
     },
 }
 

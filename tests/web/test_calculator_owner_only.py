@@ -64,6 +64,8 @@ async def boss():
 
 def leaked(text: str) -> list[str]:
     """The measured figures and flow names found in a response."""
+    # The CSRF token is random hex: "4321" turns up in one page in a few thousand.
+    text = re.sub(r'name="csrf_token" value="[^"]*"', "", text)
     return [s for s in SECRETS_TEXT if s in text]
 
 

@@ -263,7 +263,7 @@ async def test_danish_page_shows_kroner(client):
     page = await (await client.post("/?lang=da", data={**ROW, FIELD: token})).text()
     # EUR 4171.20 x 7.46 = DKK 31,117.15 -> "31.117 kr."
     assert "31.117 kr." in page
-    assert "7.46 DKK" in page  # the rate and its source are labelled
+    assert "7,46 DKK" in page  # the rate and its source are labelled, in Danish
 
 
 async def test_every_default_is_shown_with_its_source(client):
@@ -440,7 +440,10 @@ ENGLISH = (
     "Typing errors per field",
     "Working weeks per year",
     "Euro to Danish kroner",
-    "minutes_saved of",
+    "Minutes saved per delivery",
+    "Manual data entry",
+    "Finding and fixing an error",
+    "hourly labour costs",
     "Connected; no full week measured",
     "nothing delivered yet",
     "no open dead letters",
