@@ -525,7 +525,7 @@ def _connected_handover(c: Connected, typed: Handover | None, settings: Settings
         else Estimate.point(D(0), "default", UNMEASURED_SOURCE)
     )
     minutes = Estimate.point(
-        c.minutes, "typed", f"Minutes saved per delivery, as set for {c.action} in the flow “{c.flow}”."
+        c.minutes, "typed", f"Minutes saved per delivery, as set in the flow “{c.flow}”."
     )
     if typed is not None:
         # The owner's labels stay (it is their row); the minutes saved per delivery are the
@@ -991,6 +991,7 @@ def view_model(outcome: Outcome, lang: str, *, owner: bool = True) -> dict[str, 
             {
                 "field": _warning_path(w.path, built),
                 "message": str(w.message),
+                "label": field_question(_warning_path(w.path, built), lang),
                 "localized": plain_message(w.message, lang),
             }
             for w in result.warnings

@@ -1462,9 +1462,9 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "nl": "Gekoppeld; nog geen volle week gemeten: telt als 0 per week tot die er is.",
         "da": "Forbundet; endnu ingen hel uge målt: tæller som 0 om ugen, indtil der er en.",
     },
-    "Minutes saved per delivery, as set for {action} in the flow “{flow}”.": {
-        "nl": "Minuten bespaard per levering, zoals ingesteld voor {action} in de flow “{flow}”.",
-        "da": "Minutter sparet pr. levering, som sat for {action} i flowet “{flow}”.",
+    "Minutes saved per delivery, as set in the flow “{flow}”.": {
+        "nl": "Minuten bespaard per levering, zoals ingesteld in de flow “{flow}”.",
+        "da": "Minutter sparet pr. levering, som sat i flowet “{flow}”.",
     },
 }
 
