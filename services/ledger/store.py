@@ -590,6 +590,62 @@ class SqlLedger:
         return {(f, a, t): int(n) for f, a, t, n in rows}
 
 
+    # What each action sent and what the target answered (the audit trail's "what was sent").
+    # Made on first use, not in SCHEMA: SCHEMA is becoming numbered migrations (see the report).
+    SENT_DDL = (
+        "CREATE TABLE IF NOT EXISTS sent_actions (key TEXT PRIMARY KEY, fields TEXT NOT NULL, "
+        "answer TEXT NOT NULL DEFAULT '', recorded_at DOUBLE PRECISION NOT NULL)"
+    )
+
+    async def _sent_table(self) -> None:
+        if not getattr(self, "_sent_ready", False):
+            await self.db.execute(self.SENT_DDL)
+            self._sent_ready = True
+
+    async def record_sent(
+        self, key: str, fields: dict[str, Any], answer: str, secrets: Iterable[str] = ()
+    ) -> None:
+        """Keep the fields an action rendered and sent, and the target's answer, secrets masked
+        (a value holding one of `secrets`, or a field named like a credential, reads "•••")."""
+        await self._sent_table()
+        shown = {str(k): _masked(str(k), v, [s for s in secrets if s]) for k, v in fields.items()}
+        for secret in (s for s in secrets if s):
+            answer = answer.replace(secret, "•••")
+        await self.db.execute(
+            "INSERT INTO sent_actions (key, fields, answer, recorded_at) VALUES ($1, $2, $3, $4) "
+            "ON CONFLICT (key) DO UPDATE SET fields = excluded.fields, answer = excluded.answer, "
+            "recorded_at = excluded.recorded_at",
+            key, json.dumps(shown, ensure_ascii=False, default=str), answer[:2000], time.time(),
+        )
+
+    async def sent_for(self, event_id: str) -> dict[str, tuple[dict[str, Any], str]]:
+        """What each action of one event sent and was answered: {delivery key: (fields, answer)}."""
+        await self._sent_table()
+        rows = await self.db.fetch(
+            "SELECT s.key, s.fields, s.answer FROM sent_actions s JOIN deliveries d ON d.key = s.key "
+            "WHERE d.event_id = $1",
+            event_id,
+        )
+        return {k: (json.loads(f), a) for k, f, a in rows}
+
+
+_CREDENTIAL = ("password", "secret", "token", "api_key", "apikey", "authorization")
+
+
+def _masked(name: str, value: Any, secrets: Sequence[str]) -> Any:
+    if any(word in name.casefold() for word in _CREDENTIAL):
+        return "•••"
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, "•••")
+        return value
+    if isinstance(value, dict):
+        return {str(k): _masked(str(k), v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(name, v, secrets) for v in value]
+    return value
+
+
 def _bools(row: Sequence[Any], index: int) -> list[Any]:
     out = list(row)
     out[index] = bool(out[index])

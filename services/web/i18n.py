@@ -427,6 +427,8 @@ EN: dict[str, str] = {
     "source.hours_week": "Assumption: a 40-hour full-time working week.",
     "source.rate": "ECB reference rate (approx.): 1 EUR = 7.46 DKK.",
     "source.eur": "Computed in EUR.",
+    "ops.what_was_sent": "What was sent",
+    "ops.answer": "What {target} answered:",
 }
 
 NL: dict[str, str] = {
@@ -864,6 +866,8 @@ NL: dict[str, str] = {
     "source.hours_week": "Aanname: een voltijdse werkweek van 40 uur.",
     "source.rate": "ECB-referentiekoers (ongeveer): 1 EUR = 7,46 DKK.",
     "source.eur": "Berekend in EUR.",
+    "ops.what_was_sent": "Wat er is verstuurd",
+    "ops.answer": "Wat {target} antwoordde:",
 }
 
 DA: dict[str, str] = {
@@ -1282,6 +1286,8 @@ DA: dict[str, str] = {
     "source.hours_week": "Antagelse: en fuldtidsuge på 40 timer.",
     "source.rate": "ECB-referencekurs (ca.): 1 EUR = 7,46 DKK.",
     "source.eur": "Beregnet i EUR.",
+    "ops.what_was_sent": "Hvad der blev sendt",
+    "ops.answer": "Hvad {target} svarede:",
 }
 
 CATALOGS = {"en": EN, "nl": NL, "da": DA}

@@ -250,13 +250,16 @@ async def _expected(ledger: SqlLedger, event_id: str) -> list[tuple[str, str, st
 async def trail(ledger: SqlLedger, event: EventRow) -> list[dict[str, Any]]:
     """Every action of one event: expected ones not started yet included."""
     done = {(r.flow, r.action): r for r in await ledger.deliveries_for(event.id)}
+    sent = await ledger.sent_for(event.id)  # what each action sent and was answered, if kept
     actions = []
     for flow, action, target in await _expected(ledger, event.id):
         row = done.pop((flow, action), None)
         actions.append({"flow": flow, "action": action, "target": target, "row": row,
-                        "text": describe(row) if row else "not started yet"})
+                        "text": describe(row) if row else "not started yet",
+                        "sent": sent.get(row.key) if row else None})
     for (flow, action), row in sorted(done.items()):
-        actions.append({"flow": flow, "action": action, "target": row.target, "row": row, "text": describe(row)})
+        actions.append({"flow": flow, "action": action, "target": row.target, "row": row, "text": describe(row),
+                        "sent": sent.get(row.key)})
     return actions
 
 

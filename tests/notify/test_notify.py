@@ -34,12 +34,30 @@ minutes_saved = 3
 """
 
 
-@pytest.fixture
-async def ledger(tmp_path: Path) -> AsyncIterator[SqlLedger]:
-    """A fresh SQLite ledger."""
-    ledger = await SqlLedger.open(f"sqlite:///{tmp_path}/ledger.db")
-    yield ledger
-    await ledger.close()
+PG = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlLedger]:
+    """A fresh ledger: a SQLite file, or a new PostgreSQL schema dropped afterwards."""
+    if request.param == "sqlite":
+        ledger = await SqlLedger.open(f"sqlite:///{tmp_path}/ledger.db")
+        yield ledger
+        await ledger.close()
+        return
+    import asyncpg
+
+    schema = f"n_{uuid.uuid4().hex[:12]}"
+    ledger = await SqlLedger.open(f"{PG}?schema={schema}")
+    try:
+        yield ledger
+    finally:
+        await ledger.close()
+        conn = await asyncpg.connect(PG)
+        try:
+            await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        finally:
+            await conn.close()
 
 
 def contact(email: str, source: str = "elsewhere") -> ContactSubmitted:
@@ -293,3 +311,18 @@ async def test_the_web_app_runs_the_notifier_when_notify_is_configured(receiver,
 
         await wait_for(told)
     assert [b["kind"] for b in r.bodies] == ["dead_letter"]
+
+
+async def test_the_ledger_keeps_what_was_sent_with_secrets_masked(ledger) -> None:
+    key = await dead_letter(ledger, "kept@example.com")
+    event_id = key.split(":")[0]
+    assert await ledger.sent_for(event_id) == {}
+    sent = {"email": "kept@example.com", "Authorization": "Bearer abc",
+            "nested": {"token": "t", "note": "uses s3cr3t"}}
+    await ledger.record_sent(key, sent, "refused: s3cr3t", ["s3cr3t"])
+    fields, answer = (await ledger.sent_for(event_id))[key]
+    assert fields == {"email": "kept@example.com", "Authorization": "•••",
+                      "nested": {"token": "•••", "note": "uses •••"}}
+    assert answer == "refused: •••"
+    await ledger.record_sent(key, {"email": "again@example.com"}, "ok")  # a redelivery replaces it
+    assert (await ledger.sent_for(event_id))[key] == ({"email": "again@example.com"}, "ok")

@@ -10,7 +10,7 @@ import pytest
 
 from services.web.auth import LIMITER
 from tests.conftest import wait_for
-from tests.ops.conftest import ADMIN_PASSWORD, API_TOKEN, Hub, login
+from tests.ops.conftest import ADMIN_PASSWORD, API_TOKEN, Hub, login, shopify_order
 
 PAGES = ["/status", "/handoffs", "/audit?q=x", "/dead-letters", "/dead-letters/ops_invoices:0:0"]
 
@@ -217,3 +217,33 @@ async def test_ops_pages_speak_the_owners_language(hub: Hub, admin: aiohttp.Clie
         assert left == [], (path, left)
     async with admin.get(f"{hub.url}/status?lang={lang}") as r:
         assert CATALOGS[lang]["ops.sources"] in await r.text()
+
+
+async def test_audit_shows_what_each_action_sent_and_the_answer_with_secrets_masked(
+    hub: Hub, admin: aiohttp.ClientSession
+) -> None:
+    ledger = hub.runtime.ledger
+    assert ledger is not None
+    body, headers = shopify_order(f"#S{uuid.uuid4().int % 10**6}", "sent@example.com")
+    async with hub.http.post(f"{hub.url}/hooks/shop", data=body, headers=headers) as r:
+        event_id = (await r.json())["event_ids"][0]
+
+    async def delivered() -> list:
+        rows = await ledger.deliveries_for(event_id)
+        return [r for r in rows if r.status == "delivered" and r.target == "ops_invoices"]
+
+    row = (await wait_for(delivered))[0]
+    # What the runner keeps for each delivery (services.ledger.store.SqlLedger.record_sent).
+    await ledger.record_sent(
+        row.key,
+        {"email": "sent@example.com", "total": "123.45", "api_key": "k-123",
+         "note": "sent with Bearer target-token-9q8w"},
+        '{"id": "INV-0042", "echo": "target-token-9q8w"}', secrets=["target-token-9q8w"],
+    )  # fmt: skip
+    async with admin.get(f"{hub.url}/audit", params={"q": event_id}) as r:
+        page = await r.text()
+    sent = re.search(r'<details class="sent">(.*?)</details>', page, re.S).group(1)
+    assert "What was sent" in sent and "sent@example.com" in sent and "123.45" in sent
+    assert "k-123" not in page and "target-token-9q8w" not in page
+    assert sent.count("•••") == 3  # the credential field, the token in a value, the token in the answer
+    assert "What ops_invoices answered:" in sent and "INV-0042" in sent
