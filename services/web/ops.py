@@ -105,17 +105,20 @@ def attempts(n: int | str) -> str:
     return f"{n} attempt" if str(n) == "1" else f"{n} attempts"
 
 
-def describe(row: DeliveryRow) -> str:
-    """What an action did, for the audit trail."""
+def describe(row: DeliveryRow, lang: str = "en") -> str:
+    """What an action did, for the audit trail, in the page's language."""
+    t = i18n.translate
+    tries = i18n.plural(lang, "n.attempts", row.attempts)
     if row.status == DELIVERED:
         got = f" → {row.external_id}" if row.external_id else ""
-        return f"delivered{got} at {clock(row.delivered_at)}"
+        return t(lang, "ops.did.delivered", got=got, at=clock(row.delivered_at))
     if row.status == DEADLETTERED:
-        return f"dead-lettered after {attempts(row.attempts)}: {plain_error(row.last_error)}"
+        return t(lang, "ops.did.dead", attempts=tries, error=plain_error(row.last_error))
     if row.status == RETRYING:
-        return (f"retrying at {clock(row.next_attempt_at)} ({attempts(row.attempts)} so far): "
-                f"{plain_error(row.last_error)}")
-    return f"{row.status} ({attempts(row.attempts)})"
+        return t(lang, "ops.did.retrying", at=clock(row.next_attempt_at), attempts=tries,
+                 error=plain_error(row.last_error))  # fmt: skip
+    return t(lang, "ops.did.other", status=t(lang, f"ops.st.{row.status}") if f"ops.st.{row.status}" in i18n.EN
+             else row.status, attempts=tries)  # fmt: skip
 
 
 def _render(request: web.Request, name: str, **context: Any) -> web.Response:
@@ -247,7 +250,7 @@ async def _expected(ledger: SqlLedger, event_id: str) -> list[tuple[str, str, st
     return [(f, a, t) for f, a, t in rows]
 
 
-async def trail(ledger: SqlLedger, event: EventRow) -> list[dict[str, Any]]:
+async def trail(ledger: SqlLedger, event: EventRow, lang: str = "en") -> list[dict[str, Any]]:
     """Every action of one event: expected ones not started yet included."""
     done = {(r.flow, r.action): r for r in await ledger.deliveries_for(event.id)}
     sent = await ledger.sent_for(event.id)  # what each action sent and was answered, if kept
@@ -255,10 +258,10 @@ async def trail(ledger: SqlLedger, event: EventRow) -> list[dict[str, Any]]:
     for flow, action, target in await _expected(ledger, event.id):
         row = done.pop((flow, action), None)
         actions.append({"flow": flow, "action": action, "target": target, "row": row,
-                        "text": describe(row) if row else "not started yet",
+                        "text": describe(row, lang) if row else i18n.translate(lang, "ops.did.not_started"),
                         "sent": sent.get(row.key) if row else None})
     for (flow, action), row in sorted(done.items()):
-        actions.append({"flow": flow, "action": action, "target": row.target, "row": row, "text": describe(row),
+        actions.append({"flow": flow, "action": action, "target": row.target, "row": row, "text": describe(row, lang),
                         "sent": sent.get(row.key)})
     return actions
 
@@ -274,7 +277,7 @@ async def render_audit(request: web.Request) -> web.Response:
         found = [exact] if exact is not None else []
         found += [ev for ev in await ledger.search(q) if exact is None or ev.id != exact.id]
         for ev in found:
-            results.append({"event": ev, "actions": await trail(ledger, ev)})
+            results.append({"event": ev, "actions": await trail(ledger, ev, i18n.pick_lang(request))})
     return _render(request, "audit.html", q=q, results=results)
 
 

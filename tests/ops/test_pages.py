@@ -217,6 +217,23 @@ async def test_ops_pages_speak_the_owners_language(hub: Hub, admin: aiohttp.Clie
         assert left == [], (path, left)
     async with admin.get(f"{hub.url}/status?lang={lang}") as r:
         assert CATALOGS[lang]["ops.sources"] in await r.text()
+    # an order's audit trail: what happened, said in the language
+    number = f"#T{uuid.uuid4().int % 10**6}"
+    event_id = await hub.order(number, f"{lang}@example.com")
+    ledger = hub.runtime.ledger
+    assert ledger is not None
+
+    async def delivered() -> bool:
+        rows = await ledger.deliveries_for(event_id)
+        return len(rows) == 2 and all(r.status == "delivered" for r in rows)
+
+    await wait_for(delivered)
+    async with admin.get(f"{hub.url}/audit", params={"q": event_id, "lang": lang}) as r:
+        page = await r.text()
+    card = re.search(r'<div class="card audit-event".*?</table>', page, re.S).group(0)
+    assert CATALOGS[lang]["ops.col.what_happened"] in card and CATALOGS[lang]["ops.st.delivered"] in card
+    for english in ("What happened", "delivered", "Attempts", "not started"):
+        assert english not in re.sub(r'data-status="[^"]*"', "", card), english
 
 
 async def test_audit_shows_what_each_action_sent_and_the_answer_with_secrets_masked(
