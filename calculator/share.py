@@ -125,7 +125,7 @@ def to_csv(
     Excel), pass delimiter=";" and decimal=",": a number then reads as one there.
     """
     out = io.StringIO()
-    writer = csv.writer(out, delimiter=delimiter)
+    writer: Any = csv.writer(out, delimiter=delimiter)
     if decimal != ".":
         writer = _Decimals(writer, decimal)
     if labels is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from services.web import i18n
@@ -15,7 +16,7 @@ class Message:
     key: str  # dedupe key: sent once
     subject: str
     text: str
-    facts: dict[str, object] = field(default_factory=dict)  # for an http target's JSON
+    facts: Mapping[str, object] = field(default_factory=dict)  # for an http target's JSON
 
 
 def t(lang: str, key: str, **values: object) -> str:

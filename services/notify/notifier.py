@@ -132,7 +132,7 @@ class Notifier:
             found = [*found[: room - 1], summary]
         else:
             held = []
-        out = []
+        out: list[Message] = []
         for m in found:
             try:
                 await send(self.settings, m, self.http)
