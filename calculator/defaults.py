@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from calculator.values import Estimate, Figure
@@ -90,3 +91,53 @@ WORKING_WEEKS_PER_YEAR = Figure(
     "Assumption: 46 working weeks a year (52 minus about 6 weeks of leave and public holidays).",
 )
 HOURS_PER_WEEK = Figure(D(40), "default", "Assumption: a 40-hour full-time working week.")
+
+# Fields a person types per record when the owner leaves "fields per record" blank, by record
+# type (English, Dutch and Danish words, singular, lower case). An order or an invoice carries a
+# customer, an address, lines and totals; a contact a name, e-mail, phone and company.
+FIELDS_BY_RECORD_TYPE: dict[str, int] = {
+    **dict.fromkeys(("order", "bestelling", "ordre", "sale", "verkoop", "salg"), 12),
+    **dict.fromkeys(("invoice", "factuur", "faktura", "bill", "rekening", "regning"), 12),
+    **dict.fromkeys(("booking", "reservation", "boeking", "reservering", "booking"), 8),
+    **dict.fromkeys(("customer", "klant", "kunde", "client"), 8),
+    **dict.fromkeys(("contact", "lead", "person", "persoon", "kontakt"), 6),
+    **dict.fromkeys(("payment", "betaling", "betaling"), 5),
+    **dict.fromkeys(("ticket", "task", "taak", "opgave", "request", "aanvraag"), 5),
+    **dict.fromkeys(("product", "artikel", "vare"), 10),
+}
+DEFAULT_FIELDS = 8
+FIELDS_SOURCE = (
+    "Assumption: {fields} fields per record, typical for {what} (a name, an e-mail, an address "
+    "line, an amount: each counts as one). Type your own under “More”."
+)
+
+
+def fields_source(fields: int, word: str) -> str:
+    """Return the shown source of a defaulted fields-per-record figure."""
+    return FIELDS_SOURCE.format(fields=fields, what=f"“{word}”" if word else "a business record")
+
+
+# System names that say what a record is when the record type is left blank.
+FIELDS_BY_SYSTEM: dict[str, int] = {
+    **dict.fromkeys(("shop", "webshop", "store", "winkel", "butik", "webshop"), 12),
+    **dict.fromkeys(("accounting", "boekhouding", "regnskab", "books", "moneybird"), 12),
+    **dict.fromkeys(("crm", "form", "formulier", "formular", "hubspot", "pipedrive"), 6),
+}
+
+
+def fields_for(record_type: str, *systems: str) -> tuple[int, str]:
+    """Return the default fields per record and what it is based on, e.g. (12, 'orders')."""
+    for text, table in ((record_type, FIELDS_BY_RECORD_TYPE),
+                        *((name, FIELDS_BY_SYSTEM) for name in systems)):  # fmt: skip
+        for word in re.findall(r"[^\W\d_]+", text.casefold()):
+            for stem in (word, word.removesuffix("s"), word.removesuffix("en"), word.removesuffix("er")):
+                if stem in table:
+                    return table[stem], word
+    return DEFAULT_FIELDS, ""
+
+# Simulated weeks per request, in handover-samples: 20 handovers get DEFAULT_SAMPLES each, a
+# 200-handover scenario 1,000 each (its P10 and P90 within about a percentile), so the public
+# calculator's work per request is bounded whatever is posted (model.samples_for and
+# bench/calculator.py).
+SAMPLE_BUDGET = 200_000
+MIN_SAMPLES = 1_000

@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
 from calculator import defaults
+from calculator.messages import InputError, error
 from calculator.model import Handover, Scenario, Settings, error_probability, hours_per_week
-from calculator.values import Estimate, FieldError, Figure, ValidationError
+from calculator.values import Estimate, FieldError, Figure, Provenance, ValidationError
 
 D = Decimal
 HUNDRED = D(100)
@@ -25,6 +26,9 @@ MAX_TEXT = 100
 MAX_NUMBER_CHARS = 40
 
 _TEXT_FIELDS = ("source", "target", "record_type", "action")
+# Only where a record comes from and where it goes are asked for; the record type and the
+# action are labels (a fan-out needs them to tell its rows apart, and says so if two collide).
+_REQUIRED_TEXT = ("source", "target")
 # name -> (required, upper bound, unit for messages)
 _ESTIMATES: dict[str, tuple[bool, Decimal, str]] = {
     "volume": (True, D(10_000_000), "records per week"),
@@ -58,20 +62,18 @@ def parse_scenario(data: Mapping[str, object]) -> Scenario:
         if m and _known_handover_field(m.group(2), m.group(3)):
             handovers_raw.setdefault(int(m.group(1)), {})[_suffix(m)] = value
             continue
-        errors.append(FieldError(name, "unknown field"))
+        errors.append(error(name, "unknown_field"))
 
     settings = _parse_settings(settings_raw, errors)
     if not handovers_raw:
-        errors.append(FieldError("handovers", "add at least one handover"))
+        errors.append(error("handovers", "no_handovers"))
     elif len(handovers_raw) > MAX_HANDOVERS:
-        errors.append(FieldError("handovers", f"at most {MAX_HANDOVERS} handovers"))
+        errors.append(error("handovers", "too_many_handovers", cap=MAX_HANDOVERS))
     else:
         # Gaps would make a warning's handovers[i] (a position) point at the wrong form row.
         missing = sorted(set(range(max(handovers_raw) + 1)) - set(handovers_raw))
         if missing:
-            errors.append(
-                FieldError(f"handovers[{missing[0]}]", "handovers must be numbered 0, 1, 2, ...")
-            )
+            errors.append(error(f"handovers[{missing[0]}]", "numbering"))
 
     handovers: list[Handover] = []
     seen: dict[tuple[str, ...], int] = {}
@@ -82,12 +84,7 @@ def parse_scenario(data: Mapping[str, object]) -> Scenario:
         key = tuple(s.casefold() for s in h.key)
         if key in seen:
             # A fan-out is one handover per action; the same action twice would count it twice.
-            errors.append(
-                FieldError(
-                    f"handovers[{index}].action",
-                    f"same source, target, record type and action as handovers[{seen[key]}]",
-                )
-            )
+            errors.append(error(f"handovers[{index}].action", "duplicate", other=f"handovers[{seen[key]}]"))
         seen.setdefault(key, index)
         handovers.append(h)
 
@@ -111,8 +108,10 @@ def scenario_to_form(scenario: Scenario) -> dict[str, str]:
     for i, h in enumerate(scenario.handovers):
         prefix = f"handovers[{i}]"
         for name in _TEXT_FIELDS:
-            form[f"{prefix}.{name}"] = getattr(h, name)
-        form[f"{prefix}.fields"] = str(h.fields)
+            if getattr(h, name):
+                form[f"{prefix}.{name}"] = getattr(h, name)
+        if h.fields_provenance == "typed":
+            form[f"{prefix}.fields"] = str(h.fields)
         if h.chars_per_field.provenance == "typed":
             form[f"{prefix}.chars_per_field"] = _text(h.chars_per_field.value)
         for name in _ESTIMATES:
@@ -131,40 +130,40 @@ _COMMA_THOUSANDS = re.compile(r"[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?")
 def parse_decimal(raw: object) -> Decimal:
     """Parse one exact, finite, non-negative decimal; raise ValueError with a user message."""
     if isinstance(raw, bool) or not isinstance(raw, str | int | float | Decimal):
-        raise ValueError("must be a number")
+        raise InputError("not_a_number_type")
     text = raw.strip() if isinstance(raw, str) else str(raw)
     if len(text) > MAX_NUMBER_CHARS or not text.isascii():
-        raise ValueError(f"{_show(text)} is not a number")
+        raise InputError("not_a_number", value=_show(text))
     if _COMMA_THOUSANDS.fullmatch(text):
         # "1,000" is one thousand to an English reader: say how to write it, rather than
         # suggesting a dot ("1.000", which is one).
         plain = text.replace(",", "")
-        raise ValueError(f"{_show(text)} is not a number; write {plain} without a thousands separator")
+        raise InputError("thousands", value=_show(text), plain=plain)
     if "," in text:
-        raise ValueError(f"{_show(text)} is not a number; use a dot as the decimal separator")
+        raise InputError("decimal_comma", value=_show(text))
     try:
         value = D(text)
     except InvalidOperation:
-        raise ValueError(f"{_show(text)} is not a number") from None
+        raise InputError("not_a_number", value=_show(text)) from None
     if value.is_nan():
-        raise ValueError("must be a number, not NaN")
+        raise InputError("nan")
     if value.is_infinite():
-        raise ValueError("must be a finite number")
+        raise InputError("infinite")
     if value < 0:
-        raise ValueError("must not be negative")
+        raise InputError("negative")
     if value and not -12 <= value.adjusted() <= 12:
-        raise ValueError(f"{_show(text)} is out of range")
+        raise InputError("out_of_range", value=_show(text))
     return value + 0  # drops the sign of -0
 
 
 def _flatten(data: object, errors: list[FieldError], prefix: str = "") -> dict[str, str]:
     if not isinstance(data, Mapping):
-        errors.append(FieldError(prefix or "(input)", "expected an object of fields"))
+        errors.append(error(prefix or "(input)", "not_an_object"))
         return {}
     flat: dict[str, str] = {}
     for name, value in data.items():
         if not isinstance(name, str):
-            errors.append(FieldError(prefix or "(input)", "field names must be text"))
+            errors.append(error(prefix or "(input)", "field_name_text"))
             continue
         path = f"{prefix}.{name}" if prefix else name
         if isinstance(value, Mapping):
@@ -177,7 +176,7 @@ def _flatten(data: object, errors: list[FieldError], prefix: str = "") -> dict[s
         elif isinstance(value, str | int | float | Decimal) and not isinstance(value, bool):
             flat[path] = value.strip() if isinstance(value, str) else str(value)
         else:
-            errors.append(FieldError(path, "must be text or a number"))
+            errors.append(error(path, "text_or_number"))
     return flat
 
 
@@ -195,12 +194,12 @@ def _parse_settings(raw: dict[str, str], errors: list[FieldError]) -> Settings:
     country = raw.get("country") or defaults.DEFAULT_COUNTRY
     if country not in defaults.HOURLY_LABOUR_COST_EUR:
         choices = ", ".join(defaults.HOURLY_LABOUR_COST_EUR)
-        errors.append(FieldError("settings.country", f"choose one of {choices}"))
+        errors.append(error("settings.country", "choose_one", choices=choices))
         country = defaults.DEFAULT_COUNTRY
     currency = raw.get("currency") or defaults.COUNTRY_CURRENCY[country]
     if currency not in defaults.EUR_TO:
         choices = ", ".join(defaults.EUR_TO)
-        errors.append(FieldError("settings.currency", f"choose one of {choices}"))
+        errors.append(error("settings.currency", "choose_one", choices=choices))
         currency = "EUR"
     weeks = _figure(raw, "working_weeks_per_year", D("53"), defaults.WORKING_WEEKS_PER_YEAR, errors)
     hours = _figure(
@@ -218,10 +217,10 @@ def _dead_letter_minutes(raw: dict[str, str], errors: list[FieldError]) -> Figur
     try:
         value = parse_decimal(text)
     except ValueError as exc:
-        errors.append(FieldError(path, str(exc)))
+        errors.append(_at(exc, path))
         return None
     if value > MAX_DEAD_LETTER_MINUTES:
-        errors.append(FieldError(path, f"at most {_text(MAX_DEAD_LETTER_MINUTES)} minutes"))
+        errors.append(error(path, "at_most", cap=_text(MAX_DEAD_LETTER_MINUTES), unit="minutes"))
         return None
     return Figure(value)
 
@@ -236,10 +235,10 @@ def _figure(
     try:
         value = parse_decimal(text)
     except ValueError as exc:
-        errors.append(FieldError(path, str(exc)))
+        errors.append(_at(exc, path))
         return default
     if value == 0 or value > cap:
-        errors.append(FieldError(path, f"must be more than 0 and at most {_text(cap)}"))
+        errors.append(error(path, "positive_at_most", cap=_text(cap)))
         return default
     return Figure(value)
 
@@ -252,24 +251,34 @@ def _parse_handover(
     texts = {}
     for name in _TEXT_FIELDS:
         text = raw.get(name, "")
-        if not text:
-            errors.append(FieldError(f"{prefix}.{name}", "required"))
+        if not text and name in _REQUIRED_TEXT:
+            errors.append(error(f"{prefix}.{name}", "required"))
         elif len(text) > MAX_TEXT:
-            errors.append(FieldError(f"{prefix}.{name}", f"at most {MAX_TEXT} characters"))
+            errors.append(error(f"{prefix}.{name}", "too_long", cap=MAX_TEXT))
         texts[name] = text
 
-    fields = _integer(raw.get("fields", ""), f"{prefix}.fields", D(1), D(1000), errors)
+    fields_provenance: Provenance = "typed"
+    fields_source = ""
+    if raw.get("fields"):
+        fields = _integer(raw["fields"], f"{prefix}.fields", D(1), D(1000), errors)
+    else:
+        # Blank: a default by record type, shown with its badge and what it was based on.
+        fields, word = defaults.fields_for(
+            texts.get("record_type", ""), texts.get("source", ""), texts.get("target", "")
+        )
+        fields_provenance = "default"
+        fields_source = defaults.fields_source(fields, word)
     chars = defaults.CHARS_PER_FIELD
     if raw.get("chars_per_field"):
         path = f"{prefix}.chars_per_field"
         try:
             value = parse_decimal(raw["chars_per_field"])
             if value == 0 or value > 10_000:
-                errors.append(FieldError(path, "must be more than 0 and at most 10000"))
+                errors.append(error(path, "positive_at_most", cap=10000))
             else:
                 chars = Figure(value)
         except ValueError as exc:
-            errors.append(FieldError(path, str(exc)))
+            errors.append(_at(exc, path))
 
     est = {name: _estimate(raw, prefix, name, errors) for name in _ESTIMATES}
     rate = defaults.FIELD_ERROR_RATE
@@ -286,13 +295,7 @@ def _parse_handover(
         return None
     high = hours_per_week(volume.high, minutes.high, error_probability(rate.high, fields), fix.high)
     if high > defaults.MAX_HOURS_PER_WEEK:
-        errors.append(
-            FieldError(
-                f"{prefix}.volume.high",
-                f"at the high end this handover takes {_text(high.quantize(D(1)))} hours a week, "
-                "more than the 168 hours in a week; check the volume and minutes",
-            )
-        )
+        errors.append(error(f"{prefix}.volume.high", "over_a_week", hours=_text(high.quantize(D(1)))))
         return None
     return Handover(
         **texts,
@@ -303,6 +306,8 @@ def _parse_handover(
         fix_minutes=fix,
         hourly_cost=cost,
         chars_per_field=chars,
+        fields_provenance=fields_provenance,
+        fields_source=fields_source,
     )
 
 
@@ -310,18 +315,18 @@ def _integer(
     text: str, path: str, low: Decimal, high: Decimal, errors: list[FieldError]
 ) -> int | None:
     if not text:
-        errors.append(FieldError(path, "required"))
+        errors.append(error(path, "required"))
         return None
     try:
         value = parse_decimal(text)
     except ValueError as exc:
-        errors.append(FieldError(path, str(exc)))
+        errors.append(_at(exc, path))
         return None
     if value != value.to_integral_value():
-        errors.append(FieldError(path, "must be a whole number"))
+        errors.append(error(path, "whole"))
         return None
     if not low <= value <= high:
-        errors.append(FieldError(path, f"must be between {_text(low)} and {_text(high)}"))
+        errors.append(error(path, "between", low=_text(low), high=_text(high)))
         return None
     return int(value)
 
@@ -334,10 +339,10 @@ def _estimate(
     texts = {point: raw.get(f"{name}.{point}", "") for point in POINTS}
     if not any(texts.values()):
         if required:
-            errors.append(FieldError(f"{path}.likely", "required"))
+            errors.append(error(f"{path}.likely", "required"))
         return None
     if not texts["likely"]:
-        errors.append(FieldError(f"{path}.likely", "required when low or high is given"))
+        errors.append(error(f"{path}.likely", "likely_required"))
         return None
     values: dict[str, Decimal] = {}
     for point in POINTS:
@@ -346,10 +351,10 @@ def _estimate(
         try:
             value = parse_decimal(texts[point])
         except ValueError as exc:
-            errors.append(FieldError(f"{path}.{point}", str(exc)))
+            errors.append(_at(exc, f"{path}.{point}"))
             continue
         if value > cap:
-            errors.append(FieldError(f"{path}.{point}", f"at most {_text(cap)} {unit}"))
+            errors.append(error(f"{path}.{point}", "at_most", cap=_text(cap), unit=unit))
             continue
         values[point] = value
     if len(values) != sum(1 for t in texts.values() if t):
@@ -360,10 +365,10 @@ def _estimate(
     likely = values["likely"]
     bad = False
     if low > likely:
-        errors.append(FieldError(f"{path}.low", "low must not be more than likely"))
+        errors.append(error(f"{path}.low", "low_above_likely"))
         bad = True
     if high < likely:
-        errors.append(FieldError(f"{path}.high", "high must not be less than likely"))
+        errors.append(error(f"{path}.high", "high_below_likely"))
         bad = True
     return None if bad else Estimate(low, likely, high)
 
@@ -373,6 +378,11 @@ def _estimate_of(h: Handover, name: str) -> Estimate:
         r = h.field_error_rate
         return Estimate(r.low * HUNDRED, r.likely * HUNDRED, r.high * HUNDRED, r.provenance)
     return getattr(h, name)
+
+
+def _at(exc: ValueError, path: str) -> FieldError:
+    # parse_decimal raises InputError; anything else keeps its own words.
+    return exc.at(path) if isinstance(exc, InputError) else FieldError(path, str(exc))
 
 
 def _text(value: Decimal) -> str:

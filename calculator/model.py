@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-import math
-import random
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Literal, NamedTuple
 
 import msgspec
+import numpy as np
 
 from calculator import defaults
-from calculator.values import Estimate, FieldError, Figure
+from calculator.messages import error
+from calculator.values import Estimate, FieldError, Figure, Provenance
 
 D = Decimal
 SIXTY = D(60)
 ONE = D(1)
 
 HOURS_Q = D("0.001")
+# The figure shown (Likely) is in hundredths of an hour: what the page prints and what the next
+# step of "Show the math" multiplies, so the owner's pocket calculator agrees to the cent.
+LIKELY_HOURS_Q = D("0.01")
 MONEY_Q = D("0.01")
 SHARE_Q = D("0.0001")
 COUNT_Q = D("0.01")
@@ -34,8 +38,16 @@ class HandoverKey(NamedTuple):
     action: str
 
     def label(self) -> str:
-        """Return a short human label, e.g. 'Shop → Accounting: order (save invoice)'."""
-        return f"{self.source} → {self.target}: {self.record_type} ({self.action})"
+        """Return a short human label, e.g. 'Shop → Accounting: order (save invoice)'.
+
+        Record type and action are optional on the form: a blank one is left out of the label.
+        """
+        label = f"{self.source} → {self.target}"
+        if self.record_type:
+            label += f": {self.record_type}"
+        if self.action:
+            label += f" ({self.action})"
+        return label
 
 
 class Handover(msgspec.Struct, frozen=True):
@@ -52,6 +64,9 @@ class Handover(msgspec.Struct, frozen=True):
     fix_minutes: Estimate  # minutes to find and fix one wrong record
     hourly_cost: Estimate  # EUR per hour
     chars_per_field: Figure
+    # "default" when the owner left fields per record blank (defaults.fields_for chose it).
+    fields_provenance: Provenance = "typed"
+    fields_source: str = ""
 
     @property
     def key(self) -> HandoverKey:
@@ -128,13 +143,34 @@ class Range(msgspec.Struct, frozen=True):
         return self.p10 <= other.p90 and other.p10 <= self.p90
 
 
+class Likely(msgspec.Struct, frozen=True):
+    """The figures with every likely value plugged in, rounded as shown and adding up.
+
+    hours = typing + fixing (of the rounded parts); cost = hours × hourly cost × weeks; a group's
+    figures are the sums of its handovers' (share of a person-year from the summed hours). This
+    is what the page shows as the figure and what "Show the math" reproduces exactly.
+    """
+
+    typing_hours: Decimal
+    fixing_hours: Decimal
+    hours: Decimal
+    cost_eur: Decimal
+    share_of_person_year: Decimal
+    errors_per_month: Decimal
+
+
 class Block(msgspec.Struct, frozen=True):
-    """The four headline figures for one handover or a group of them (money in EUR)."""
+    """The headline figures for one handover or a group of them (money in EUR).
+
+    `likely` is the figure shown (every likely value plugged in, see Likely); the ranges are
+    P10-P50-P90 of the simulated weeks: "probably between P10 and P90".
+    """
 
     hours_per_week: Range
     cost_per_year_eur: Range
     share_of_person_year: Range
     errors_per_month: Range
+    likely: Likely
 
 
 class Savings(msgspec.Struct, frozen=True):
@@ -206,12 +242,18 @@ class ScenarioResult(msgspec.Struct, frozen=True):
 
 
 class MathStep(NamedTuple):
-    """One line of 'show the math': label, formula with likely values plugged in, result."""
+    """One line of 'show the math': label, formula with likely values plugged in, result.
+
+    `code` names the step for a page's message catalog (the label is its English text) and
+    `badge` is the provenance of the input it shows ("" for a computed step).
+    """
 
     label: str
     formula: str
     value: Decimal
     unit: str
+    code: str = ""
+    badge: str = ""
 
 
 def make_handover(
@@ -350,89 +392,148 @@ def check_warnings(scenario: Scenario) -> tuple[FieldError, ...]:
         floor = klm_floor_minutes(h.fields, h.chars_per_field.value)
         for point in ("low", "likely", "high"):
             typed = getattr(h.minutes, point)
+            if point != "likely" and typed == h.minutes.likely:
+                continue  # no spread typed: one warning, on the figure the owner typed
             if typed < floor:
                 warnings.append(
-                    FieldError(
-                        f"handovers[{i}].minutes.{point}",
-                        f"{_fmt(typed)} min is below the keystroke floor of "
-                        f"{_fmt(floor.quantize(MINUTES_Q))} min for {h.fields} field(s); "
-                        "accepted, but check it.",
+                    error(
+                        f"handovers[{i}].minutes.{point}", "below_floor",
+                        typed=_fmt(typed), floor=_fmt(floor.quantize(MINUTES_Q)), n=h.fields,
                     )
-                )
+                )  # fmt: skip
     return tuple(warnings)
 
 
 class _Samples(NamedTuple):
-    hours: list[float]
-    cost: list[float]
-    errors_per_week: list[float]
+    # One row per handover, one column per simulated week.
+    hours: np.ndarray
+    cost: np.ndarray
+    errors_per_week: np.ndarray
 
 
-def _triangular(rng: random.Random, e: Estimate) -> float:
-    return rng.triangular(float(e.low), float(e.high), float(e.likely))
+def samples_for(rows: int, samples: int = defaults.DEFAULT_SAMPLES) -> int:
+    """Return the simulated weeks per handover for a scenario of `rows` handovers.
+
+    The work is bounded per request (defaults.SAMPLE_BUDGET sample-rows): up to
+    SAMPLE_BUDGET // DEFAULT_SAMPLES handovers get every sample, a larger scenario fewer per
+    handover (never below MIN_SAMPLES), so a 200-row request costs what a 20-row one does.
+    """
+    budget = defaults.SAMPLE_BUDGET // max(rows, 1)
+    return max(min(samples, budget), min(samples, defaults.MIN_SAMPLES))
 
 
-def _simulate(h: Handover, volume: Estimate, samples: int, seed: int) -> _Samples:
+def _row_seed(seed: int, h: Handover) -> int:
     # A stream per handover, seeded by its key, keeps each handover's numbers the same whatever
-    # else is in the scenario; str seeds are hashed deterministically by random.Random.
-    rng = random.Random(f"{seed}|{h.source}|{h.target}|{h.record_type}|{h.action}")
-    weeks = float(defaults.CALENDAR_WEEKS_PER_YEAR)
-    hours, cost, errors = [], [], []
-    for _ in range(samples):
-        v = _triangular(rng, volume)
-        t = _triangular(rng, h.minutes)
-        e = _triangular(rng, h.field_error_rate)
-        f = _triangular(rng, h.fix_minutes)
-        r = _triangular(rng, h.hourly_cost)
-        p = 1.0 - (1.0 - e) ** h.fields
-        hw = v * t / 60.0 + v * p * f / 60.0
-        hours.append(hw)
-        cost.append(hw * r * weeks)
-        errors.append(v * p)
-    return _Samples(hours, cost, errors)
+    # else is in the scenario (for scenarios within the sample budget).
+    text = f"{seed}|{h.source}|{h.target}|{h.record_type}|{h.action}"
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
 
 
-def _quantile(ordered: list[float], q: float) -> float:
+def _triangular(u: np.ndarray, estimates: Sequence[Estimate]) -> np.ndarray:
+    """Return triangular(low, likely, high) draws by the inverse CDF of uniforms u (rows × n)."""
+    a = np.array([[float(e.low)] for e in estimates])
+    c = np.array([[float(e.likely)] for e in estimates])
+    b = np.array([[float(e.high)] for e in estimates])
+    span = b - a
+    if not span.any():
+        return a  # no spread anywhere: broadcasts as the constant it is
+    fc = np.divide(c - a, span, out=np.zeros_like(span), where=span > 0)
+    left = u < fc
+    # One square root for both sides of the mode: a + sqrt(u·span·(c−a)) below it,
+    # b − sqrt((1−u)·span·(b−c)) above it.
+    root = np.sqrt(np.where(left, u * (c - a), (1.0 - u) * (b - c)) * span)
+    return np.where(left, a + root, b - root)
+
+
+def _simulate(rows: Sequence[tuple[Handover, Estimate]], samples: int, seed: int) -> _Samples:
+    """Simulate every handover's week `samples` times at once (numpy, rows × samples)."""
+    k = len(rows)
+    u = np.empty((5, k, samples))
+    for i, (h, _) in enumerate(rows):
+        u[:, i, :] = np.random.default_rng(_row_seed(seed, h)).random((5, samples))
+    hs = [h for h, _ in rows]
+    v = _triangular(u[0], [volume for _, volume in rows])
+    t = _triangular(u[1], [h.minutes for h in hs])
+    e = _triangular(u[2], [h.field_error_rate for h in hs])
+    f = _triangular(u[3], [h.fix_minutes for h in hs])
+    r = _triangular(u[4], [h.hourly_cost for h in hs])
+    fields = np.array([[float(h.fields)] for h in hs])
+    p = 1.0 - (1.0 - e) ** fields
+    shape = (k, samples)
+    hours = np.broadcast_to(v * t / 60.0 + v * p * f / 60.0, shape)
+    cost = np.broadcast_to(hours * r * float(defaults.CALENDAR_WEEKS_PER_YEAR), shape)
+    return _Samples(hours, cost, np.broadcast_to(v * p, shape))
+
+
+def _quantiles(values: np.ndarray) -> np.ndarray:
+    """Return P10, P50 and P90 (3 × rows) of values (rows × samples); zeros without samples."""
+    if values.shape[1] == 0:
+        return np.zeros((3, values.shape[0]))
     # Linear interpolation between order statistics; equal neighbours return the value exactly,
     # so a distribution without spread gives P10 = P50 = P90.
-    pos = q * (len(ordered) - 1)
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    a, b = ordered[lo], ordered[hi]
-    return a if a == b else a + (b - a) * (pos - lo)
+    return np.quantile(values, (0.1, 0.5, 0.9), axis=1)
 
 
-def _range(values: list[float], quantum: Decimal, factor: Decimal = ONE) -> Range:
-    if not values:
-        return Range(D(0).quantize(quantum), D(0).quantize(quantum), D(0).quantize(quantum))
-    ordered = sorted(values)
-    p10, p50, p90 = (
-        (D(repr(_quantile(ordered, q))) * factor).quantize(quantum) for q in (0.1, 0.5, 0.9)
-    )
-    return Range(p10, p50, p90)
+def _ranges(q: np.ndarray, quantum: Decimal, factor: Decimal = ONE) -> list[Range]:
+    """Return one P10-P50-P90 Range per column of quantiles q (3 × rows)."""
+    return [
+        Range(*((D(repr(float(x))) * factor).quantize(quantum) for x in q[:, i]))
+        for i in range(q.shape[1])
+    ]
 
 
-def _block(s: _Samples, settings: Settings) -> Block:
+def _likely(h: Handover, volume: Decimal, settings: Settings) -> Likely:
     weeks = defaults.CALENDAR_WEEKS_PER_YEAR
-    return Block(
-        hours_per_week=_range(s.hours, HOURS_Q),
-        cost_per_year_eur=_range(s.cost, MONEY_Q),
-        share_of_person_year=_range(s.hours, SHARE_Q, weeks / settings.person_year_hours),
-        errors_per_month=_range(s.errors_per_week, COUNT_Q, weeks / defaults.MONTHS_PER_YEAR),
+    # p as show_math prints it (6 decimals), so its fixing line gives the same figure.
+    p = error_probability(h.field_error_rate.likely, h.fields).quantize(PROB_Q)
+    typing = (volume * h.minutes.likely / SIXTY).quantize(LIKELY_HOURS_Q)
+    fixing = (volume * p * h.fix_minutes.likely / SIXTY).quantize(LIKELY_HOURS_Q)
+    hours = typing + fixing
+    return Likely(
+        typing_hours=typing,
+        fixing_hours=fixing,
+        hours=hours,
+        cost_eur=(hours * h.hourly_cost.likely * weeks).quantize(MONEY_Q),
+        share_of_person_year=(hours * weeks / settings.person_year_hours).quantize(SHARE_Q),
+        errors_per_month=(volume * p * weeks / defaults.MONTHS_PER_YEAR).quantize(COUNT_Q),
     )
 
 
-def _sum_samples(group: Iterable[_Samples], samples: int) -> _Samples:
-    group = list(group)
-    if not group:
-        return _Samples([], [], [])
-    # Sample-wise sums: the range of a total is not the sum of the ranges.
-    return _Samples(
-        *([math.fsum(g[field][i] for g in group) for i in range(samples)] for field in range(3))
+def _sum_likely(items: Sequence[Likely], settings: Settings) -> Likely:
+    hours = sum((x.hours for x in items), D(0).quantize(LIKELY_HOURS_Q))
+    weeks = defaults.CALENDAR_WEEKS_PER_YEAR
+    return Likely(
+        typing_hours=sum((x.typing_hours for x in items), D(0).quantize(LIKELY_HOURS_Q)),
+        fixing_hours=sum((x.fixing_hours for x in items), D(0).quantize(LIKELY_HOURS_Q)),
+        hours=hours,
+        cost_eur=sum((x.cost_eur for x in items), D(0).quantize(MONEY_Q)),
+        share_of_person_year=(hours * weeks / settings.person_year_hours).quantize(SHARE_Q),
+        errors_per_month=sum((x.errors_per_month for x in items), D(0).quantize(COUNT_Q)),
     )
 
 
-def _sum_savings(items: Iterable[Savings]) -> Savings:
+def _blocks(s: _Samples, settings: Settings, likely: Sequence[Likely]) -> list[Block]:
+    weeks = defaults.CALENDAR_WEEKS_PER_YEAR
+    q_hours = _quantiles(s.hours)
+    hours = _ranges(q_hours, HOURS_Q)
+    cost = _ranges(_quantiles(s.cost), MONEY_Q)
+    # The share of a person-year is hours times a constant: the same order statistics.
+    share = _ranges(q_hours, SHARE_Q, weeks / settings.person_year_hours)
+    errors = _ranges(_quantiles(s.errors_per_week), COUNT_Q, weeks / defaults.MONTHS_PER_YEAR)
+    return [Block(*parts) for parts in zip(hours, cost, share, errors, likely, strict=True)]
+
+
+def _group(s: _Samples, chosen: list[int], settings: Settings, likely: Sequence[Likely]) -> Block:
+    if chosen:
+        # Sample-wise sums: the range of a total is not the sum of the ranges.
+        summed = _Samples(*(x[chosen].sum(axis=0, keepdims=True) for x in s))
+    else:
+        summed = _Samples(*(np.zeros((1, 0)) for _ in range(3)))
+    return _blocks(summed, settings, [_sum_likely([likely[i] for i in chosen], settings)])[0]
+
+
+def sum_savings(items: Iterable[Savings]) -> Savings:
+    """Return the savings of several handovers added up (the one sum the page and API use)."""
     items = list(items)
     zero_h, zero_m = D(0).quantize(HOURS_Q), D(0).quantize(MONEY_Q)
     return Savings(
@@ -461,20 +562,24 @@ def compute(
         raise ValueError("samples must be at least 100 for a P10–P90 range to mean anything")
     observations = observations or {}
     settings = scenario.settings
-    weeks = defaults.CALENDAR_WEEKS_PER_YEAR
 
-    rows: list[tuple[HandoverResult, _Samples]] = []
+    prepared = []
     for h in scenario.handovers:
         observation = observations.get(h.key)
-        volume = effective_volume(h, observation, window_weeks)
+        prepared.append((h, observation, effective_volume(h, observation, window_weeks)))
+    n = samples_for(len(prepared), samples)
+    sim = _simulate([(h, volume) for h, _, volume in prepared], n, seed)
+    likely = [_likely(h, volume.likely, settings) for h, _, volume in prepared]
+    blocks = _blocks(sim, settings, likely)
+
+    rows: list[tuple[HandoverResult, int]] = []
+    for i, (h, observation, volume) in enumerate(prepared):
         connected = volume.provenance == "measured"
         if connected:
             status: Status = "automated"
         else:
             status = "manual" if observation is None else "connected_estimate"
         p = error_probability(h.field_error_rate.likely, h.fields)
-        likely_hours = hours_per_week(volume.likely, h.minutes.likely, p, h.fix_minutes.likely)
-        sim = _simulate(h, volume, samples, seed)
         result = HandoverResult(
             rank=0,  # set after sorting
             key=h.key,
@@ -483,22 +588,22 @@ def compute(
             connected=connected,
             status=status,
             error_probability=p.quantize(PROB_Q),
-            likely_hours_per_week=likely_hours.quantize(HOURS_Q),
-            likely_cost_per_year_eur=(likely_hours * h.hourly_cost.likely * weeks).quantize(
-                MONEY_Q
-            ),
-            block=_block(sim, settings),
+            likely_hours_per_week=likely[i].hours,
+            likely_cost_per_year_eur=likely[i].cost_eur,
+            block=blocks[i],
             ties_previous=False,
             ties_next=False,
             minutes_floor=klm_floor_minutes(h.fields, h.chars_per_field.value).quantize(MINUTES_Q),
             # Connected but not measured yet still has deliveries and dead letters to count.
             saved=already_saved(h, observation, settings) if observation is not None else None,
         )
-        rows.append((result, sim))
+        rows.append((result, i))
 
-    # Worst first by P50 hours, then P50 cost; the label makes equal rows order the same way.
+    # Worst first by the hours shown (likely), then the simulated P50 hours and cost; the label
+    # makes equal rows order the same way.
     rows.sort(
         key=lambda row: (
+            -row[0].likely_hours_per_week,
             -row[0].block.hours_per_week.p50,
             -row[0].block.cost_per_year_eur.p50,
             row[0].key.label(),
@@ -516,84 +621,83 @@ def compute(
     )
 
     def group(connected: bool | None) -> Block:
-        chosen = (sim for r, sim in rows if connected is None or r.connected == connected)
-        return _block(_sum_samples(chosen, samples), settings)
+        # Connected but not measured yet is Handover's work all the same: counting it as still
+        # done by hand would contradict "already saved" next to it on day one.
+        chosen = [i for r, i in rows if connected is None or (r.status != "manual") == connected]
+        return _group(sim, sorted(chosen), settings, likely)
 
     return ScenarioResult(
         handovers=ranked,
         total=group(None),
         automated=group(True),
         remaining=group(False),
-        saved=_sum_savings(r.saved for r in ranked if r.saved is not None),
+        saved=sum_savings([r.saved for r in ranked if r.saved is not None]),
         settings=settings,
         warnings=check_warnings(scenario),
-        samples=samples,
+        samples=n,
         seed=seed,
     )
 
 
 def show_math(result: HandoverResult, settings: Settings) -> tuple[MathStep, ...]:
-    """Return the human-readable steps for one handover with the likely values plugged in."""
+    """Return the steps for one handover with the likely values plugged in.
+
+    Each computed step works on the rounded figures of the steps above it, so a pocket
+    calculator gets exactly the figure the page shows: typing + fixing = hours, and
+    hours × hourly cost × weeks = cost per year (result.block.likely).
+    """
     h, v = result.handover, result.volume
+    likely = result.block.likely
     t, f, r = h.minutes.likely, h.fix_minutes.likely, h.hourly_cost.likely
     e, n = h.field_error_rate.likely, h.fields
-    weeks, year = defaults.CALENDAR_WEEKS_PER_YEAR, settings.person_year_hours
-    p = error_probability(e, n)
-    retype = v.likely * t / SIXTY
-    fixing = v.likely * p * f / SIXTY
-    hours = retype + fixing
+    weeks = defaults.CALENDAR_WEEKS_PER_YEAR
+    p = error_probability(e, n).quantize(PROB_Q)
     floor = klm_floor_minutes(n, h.chars_per_field.value)
     return (
-        MathStep(f"Volume per week ({v.provenance})", "V", v.likely, "records/week"),
-        MathStep(f"Minutes per retype ({h.minutes.provenance})", "t", t, "min"),
+        MathStep("How many a week", "V", v.likely, "records/week", "volume", v.provenance),
+        MathStep("Minutes each", "t", t, "min", "minutes", h.minutes.provenance),
         MathStep(
-            f"Chance a record has an error ({h.field_error_rate.provenance} rate per field)",
-            f"p = 1 − (1 − {_fmt(e)})^{n}",
-            p.quantize(PROB_Q),
-            "",
+            "Typing time", f"V × t / 60 = {_fmt(v.likely)} × {_fmt(t)} / 60",
+            likely.typing_hours, "h/week", "typing",
         ),
-        MathStep(f"Minutes to find and fix an error ({h.fix_minutes.provenance})", "f", f, "min"),
+        MathStep("Fields per record", "n", D(n), "", "fields", h.fields_provenance),
         MathStep(
-            "Retyping",
-            f"V·t/60 = {_fmt(v.likely)} × {_fmt(t)} / 60",
-            retype.quantize(HOURS_Q),
-            "h/week",
+            "Chance a record has a mistake",
+            f"p = 1 − (1 − {_fmt(e)})^{n}", p, "", "chance", h.field_error_rate.provenance,
+        ),
+        MathStep("Minutes to find and fix a mistake", "f", f, "min", "fix", h.fix_minutes.provenance),
+        MathStep(
+            "Fixing mistakes",
+            f"V × p × f / 60 = {_fmt(v.likely)} × {_fmt(p)} × {_fmt(f)} / 60",
+            likely.fixing_hours, "h/week", "fixing",
         ),
         MathStep(
-            "Fixing errors",
-            f"V·p·f/60 = {_fmt(v.likely)} × {_fmt(p.quantize(PROB_Q))} × {_fmt(f)} / 60",
-            fixing.quantize(HOURS_Q),
-            "h/week",
+            "Hours per week",
+            f"{_fmt(likely.typing_hours)} + {_fmt(likely.fixing_hours)}",
+            likely.hours, "h/week", "hours",
         ),
-        MathStep("Hours per week", "retyping + fixing", hours.quantize(HOURS_Q), "h/week"),
         MathStep(
-            f"Cost per year ({h.hourly_cost.provenance} hourly cost)",
-            f"hours × r × {_fmt(weeks)} = {_fmt(hours.quantize(HOURS_Q))} × {_fmt(r)} × "
-            f"{_fmt(weeks)}",
-            (hours * r * weeks).quantize(MONEY_Q),
-            "EUR/year",
+            "Cost per year",
+            f"{_fmt(likely.hours)} × {_fmt(r)} × {_fmt(weeks)}",
+            likely.cost_eur, "EUR/year", "cost", h.hourly_cost.provenance,
         ),
         MathStep(
             "Share of one person's working year",
-            f"hours × {_fmt(weeks)} / ({_fmt(settings.working_weeks_per_year.value)} × "
-            f"{_fmt(settings.hours_per_week.value)})",
-            (hours * weeks / year).quantize(SHARE_Q),
-            "of a person-year",
+            f"{_fmt(likely.hours)} × {_fmt(weeks)} / ({_fmt(settings.working_weeks_per_year.value)}"
+            f" × {_fmt(settings.hours_per_week.value)})",
+            likely.share_of_person_year, "of a person-year", "share",
         ),
         MathStep(
-            "Errors per month",
-            f"V·p × {_fmt(weeks)} / 12",
-            (v.likely * p * weeks / defaults.MONTHS_PER_YEAR).quantize(COUNT_Q),
-            "records/month",
+            "Mistakes per month", f"V × p × {_fmt(weeks)} / 12",
+            likely.errors_per_month, "records/month", "errors",
         ),
         MathStep(
             "Keystroke floor per record",
             f"{n} × ({_fmt(defaults.KLM_M_SECONDS)} + {_fmt(defaults.KLM_H_SECONDS)} + "
             f"{_fmt(defaults.KLM_K_SECONDS)} × {_fmt(h.chars_per_field.value)}) / 60",
-            floor.quantize(MINUTES_Q),
-            "min",
+            floor.quantize(MINUTES_Q), "min", "floor",
         ),
-    )
+    )  # fmt: skip
 
 
 def convert(amount_eur: Decimal, currency: str) -> Decimal:

@@ -11,10 +11,12 @@ import re
 import zlib
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 from calculator.inputs import parse_scenario, scenario_to_form
+from calculator.messages import error
 from calculator.model import Block, Scenario, ScenarioResult
-from calculator.values import FieldError, ValidationError
+from calculator.values import ValidationError
 
 # The version prefix lets a later format change still read (or clearly refuse) old links.
 VERSION = "1"
@@ -49,28 +51,28 @@ def decode_scenario(token: str) -> Scenario:
 def decode_fields(token: str) -> dict[str, str]:
     """Decode a shared string into its flat form fields, unvalidated; ValidationError if damaged."""
     if not isinstance(token, str) or not token.startswith(VERSION):
-        raise _bad("this link is not a calculator scenario")
+        raise _bad("link_not_scenario")
     body = token[len(VERSION) :]
     if len(body) > MAX_TOKEN_CHARS or not _B64URL.fullmatch(body):
-        raise _bad("this link is damaged")
+        raise _bad("link_damaged")
     try:
         packed = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
         inflater = zlib.decompressobj()
         raw = inflater.decompress(packed, MAX_JSON_BYTES)
         if inflater.unconsumed_tail or not inflater.eof or inflater.unused_data:
-            raise _bad("this link is damaged or too large")
+            raise _bad("link_damaged_or_large")
         data = json.loads(raw.decode("utf-8"))
     except (binascii.Error, zlib.error, UnicodeDecodeError, ValueError) as exc:
         if isinstance(exc, ValidationError):
             raise
-        raise _bad("this link is damaged") from None
+        raise _bad("link_damaged") from None
     if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-        raise _bad("this link is damaged")
+        raise _bad("link_damaged")
     return data
 
 
-def _bad(message: str) -> ValidationError:
-    return ValidationError([FieldError(SHARE_FIELD, message)])
+def _bad(code: str) -> ValidationError:
+    return ValidationError([error(SHARE_FIELD, code)])
 
 
 CSV_HEADER = (
@@ -104,6 +106,9 @@ def to_csv(
     result: ScenarioResult,
     labels: Sequence[str] | None = None,
     group_names: Sequence[str] = GROUP_NAMES,
+    *,
+    delimiter: str = ",",
+    decimal: str = ".",
 ) -> str:
     """Return CSV text: one header row, then one row per handover, worst first, then total,
     automated and remaining.
@@ -115,9 +120,14 @@ def to_csv(
     rank, volume, minutes and error chance cells are empty. `status` is a code: "automated"
     (connected, volume measured), "connected_estimate" (connected, less than a week measured:
     the typed volume, or 0, stands in) or "manual" (done by hand).
+
+    Where a spreadsheet's list separator is ";" and the decimal sign "," (Dutch and Danish
+    Excel), pass delimiter=";" and decimal=",": a number then reads as one there.
     """
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer: Any = csv.writer(out, delimiter=delimiter)
+    if decimal != ".":
+        writer = _Decimals(writer, decimal)
     if labels is None:
         writer.writerow(CSV_HEADER)
     else:
@@ -153,6 +163,23 @@ def to_csv(
              _num(block.errors_per_month.p50), ""]
         )  # fmt: skip
     return out.getvalue()
+
+
+class _Decimals:
+    """A csv writer that writes the numbers' decimal point as `decimal` (text cells unchanged)."""
+
+    _NUMBER = re.compile(r"-?\d+\.\d+")
+
+    def __init__(self, writer: Any, decimal: str) -> None:
+        self.writer = writer
+        self.decimal = decimal
+
+    def writerow(self, row: Sequence[object]) -> Any:
+        """Write one row."""
+        return self.writer.writerow(
+            [c.replace(".", self.decimal) if isinstance(c, str) and self._NUMBER.fullmatch(c) else c
+             for c in row]
+        )  # fmt: skip
 
 
 def _range_cells(b: Block) -> list[str]:

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
-import os
 import secrets
 import signal
 import sys
@@ -67,9 +66,15 @@ def _export_schemas(out: str) -> int:
 
 async def _serve(settings: Settings, parts: Parts, announce: bool) -> None:
     if announce and parts.web and settings.admin_password is None and settings.api_token is None:
-        # Nobody chose a password yet (the demo, a first config): one for this run, printed below,
-        # so the status pages open for whoever started it and for nobody else.
-        settings = msgspec.structs.replace(settings, admin_password=Secret(secrets.token_urlsafe(12)))
+        # Nobody chose a password yet (the demo, a first config): one made on the first start and
+        # kept in data_dir (0600), printed below, so the pages open for whoever started it.
+        from services.web.password import made_password
+
+        try:
+            password = made_password(settings.data_path())
+        except OSError:  # nowhere to keep it: one for this run, so the pages are still reachable
+            password = secrets.token_urlsafe(12)
+        settings = msgspec.structs.replace(settings, admin_password=Secret(password))
     runtime = Runtime(settings, parts)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -99,8 +104,8 @@ def _announce(runtime: Runtime) -> None:
         f"  Metrics:    {url}/metrics",
     ]
     if not s.web.admin_password and not s.web.admin_password_env and s.admin_password is not None:
-        lines.append(f"  Password:   {_show_password(s.admin_password.reveal(), s.data_path())}   (made for this "
-                     "run; set [web] admin_password_env to choose your own)")
+        lines.append(f"  Password:   {_show_password(s.admin_password.reveal(), s.data_path())}   (made once, kept "
+                     f"in {s.data_path('admin-password')}; set [web] admin_password_env to choose your own)")
     if runtime.broker is not None:
         lines.append(f"  Kafka:      embedded broker at {runtime.broker.bootstrap_servers}")
     for name, spec in s.sources.items():
@@ -124,16 +129,7 @@ def _show_password(password: str, data_dir: Path) -> str:
     path of a file only its owner can read."""
     if sys.stdout.isatty():
         return password
-    path = data_dir / "admin-password"
-    try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        path.unlink(missing_ok=True)  # an older file keeps its mode: make a new one
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(password + "\n")
-    except OSError:
-        return password  # nowhere to put it: the pages must still be reachable
-    return f"in {path}"
+    return f"in {data_dir / 'admin-password'}"  # services.web.password wrote it there
 
 
 def _check(settings: Settings) -> None:

@@ -27,6 +27,7 @@ from services.gateway.dedupe import BatchingDedupe, DedupeStore
 from services.ledger.calculator import LedgerCalculatorStore
 from services.ledger.journal import IntakeJournal
 from services.ledger.store import SqlLedger, open_ledger
+from services.notify import setup_notify
 from services.sync.deadletters import restore_dead_letters
 from services.sync.recorder import Recorder
 from services.sync.runner import SyncService
@@ -333,6 +334,7 @@ class Runtime:
             setup_web(app)
             setup_api(app)
             setup_ops_pages(app)
+            setup_notify(app)  # the owner's messages, when [notify] target is set
         return app
 
     async def _alive(self) -> str | None:

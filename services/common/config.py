@@ -153,6 +153,20 @@ class SyncConfig(_Section):
     commit_interval_s: Annotated[float, AtLeast0] = 1.0
 
 
+class NotifyConfig(_Section):
+    """Messages to the owner (services.notify): a new dead letter, a target paused for long, a
+    source quiet beyond its rhythm, and a weekly digest. An empty `target` turns them off."""
+
+    target: str = ""  # a target of kind smtp, maildir or http (a chat webhook)
+    to: str = ""  # the owner's e-mail address, for a smtp or maildir target
+    lang: str = "en"  # en, nl or da
+    check_interval_s: Annotated[float, Positive] = 60.0
+    paused_after_s: Annotated[float, AtLeast0] = 600.0  # a target paused this long is worth a message
+    max_per_hour: Annotated[int, AtLeast1] = 6  # beyond this, one message says how many more wait
+    digest_weekday: Annotated[int, msgspec.Meta(ge=0, le=6)] = 0  # Monday
+    digest_hour: Annotated[int, msgspec.Meta(ge=0, le=23)] = 8  # local time of the process
+
+
 class ActionConfig(_Section):
     """One thing a flow does at one target."""
 
@@ -237,6 +251,7 @@ class _Raw(_Section):
     logging: LoggingConfig = LoggingConfig()
     web: WebConfig = WebConfig()
     sync: SyncConfig = SyncConfig()
+    notify: NotifyConfig = NotifyConfig()
     data_dir: str = "var"
     sources: dict[str, dict[str, Any]] = {}
     targets: dict[str, dict[str, Any]] = {}
@@ -252,6 +267,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     logging: LoggingConfig = LoggingConfig()
     web: WebConfig = WebConfig()
     sync: SyncConfig = SyncConfig()
+    notify: NotifyConfig = NotifyConfig()
     data_dir: str = "var"
     sources: dict[str, SourceSpec] = {}
     targets: dict[str, TargetSpec] = {}
@@ -425,6 +441,7 @@ def parse_settings(text: str, env: Mapping[str, str] | None = None, origin: str 
     if not isinstance(data, dict):
         raise ConfigError("", "expected a TOML table at the top")
     _env_overrides(data, env)
+    _no_placeholders(data, "")
     raw: _Raw = convert(data, _Raw, "")
     if not raw.ledger.url:  # the default ledger lives in the data directory
         ledger = msgspec.structs.replace(raw.ledger, url=f"sqlite:///{Path(raw.data_dir, 'handover.db')}")
@@ -481,6 +498,7 @@ def parse_settings(text: str, env: Mapping[str, str] | None = None, origin: str 
         logging=raw.logging,
         web=raw.web,
         sync=raw.sync,
+        notify=raw.notify,
         data_dir=raw.data_dir,
         sources=sources,
         targets=targets,
@@ -491,12 +509,48 @@ def parse_settings(text: str, env: Mapping[str, str] | None = None, origin: str 
         api_token=_secret(raw.web.api_token, raw.web.api_token_env, env, "web.api_token"),
         origin=origin,
     )
+    _check_notify(raw.notify, targets)
     from services.sync.flows import compile_flows
 
     compile_flows(settings)  # raises ConfigError for unknown targets, actions, fields, conditions
     for spec in sources.values():
         kinds[spec.kind].check(spec)
     return settings
+
+
+# The README's examples leave `<tax_rate_id>`, `<your host>` for the owner to fill in: a config
+# that still has one would fail at the first delivery instead of at `handover check`.
+# A word with "_" or a space in it, so HTML in a template ("<p>", "<strong>") is not one.
+_PLACEHOLDER = re.compile(r"<[A-Za-z][\w.-]*[_ ][\w .-]*>")
+
+
+def _no_placeholders(value: object, path: str) -> None:
+    if isinstance(value, str):
+        found = _PLACEHOLDER.search(value)
+        if found:
+            raise ConfigError(
+                path, f"still holds the placeholder {found.group(0)} from the README: put your own value here"
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _no_placeholders(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _no_placeholders(item, f"{path}[{i}]")
+
+
+def _check_notify(notify: NotifyConfig, targets: Mapping[str, TargetSpec]) -> None:
+    if not notify.target:
+        return
+    spec = targets.get(notify.target)
+    if spec is None:
+        raise ConfigError("notify.target", f"no target named {notify.target!r}; known: {', '.join(sorted(targets))}")
+    if spec.kind not in ("smtp", "maildir", "http"):
+        raise ConfigError("notify.target", f"must be a smtp, maildir or http target; {notify.target!r} is {spec.kind}")
+    if spec.kind != "http" and "@" not in notify.to:
+        raise ConfigError("notify.to", "the owner's e-mail address, for the messages sent through a mail target")
+    if notify.lang not in ("en", "nl", "da"):
+        raise ConfigError("notify.lang", f"must be en, nl or da (got {notify.lang!r})")
 
 
 def demo_config_text() -> str:

@@ -10,6 +10,7 @@ import asyncio
 import datetime as dt
 import email.message
 import hashlib
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable
@@ -48,8 +49,15 @@ T = TypeVar("T")
 RETRY_AFTER_S = 5  # what a vendor is told to wait while Kafka does not acknowledge
 
 THANKS_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<title>Thank you</title></head><body><h1>Thank you</h1>
-<p>We received your message.</p></body></html>"""
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Thank you</title></head>
+<body style="font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem">
+<h1>Thank you</h1>
+<p>We received your message.</p>
+<p><a href="/try">Back to the form</a>{audit}</p></body></html>"""
+# The owner trying the demo form sees what Handover did with the post (after logging in).
+THANKS_AUDIT = ' · <a href="/audit?q={event}">See what Handover did with it</a>'
+_EVENT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
 
 
 def content_params(header: str) -> dict[str, str]:
@@ -249,7 +257,9 @@ def _answer(
     headers = {"X-Handover-Outcome": outcome}
     if source.kind == "form" and wants_html(request):
         # A person's browser: send it on to a thank-you page (POST-redirect-GET).
-        target = getattr(source.config, "thank_you_url", "") or f"/hooks/{source.name}/thanks"
+        target = getattr(source.config, "thank_you_url", "") or (
+            f"/hooks/{source.name}/thanks" + (f"?event={ids[0]}" if ids else "")
+        )
         return web.Response(status=303, headers={**headers, "Location": target})
     if outcome == "ignored":
         return json_response({"status": "ignored", "reason": reason}, 200, headers)
@@ -260,7 +270,9 @@ def _answer(
 
 async def thank_you(request: web.Request) -> web.Response:
     """The built-in thank-you page browsers land on after a form post."""
-    return web.Response(text=THANKS_PAGE, content_type="text/html")
+    event = request.query.get("event", "")
+    audit = THANKS_AUDIT.format(event=event) if _EVENT_ID.fullmatch(event) else ""
+    return web.Response(text=THANKS_PAGE.format(audit=audit), content_type="text/html")
 
 
 async def openapi_json(request: web.Request) -> web.Response:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from schemas import Event
 
@@ -64,6 +65,10 @@ class Ledger(Protocol):
         (a restart then looks it up before anything else), noting the error and attempts."""
         ...
 
+    async def record_sent(self, key: str, fields: dict[str, Any], answer: str, secrets: Iterable[str] = ()) -> None:
+        """Keep what an attempt sent and what the target answered (the audit trail), secrets masked."""
+        ...
+
     async def idmap_get(self, target: str, key: str) -> str | None:
         """Handover's own map from a business key to a target's record id."""
         ...
@@ -101,6 +106,9 @@ class NullLedger:
         return None
 
     async def in_doubt(self, key: str, error: str, attempts: int) -> None:
+        return None
+
+    async def record_sent(self, key: str, fields: dict[str, Any], answer: str, secrets: Iterable[str] = ()) -> None:
         return None
 
     async def idmap_get(self, target: str, key: str) -> str | None:

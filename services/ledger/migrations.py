@@ -118,6 +118,14 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE INDEX IF NOT EXISTS intake_journal_keep ON intake_journal (keep_until)",
         "CREATE INDEX IF NOT EXISTS webhook_dedupe_expires ON webhook_dedupe (expires_at)",
     ]),
+    Migration(3, "what each action sent and what the target answered (the audit trail)", [
+        """CREATE TABLE IF NOT EXISTS sent_actions (
+            key TEXT PRIMARY KEY,
+            fields TEXT NOT NULL,
+            answer TEXT NOT NULL DEFAULT '',
+            recorded_at DOUBLE PRECISION NOT NULL
+        )""",
+    ]),
 )
 
 LATEST = MIGRATIONS[-1].version

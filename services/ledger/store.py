@@ -515,9 +515,75 @@ class SqlLedger:
         )
 
 
+    async def deadlettered_since(self, since: float, limit: int = 200) -> list[DeliveryRow]:
+        """Dead-lettered deliveries whose last attempt was after `since`, oldest first (the
+        owner's notifications, services.notify)."""
+        rows = await self.db.fetch(
+            f"SELECT {DeliveryRow.COLUMNS} FROM deliveries WHERE status = $1 AND last_attempt_at > $2 "
+            "ORDER BY last_attempt_at, key LIMIT $3",
+            DEADLETTERED, since, limit,
+        )
+        return [DeliveryRow(*r) for r in rows]
+
+    async def delivered_between(self, start: float, end: float) -> dict[tuple[str, str, str], int]:
+        """Deliveries confirmed in [start, end) per (flow, action, target), test events left out
+        (the owner's weekly digest, services.notify)."""
+        rows = await self.db.fetch(
+            "SELECT flow, action, target, COUNT(*) FROM deliveries WHERE status = $1 AND NOT test "
+            "AND delivered_at >= $2 AND delivered_at < $3 GROUP BY flow, action, target",
+            DELIVERED, start, end,
+        )
+        return {(f, a, t): int(n) for f, a, t, n in rows}
+
+    # What each action sent and what the target answered (the audit trail's "what was sent";
+    # the table is migration 3).
+
+    async def record_sent(
+        self, key: str, fields: dict[str, Any], answer: str, secrets: Iterable[str] = ()
+    ) -> None:
+        """Keep the fields an action rendered and sent, and the target's answer, secrets masked
+        (a value holding one of `secrets`, or a field named like a credential, reads "•••")."""
+        shown = {str(k): _masked(str(k), v, [s for s in secrets if s]) for k, v in fields.items()}
+        for secret in (s for s in secrets if s):
+            answer = answer.replace(secret, "•••")
+        await self.db.execute(
+            "INSERT INTO sent_actions (key, fields, answer, recorded_at) VALUES ($1, $2, $3, $4) "
+            "ON CONFLICT (key) DO UPDATE SET fields = excluded.fields, answer = excluded.answer, "
+            "recorded_at = excluded.recorded_at",
+            key, json.dumps(shown, ensure_ascii=False, default=str), answer[:2000], time.time(),
+        )
+
+    async def sent_for(self, event_id: str) -> dict[str, tuple[dict[str, Any], str]]:
+        """What each action of one event sent and was answered: {delivery key: (fields, answer)}."""
+        rows = await self.db.fetch(
+            "SELECT s.key, s.fields, s.answer FROM sent_actions s JOIN deliveries d ON d.key = s.key "
+            "WHERE d.event_id = $1",
+            event_id,
+        )
+        return {k: (json.loads(f), a) for k, f, a in rows}
+
+
+
 def _printable(url: str) -> str:
     """A ledger URL without its password, for messages."""
     return re.sub(r"//([^:/@]+):[^@/]*@", r"//\1:***@", url)
+
+
+_CREDENTIAL = ("password", "secret", "token", "api_key", "apikey", "authorization")
+
+
+def _masked(name: str, value: Any, secrets: Sequence[str]) -> Any:
+    if any(word in name.casefold() for word in _CREDENTIAL):
+        return "•••"
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, "•••")
+        return value
+    if isinstance(value, dict):
+        return {str(k): _masked(str(k), v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(name, v, secrets) for v in value]
+    return value
 
 
 def _bools(row: Sequence[Any], index: int) -> list[Any]:

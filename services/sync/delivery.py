@@ -181,11 +181,13 @@ class Delivery:
             error: DeliveryError | None = None
             result: Delivered | None = None
             looking_up = False  # the error (if any) is the lookup's, not the create's
+            sent: dict[str, Any] | None = None  # what this attempt rendered, for the audit trail
             try:
                 request = ActionRequest(
                     event=event, flow=flow.name, action=name, key=action.key, idempotency_key=key,
                     fields=action.render(ctx), options=action.config.options, attempt=attempt,
                 )
+                sent = request.fields
             except DeliveryError as exc:
                 error = exc
             except Exception as exc:  # noqa: BLE001 - a field that cannot be made for this event
@@ -231,6 +233,7 @@ class Delivery:
             if error is None and result is not None:
                 duration = time.perf_counter() - started
                 await self.ledger.delivered(key, result.external_id, attempt)
+                await self._record_sent(key, sent, result.detail or result.external_id)
                 lane.succeeded()
                 self.count(name, "delivered")
                 self._duration.observe(duration)
@@ -252,6 +255,7 @@ class Delivery:
                 await self.ledger.in_doubt(key, text, attempt)  # stays "sending": looked up first
             else:
                 await self.ledger.failed(key, text, attempt)
+            await self._record_sent(key, sent, error.message)
             if isinstance(error, Transient):
                 paused = lane.failed()
                 if paused or attempt < self.cfg.max_attempts:
@@ -282,6 +286,17 @@ class Delivery:
                 return Outcome("failed", f"{type(error).__name__}: {error.message}")
             await lane.deadletter(event, flow, action, error, attempt, first)
             return Outcome("deadlettered", error.message)
+
+    async def _record_sent(self, key: str, fields: dict[str, Any] | None, answer: str) -> None:
+        """What the attempt sent and the target answered, for the owner's audit trail (the
+        target's secret masked); best effort: the audit must never hold up a delivery."""
+        if fields is None:
+            return
+        secret = self.connector.spec.secret
+        try:
+            await self.ledger.record_sent(key, fields, answer, [secret.reveal()] if secret is not None else [])
+        except Exception as exc:  # noqa: BLE001 - a missing audit line is not worth a retry
+            self.log.warning("sent_record_failed", error=repr(exc))
 
     async def _timed(self, call: Awaitable[Delivered | None]) -> Delivered | None:
         """Await a connector call within the delivery timeout (unless it times itself)."""

@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.common.appkeys import METRICS, SETTINGS
 from services.gateway.app import SOURCES
+from services.web import i18n
 from services.web.calculator import setup_calculator
 
 ReadyCheck = Callable[[], Awaitable[str | None]]  # None when ready, else why not
@@ -21,11 +22,13 @@ TEMPLATES = web.AppKey("templates", jinja2.Environment)
 
 def templates() -> jinja2.Environment:
     """The page templates (autoescaped: nothing a user typed is rendered raw)."""
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("services.web", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
+    env.globals["tr"] = i18n.translate  # the navigation's words, in any page's language
+    return env
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -57,6 +60,7 @@ async def render_home(request: web.Request) -> web.Response:
     here = SOURCES in request.app
     page = request.app[TEMPLATES].get_template("home.html").render(
         settings=settings,
+        action_keys=set(i18n.EN),  # flows and actions said in words where the catalog has them
         form_sources=[n for n, s in settings.sources.items() if s.kind == "form"],
         hooks_url=f"{settings.server.gateway_url.rstrip('/')}/hooks" if settings.server.gateway_url else
         "/hooks" if here else "",

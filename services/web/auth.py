@@ -202,12 +202,13 @@ def password_ok(request: web.Request, password: str) -> bool:
 
 def _render_login(request: web.Request, error: str = "", status: int = 200) -> web.Response:
     from services.web.app import TEMPLATES  # the template environment setup_web created
+    from services.web.password import password_file
 
     settings = request.app[SETTINGS]
     page = request.app[TEMPLATES].get_template("login.html").render(
         csrf=csrf_token(request), field=FIELD, error=error, next=safe_next(request.query.get("next")),
         configured=settings.admin_password is not None or settings.api_token is not None,
-        logged_in=False,
+        logged_in=False, password_file=password_file(settings),
     )
     response = web.Response(text=page, content_type="text/html", status=status)
     set_csrf_cookie(request, response)

@@ -24,8 +24,11 @@ The pure model lives in `calculator`; this module only gathers inputs, calls it 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
 import re
-from collections.abc import Mapping
+import urllib.parse
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
@@ -61,11 +64,12 @@ from calculator import defaults as model_defaults
 # Private, but it is the model's own settings parser: a scenario of only connected handovers
 # has settings and no typed handover, which parse_scenario refuses.
 from calculator.inputs import _parse_settings
-from calculator.model import Block, Range, Savings
+from calculator.model import Block, HandoverResult, Range, Savings, sum_savings
 from services.common.appkeys import SETTINGS
 from services.common.config import Settings as AppSettings
 from services.web import i18n, svg
 from services.web.auth import is_admin
+from services.web.csrf import FIELD as CSRF_FIELD
 from services.web.csrf import csrf_protect, csrf_token, set_csrf_cookie, setup_csrf
 
 D = Decimal
@@ -261,14 +265,38 @@ def _exact(value: float) -> Decimal:
     return d.quantize(D(1)) if d == d.to_integral_value() else d.normalize()
 
 
-def ready_connector(target: str) -> str | None:
-    """Return the connector kind Handover ships for a system name, or None."""
+# What Handover ships for a kind of system rather than a vendor's name ("CRM", "Accounting"):
+# the README's own examples, "Contact form → CRM" and "Web shop → Accounting", in three languages.
+SYSTEM_CONNECTORS = {
+    **dict.fromkeys(("crm", "klantenbestand", "kunderegister"), ("hubspot", "pipedrive")),
+    **dict.fromkeys(("accounting", "bookkeeping", "books", "invoicing", "boekhouding",
+                     "administratie", "facturatie", "regnskab", "bogholderi", "fakturering"),
+                    ("moneybird",)),
+    **dict.fromkeys(("email", "mail", "inbox", "confirmation"), ("smtp",)),
+    **dict.fromkeys(("webhook", "api", "chat", "slack"), ("http",)),
+    **dict.fromkeys(("spreadsheet", "csv", "outbox"), ("file",)),
+}  # fmt: skip
+
+
+def ready_connectors(target: str) -> list[str]:
+    """Return the connector kinds Handover ships for a system name ("CRM": hubspot, pipedrive)."""
     from services.sync.connectors import connector_kinds
 
     kinds = connector_kinds()
     name = re.sub(r"[^a-z0-9-]", "", target.casefold())
     kind = CONNECTOR_ALIASES.get(name, name)
-    return kind if kind in kinds else None
+    if kind in kinds:
+        return [kind]
+    for word in re.findall(r"[^\W\d_]+", target.casefold()):
+        found = [k for k in SYSTEM_CONNECTORS.get(word, ()) if k in kinds]
+        if found:
+            return found
+    return []
+
+
+def ready_connector(target: str) -> str | None:
+    """Return the connector kinds Handover ships for a system name, joined, or None."""
+    return ", ".join(ready_connectors(target)) or None
 
 
 # --- inputs --------------------------------------------------------------------------------------
@@ -379,6 +407,9 @@ class Built:
     form_row: dict[HandoverKey, int]
     links: dict[int, str]  # typed row (as numbered in `typed`) -> link id it chose
     unlinked: list[tuple[int, Handover]]  # typed rows not merged, with their form row
+    # False when the currency followed the page's language: a shared link then leaves it out,
+    # so the scenario opened in Danish shows kroner and in English euros.
+    currency_chosen: bool = True
 
 
 def _fold(key: HandoverKey) -> tuple[str, ...]:
@@ -399,6 +430,7 @@ def build_scenario(
         # A row with only a link chosen is still a row: the model reports what it lacks.
         if not any(_ROW.fullmatch(n) and n.startswith(f"handovers[{i}].") for n in fields):
             fields[f"handovers[{i}].source"] = ""
+    currency_chosen = "settings.currency" in fields
     if "settings.currency" not in fields and lang == "da":
         fields["settings.currency"] = "DKK"  # Danish readers see kroner unless they chose
     by_link = {c.link: c for c in connected}
@@ -471,7 +503,7 @@ def build_scenario(
         return None, _by_form_row(errors, inputs)
     scenario = Scenario(tuple(merged), settings)
     kept_links = {i: by_link[link].link for i, link in links.items()}
-    return Built(scenario, typed, chosen, form_row, kept_links, unlinked), []
+    return Built(scenario, typed, chosen, form_row, kept_links, unlinked, currency_chosen), []
 
 
 def _by_form_row(errors: list[FieldError], inputs: Inputs) -> list[FieldError]:
@@ -493,7 +525,7 @@ def _connected_handover(c: Connected, typed: Handover | None, settings: Settings
         else Estimate.point(D(0), "default", UNMEASURED_SOURCE)
     )
     minutes = Estimate.point(
-        c.minutes, "typed", f"minutes_saved of {c.action} in the flow “{c.flow}” (config)."
+        c.minutes, "typed", f"Minutes saved per delivery, as set in the flow “{c.flow}”."
     )
     if typed is not None:
         # The owner's labels stay (it is their row); the minutes saved per delivery are the
@@ -518,8 +550,60 @@ class Outcome:
     connections: list[Connected]  # every flow action a typed row may link to
 
 
+class CalculatorBusy(Exception):
+    """Raised when the calculator already has as many computations waiting as it queues."""
+
+
+class CalculatorGate:
+    """Runs the model on its own worker threads with a small queue in front of them.
+
+    `/` and `/api/calculator` are public and answer on the webhook port: without a bound, a
+    burst of big scenarios would hold the process's threads and CPU while webhooks wait. The
+    model's heavy lifting is numpy (which releases the GIL); at most `workers` computations run
+    at once, at most `queue` more wait, and any beyond that are answered 503 at once.
+    """
+
+    def __init__(self, workers: int = 1, queue: int = 4) -> None:
+        self.workers = workers
+        self.capacity = workers + queue
+        self.waiting = 0  # running or queued
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+
+    async def run(self, fn: Callable[..., ScenarioResult], *args: Any, **kwargs: Any) -> ScenarioResult:
+        """Run fn on the calculator's threads; CalculatorBusy if the queue is full."""
+        if self.waiting >= self.capacity:
+            raise CalculatorBusy
+        if self._executor is None:
+            self._executor = concurrent.futures.ThreadPoolExecutor(
+                self.workers, thread_name_prefix="calculator"
+            )
+        self.waiting += 1
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+        finally:
+            self.waiting -= 1
+
+    def close(self) -> None:
+        """Stop the worker threads (after the computations in hand)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+
+CALCULATOR_GATE = web.AppKey("calculator_gate", CalculatorGate)
+BUSY_RETRY_AFTER_S = 2
+
+
+def busy(lang: str) -> web.Response:
+    """Answer a computation the gate refused: 503 with Retry-After, in the page's language."""
+    response = problem(503, "Calculator busy", [FieldError("(calculator)", i18n.translate(lang, "busy"))], lang)
+    response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_S)
+    return response
+
+
 async def run_model(app: web.Application, built: Built) -> Outcome:
-    """Fetch measured volumes, compute (in a thread: 10,000 samples per handover) and savings."""
+    """Fetch measured volumes, compute (on the calculator's gate, see CalculatorGate), savings."""
     volumes: dict[HandoverKey, ActionVolume] = {}
     if built.connected:
         found = await app[CALCULATOR_STORE].action_volumes(WINDOW_WEEKS)
@@ -542,7 +626,7 @@ async def run_model(app: web.Application, built: Built) -> Outcome:
         else Observation()
         for key in built.connected
     }
-    result = await asyncio.to_thread(
+    result = await app[CALCULATOR_GATE].run(
         compute, built.scenario, observations, window_weeks=WINDOW_WEEKS
     )
     handovers = {h.key: h for h in built.scenario.handovers}
@@ -602,6 +686,31 @@ class Present:
         value = D(value)
         return self.num(value, 1 if value >= 1 or value == 0 else 2)
 
+    def weeks(self, n: int) -> str:
+        """Say "1 week" or "8 weeks" in the page's language."""
+        return i18n.plural(self.lang, "n.weeks", n)
+
+    def action(self, action: str) -> str:
+        """Say what a flow action does in the page's language."""
+        return action_words(action, self.lang)
+
+    def hours2(self, value: Decimal | str) -> str:
+        """Format the hours figure shown (hundredths, as the model rounds it and the math adds)."""
+        return self.num(value, 2)
+
+    def math(self, step: Mapping[str, str]) -> str:
+        """Format one "Show the math" result as the page shows that figure elsewhere."""
+        code, value = step["code"], D(step["value"])
+        if code in ("typing", "fixing", "hours"):
+            return f"{self.hours2(value)} {step['unit']}"
+        if code == "cost":
+            return i18n.format_money(value, "EUR", self.lang, 2)
+        if code == "converted":
+            return i18n.format_money(value, step["unit"].split("/")[0], self.lang, 2)
+        if code == "share":
+            return self.percent(value)
+        return f"{self.exact(value)} {step['unit']}".strip()
+
     def money(self, eur: Decimal | str, places: int = 0) -> str:
         """Format an EUR amount in the display currency."""
         amount = convert(D(eur), self.currency)
@@ -631,10 +740,10 @@ class Present:
         handovers cost more time than Handover saved, and by how much.
         """
         values = {
-            "delivered": self.num(s["delivered"]),
+            "deliveries": i18n.plural(self.lang, "n.deliveries", s["delivered"], self.num(s["delivered"])),
+            "dead_letters": i18n.plural(self.lang, "n.dead", s["dead_letters"], self.num(s["dead_letters"])),
             "gross_hours": self.hours(s["gross_hours"]),
             "gross_money": self.money(s["gross_eur"]),
-            "dead": self.num(s["dead_letters"]),
             "dead_hours": self.hours(s["dead_letter_hours"]),
             "dead_money": self.money(s["dead_letter_eur"]),
         }
@@ -673,6 +782,17 @@ def _block_json(b: Block, currency: str) -> dict[str, Any]:
         "cost_per_year": _range_json(money),
         "share_of_person_year": _range_json(b.share_of_person_year),
         "errors_per_month": _range_json(b.errors_per_month),
+        # The figure shown and its two parts (see calculator.model.Likely); the ranges around it
+        # say "probably between P10 and P90".
+        "likely": {
+            "typing_hours": _dec(b.likely.typing_hours),
+            "fixing_hours": _dec(b.likely.fixing_hours),
+            "hours_per_week": _dec(b.likely.hours),
+            "cost_per_year_eur": _dec(b.likely.cost_eur),
+            "cost_per_year": _dec(convert(b.likely.cost_eur, currency)),
+            "share_of_person_year": _dec(b.likely.share_of_person_year),
+            "errors_per_month": _dec(b.likely.errors_per_month),
+        },
     }
 
 
@@ -701,29 +821,72 @@ def _savings_json(
     return out
 
 
+def _source_keys() -> dict[str, str]:
+    d = model_defaults
+    keys = {e.source: f"source.hourly.{code}" for code, e in d.HOURLY_LABOUR_COST_EUR.items()}
+    keys.update({
+        d.FIELD_ERROR_RATE.source: "source.field_error", d.FIX_FACTOR_SOURCE: "source.fix_factor",
+        d.DEAD_LETTER_SOURCE: "source.dead_letter", d.CHARS_PER_FIELD.source: "source.chars",
+        d.KLM_SOURCE: "source.klm", d.WORKING_WEEKS_PER_YEAR.source: "source.weeks",
+        d.HOURS_PER_WEEK.source: "source.hours_week", d.EUR_TO["DKK"].source: "source.rate",
+        d.EUR_TO["EUR"].source: "source.eur",
+    })  # fmt: skip
+    return keys
+
+
+# The defaults' sources are the model's English texts: each has its catalog entry.
+SOURCE_KEYS = _source_keys()
+
+
+def source_text(source: str, lang: str) -> str:
+    """Say where a figure comes from in the page's language."""
+    key = SOURCE_KEYS.get(source)
+    return i18n.translate(lang, key) if key else i18n.translate_message(lang, source)
+
+
 def _estimate_json(e: Estimate, lang: str) -> dict[str, str]:
     return {
         "low": _dec(e.low),
         "likely": _dec(e.likely),
         "high": _dec(e.high),
         "badge": e.provenance,
-        "source": i18n.translate_message(lang, e.source),
+        "source": source_text(e.source, lang),
     }
 
 
-def _sum_savings(items: list[Savings]) -> Savings:
-    zero = D(0)
-    return Savings(
-        delivered=sum(s.delivered for s in items),
-        dead_letters=sum(s.dead_letters for s in items),
-        not_counted=sum(s.not_counted for s in items),
-        gross_hours=sum((s.gross_hours for s in items), zero),
-        dead_letter_hours=sum((s.dead_letter_hours for s in items), zero),
-        net_hours=sum((s.net_hours for s in items), zero),
-        gross_eur=sum((s.gross_eur for s in items), zero),
-        net_eur=sum((s.net_eur for s in items), zero),
-        dead_letter_eur=sum((s.dead_letter_eur for s in items), zero),
-    )
+def math_steps(
+    r: HandoverResult, settings: Settings, lang: str, currency: str
+) -> list[dict[str, str]]:
+    """Return "Show the math" for one row: label, formula, value, unit and badge per step.
+
+    A display currency other than EUR gets one more step after the cost: the conversion, so
+    the amount shown is still what the owner's calculator gives.
+    """
+    steps = []
+    for s in show_math(r, settings):
+        steps.append(
+            {
+                "code": s.code,
+                "label": i18n.translate(lang, f"math.{s.code}"),
+                "formula": i18n.localize_formula(lang, s.formula),
+                "value": _dec(s.value),
+                "unit": i18n.localize_value(lang, s.unit),
+                "badge": s.badge,
+            }
+        )
+        if s.code == "cost" and currency != "EUR":
+            rate = model_defaults.EUR_TO[currency].value
+            steps.append(
+                {
+                    "code": "converted",
+                    "label": i18n.translate(lang, "math.converted", currency=currency),
+                    "formula": i18n.localize_formula(lang, f"{_dec(s.value)} × {_dec(rate)}"),
+                    "value": _dec(convert(s.value, currency)),
+                    "unit": f"{currency}/year",
+                    "badge": "default",
+                }
+            )
+    return steps
 
 
 def view_model(outcome: Outcome, lang: str, *, owner: bool = True) -> dict[str, Any]:
@@ -750,10 +913,12 @@ def view_model(outcome: Outcome, lang: str, *, owner: bool = True) -> dict[str, 
         status = "manual" if c is None else ("connected" if r.connected else "waiting")
         volume = outcome.volumes.get(r.key)
         saved = outcome.savings.get(r.key)
+        # A typed row keeps the owner's own words; a connected one is named by its flow.
+        label = connected_label(c, lang) if c and r.key not in built.form_row else r.key.label()
         rows.append(
             {
                 "rank": r.rank,
-                "label": r.key.label(),
+                "label": label,
                 "source": r.key.source,
                 "target": r.key.target,
                 "record_type": r.key.record_type,
@@ -791,25 +956,26 @@ def view_model(outcome: Outcome, lang: str, *, owner: bool = True) -> dict[str, 
                 )
                 if saved
                 else None,
-                # The model writes its steps in English; the page's language is applied here.
-                "math": [
-                    {
-                        "label": i18n.translate_message(lang, s.label),
-                        "formula": i18n.localize_formula(lang, s.formula),
-                        "value": _dec(s.value),
-                        "unit": i18n.localize_value(lang, s.unit),
-                    }
-                    for s in show_math(r, result.settings)
-                ],
+                # The model names each step by a code; the page's catalog gives its words.
+                "math": math_steps(r, result.settings, lang, currency),
             }
         )
     all_badges = [row["badge"] for row in rows]
-    saved_total = _sum_savings(list(outcome.savings.values()))
+    # Whether the fixing estimate is the documented default everywhere (the page names it) or
+    # uses the owner's own error rates and fixing minutes somewhere.
+    remaining = [r.handover for r in result.handovers if r.status == "manual"]
+    fixing_assumption = (
+        "default"
+        if all(h.field_error_rate.provenance == "default" and h.fix_minutes.provenance == "default"
+               for h in remaining)
+        else "typed"
+    )  # fmt: skip
+    saved_total = sum_savings(list(outcome.savings.values()))
     return {
         "lang": lang,
         "currency": currency,
         "eur_to_currency": _dec(model_defaults.EUR_TO[currency].value),
-        "currency_source": model_defaults.EUR_TO[currency].source,
+        "currency_source": source_text(model_defaults.EUR_TO[currency].source, lang),
         "window_weeks": WINDOW_WEEKS,
         "samples": result.samples,
         "seed": result.seed,
@@ -819,11 +985,14 @@ def view_model(outcome: Outcome, lang: str, *, owner: bool = True) -> dict[str, 
         "remaining": _block_json(result.remaining, currency),
         "saved": _savings_json(saved_total, currency) if owner else None,
         "handovers": rows,
+        "fixing_assumption": fixing_assumption,
+        "manual_rows": len(remaining),
         "warnings": [
             {
                 "field": _warning_path(w.path, built),
-                "message": w.message,
-                "localized": i18n.translate_message(lang, w.message),
+                "message": str(w.message),
+                "label": field_question(_warning_path(w.path, built), lang),
+                "localized": plain_message(w.message, lang),
             }
             for w in result.warnings
         ],
@@ -840,6 +1009,8 @@ def share_token(built: Built) -> str:
     if built.typed is None:
         return ""
     form = scenario_to_form(built.typed)
+    if not built.currency_chosen:
+        form.pop("settings.currency", None)
     form.update({f"handovers[{i}].{LINK}": link for i, link in built.links.items()})
     return encode_fields(form)
 
@@ -851,7 +1022,7 @@ def _suggestions(c: Connected, built: Built) -> list[dict[str, Any]]:
         {"form_row": row, "label": h.key.label()}
         for row, h in built.unlinked
         if h.target.casefold() == c.target.casefold()
-        or (c.kind and ready_connector(h.target) == c.kind)
+        or (c.kind and c.kind in ready_connectors(h.target))
     ]
 
 
@@ -870,11 +1041,12 @@ def _warning_path(path: str, built: Built) -> str:
 
 def charts(view: dict[str, Any], outcome: Outcome, p: Present) -> dict[str, Markup]:
     """Return the two SVG charts for a computed scenario."""
+    labels = {row["rank"]: row["label"] for row in view["handovers"]}
     ranked = [
         svg.Bar(
-            r.key.label(),
+            labels.get(r.rank, r.key.label()),
             r.block.hours_per_week.p10,
-            r.block.hours_per_week.p50,
+            r.block.likely.hours,
             r.block.hours_per_week.p90,
             "automated" if r.connected else "manual",
             r.ties_previous or r.ties_next,
@@ -883,14 +1055,51 @@ def charts(view: dict[str, Any], outcome: Outcome, p: Present) -> dict[str, Mark
     ]
     res = outcome.result
     flow = [
-        svg.Bar(p.t(name), *(getattr(getattr(res, name).hours_per_week, q)
-                             for q in ("p10", "p50", "p90")), name)
+        svg.Bar(p.t(name), getattr(res, name).hours_per_week.p10, getattr(res, name).likely.hours,
+                getattr(res, name).hours_per_week.p90, name)
         for name in ("total", "automated", "remaining")
     ]  # fmt: skip
-    fmt = p.hours
+    fmt = p.hours2
     return {
         "ranked": svg.bar_chart("chart-ranked", p.t("chart.ranked"), ranked, fmt),
         "flow": svg.bar_chart("chart-flow", p.t("chart.flow"), flow, fmt),
+    }
+
+
+def action_words(action: str, lang: str) -> str:
+    """Say what a flow action does in words ("upsert_contact": "save the contact")."""
+    key = f"action.{action}"
+    return i18n.translate(lang, key) if key in i18n.EN else action.replace("_", " ")
+
+
+def event_words(event_type: str, lang: str) -> str:
+    """Say when a flow runs in words ("order.created": "an order is placed")."""
+    key = f"event.{event_type}"
+    return i18n.translate(lang, key) if key in i18n.EN else event_type
+
+
+def connected_label(c: Connected, lang: str) -> str:
+    """Name a connected flow action as the owner reads it: its flow's name and what it does."""
+    return i18n.translate(
+        lang, "connected_label", flow=c.flow, action=action_words(c.action, lang), target=c.target
+    )
+
+
+def login_href(share: str, lang: str) -> str:
+    """Return the login link that comes back to this scenario (what was typed survives login)."""
+    back = f"/?share={share}&lang={lang}" if share else f"/?lang={lang}"
+    return "/login?next=" + urllib.parse.quote(back, safe="")
+
+
+def example_row(lang: str) -> dict[str, str]:
+    """Return the pre-filled example row of a first visit: 40 orders a week, 4 minutes each."""
+    t = i18n.translate
+    return {
+        "source": t(lang, "example.source"),
+        "target": t(lang, "example.target"),
+        "record_type": t(lang, "example.record_type"),
+        "volume.likely": "40",
+        "minutes.likely": "4",
     }
 
 
@@ -902,9 +1111,46 @@ def _form_rows(inputs: Inputs) -> list[dict[str, str]]:
 def _field_errors(errors: list[FieldError], lang: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for e in errors:
-        message = i18n.translate_message(lang, e.message)
+        message = plain_message(e.message, lang)
         out[e.path] = f"{out[e.path]}; {message}" if e.path in out else message
     return out
+
+
+def plain_message(message: str, lang: str) -> str:
+    """Return a validation message in the owner's words ("required": "please fill this in").
+
+    The model's messages carry their code (calculator.messages.Text): the catalog's
+    "error.<code>" says it, with its values in the language's style. Any other text (a web
+    layer message) goes through translate_message.
+    """
+    code = getattr(message, "code", "")
+    if code:
+        values = {k: i18n.localize_value(lang, v) for k, v in message.params.items()}  # type: ignore[attr-defined]
+        return i18n.translate(lang, f"error.{code}", **values)
+    return i18n.translate_message(lang, message)
+
+
+_QUESTION = re.compile(r"handovers\[(\d{1,4})\]\.([a-z_]+)(?:\.(low|likely|high))?")
+
+
+def field_question(path: str, lang: str) -> str:
+    """Name a form field as the owner reads it: "Handover 1: how many a week?".
+
+    Settings and anything else keep their label (or path); the link in the error list goes to
+    the field itself either way.
+    """
+    m = _QUESTION.fullmatch(path)
+    if m is None:
+        name = path.removeprefix("settings.")
+        key = {"working_weeks_per_year": "working_weeks", "hours_per_week": "hours_week"}.get(
+            name, name
+        )
+        return i18n.translate(lang, key) if key in i18n.EN else path
+    key = f"q.{m.group(2)}"
+    question = i18n.translate(lang, key) if key in i18n.EN else m.group(2)
+    if m.group(3) in ("low", "high"):
+        question = i18n.translate(lang, f"q.{m.group(3)}", question=question)
+    return i18n.translate(lang, "error_at", n=int(m.group(1)) + 1, question=question)
 
 
 def _defaults_shown(p: Present) -> list[tuple[str, str]]:
@@ -923,7 +1169,7 @@ def _defaults_shown(p: Present) -> list[tuple[str, str]]:
         (p.t("hours_week"), d.HOURS_PER_WEEK.source),
         (p.t("default.rate"), d.EUR_TO["DKK"].source),
     ]
-    return rows
+    return [(name, source_text(source, p.lang)) for name, source in rows]
 
 
 async def _page(
@@ -949,14 +1195,32 @@ async def _page(
     chart_svgs: dict[str, Markup] = {}
     currency = "DKK" if lang == "da" else "EUR"
     if built is not None:
-        outcome = await run_model(request.app, built)
-        view = view_model(outcome, lang, owner=owner)
-        currency = view["currency"]
+        try:
+            outcome = await run_model(request.app, built)
+        except CalculatorBusy:
+            # The typed form comes back as it was, with the reason and a way to try again.
+            status, notice = 503, i18n.translate(lang, "busy")
+        else:
+            view = view_model(outcome, lang, owner=owner)
+            currency = view["currency"]
     p = Present(lang, currency)
     if outcome is not None and view is not None:
         chart_svgs = charts(view, outcome, p)
-    more = re.compile(r"handovers\[(\d+)\]\.(field_error_percent|fix_minutes|hourly_cost|chars)")
+    # "More" opens on a row whose error (or warning) is inside it, so the link reaches the field.
+    more = re.compile(
+        r"handovers\[(\d+)\]\.(field_error_percent|fix_minutes|hourly_cost|chars|record_type|action"
+        r"|fields|volume\.(?:low|high)|minutes\.(?:low|high))"
+    )
     open_rows = {int(m.group(1)) for e in errors if (m := more.match(e.path))}
+    example = not inputs.rows and not connected and not errors
+    rows = _form_rows(inputs)
+    if example:
+        rows[0] = example_row(lang)
+    fields_default = [
+        str(model_defaults.fields_for(r.get("record_type", ""), r.get("source", ""),
+                                      r.get("target", ""))[0])
+        for r in rows
+    ]  # fmt: skip
     page = (
         request.app[TEMPLATES]
         .get_template("calculator.html")
@@ -969,7 +1233,11 @@ async def _page(
             lang_names=i18n.NAMES,
             view=view,
             charts=chart_svgs,
-            rows=_form_rows(inputs),
+            rows=rows,
+            example=example,
+            fields_default=fields_default,
+            error_items=[(e.path, field_question(e.path, lang), msg)
+                         for e in errors if (msg := _field_errors([e], lang)[e.path])],
             settings_form=inputs.settings_shown,
             errors=_field_errors(errors, lang),
             error_list=errors,
@@ -983,9 +1251,16 @@ async def _page(
             owner=owner,
             connected=connected,
             window_weeks=WINDOW_WEEKS,
+            # the site navigation (_nav.html)
+            active="calculator",
+            logged_in=owner,
+            field=CSRF_FIELD,
+            login_href=login_href(view["share"] if view else "", lang),
         )
     )
     response = web.Response(text=page, content_type="text/html", status=status)
+    if status == 503:
+        response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_S)
     set_csrf_cookie(request, response)
     i18n.remember_lang(request, response, lang)
     return response
@@ -1055,8 +1330,9 @@ def problem(status: int, title: str, errors: list[FieldError], lang: str) -> web
         "errors": [
             {
                 "field": e.path,
-                "message": e.message,
-                "localized": i18n.translate_message(lang, e.message),
+                "message": str(e.message),
+                "label": field_question(e.path, lang),
+                "localized": plain_message(e.message, lang),
             }
             for e in errors
         ],
@@ -1137,7 +1413,10 @@ async def calculate_api(request: web.Request) -> web.Response:
         built, errors = build_scenario(inputs, visible_connections(request), lang)
     if built is None:
         return problem(422, "Invalid input", errors, lang)
-    outcome = await run_model(request.app, built)
+    try:
+        outcome = await run_model(request.app, built)
+    except CalculatorBusy:
+        return busy(lang)
     view = view_model(outcome, lang, owner=owner)
     if request.query.get("html") == "1":
         view["html"] = await _results_html(request, outcome, view, lang, owner=owner)
@@ -1175,11 +1454,19 @@ async def export_csv(request: web.Request) -> web.Response:
         built, errors = build_scenario(inputs, visible_connections(request), lang)
     if built is None:
         return problem(422, "Invalid input", errors, lang)
-    outcome = await run_model(request.app, built)
+    try:
+        outcome = await run_model(request.app, built)
+    except CalculatorBusy:
+        return busy(lang)
     return web.Response(
         # One header row, stable column ids (a second, translated one would read as data in
         # spreadsheets and pandas); status, badge and tie cells stay codes.
-        text=to_csv(outcome.result, group_names=i18n.CSV_GROUPS[lang]),
+        # Dutch and Danish spreadsheets split on ";" and read "," as the decimal sign; the BOM
+        # tells Excel the file is UTF-8 (else "→" and "ø" come out garbled).
+        text=("\ufeff" if lang in ("nl", "da") else "") + to_csv(
+            outcome.result, group_names=i18n.CSV_GROUPS[lang],
+            delimiter=";" if lang in ("nl", "da") else ",", decimal="," if lang in ("nl", "da") else ".",
+        ),
         content_type="text/csv",
         charset="utf-8",
         headers={"Content-Disposition": 'attachment; filename="handover-calculator.csv"'},
@@ -1191,6 +1478,13 @@ def setup_calculator(app: web.Application) -> None:
     setup_csrf(app)
     if CALCULATOR_STORE not in app:
         app[CALCULATOR_STORE] = MemoryCalculatorStore()
+    if CALCULATOR_GATE not in app:
+        app[CALCULATOR_GATE] = CalculatorGate()
+
+    async def close_gate(app: web.Application) -> None:
+        app[CALCULATOR_GATE].close()
+
+    app.on_cleanup.append(close_gate)
     app.router.add_get("/", render_calculator)
     app.router.add_post("/", submit_calculator)
     app.router.add_route("GET", "/api/calculator", calculate_api)

@@ -26,10 +26,12 @@ from services.common.appkeys import LEDGER, METRICS, SETTINGS
 from services.common.metrics import WEBHOOK_OUTCOMES
 from services.ledger.store import DEADLETTERED, DELIVERED, RETRYING, DeliveryRow, EventRow, SqlLedger
 from services.sync.replay import DeadLetter, UnknownDeadLetter
+from services.web import i18n
 from services.web.api import REPLAYER
 from services.web.auth import setup_auth
+from services.web.calculator import action_words, event_words
 from services.web.csrf import FIELD, csrf_protect, csrf_token, set_csrf_cookie
-from services.web.silence import WOOCOMMERCE_DOC, Silence, assess_silence, duration_text
+from services.web.silence import WOOCOMMERCE_DOC, Silence, assess_silence
 
 log = structlog.get_logger("handover.web")
 REFRESH_S = web.AppKey("ops_refresh_s", float)
@@ -61,11 +63,11 @@ def clock(ts: float | None, now: float | None = None) -> str:
     return at.strftime("%a %-d %b %H:%M")
 
 
-def ago(ts: float | None, now: float | None = None) -> str:
-    """'12 minutes ago' (or 'never')."""
+def ago(ts: float | None, lang: str = "en", now: float | None = None) -> str:
+    """'12 minutes ago' (or 'never'), in the page's language."""
     if ts is None:
-        return "never"
-    return duration_text((now or time.time()) - ts) + " ago"
+        return i18n.translate(lang, "ops.never")
+    return i18n.translate(lang, "ops.ago", duration=i18n.duration(lang, (now or time.time()) - ts))
 
 
 def _paused(request: web.Request, target: str) -> bool:
@@ -80,35 +82,43 @@ def plain_error(error: str) -> str:
     return rest if sep and kind in ("Transient", "Permanent", "DeliveryError") else error.strip()
 
 
-def explain(row: DeliveryRow | None, target: str, paused: bool = False) -> str:
-    """Why an action is not delivered, in one plain sentence."""
+def explain(row: DeliveryRow | None, target: str, paused: bool = False, lang: str = "en") -> str:
+    """Why an action is not delivered, in one plain sentence in the page's language."""
+    t = i18n.translate
     if row is None:
-        return f"Not started yet: {target} has not picked it up (is the sync service running?)."
+        return t(lang, "ops.why.not_started", target=target)
     error = plain_error(row.last_error)
-    said = f" — {target} answered: {error}" if error else ""
+    said = t(lang, "ops.why.answered", target=target, error=error) if error else ""
     if row.status == DEADLETTERED:
-        return (f"Gave up after {row.attempts} attempt{'s' if row.attempts != 1 else ''}{said}. "
-                "Fix the cause, then replay it under Dead letters.")
+        return t(lang, "ops.why.gave_up", attempts=i18n.plural(lang, "n.attempts", row.attempts), said=said)
     if paused:
-        return f"{target} is paused after repeated failures; Handover keeps probing it{said}."
+        return t(lang, "ops.why.paused", target=target, said=said)
     if row.status == RETRYING and row.next_attempt_at:
-        return f"Waiting to retry at {clock(row.next_attempt_at)}{said}."
+        return t(lang, "ops.why.retry", at=clock(row.next_attempt_at), said=said)
     if row.status in ("sending", "failed"):
-        return f"Being tried now (attempt {row.attempts}){said}."
-    return "Queued: waiting for its turn."
+        return t(lang, "ops.why.trying", n=row.attempts, said=said)
+    return t(lang, "ops.why.queued")
 
 
-def describe(row: DeliveryRow) -> str:
-    """What an action did, for the audit trail."""
+def attempts(n: int | str) -> str:
+    """Say "1 attempt" or "3 attempts"."""
+    return f"{n} attempt" if str(n) == "1" else f"{n} attempts"
+
+
+def describe(row: DeliveryRow, lang: str = "en") -> str:
+    """What an action did, for the audit trail, in the page's language."""
+    t = i18n.translate
+    tries = i18n.plural(lang, "n.attempts", row.attempts)
     if row.status == DELIVERED:
         got = f" → {row.external_id}" if row.external_id else ""
-        return f"delivered{got} at {clock(row.delivered_at)}"
+        return t(lang, "ops.did.delivered", got=got, at=clock(row.delivered_at))
     if row.status == DEADLETTERED:
-        return f"dead-lettered after {row.attempts} attempts: {plain_error(row.last_error)}"
+        return t(lang, "ops.did.dead", attempts=tries, error=plain_error(row.last_error))
     if row.status == RETRYING:
-        return (f"retrying at {clock(row.next_attempt_at)} ({row.attempts} attempts so far): "
-                f"{plain_error(row.last_error)}")
-    return f"{row.status} ({row.attempts} attempts)"
+        return t(lang, "ops.did.retrying", at=clock(row.next_attempt_at), attempts=tries,
+                 error=plain_error(row.last_error))  # fmt: skip
+    return t(lang, "ops.did.other", status=t(lang, f"ops.st.{row.status}") if f"ops.st.{row.status}" in i18n.EN
+             else row.status, attempts=tries)  # fmt: skip
 
 
 def _render(request: web.Request, name: str, **context: Any) -> web.Response:
@@ -116,10 +126,17 @@ def _render(request: web.Request, name: str, **context: Any) -> web.Response:
 
     env = request.app[TEMPLATES]
     env.filters.setdefault("clock", clock)
-    env.filters.setdefault("ago", ago)
-    env.filters.setdefault("duration", duration_text)
+    env.filters.setdefault("ago", ago)  # {{ ts|ago(lang) }}
+    env.filters.setdefault("duration", lambda seconds, lang="en": i18n.duration(lang, seconds))
+    env.filters.setdefault("attempts", attempts)
+    # What a flow does and when, in words ("upsert_contact": "save the contact"); the code
+    # itself stays on the audit's event JSON, one click away.
+    env.filters.setdefault("action_words", lambda action, lang="en": action_words(action, lang))
+    env.filters.setdefault("event_words", lambda event_type, lang="en": event_words(event_type, lang))
+    lang = i18n.pick_lang(request)
     page = env.get_template(name).render(
-        csrf=csrf_token(request), field=FIELD, active=name.removesuffix(".html"), logged_in=True, **context
+        csrf=csrf_token(request), field=FIELD, active=name.removesuffix(".html"), logged_in=True, lang=lang,
+        t=lambda key, **values: i18n.translate(lang, key, **values), **context,
     )
     response = web.Response(text=page, content_type="text/html", status=context.get("status_code", 200))
     set_csrf_cookie(request, response)
@@ -199,7 +216,8 @@ async def render_status(request: web.Request) -> web.Response:
     ]
     return _render(
         request, "status.html", sources=await source_statuses(request, now), targets=targets, flows=flows,
-        handoff_after=duration_text(settings.web.handoff_after_s), woocommerce_doc=WOOCOMMERCE_DOC, now=now,
+        handoff_after=i18n.duration(i18n.pick_lang(request), settings.web.handoff_after_s),
+        woocommerce_doc=WOOCOMMERCE_DOC, now=now,
     )
 
 
@@ -213,12 +231,13 @@ async def render_handoffs(request: web.Request) -> web.Response:
     items = [
         {"event": ev, "missing": [
             {"flow": flow, "action": action, "target": target, "row": row,
-             "why": explain(row, target, _paused(request, target))}
+             "why": explain(row, target, _paused(request, target), i18n.pick_lang(request))}
             for flow, action, target, row in missing
         ]}
         for ev, missing in rows
     ]
-    return _render(request, "handoffs.html", items=items, handoff_after=duration_text(settings.web.handoff_after_s))
+    after = i18n.duration(i18n.pick_lang(request), settings.web.handoff_after_s)
+    return _render(request, "handoffs.html", items=items, handoff_after=after)
 
 
 # --- audit --------------------------------------------------------------------------------------
@@ -231,16 +250,19 @@ async def _expected(ledger: SqlLedger, event_id: str) -> list[tuple[str, str, st
     return [(f, a, t) for f, a, t in rows]
 
 
-async def trail(ledger: SqlLedger, event: EventRow) -> list[dict[str, Any]]:
+async def trail(ledger: SqlLedger, event: EventRow, lang: str = "en") -> list[dict[str, Any]]:
     """Every action of one event: expected ones not started yet included."""
     done = {(r.flow, r.action): r for r in await ledger.deliveries_for(event.id)}
+    sent = await ledger.sent_for(event.id)  # what each action sent and was answered, if kept
     actions = []
     for flow, action, target in await _expected(ledger, event.id):
         row = done.pop((flow, action), None)
         actions.append({"flow": flow, "action": action, "target": target, "row": row,
-                        "text": describe(row) if row else "not started yet"})
+                        "text": describe(row, lang) if row else i18n.translate(lang, "ops.did.not_started"),
+                        "sent": sent.get(row.key) if row else None})
     for (flow, action), row in sorted(done.items()):
-        actions.append({"flow": flow, "action": action, "target": row.target, "row": row, "text": describe(row)})
+        actions.append({"flow": flow, "action": action, "target": row.target, "row": row, "text": describe(row, lang),
+                        "sent": sent.get(row.key)})
     return actions
 
 
@@ -250,8 +272,12 @@ async def render_audit(request: web.Request) -> web.Response:
     q = request.query.get("q", "").strip()[:200]
     results = []
     if q:
-        for ev in await ledger.search(q):
-            results.append({"event": ev, "actions": await trail(ledger, ev)})
+        # An event id (the thank-you page's link, a dead letter's) finds that event itself.
+        exact = await ledger.event(q)
+        found = [exact] if exact is not None else []
+        found += [ev for ev in await ledger.search(q) if exact is None or ev.id != exact.id]
+        for ev in found:
+            results.append({"event": ev, "actions": await trail(ledger, ev, i18n.pick_lang(request))})
     return _render(request, "audit.html", q=q, results=results)
 
 

@@ -1,5 +1,6 @@
 """Model tests: closed forms by hand, ranges, fan-out, measured volume, savings, ranking."""
 
+import re
 from decimal import Decimal as D
 
 import pytest
@@ -84,7 +85,10 @@ def test_degenerate_distribution_equals_closed_form():
     assert b.cost_per_year_eur.p10 == b.cost_per_year_eur.p90 == cost.quantize(D("0.01"))
     assert b.share_of_person_year.p50 == share.quantize(D("0.0001"))
     assert b.errors_per_month.p50 == errors_month.quantize(D("0.01"))
-    assert r.likely_hours_per_week == D("8.941")
+    # The figure shown: typing 6.00 h + fixing 2.94 h (hundredths), as "Show the math" adds it.
+    assert (b.likely.typing_hours, b.likely.fixing_hours) == (D("6.00"), D("2.94"))
+    assert r.likely_hours_per_week == b.likely.hours == D("8.94")
+    assert b.likely.cost_eur == (D("8.94") * D("45.2") * D("52.14")).quantize(D("0.01"))
     assert r.error_probability == D("0.049010")
 
 
@@ -333,6 +337,13 @@ def test_keystroke_floor_and_warning_below_it():
     assert "below the keystroke floor" in warnings[0].message
 
 
+def pocket(formula):
+    """Work a shown formula out as a pocket calculator would (exact decimals)."""
+    expr = formula.split("=")[-1].replace("×", "*").replace("−", "-").replace("^", "**")
+    expr = re.sub(r"(\d+(?:\.\d+)?)", r'D("\1")', expr)
+    return eval(expr, {"D": D})  # our own formula text: digits and operators only
+
+
 def test_show_math_plugs_in_likely_values():
     h = make_handover(
         "Shop",
@@ -347,12 +358,40 @@ def test_show_math_plugs_in_likely_values():
         country="NL",
     )
     result = compute(Scenario((h,)))
-    steps = {s.label: s for s in show_math(result.handovers[0], result.settings)}
-    assert steps["Retyping"].formula == "V·t/60 = 120 × 3 / 60"
-    assert steps["Retyping"].value == D(6)
-    assert steps["Hours per week"].value == D("8.941")
-    assert "(1 − 0.01)^5" in steps["Chance a record has an error (typed rate per field)"].formula
-    assert steps["Share of one person's working year"].formula.endswith("/ (46 × 40)")
+    steps = {s.code: s for s in show_math(result.handovers[0], result.settings)}
+    assert steps["typing"].formula == "V × t / 60 = 120 × 3 / 60"
+    assert steps["typing"].value == D(6)
+    assert steps["hours"].value == D("8.94")
+    assert "(1 − 0.01)^5" in steps["chance"].formula
+    assert steps["chance"].badge == "typed"
+    assert steps["share"].formula.endswith("/ (46 × 40)")
+
+
+def test_the_math_reproduces_the_figure_shown_with_a_pocket_calculator():
+    # 40 orders a week x 4 minutes, defaults for the rest (the issue's example) and a second row.
+    orders = make_handover("Web shop", "Accounting", "", "", volume=point("40"),
+                           minutes=point("4"), fields=12)  # fmt: skip
+    leads = make_handover("Contact form", "CRM", "", "", volume=tri("5", "15", "30"),
+                          minutes=tri("1", "2.5", "6"), fields=6)  # fmt: skip
+    result = compute(Scenario((orders, leads)))
+    for r in result.handovers:
+        steps = {s.code: s for s in show_math(r, result.settings)}
+        for code in ("typing", "fixing", "hours", "cost"):
+            step = steps[code]
+            assert pocket(step.formula).quantize(step.value) == step.value, code
+        assert steps["hours"].value == r.block.likely.hours == r.likely_hours_per_week
+        assert steps["cost"].value == r.block.likely.cost_eur
+        # typing is what the owner entered, fixing the estimate on top: two separate parts
+        assert steps["typing"].value == (r.volume.likely * r.handover.minutes.likely / 60).quantize(
+            D("0.01"))
+    # The headline (what is still done by hand) is the sum of the rows' shown figures.
+    rows = [r.block.likely for r in result.handovers]
+    headline = result.headline.likely
+    assert headline.hours == sum(x.hours for x in rows) == headline.typing_hours + headline.fixing_hours
+    assert headline.cost_eur == sum(x.cost_eur for x in rows)
+    # ... and "probably between" is the simulated P10-P90 around it.
+    hours = result.headline.hours_per_week
+    assert hours.p10 < hours.p90
 
 
 def test_work_year_settings_change_the_share():
@@ -370,3 +409,37 @@ def test_convert_eur_to_dkk():
 def test_compute_refuses_too_few_samples():
     with pytest.raises(ValueError):
         compute(Scenario((simple(),)), samples=10)
+
+
+def test_two_hundred_handovers_compute_in_a_bounded_cpu_time():
+    # The public calculator once took 9.4 s of CPU for one 200-row request. Every figure spread
+    # (the worst case for the simulation); the work per request is bounded and vectorized.
+    import time
+
+    rows = tuple(
+        make_handover(f"Shop {i}", "Accounting", "order", "save", volume=tri("10", "40", "90"),
+                      minutes=tri("1", "4", "9"), fields=12, fix_minutes=tri("5", "20", "60"),
+                      hourly_cost=tri("30", "40", "55"))
+        for i in range(200)
+    )  # fmt: skip
+    start = time.process_time()
+    result = compute(Scenario(rows))
+    cpu = time.process_time() - start
+    assert cpu < 1.0, f"{cpu:.2f} s of CPU for 200 handovers"
+    assert len(result.handovers) == 200
+    assert result.samples == model_defaults.SAMPLE_BUDGET // 200
+    hours = result.total.hours_per_week
+    assert hours.p10 < hours.p50 < hours.p90
+
+
+def test_connected_but_not_yet_measured_is_not_counted_as_done_by_hand():
+    # Day one: the flow is connected, deliveries have started, no full week measured yet. The
+    # headline ("still done by hand") must not count it while "already saved" counts it.
+    manual = simple("save contact", minutes="1", target="CRM")  # 1 h by hand
+    day_one = simple("save invoice", minutes="2")  # connected, typed 60 a week stands in: 2 h
+    result = compute(Scenario((manual, day_one)), {day_one.key: Observation(dead_letters=0)})
+    by_key = {r.key: r for r in result.handovers}
+    assert by_key[day_one.key].status == "connected_estimate"
+    assert result.headline.likely.hours == D("1.00")
+    assert result.automated.likely.hours == D("2.00")
+    assert result.total.likely.hours == D("3.00")

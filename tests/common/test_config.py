@@ -234,7 +234,7 @@ def test_documented_log_levels_in_any_case_and_formats_load(level: str, fmt: str
          "known keys: client_rate_limit_per_minute, dedupe_window_hours, kind, max_body_bytes, rate_limit_per_minute, "
          "secret, secret_env, secrets"),
         ("[kafka]\npartitons = 3", "kafka.partitons", "did you mean 'partitions'?", "bootstrap_servers, client_id"),
-        ("[sever]\nport = 1", "sever", "did you mean 'server'?", "data_dir, flows, kafka, ledger, logging, server"),
+        ("[sever]\nport = 1", "sever", "did you mean 'server'?", "flows, kafka, ledger, logging, notify, server"),
         (BASE + flow("contact.submitted", "upsert_contact", extra="minutes_save = 3"),
          "flows[0].actions[0].minutes_save", "did you mean 'minutes_saved'?", "known keys: action, fields, "),
         ("[sync]\nzzz = 1", "sync.zzz", "", "known keys: backoff_initial_s, backoff_max_s, breaker_probe_s"),

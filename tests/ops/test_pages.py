@@ -10,7 +10,7 @@ import pytest
 
 from services.web.auth import LIMITER
 from tests.conftest import wait_for
-from tests.ops.conftest import ADMIN_PASSWORD, API_TOKEN, Hub, login
+from tests.ops.conftest import ADMIN_PASSWORD, API_TOKEN, Hub, login, shopify_order
 
 PAGES = ["/status", "/handoffs", "/audit?q=x", "/dead-letters", "/dead-letters/ops_invoices:0:0"]
 
@@ -161,3 +161,106 @@ async def test_a_source_quiet_beyond_its_rhythm_is_flagged(hub: Hub, admin: aioh
     silence = registry.get_sample_value("handover_source_silence_seconds", {"source": "ops_site"})
     limit = registry.get_sample_value("handover_source_silence_limit_seconds", {"source": "ops_site"})
     assert silence is not None and limit == 3600 and silence > 5 * 3600 - 60
+
+
+async def test_try_thank_you_page_links_back_and_to_the_audit_of_that_post(
+    hub: Hub, admin: aiohttp.ClientSession
+) -> None:
+    email = f"thanks-{uuid.uuid4().hex[:8]}@example.com"
+    form = {"email": email, "name": "Thea Thanks", "company": "Ops Test BV"}
+    async with hub.http.post(hub.url + "/hooks/ops_site", data=form, headers={"Accept": "text/html"},
+                             allow_redirects=False) as r:  # fmt: skip
+        assert r.status == 303
+        thanks = r.headers["Location"]
+    event_id = thanks.partition("?event=")[2]
+    assert thanks.startswith("/hooks/ops_site/thanks?event=") and event_id
+    async with hub.http.get(hub.url + thanks) as r:
+        page = await r.text()
+    assert '<a href="/try">Back to the form</a>' in page
+    audit = f'/audit?q={event_id}'
+    assert f'<a href="{audit}">See what Handover did with it</a>' in page
+    ledger = hub.runtime.ledger
+    assert ledger is not None
+
+    async def recorded() -> bool:
+        return await ledger.event(event_id) is not None
+
+    await wait_for(recorded)
+    async with admin.get(hub.url + audit) as r:
+        assert f'data-event="{event_id}"' in await r.text()
+    async with hub.http.get(hub.url + "/hooks/ops_site/thanks?event=<script>") as r:
+        assert "<script>" not in await r.text() and "audit" not in await r.text()
+
+
+async def test_ops_pages_say_flows_and_actions_in_words(hub: Hub, admin: aiohttp.ClientSession) -> None:
+    async with admin.get(hub.url + "/status") as r:
+        status = await r.text()
+    flows = re.search(r'<table id="flows".*?</table>', status, re.S).group(0)
+    assert "an order is placed" in flows and "a contact form comes in" in flows
+    assert "order.created" not in flows and "contact.submitted" not in flows
+    async with admin.get(hub.url + "/dead-letters") as r:
+        page = await r.text()
+    assert "idempotency" not in page
+
+
+@pytest.mark.parametrize("lang", ["nl", "da"])
+async def test_ops_pages_speak_the_owners_language(hub: Hub, admin: aiohttp.ClientSession, lang: str) -> None:
+    from services.web.i18n import CATALOGS, EN
+
+    keys = ("ops.sources", "ops.targets", "ops.per_process", "nav.dead_letters", "nav.log_out",
+            "ops.handoffs_title", "ops.dead_letters_note", "ops.audit_search")
+    for path in ("/status", "/handoffs", "/dead-letters", "/audit"):
+        async with admin.get(f"{hub.url}{path}?lang={lang}") as r:
+            page = await r.text()
+        assert f'<html lang="{lang}">' in page
+        left = [EN[k] for k in keys if EN[k] in page]
+        assert left == [], (path, left)
+    async with admin.get(f"{hub.url}/status?lang={lang}") as r:
+        assert CATALOGS[lang]["ops.sources"] in await r.text()
+    # an order's audit trail: what happened, said in the language
+    number = f"#T{uuid.uuid4().int % 10**6}"
+    event_id = await hub.order(number, f"{lang}@example.com")
+    ledger = hub.runtime.ledger
+    assert ledger is not None
+
+    async def delivered() -> bool:
+        rows = await ledger.deliveries_for(event_id)
+        return len(rows) == 2 and all(r.status == "delivered" for r in rows)
+
+    await wait_for(delivered)
+    async with admin.get(f"{hub.url}/audit", params={"q": event_id, "lang": lang}) as r:
+        page = await r.text()
+    card = re.search(r'<div class="card audit-event".*?</table>', page, re.S).group(0)
+    assert CATALOGS[lang]["ops.col.what_happened"] in card and CATALOGS[lang]["ops.st.delivered"] in card
+    for english in ("What happened", "delivered", "Attempts", "not started"):
+        assert english not in re.sub(r'data-status="[^"]*"', "", card), english
+
+
+async def test_audit_shows_what_each_action_sent_and_the_answer_with_secrets_masked(
+    hub: Hub, admin: aiohttp.ClientSession
+) -> None:
+    ledger = hub.runtime.ledger
+    assert ledger is not None
+    body, headers = shopify_order(f"#S{uuid.uuid4().int % 10**6}", "sent@example.com")
+    async with hub.http.post(f"{hub.url}/hooks/shop", data=body, headers=headers) as r:
+        event_id = (await r.json())["event_ids"][0]
+
+    async def delivered() -> list:
+        rows = await ledger.deliveries_for(event_id)
+        return [r for r in rows if r.status == "delivered" and r.target == "ops_invoices"]
+
+    row = (await wait_for(delivered))[0]
+    # What the runner keeps for each delivery (services.ledger.store.SqlLedger.record_sent).
+    await ledger.record_sent(
+        row.key,
+        {"email": "sent@example.com", "total": "123.45", "api_key": "k-123",
+         "note": "sent with Bearer target-token-9q8w"},
+        '{"id": "INV-0042", "echo": "target-token-9q8w"}', secrets=["target-token-9q8w"],
+    )  # fmt: skip
+    async with admin.get(f"{hub.url}/audit", params={"q": event_id}) as r:
+        page = await r.text()
+    sent = re.search(r'<details class="sent">(.*?)</details>', page, re.S).group(1)
+    assert "What was sent" in sent and "sent@example.com" in sent and "123.45" in sent
+    assert "k-123" not in page and "target-token-9q8w" not in page
+    assert sent.count("•••") == 3  # the credential field, the token in a value, the token in the answer
+    assert "What ops_invoices answered:" in sent and "INV-0042" in sent

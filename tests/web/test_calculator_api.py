@@ -74,7 +74,7 @@ async def test_connected_actions_are_measured_over_the_window(owner):
     assert crm["minutes"]["likely"] == "3"  # minutes_saved from the config
     mail = next(h for h in body["handovers"] if h["action"] == "send_email")
     assert mail["status"] == "waiting"  # connected, but the ledger has nothing yet
-    assert mail["likely_hours_per_week"] == "0.000"
+    assert mail["likely_hours_per_week"] == "0.00"
     # connected work is "already automated", not part of what remains by hand
     assert body["headline"]["hours_per_week"]["p50"] == "2.000"
     assert D(body["automated"]["hours_per_week"]["p50"]) > 0
@@ -101,7 +101,7 @@ async def test_measured_volume_replaces_the_typed_one_never_both(owner):
     assert same[0]["volume"]["likely"] == "30"
     assert same[0]["volume"]["badge"] == "measured"
     # 1000 typed records would be 1000 x 3 / 60 = 50 h; the measured 30 give 1.5 h
-    assert same[0]["likely_hours_per_week"] == "1.500"
+    assert same[0]["likely_hours_per_week"] == "1.50"
     assert body["headline"]["hours_per_week"]["p50"] == "2.000"
 
 
@@ -119,7 +119,7 @@ async def test_typed_volume_stands_in_until_a_connection_has_data(owner):
     assert len(mail) == 1
     # 30 typed records x 2 minutes_saved / 60 = 1 h, badge typed, still "waiting"
     assert (mail[0]["volume"]["badge"], mail[0]["status"]) == ("typed", "waiting")
-    assert mail[0]["likely_hours_per_week"] == "1.000"
+    assert mail[0]["likely_hours_per_week"] == "1.00"
 
 
 async def test_already_saved_counts_all_deliveries_net_of_dead_letters():
@@ -268,6 +268,10 @@ def test_ready_connector_only_names_kinds_that_exist():
         assert found is None or found in kinds
     assert ready_connector("SMTP") == "smtp" and "smtp" in kinds
     assert ready_connector("Some ERP") is None
+    # what Handover ships, named the way the README and an owner do
+    assert ready_connector("CRM") == "hubspot, pipedrive"
+    assert ready_connector("Accounting") == ready_connector("Boekhouding") == "moneybird"
+    assert ready_connector("E-mail") == "smtp"
 
 
 CRM_LINK = f"{CRM_FLOW}/upsert_contact"
@@ -308,8 +312,10 @@ async def test_a_linked_row_is_one_handover_typed_until_measured_then_measured()
             "Web form → CRM: contact (add)", 0, "waiting",
         )  # fmt: skip
         assert (row["volume"]["likely"], row["volume"]["badge"]) == ("1000", "typed")
-        assert row["likely_hours_per_week"] == "50.000"
-        assert hours(linked["headline"]) == hours(linked["total"]) == D("52.000")
+        assert row["likely_hours_per_week"] == "50.00"
+        assert hours(linked["total"]) == D("52.000")
+        # Handover carries it already: not "still done by hand" (only Accounting's 2 h are).
+        assert hours(linked["headline"]) == D("2.000")
         assert row["link_suggestions"] == []
 
         # The ledger has 20, 30, 40: the measured median 30 replaces the 1000 typed in.
@@ -319,7 +325,7 @@ async def test_a_linked_row_is_one_handover_typed_until_measured_then_measured()
     row = next(h for h in measured["handovers"] if h["connected"] == CRM_LINK)
     assert (row["label"], row["status"]) == ("Web form → CRM: contact (add)", "connected")
     assert (row["volume"]["likely"], row["volume"]["badge"]) == ("30", "measured")
-    assert row["likely_hours_per_week"] == "1.500"  # 30 x 3 / 60
+    assert row["likely_hours_per_week"] == "1.50"  # 30 x 3 / 60
     assert hours(measured["headline"]) == D("2.000")  # only Accounting is left by hand
     assert hours(measured["automated"]) == hours(row)
     # the total holds the 2 h by hand plus the CRM row once (P50s add up to a rounding step)
@@ -436,7 +442,7 @@ async def test_open_dead_letters_costing_more_than_was_saved_are_said_plainly():
         sentence = (
             f"Failed handovers cost more time than Handover saved so far: {delivered} deliveries "
             f"saved {p.hours(gross_h)} h ({p.money(gross_eur)}), but fixing {dead} open dead "
-            f"letter(s) costs {p.hours(fixing_h)} h ({p.money(fixing_eur)}), "
+            f"letter{'s' if dead != 1 else ''} costs {p.hours(fixing_h)} h ({p.money(fixing_eur)}), "
             f"{p.hours(fixing_h - gross_h)} h ({p.money(fixing_eur - gross_eur)}) more. Fix the "
             "cause under Dead letters, then replay them."
         )
@@ -457,7 +463,7 @@ async def test_open_dead_letters_costing_more_than_was_saved_are_said_plainly():
         assert (
             f"Already saved: {delivered} deliveries: {p.hours(gross_h)} h ({p.money(gross_eur)}) "
             f"gross, {p.hours(gross_h - mine_h)} h ({p.money(gross_eur - mine_eur)}) after "
-            f"{p.hours(mine_h)} h ({p.money(mine_eur)}) fixing {dead} open dead letter(s)."
+            f"{p.hours(mine_h)} h ({p.money(mine_eur)}) fixing {dead} open dead letter{'s' if dead != 1 else ''}."
         ) in html
         assert "Failed handovers" not in html
 
@@ -483,3 +489,18 @@ async def test_no_open_dead_letters_reads_plainly():
     assert (
         f"90 deliveries: {p.hours(total)} h ({p.money(total * EU_RATE)}); no open dead letters."
     ) in html
+
+
+def test_counts_are_said_with_the_right_plural_in_every_language():
+    one = {"delivered": 1, "dead_letters": 1, "gross_hours": "0.05", "gross_eur": "1.68",
+           "dead_letter_hours": "0.5", "dead_letter_eur": "16.75", "net_hours": "-0.45",
+           "net_eur": "-15.07", "costs_more": True}  # fmt: skip
+    assert "1 delivery saved" in Present("en", "EUR").saved(one)
+    assert "fixing 1 open dead letter costs" in Present("en", "EUR").saved(one)
+    assert "met 1 levering bespaarde het" in Present("nl", "EUR").saved(one)
+    assert "1 åben fejlet levering" in Present("da", "DKK").saved(one)
+    many = {**one, "delivered": 2, "dead_letters": 3}
+    assert "2 deliveries saved" in Present("en", "EUR").saved(many)
+    assert "3 open dead letters" in Present("en", "EUR").saved(many)
+    assert "(s)" not in Present("en", "EUR").saved(many) + Present("nl", "EUR").saved(one)
+    assert Present("en", "EUR").weeks(1) == "1 week" and Present("da", "DKK").weeks(8) == "8 uger"

@@ -33,8 +33,13 @@
       var input = document.getElementById("f-" + e.field);
       if (slot) slot.textContent = text;
       if (input) input.setAttribute("aria-invalid", "true");
+      // In plain words and linked to the field: "Handover 1: how many a week? please fill this in".
       var item = document.createElement("li");
-      item.textContent = e.field + ": " + text;
+      var link = document.createElement("a");
+      link.href = "#f-" + e.field;
+      link.textContent = e.label || e.field;
+      item.appendChild(link);
+      item.appendChild(document.createTextNode(" " + text));
       list.appendChild(item);
     });
     summary.appendChild(list);
@@ -62,6 +67,11 @@
         if (r.ok) {
           clearErrors();
           results.innerHTML = r.body.html; // server-rendered with autoescaping
+          // Logging in comes back to what is typed: the login link carries the share link.
+          Array.prototype.forEach.call(document.querySelectorAll("a.keep-login"), function (a) {
+            var back = "/?lang=" + lang + (r.body.share ? "&share=" + encodeURIComponent(r.body.share) : "");
+            a.href = "/login?next=" + encodeURIComponent(back);
+          });
           // Switching language reloads the page: carry what is typed along in the share link.
           Array.prototype.forEach.call(document.querySelectorAll("nav.top a[hreflang]"), function (a) {
             var code = a.getAttribute("hreflang");
