@@ -250,7 +250,10 @@ async def test_audit_shows_what_each_action_sent_and_the_answer_with_secrets_mas
         return [r for r in rows if r.status == "delivered" and r.target == "ops_invoices"]
 
     row = (await wait_for(delivered))[0]
-    # What the runner keeps for each delivery (services.ledger.store.SqlLedger.record_sent).
+    # The runner keeps what each delivery sent (services.sync.delivery, right after "delivered").
+    recorded = await wait_for(lambda: ledger.sent_for(event_id))
+    assert row.key in recorded
+    # Then one with a secret in it, as a target's credentials could appear, to see it masked.
     await ledger.record_sent(
         row.key,
         {"email": "sent@example.com", "total": "123.45", "api_key": "k-123",
@@ -259,7 +262,9 @@ async def test_audit_shows_what_each_action_sent_and_the_answer_with_secrets_mas
     )  # fmt: skip
     async with admin.get(f"{hub.url}/audit", params={"q": event_id}) as r:
         page = await r.text()
-    sent = re.search(r'<details class="sent">(.*?)</details>', page, re.S).group(1)
+    # The ops_invoices row's "what was sent" (every delivered action has one now).
+    sent = re.search(r'<td data-label="Target">ops_invoices</td>.*?<details class="sent">(.*?)</details>',
+                     page, re.S).group(1)
     assert "What was sent" in sent and "sent@example.com" in sent and "123.45" in sent
     assert "k-123" not in page and "target-token-9q8w" not in page
     assert sent.count("•••") == 3  # the credential field, the token in a value, the token in the answer
