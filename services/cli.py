@@ -16,8 +16,9 @@ from pathlib import Path
 import msgspec
 import structlog
 
+from services.assembly import check_report, load_settings
 from services.common.broker import running_broker
-from services.common.config import Settings, load_settings
+from services.common.config import Settings
 from services.common.errors import ConfigError, HandoverError
 from services.common.logging import configure_logging
 from services.common.memory import tune_gc
@@ -136,16 +137,6 @@ def _show_password(password: str, data_dir: Path) -> str:
     return f"in {path}"
 
 
-def _check(settings: Settings) -> None:
-    print(f"{settings.origin}: OK")
-    print(f"  sources: {', '.join(f'{n} ({s.kind})' for n, s in settings.sources.items()) or 'none'}")
-    print(f"  targets: {', '.join(f'{n} ({t.kind})' for n, t in settings.targets.items()) or 'none'}")
-    for flow in settings.flows:
-        cond = f" if {flow.condition}" if flow.condition else ""
-        acts = ", ".join(f"{a.action} -> {a.target}" for a in flow.actions)
-        print(f"  flow {flow.name!r}: on {flow.on}{cond}: {acts}")
-
-
 async def _replay(settings: Settings, target: str, event: str | None, since: dt.datetime | None) -> int:
     from services.ledger.store import open_ledger
     from services.sync.replay import DeadLetter, Replayer
@@ -199,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"handover: config error: {exc}", file=sys.stderr)
         return 2
     if args.command == "check":
-        _check(settings)
+        print(check_report(settings))
         return 0
     if args.command == "replay":
         if args.target not in settings.targets:

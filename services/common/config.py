@@ -16,6 +16,9 @@ and are held as `Secret`, whose repr is masked.
 Values are checked where a wrong one would only show at run time: numbers against the bounds
 annotated on their fields (`Annotated[int, AtLeast1]`), and in `_check_sections` the ledger URL's
 scheme, the log level and format. `handover check` reports the first problem, naming its key.
+
+This module holds only the section structs and the TOML/env decoding; it knows no source or
+connector kind and no flow. `services.assembly` puts those together into `Settings`.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import logging
-import os
 import re
 import typing
 from collections.abc import Mapping
@@ -230,7 +232,9 @@ class TargetSpec(msgspec.Struct, frozen=True):
         return self.config.kind
 
 
-class _Raw(_Section):
+class RawConfig(_Section):
+    """The file as decoded, before the kinds of sources and targets are known."""
+
     server: ServerConfig = ServerConfig()
     kafka: KafkaConfig = KafkaConfig()
     ledger: LedgerConfig = LedgerConfig()
@@ -244,7 +248,7 @@ class _Raw(_Section):
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
-    """Everything Handover needs, validated; built once by `load_settings`."""
+    """Everything Handover needs, validated; built once by `services.assembly.load_settings`."""
 
     server: ServerConfig = ServerConfig()
     kafka: KafkaConfig = KafkaConfig()
@@ -256,6 +260,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sources: dict[str, SourceSpec] = {}
     targets: dict[str, TargetSpec] = {}
     flows: list[FlowConfig] = []
+    # The flows compiled once by services.assembly (services.sync.flows.CompiledFlow): the sync
+    # workers, the recorder and replay all read these. Typed loosely because this module sits
+    # below the flow compiler and may not import it.
+    compiled_flows: tuple[Any, ...] = ()
     admin_password: Secret | None = None
     api_token: Secret | None = None
     origin: str = ""  # the file it came from, or "built-in demo"
@@ -356,7 +364,8 @@ def _env_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> None:
                 )
 
 
-def _secret(value: str, env_name: str, env: Mapping[str, str], path: str) -> Secret | None:
+def resolve_secret(value: str, env_name: str, env: Mapping[str, str], path: str) -> Secret | None:
+    """The secret given inline or named by `<key>_env`; ConfigError naming the key if unset or empty."""
     if env_name:
         if env_name not in env:
             raise ConfigError(path + "_env", f"environment variable {env_name} is not set")
@@ -366,7 +375,7 @@ def _secret(value: str, env_name: str, env: Mapping[str, str], path: str) -> Sec
     return Secret(value) if value else None
 
 
-def _check_sections(raw: _Raw) -> None:
+def _check_sections(raw: RawConfig) -> None:
     """Values of the fixed sections that decode fine but `handover run` would trip over."""
     url = raw.ledger.url
     if not url.startswith(("sqlite:", "postgresql:", "postgres:")):  # what services.ledger.db.connect opens
@@ -408,16 +417,9 @@ def listen_address(value: str) -> tuple[str, int] | None:
     return host.removeprefix("[").removesuffix("]"), int(port)
 
 
-def _unknown_kind(path: str, kind: str, known: Mapping[str, object]) -> ConfigError:
-    return ConfigError(f"{path}.kind", f"unknown kind {kind!r}; known: {', '.join(sorted(known))}")
-
-
-def parse_settings(text: str, env: Mapping[str, str] | None = None, origin: str = "") -> Settings:
-    """Decode and validate a TOML config; raises ConfigError naming the offending key."""
-    from services.gateway.sources import source_kinds
-    from services.sync.connectors import connector_kinds
-
-    env = os.environ if env is None else env
+def decode_raw(text: str, env: Mapping[str, str]) -> RawConfig:
+    """Decode a TOML config with its environment overrides and check the fixed sections; the
+    `[sources.*]` and `[targets.*]` tables stay raw for `services.assembly` (which knows the kinds)."""
     try:
         data = msgspec.toml.decode(text.encode())
     except msgspec.DecodeError as exc:
@@ -425,78 +427,12 @@ def parse_settings(text: str, env: Mapping[str, str] | None = None, origin: str 
     if not isinstance(data, dict):
         raise ConfigError("", "expected a TOML table at the top")
     _env_overrides(data, env)
-    raw: _Raw = convert(data, _Raw, "")
+    raw: RawConfig = convert(data, RawConfig, "")
     if not raw.ledger.url:  # the default ledger lives in the data directory
         ledger = msgspec.structs.replace(raw.ledger, url=f"sqlite:///{Path(raw.data_dir, 'handover.db')}")
         raw = msgspec.structs.replace(raw, ledger=ledger)
     _check_sections(raw)
-
-    sources: dict[str, SourceSpec] = {}
-    kinds = source_kinds()
-    for name, table in raw.sources.items():
-        path = f"sources.{name}"
-        if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
-            raise ConfigError(path, "a source name may use letters, digits, '-' and '_' only")
-        kind = str(table.get("kind", ""))
-        if kind not in kinds:
-            raise _unknown_kind(path, kind, kinds)
-        cfg: SourceConfig = convert(table, kinds[kind].Config, path)
-        for i, value in enumerate(cfg.secrets):
-            if not value.strip():  # an empty key verifies a signature anyone can make
-                raise ConfigError(f"{path}.secrets[{i}]", "is empty; remove it or give the secret")
-        if cfg.secret and not cfg.secret.strip():
-            raise ConfigError(f"{path}.secret", "is blank")
-        secrets = [Secret(s) for s in ([cfg.secret] if cfg.secret else []) + list(cfg.secrets)]
-        if cfg.secret_env:
-            env_secret = _secret("", cfg.secret_env, env, f"{path}.secret")
-            assert env_secret is not None
-            secrets.insert(0, env_secret)
-        api_key = _secret("", getattr(cfg, "api_key_env", ""), env, f"{path}.api_key")
-        captcha = getattr(cfg, "captcha", None)
-        captcha_secret = (
-            _secret(captcha.secret, captcha.secret_env, env, f"{path}.captcha.secret") if captcha is not None else None
-        )
-        sources[name] = SourceSpec(name=name, config=cfg, secrets=tuple(secrets), api_key=api_key,
-                                   captcha_secret=captcha_secret)
-
-    targets: dict[str, TargetSpec] = {}
-    connectors = connector_kinds()
-    for name, table in raw.targets.items():
-        path = f"targets.{name}"
-        if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
-            raise ConfigError(path, "a target name may use letters, digits, '-' and '_' only")
-        kind = str(table.get("kind", ""))
-        if kind not in connectors:
-            raise _unknown_kind(path, kind, connectors)
-        tcfg: TargetConfig = convert(table, connectors[kind].Config, path)
-        secret = _secret(tcfg.secret, tcfg.secret_env, env, f"{path}.secret")
-        if connectors[kind].needs_secret and secret is None:
-            raise ConfigError(f"{path}.secret", f"a {kind} target needs its API token as `secret` or `secret_env`")
-        targets[name] = TargetSpec(name=name, config=tcfg, secret=secret)
-
-    settings = Settings(
-        server=raw.server,
-        kafka=raw.kafka,
-        ledger=raw.ledger,
-        logging=raw.logging,
-        web=raw.web,
-        sync=raw.sync,
-        data_dir=raw.data_dir,
-        sources=sources,
-        targets=targets,
-        flows=raw.flows,
-        admin_password=_secret(
-            raw.web.admin_password, raw.web.admin_password_env, env, "web.admin_password"
-        ),
-        api_token=_secret(raw.web.api_token, raw.web.api_token_env, env, "web.api_token"),
-        origin=origin,
-    )
-    from services.sync.flows import compile_flows
-
-    compile_flows(settings)  # raises ConfigError for unknown targets, actions, fields, conditions
-    for spec in sources.values():
-        kinds[spec.kind].check(spec)
-    return settings
+    return raw
 
 
 def demo_config_text() -> str:
@@ -504,12 +440,9 @@ def demo_config_text() -> str:
     return resources.files("services.common").joinpath("demo.toml").read_text("utf-8")
 
 
-def load_settings(path: str | None = None, env: Mapping[str, str] | None = None) -> Settings:
-    """Load the config file at `path`, or the built-in demo config when `path` is None."""
-    if path is None:
-        return parse_settings(demo_config_text(), env, origin="built-in demo")
+def read_config_text(path: str) -> str:
+    """The text of the config file at `path`; ConfigError when it cannot be read."""
     try:
-        text = Path(path).read_text("utf-8")
+        return Path(path).read_text("utf-8")
     except OSError as exc:
         raise ConfigError("", f"cannot read config file {path}: {exc.strerror}") from None
-    return parse_settings(text, env, origin=path)

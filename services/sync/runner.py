@@ -40,7 +40,7 @@ from services.sync.deadletter_writer import DeadLetterWriter
 from services.sync.deadletters import find_dead_letter
 from services.sync.delivery import Abandoned, Delivery, FoundDeadLetter, Outcome
 from services.sync.errors import DeliveryError, Permanent
-from services.sync.flows import CompiledAction, CompiledFlow, compile_flows, event_context
+from services.sync.flows import CompiledAction, CompiledFlow, event_context
 from services.sync.offsets import CommitClock, PartitionOffsets, forgotten_commits, recreated_logs, rewind
 from services.sync.retry import backoff
 
@@ -494,7 +494,7 @@ class SyncService:
         self.metrics = metrics
         self.doorbell = doorbell
         self.ledger = ledger or NullLedger()
-        flows = compile_flows(settings)
+        flows: list[CompiledFlow] = list(settings.compiled_flows)  # compiled once, by services.assembly
         used = {a.target for f in flows for a in f.actions}
         self.target_names = [t for t in settings.targets if t in used and (targets is None or t in targets)]
         self.flows = flows

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from services.common.config import load_settings, parse_settings
+from services.assembly import load_settings, parse_settings
 from services.common.errors import ConfigError
 from services.common.secrets import Secret
 from tests.conftest import handover_check
