@@ -16,7 +16,7 @@ import structlog
 from aiohttp import web
 
 from services.common import datadir
-from services.common.appkeys import LEDGER, METRICS, PUBLISHER, SETTINGS
+from services.common.appkeys import METRICS, PUBLISHER, SETTINGS
 from services.common.broker import BrokerError, EmbeddedBroker, publish_address, running_broker, withdraw_address
 from services.common.config import Settings, listen_address
 from services.common.connguard import GUARD, ConnectionGuard, GuardedSite, mark_request
@@ -24,6 +24,7 @@ from services.common.kafka import Doorbell, Publisher, all_topics, ensure_topics
 from services.common.metrics import Metrics
 from services.gateway.app import drain_remembering, setup_gateway
 from services.gateway.dedupe import BatchingDedupe, DedupeStore
+from services.ledger.appkeys import LEDGER
 from services.ledger.calculator import LedgerCalculatorStore
 from services.ledger.journal import IntakeJournal
 from services.ledger.store import SqlLedger, open_ledger
