@@ -8,13 +8,17 @@ cli), so nothing below has to reach up to validate a config.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
+from typing import Any
 
 import msgspec
 
+from schemas.export import config_json_schema
 from services.common.config import (
+    RawConfig,
     Settings,
     SourceConfig,
     SourceSpec,
@@ -29,7 +33,9 @@ from services.common.config import (
 from services.common.errors import ConfigError
 from services.common.secrets import Secret
 from services.gateway.sources import source_kinds
+from services.gateway.sources.base import Source
 from services.sync.connectors import connector_kinds
+from services.sync.connectors.base import Connector
 from services.sync.flows import compile_flows
 
 _NAME = re.compile(r"[A-Za-z0-9_-]+")
@@ -138,3 +144,72 @@ def check_report(settings: Settings) -> str:
         acts = ", ".join(f"{a.action} -> {a.target}" for a in flow.actions)
         lines.append(f"  flow {flow.name!r}: on {flow.on}{cond}: {acts}")
     return "\n".join(lines)
+
+
+def _summary(cls: type) -> str:
+    return (cls.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+
+
+def config_schema() -> dict[str, Any]:
+    """The JSON Schema of handover.toml, every registered source and connector kind included."""
+    schema = config_json_schema(
+        RawConfig,
+        {kind: (cls.Config, _summary(cls)) for kind, cls in source_kinds().items()},
+        {kind: (cls.Config, _summary(cls)) for kind, cls in connector_kinds().items()},
+    )
+    return {**schema, "title": "handover.toml", "description": "Handover's configuration: sections, "
+            "sources (webhook intakes), targets (systems to deliver to) and flows."}
+
+
+def _type(prop: dict[str, Any]) -> str:
+    """A property's JSON Schema type in words: "string", "integer or none", "table"."""
+    if "anyOf" in prop:
+        return " or ".join(_type(p) for p in prop["anyOf"]).replace("null", "none")
+    if "$ref" in prop or prop.get("type") == "object":
+        return "table"
+    if prop.get("type") == "array":
+        return f"list of {_type(prop.get('items', {}))}"
+    return str(prop.get("type", "any"))
+
+
+def _toml(value: object) -> str:
+    """A value as it is written in TOML (inline tables with `=`)."""
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {_toml(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+def explain(kind: str) -> str:
+    """What `handover check --explain KIND` prints: a kind's keys with types, defaults,
+    descriptions and examples; ConfigError naming the known kinds when there is no such kind."""
+    found: list[tuple[str, type[Source] | type[Connector]]] = [
+        ("sources", cls) for k, cls in source_kinds().items() if k == kind
+    ]
+    found += [("targets", cls) for k, cls in connector_kinds().items() if k == kind]
+    if not found:
+        known = sorted({*source_kinds(), *connector_kinds()})
+        raise ConfigError("--explain", f"unknown kind {kind!r}; known: {', '.join(known)}")
+    out: list[str] = []
+    for section, cls in found:
+        config: type = cls.Config
+        (ref,), defs = msgspec.json.schema_components([config], ref_template="{name}")
+        props = defs[ref["$ref"]]["properties"]
+        required = set(defs[ref["$ref"]].get("required", ()))
+        out += [f"[{section}.<name>]  kind = {_toml(kind)}", f"  {_summary(cls)}", ""]
+        for key, prop in props.items():
+            if key == "kind":
+                continue
+            default = (
+                "required" if key in required
+                else "optional" if prop.get("default") is None
+                else f"default {_toml(prop['default'])}"
+            )
+            out.append(f"  {key}: {_type(prop)}, {default}")
+            if prop.get("description"):
+                out.append(f"      {prop['description']}")
+            for example in prop.get("examples", ()):
+                out.append(f"      e.g. {key} = {_toml(example)}")
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"

@@ -16,7 +16,7 @@ from pathlib import Path
 import msgspec
 import structlog
 
-from services.assembly import check_report, load_settings
+from services.assembly import check_report, config_schema, explain, load_settings
 from services.common.broker import running_broker
 from services.common.config import Settings
 from services.common.errors import ConfigError, HandoverError
@@ -47,8 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("target", help="the target whose dead letters to replay")
     replay.add_argument("--event", metavar="ID", help="only this event")
     replay.add_argument("--since", metavar="TIME", help="only dead letters since this ISO 8601 time")
-    command("check", "validate a config file and say what it would do")
-    schemas = sub.add_parser("schemas", help="export event JSON Schemas and an AsyncAPI document")
+    check = command("check", "validate a config file and say what it would do")
+    check.add_argument("--explain", metavar="KIND", help="describe a source or target kind's keys instead")
+    schemas = sub.add_parser(
+        "schemas", help="export event JSON Schemas, an AsyncAPI document and handover.toml's JSON Schema"
+    )
     schemas.add_argument("--out", metavar="DIR", default="handover-schemas", help="directory to write")
     return parser
 
@@ -58,7 +61,8 @@ def _export_schemas(out: str) -> int:
 
     from schemas.export import documents
 
-    for name, doc in documents().items():
+    # handover.schema.json: point an editor at it (taplo: `#:schema ./handover.schema.json`).
+    for name, doc in {**documents(), "handover.schema.json": config_schema()}.items():
         path = Path(out) / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -184,6 +188,13 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "schemas":  # needs no config
         return _export_schemas(args.out)
+    if args.command == "check" and args.explain:  # needs no config either
+        try:
+            print(explain(args.explain), end="")
+        except ConfigError as exc:
+            print(f"handover: {exc}", file=sys.stderr)
+            return 2
+        return 0
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:

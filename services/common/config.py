@@ -47,6 +47,11 @@ Positive = msgspec.Meta(gt=0)
 Port = msgspec.Meta(ge=0, le=65535)
 
 
+def about(description: str, *examples: Any) -> msgspec.Meta:
+    """A field's description (and examples) for the config's JSON Schema and `handover check --explain`."""
+    return msgspec.Meta(description=description, examples=list(examples) if examples else None)
+
+
 class _Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     pass
 
@@ -183,25 +188,30 @@ class FlowConfig(_Section):
 class SourceConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Keys every source kind takes; a kind subclasses it with its own."""
 
-    kind: str
-    secret: str = ""
-    secrets: list[str] = []
-    secret_env: str = ""
+    kind: Annotated[str, about("The vendor or protocol that sends to this source.", "form", "shopify")]
+    secret: Annotated[str, about("The signing secret the sender uses (prefer `secret_env`).")] = ""
+    secrets: Annotated[list[str], about("More accepted signing secrets, while one is being rotated.")] = []
+    secret_env: Annotated[str, about("The environment variable holding the signing secret.", "SHOP_SECRET")] = ""
     # Below kafka.max_record_bytes: the event carries the body's content plus its own fields.
-    max_body_bytes: Annotated[int, AtLeast1] = 512 * 1024
-    rate_limit_per_minute: Annotated[int, AtLeast0] = 6000  # the whole source; 0: unlimited
-    # Per client address (server.trusted_proxies decides what that is); None: 20 for unsigned
-    # kinds (a website form), unlimited for signed ones (a vendor sends from a few addresses).
-    client_rate_limit_per_minute: Annotated[int, AtLeast0] | None = None
-    dedupe_window_hours: Annotated[float, Positive] = 72.0
+    max_body_bytes: Annotated[int, AtLeast1, about("The largest request body accepted, in bytes.")] = 512 * 1024
+    rate_limit_per_minute: Annotated[
+        int, AtLeast0, about("Requests a minute for the whole source; 0: unlimited.")
+    ] = 6000
+    client_rate_limit_per_minute: Annotated[Annotated[int, AtLeast0] | None, about(
+        "Requests a minute per client address (server.trusted_proxies decides what that is); unset: 20 "
+        "for unsigned kinds (a website form), unlimited for signed ones (a vendor sends from a few addresses)."
+    )] = None
+    dedupe_window_hours: Annotated[
+        float, Positive, about("How long a delivery id is remembered, to drop the sender's resends.")
+    ] = 72.0
 
 
 class TargetConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Keys every target kind takes; a connector subclasses it with its own."""
 
-    kind: str
-    secret: str = ""
-    secret_env: str = ""
+    kind: Annotated[str, about("The system this target delivers to.", "file", "moneybird")]
+    secret: Annotated[str, about("The target's API token or password (prefer `secret_env`).")] = ""
+    secret_env: Annotated[str, about("The environment variable holding the secret.", "MONEYBIRD_TOKEN")] = ""
 
 
 class SourceSpec(msgspec.Struct, frozen=True):
