@@ -30,7 +30,6 @@ from schemas.topics import event_topic, sync_group
 from services.common.config import Settings
 from services.common.kafka import Doorbell, Dozer
 from services.common.kafka import consumer as make_consumer
-from services.common.logging import add_task_context, bind_task_context
 from services.common.metrics import Metrics
 from services.ledger.base import Ledger, NullLedger
 from services.sync.breaker import Breaker
@@ -294,14 +293,17 @@ class TargetWorker:
                 await self._idle(lambda: asyncio.wait_for(b.resumed.wait(), self.cfg.breaker_probe_s))
 
     async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
-        bind_task_context(topic=record.topic, partition=record.partition, offset=record.offset, target=self.target)
+        # Each record is handled in its own task: these stay with its log lines.
+        structlog.contextvars.bind_contextvars(
+            topic=record.topic, partition=record.partition, offset=record.offset, target=self.target
+        )
         try:
             event = decode_event(record.value or b"")
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             assert self.deadletters is not None
             await self.deadletters.write(record, None, None, Permanent(f"undecodable event: {exc}"), 1, time.time())
             return
-        add_task_context(event_id=event.id)
+        structlog.contextvars.bind_contextvars(event_id=event.id)
         ctx = event_context(event) if self.needs_context else {}
         for flow, actions in self.flows:
             if flow.config.on != event.type:
