@@ -290,3 +290,33 @@ def test_data_dir_moves_the_default_ledger_and_an_explicit_url_stays() -> None:
     assert parse_settings("", env={}).ledger.url == "sqlite:///var/handover.db"  # the default data_dir
     text = 'data_dir = "/srv/handover"\n[ledger]\nurl = "sqlite:///:memory:"'
     assert parse_settings(text, env={}).ledger.url == "sqlite:///:memory:"
+
+
+def test_the_flows_are_compiled_once_and_every_consumer_of_them_shares_that_set() -> None:
+    """The sync workers (like the recorder and replay) run the compiled flows `services.assembly`
+    made while checking the config, not a compilation of their own (one per part, before)."""
+    import msgspec
+
+    from services.common.metrics import Metrics
+    from services.sync.flows import CompiledFlow
+    from services.sync.runner import SyncService
+
+    settings = parse_settings(BASE + flow("contact.submitted", "append"), env={})
+    [compiled] = settings.compiled_flows
+    assert isinstance(compiled, CompiledFlow) and compiled.config is settings.flows[0]
+    assert SyncService(settings, Metrics()).flows == [compiled]
+    assert SyncService(settings, Metrics()).flows[0] is compiled
+    # A copy with another Kafka address (what `handover run` makes for its embedded broker) keeps them.
+    moved = msgspec.structs.replace(settings, kafka=msgspec.structs.replace(settings.kafka, bootstrap_servers="x:1"))
+    assert moved.compiled_flows[0] is compiled
+    assert SyncService(moved, Metrics()).flows[0] is compiled
+
+
+def test_the_config_module_decodes_sections_without_knowing_any_kind() -> None:
+    """services.common.config leaves [sources.*] and [targets.*] raw: the kinds are assembled above it."""
+    from services.common.config import decode_raw
+
+    raw = decode_raw('[sources.w]\nkind = "no-such-kind"\nsecret = "s"\n[kafka]\npartitions = 3', env={})
+    assert raw.sources == {"w": {"kind": "no-such-kind", "secret": "s"}} and raw.kafka.partitions == 3
+    with pytest.raises(ConfigError, match=r"sources\.w\.kind: unknown kind 'no-such-kind'; known: .*form"):
+        parse_settings('[sources.w]\nkind = "no-such-kind"\nsecret = "s"', env={})
