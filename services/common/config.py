@@ -27,6 +27,7 @@ import difflib
 import ipaddress
 import logging
 import re
+import types
 import typing
 from collections.abc import Mapping
 from importlib import resources
@@ -59,105 +60,143 @@ class _Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 class ServerConfig(_Section):
     """Where the HTTP server (gateway + web) listens."""
 
-    host: str = "127.0.0.1"
-    port: Annotated[int, Port] = 8080  # 0: any free port (tests)
-    public_url: str = ""  # how others reach us, for printed links; defaults to http://host:port
-    # Where browsers and vendors reach the gateway's /hooks/, when it runs apart from the web
-    # app (docker-compose: :8081); empty: this server.
-    gateway_url: str = ""
-    # Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For / X-Forwarded-Proto are
-    # believed; from anyone else those headers are ignored. Default: a proxy on this machine
-    # (only local processes can connect from loopback); [] makes the socket peer the client.
-    trusted_proxies: list[str] = msgspec.field(default_factory=lambda: ["127.0.0.1", "::1"])
-    # Slow or idle clients: a request's headers must arrive within this, and its body must keep
-    # coming (no gap longer than this); 0 turns the timeout off.
-    read_timeout_s: Annotated[float, AtLeast0] = 30.0
-    # Open connections one client address may hold at once (0: no cap); trusted proxies are
-    # never capped (they carry many clients).
-    max_connections_per_client: Annotated[int, AtLeast0] = 64
-    # A second listener for /metrics and the operations pages (e.g. "127.0.0.1:9090"); empty:
-    # they answer on the main port like everything else.
-    ops_listen: str = ""
+    host: Annotated[str, about("The address to listen on.", "0.0.0.0")] = "127.0.0.1"
+    port: Annotated[int, Port, about("The port to listen on; 0: any free port (tests).", 8080)] = 8080
+    public_url: Annotated[str, about(
+        "How others reach us, for printed links; empty: http://host:port.", "https://hooks.example.com"
+    )] = ""
+    gateway_url: Annotated[str, about(
+        "Where browsers and vendors reach the gateway's /hooks/ when it runs apart from the web app; "
+        "empty: this server.", "http://localhost:8081"
+    )] = ""
+    # From anyone else those headers are ignored. The default, a proxy on this machine, is safe:
+    # only local processes can connect from loopback.
+    trusted_proxies: Annotated[list[str], about(
+        "Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For / X-Forwarded-Proto are "
+        "believed; []: the socket peer is the client.", ["10.0.0.0/8", "::1"]
+    )] = msgspec.field(default_factory=lambda: ["127.0.0.1", "::1"])
+    read_timeout_s: Annotated[float, AtLeast0, about(
+        "Seconds a client may take for a request's headers, or pause inside its body; 0: no timeout."
+    )] = 30.0
+    # Trusted proxies are never capped: they carry many clients.
+    max_connections_per_client: Annotated[int, AtLeast0, about(
+        "Open connections one client address may hold at once; 0: no cap."
+    )] = 64
+    ops_listen: Annotated[str, about(
+        "A second listener (host:port) for /metrics and the operations pages; empty: the main port.",
+        "127.0.0.1:9090",
+    )] = ""
 
 
 class KafkaConfig(_Section):
     """The Kafka cluster; an empty `bootstrap_servers` starts the embedded broker."""
 
-    bootstrap_servers: str = ""
-    # The most sync replicas that can share a target's work. Also keeps the embedded broker's
-    # fetches cheap: its memory storage lists a partition's whole log on every fetch that
-    # returns records (docs/benchmarks.md, "End to end").
-    partitions: Annotated[int, AtLeast1] = 12
-    # The largest record the producer sends (key + value + headers); Kafka's broker default
-    # (message.max.bytes) is 1048588. A bigger event is answered 413 before it is published.
-    max_record_bytes: Annotated[int, AtLeast1] = 1_000_000
-    replication_factor: Annotated[int, AtLeast1] = 1
+    bootstrap_servers: Annotated[str, about(
+        "Kafka brokers, comma-separated; empty: `handover run` starts an embedded broker.", "kafka:9092"
+    )] = ""
+    # Also keeps the embedded broker's fetches cheap: its memory storage lists a partition's whole
+    # log on every fetch that returns records (docs/benchmarks.md, "End to end").
+    partitions: Annotated[int, AtLeast1, about(
+        "Partitions per event topic: the most sync replicas that can share a target's work."
+    )] = 12
+    # Kafka's broker default (message.max.bytes) is 1048588.
+    max_record_bytes: Annotated[int, AtLeast1, about(
+        "The largest record the producer sends (key + value + headers); a bigger event is answered 413."
+    )] = 1_000_000
+    replication_factor: Annotated[int, AtLeast1, about("Replicas of each topic (3 on a real cluster).", 3)] = 1
     # The test broker answers a fetch only after the full wait (BROKER_NOTES 1): keep it short.
-    fetch_max_wait_ms: Annotated[int, AtLeast0] = 20
-    session_timeout_ms: Annotated[int, AtLeast1] = 10_000
-    heartbeat_interval_ms: Annotated[int, AtLeast1] = 3_000  # below session_timeout_ms
-    # How soon consumers notice new partitions (an operator adding them, or a broker that
-    # re-created a topic with its own default); Kafka's default is 5 minutes.
-    metadata_max_age_ms: Annotated[int, AtLeast1] = 10_000
-    publish_timeout_s: Annotated[float, Positive] = 5.0
+    fetch_max_wait_ms: Annotated[int, AtLeast0, about("How long a fetch waits for records, in ms.")] = 20
+    session_timeout_ms: Annotated[int, AtLeast1, about("Consumer group session timeout, in ms.")] = 10_000
+    heartbeat_interval_ms: Annotated[int, AtLeast1, about(
+        "Consumer heartbeat interval, in ms; below session_timeout_ms."
+    )] = 3_000
+    # Kafka's default is 5 minutes.
+    metadata_max_age_ms: Annotated[int, AtLeast1, about(
+        "How soon consumers notice new partitions (an operator adding them), in ms."
+    )] = 10_000
+    publish_timeout_s: Annotated[float, Positive, about("How long a publish may wait for acks=all, in s.")] = 5.0
     # Idempotent producers need InitProducerId, which the embedded Tansu 0.6 (memory storage)
-    # answers with an error; `handover run` turns it off there. Keep it on for real Kafka.
-    idempotence: bool = True
-    client_id: str = "handover"
-    # The intake journal: every accepted event kept in the ledger until its actions are finished,
-    # and published again into a broker that lost it. "auto": on with the embedded broker (which
-    # keeps nothing across a restart), off with a real Kafka cluster (itself the durable log).
-    journal: Literal["auto", "on", "off"] = "auto"
-    # The embedded broker never frees a record (BROKER_NOTES 4): past this resident size it is
-    # replaced by a fresh one at a quiet moment, the journal re-driving what is unfinished. 0: never.
-    embedded_max_rss_mb: Annotated[int, AtLeast0] = 160
-    # In `handover run`, a consumer that found nothing for a while stops fetching until this
-    # process publishes something (it is woken at once), looking anyway every this many seconds
-    # for records other processes published (`handover replay`). 0: always fetch.
-    idle_fetch_poll_s: Annotated[float, AtLeast0] = 5.0
+    # answers with an error; `handover run` turns it off there.
+    idempotence: Annotated[bool, about("Idempotent producers; keep on for real Kafka.")] = True
+    client_id: Annotated[str, about("The Kafka client id prefix.")] = "handover"
+    # "auto": on with the embedded broker (which keeps nothing across a restart), off with a real
+    # Kafka cluster (itself the durable log).
+    journal: Annotated[Literal["auto", "on", "off"], about(
+        "Keep every accepted event in the ledger until its actions are finished, and publish it again "
+        "into a broker that lost it."
+    )] = "auto"
+    # The embedded broker never frees a record (BROKER_NOTES 4).
+    embedded_max_rss_mb: Annotated[int, AtLeast0, about(
+        "Past this resident size the embedded broker is replaced by a fresh one at a quiet moment "
+        "(the journal re-drives what is unfinished); 0: never."
+    )] = 160
+    # A consumer that found nothing stops fetching until this process publishes something (it is
+    # woken at once).
+    idle_fetch_poll_s: Annotated[float, AtLeast0, about(
+        "In `handover run`, how often an idle consumer looks anyway for records other processes "
+        "published (`handover replay`), in s; 0: always fetch."
+    )] = 5.0
 
 
 class LedgerConfig(_Section):
     """Where deliveries, events and the dedupe memory are kept."""
 
-    # Empty: sqlite:///<data_dir>/handover.db. Or sqlite:///:memory:, postgresql://user@host:5432/db
-    url: str = ""
+    url: Annotated[str, about(
+        "The ledger database; empty: sqlite:///<data_dir>/handover.db.",
+        "sqlite:///var/handover.db", "postgresql://handover@db:5432/handover",
+    )] = ""
 
 
 class LoggingConfig(_Section):
     """Log level and format (auto: console on a TTY, JSON otherwise)."""
 
-    level: str = "info"  # debug, info, warning, error or critical, in any case
-    format: str = "auto"  # auto, json or console
+    level: Annotated[str, about("debug, info, warning, error or critical, in any case.", "info")] = "info"
+    format: Annotated[str, about("auto (console on a TTY, JSON otherwise), json or console.", "json")] = "auto"
 
 
 class WebConfig(_Section):
     """Admin pages and API credentials."""
 
-    admin_password: str = ""
-    admin_password_env: str = ""
-    api_token: str = ""
-    api_token_env: str = ""
-    handoff_after_s: Annotated[float, AtLeast0] = 300.0  # an event not fully delivered after this shows on /handoffs
-    session_secret_env: str = ""  # signs login cookies; empty: a random key per process
+    admin_password: Annotated[str, about("The admin pages' password (prefer admin_password_env).")] = ""
+    admin_password_env: Annotated[str, about(
+        "The environment variable holding the admin password.", "HANDOVER_ADMIN_PASSWORD"
+    )] = ""
+    api_token: Annotated[str, about("The admin API's bearer token (prefer api_token_env).")] = ""
+    api_token_env: Annotated[str, about(
+        "The environment variable holding the API token.", "HANDOVER_API_TOKEN"
+    )] = ""
+    handoff_after_s: Annotated[float, AtLeast0, about(
+        "An event not fully delivered after this many seconds shows on /handoffs."
+    )] = 300.0
+    session_secret_env: Annotated[str, about(
+        "The environment variable holding the key that signs login cookies (shared by web replicas); "
+        "empty: a random key per process.", "HANDOVER_SESSION_SECRET"
+    )] = ""
 
 
 class SyncConfig(_Section):
     """How the consumers deliver: attempts, backoff, concurrency, circuit breaker."""
 
-    max_attempts: Annotated[int, AtLeast1] = 8
-    backoff_initial_s: Annotated[float, Positive] = 0.5
-    backoff_max_s: Annotated[float, Positive] = 60.0
-    delivery_timeout_s: Annotated[float, Positive] = 10.0
-    # Calls in flight to one target at once (records in hand: 4x this); 0 would deliver nothing.
-    concurrency: Annotated[int, AtLeast1] = 16
-    breaker_threshold: Annotated[int, AtLeast1] = 5  # consecutive transient failures that pause a target
-    breaker_probe_s: Annotated[float, Positive] = 10.0
-    # A Permanent error is dead-lettered after this many attempts.
-    permanent_attempts: Annotated[int, AtLeast1] = 1
-    # How often finished offsets are committed (also on revoke and on shutdown). Whatever a crash
-    # leaves uncommitted is read again and skipped by the ledger; shorter only costs broker calls.
-    commit_interval_s: Annotated[float, AtLeast0] = 1.0
+    max_attempts: Annotated[int, AtLeast1, about("Attempts of a transient failure before the dead letter.")] = 8
+    backoff_initial_s: Annotated[float, Positive, about("The first retry's delay, in s (doubling).")] = 0.5
+    backoff_max_s: Annotated[float, Positive, about("The longest retry delay, in s.")] = 60.0
+    delivery_timeout_s: Annotated[float, Positive, about("The longest one delivery may take, in s.")] = 10.0
+    # 0 would deliver nothing.
+    concurrency: Annotated[int, AtLeast1, about(
+        "Calls in flight to one target at once (records in hand: 4x this)."
+    )] = 16
+    breaker_threshold: Annotated[int, AtLeast1, about(
+        "Consecutive transient failures that pause a target."
+    )] = 5
+    breaker_probe_s: Annotated[float, Positive, about("How often a paused target is tried again, in s.")] = 10.0
+    permanent_attempts: Annotated[int, AtLeast1, about(
+        "Attempts of a permanent failure before the dead letter."
+    )] = 1
+    # Whatever a crash leaves uncommitted is read again and skipped by the ledger; shorter only
+    # costs broker calls.
+    commit_interval_s: Annotated[float, AtLeast0, about(
+        "How often finished offsets are committed (also on revoke and on shutdown), in s."
+    )] = 1.0
 
 
 class ActionConfig(_Section):
@@ -318,14 +357,28 @@ def _steps(path: str) -> list[str | int]:
     return [int(index) if index else key for key, index in _STEP.findall(path)]
 
 
+def _bare(tp: Any) -> Any:
+    """A field's type without its annotations and without `| None`: `Annotated[X | None, m]` -> X."""
+    while True:
+        if typing.get_origin(tp) is Annotated:
+            tp = typing.get_args(tp)[0]
+        elif isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
+            rest = [arg for arg in typing.get_args(tp) if arg is not type(None)]
+            if len(rest) != 1:
+                return tp
+            tp = rest[0]
+        else:
+            return tp
+
+
 def _known_keys(cls: Any, steps: list[str | int]) -> list[str]:
     """The keys of the table at `steps` in a document decoded as `cls` (structs and lists only)."""
     for step in steps:
         if isinstance(step, int):
-            cls = typing.get_args(cls)[0]
+            cls = _bare(typing.get_args(_bare(cls))[0])
         else:
-            cls = next(f.type for f in msgspec.structs.fields(cls) if f.encode_name == step)
-    return sorted(f.encode_name for f in msgspec.structs.fields(cls))
+            cls = _bare(next(f.type for f in msgspec.structs.fields(_bare(cls)) if f.encode_name == step))
+    return sorted(f.encode_name for f in msgspec.structs.fields(_bare(cls)))
 
 
 def _unknown_key(key: str, known: list[str]) -> str:
@@ -368,7 +421,7 @@ def _env_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> None:
             value = env.get(f"HANDOVER_{section}_{field.encode_name}".upper())
             if value is not None:
                 # A list (server.trusted_proxies) is given comma-separated: "10.0.0.0/8,::1".
-                is_list = typing.get_origin(field.type) is list or field.type == "list[str]"
+                is_list = typing.get_origin(_bare(field.type)) is list
                 raw.setdefault(section, {})[field.encode_name] = (
                     [v.strip() for v in value.split(",") if v.strip()] if is_list else value
                 )

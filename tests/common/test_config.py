@@ -320,3 +320,13 @@ def test_the_config_module_decodes_sections_without_knowing_any_kind() -> None:
     assert raw.sources == {"w": {"kind": "no-such-kind", "secret": "s"}} and raw.kafka.partitions == 3
     with pytest.raises(ConfigError, match=r"sources\.w\.kind: unknown kind 'no-such-kind'; known: .*form"):
         parse_settings('[sources.w]\nkind = "no-such-kind"\nsecret = "s"', env={})
+
+
+def test_a_typo_inside_an_optional_table_is_named_with_a_suggestion() -> None:
+    """A key misspelt in `[sources.<name>.captcha]` (an optional table) is a ConfigError naming
+    it, as anywhere else; it used to crash `handover check` with a TypeError."""
+    text = '[sources.w]\nkind = "form"\ncaptcha = { provider = "hcaptcha", secrett = "x" }'
+    with pytest.raises(ConfigError) as refused:
+        parse_settings(text, env={})
+    assert refused.value.path == "sources.w.captcha.secrett"
+    assert "did you mean 'secret'?" in refused.value.message
