@@ -24,12 +24,12 @@ from services.common.config import (
     SourceSpec,
     TargetConfig,
     TargetSpec,
-    convert,
     decode_raw,
     demo_config_text,
     read_config_text,
     resolve_secret,
 )
+from services.common.convert import convert
 from services.common.errors import ConfigError
 from services.common.secrets import Secret
 from services.gateway.sources import source_kinds

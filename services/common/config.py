@@ -23,11 +23,8 @@ connector kind and no flow. `services.assembly` puts those together into `Settin
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import logging
-import re
-import types
 import typing
 from collections.abc import Mapping
 from importlib import resources
@@ -37,6 +34,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from services.common.convert import bare_type, convert
 from services.common.errors import ConfigError
 from services.common.secrets import Secret
 
@@ -327,10 +325,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return Path(self.data_dir, *parts)
 
 
-_AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
-_STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
-_BOUND = re.compile(r"Expected `\w+` (>=|>|<=|<) (\S+)")
-_BOUND_WORDS = {">=": "at least", ">": "more than", "<=": "at most", "<": "less than"}
 _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 _LOG_FORMATS = ("auto", "json", "console")
 _SIMPLE_SECTIONS = {
@@ -343,85 +337,13 @@ _SIMPLE_SECTIONS = {
 }
 
 
-def _join(prefix: str, path: str) -> str:
-    path = path.lstrip(".")
-    if not prefix:
-        return path
-    if not path:
-        return prefix
-    return prefix + ("" if path.startswith("[") else ".") + path
-
-
-def _steps(path: str) -> list[str | int]:
-    """A msgspec path (`.flows[0].actions`) as keys and indexes: ["flows", 0, "actions"]."""
-    return [int(index) if index else key for key, index in _STEP.findall(path)]
-
-
-def _bare(tp: Any) -> Any:
-    """A field's type without its annotations and without `| None`: `Annotated[X | None, m]` -> X."""
-    while True:
-        if typing.get_origin(tp) is Annotated:
-            tp = typing.get_args(tp)[0]
-        elif isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
-            rest = [arg for arg in typing.get_args(tp) if arg is not type(None)]
-            if len(rest) != 1:
-                return tp
-            tp = rest[0]
-        else:
-            return tp
-
-
-def _known_keys(cls: Any, steps: list[str | int]) -> list[str]:
-    """The keys of the table at `steps` in a document decoded as `cls` (structs and lists only)."""
-    for step in steps:
-        if isinstance(step, int):
-            cls = _bare(typing.get_args(_bare(cls))[0])
-        else:
-            cls = _bare(next(f.type for f in msgspec.structs.fields(_bare(cls)) if f.encode_name == step))
-    return sorted(f.encode_name for f in msgspec.structs.fields(_bare(cls)))
-
-
-def _unknown_key(key: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(key, known, n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    return f"unknown key; {hint}known keys: {', '.join(known)}"
-
-
-def convert(raw: object, cls: type[Any], prefix: str) -> Any:
-    """msgspec.convert with the error re-worded to name the dotted key path."""
-    try:
-        return msgspec.convert(raw, cls, strict=False)
-    except msgspec.ValidationError as exc:
-        m = _AT.match(str(exc))
-        assert m is not None
-        msg = m.group("msg")
-        steps = _steps(m.group("path") or "")
-        path = _join(prefix, m.group("path") or "")
-        unknown = re.match(r"Object contains unknown field `([^`]+)`", msg)
-        if unknown:
-            path = _join(path, unknown.group(1))
-            msg = _unknown_key(unknown.group(1), _known_keys(cls, steps))
-        bound = _BOUND.fullmatch(msg)
-        if bound:
-            value: Any = raw
-            for step in steps:  # msgspec names the key of the value it refused
-                value = value[step]
-            limit = bound.group(2).removesuffix(".0")
-            msg = f"must be {_BOUND_WORDS[bound.group(1)]} {limit} (got {value})"
-        missing = re.match(r"Object missing required field `([^`]+)`", msg)
-        if missing:
-            path = _join(path, missing.group(1))
-            msg = "required key is missing"
-        raise ConfigError(path, msg) from None
-
-
 def _env_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> None:
     for section, cls in _SIMPLE_SECTIONS.items():
         for field in msgspec.structs.fields(cls):
             value = env.get(f"HANDOVER_{section}_{field.encode_name}".upper())
             if value is not None:
                 # A list (server.trusted_proxies) is given comma-separated: "10.0.0.0/8,::1".
-                is_list = typing.get_origin(_bare(field.type)) is list
+                is_list = typing.get_origin(bare_type(field.type)) is list
                 raw.setdefault(section, {})[field.encode_name] = (
                     [v.strip() for v in value.split(",") if v.strip()] if is_list else value
                 )
