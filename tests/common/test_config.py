@@ -330,3 +330,53 @@ def test_a_typo_inside_an_optional_table_is_named_with_a_suggestion() -> None:
         parse_settings(text, env={})
     assert refused.value.path == "sources.w.captcha.secrett"
     assert "did you mean 'secret'?" in refused.value.message
+
+
+PLUGIN = '''
+from typing import Annotated, ClassVar
+
+from services.common.config import TargetConfig, about
+from services.sync.connectors.base import Connector
+
+
+class LedgerBookConfig(TargetConfig, frozen=True, kw_only=True):
+    """Where the book is kept."""
+
+    book: Annotated[str, about("The book's name.", "sales")]
+
+
+class LedgerBook(Connector):
+    """Writes each action into a paper ledger (a plug-in from another package)."""
+
+    kind: ClassVar[str] = "ledgerbook"
+    Config = LedgerBookConfig
+    actions = None
+'''
+
+
+def test_an_installed_package_adds_a_target_kind_through_an_entry_point(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A third-party connector is found by its `handover.connectors` entry point: the config
+    takes its kind and its keys, and `handover check --explain` describes them."""
+    from services.cli import main
+    from services.sync.connectors import CONNECTOR_KINDS, connector_kinds
+
+    (tmp_path / "handover_ledgerbook.py").write_text(PLUGIN)
+    dist = tmp_path / "handover_ledgerbook-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: handover-ledgerbook\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[handover.connectors]\nledgerbook = handover_ledgerbook:LedgerBook\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    connector_kinds.cache_clear()
+    try:
+        text = '[targets.paper]\nkind = "ledgerbook"\nbook = "sales"\n' + flow("contact.submitted", "note", "paper")
+        settings = parse_settings(text, env={})
+        assert settings.targets["paper"].config.book == "sales"  # type: ignore[attr-defined]
+        with pytest.raises(ConfigError, match=r"targets\.paper\.book: required key is missing"):
+            parse_settings('[targets.paper]\nkind = "ledgerbook"\n', env={})
+        assert main(["check", "--explain", "ledgerbook"]) == 0
+        assert "  book: string, required\n      The book's name." in capsys.readouterr().out
+        assert "ledgerbook" not in CONNECTOR_KINDS  # the built-in registry stays as written
+    finally:
+        connector_kinds.cache_clear()  # later tests look again, without the plug-in on the path
