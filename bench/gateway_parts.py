@@ -58,7 +58,7 @@ def serve(switches: set[str], config: str) -> None:
 
     import services.common.kafka as kafka
     import services.gateway.app as gateway
-    from services.common.config import load_settings
+    from services.assembly import load_settings
     from services.common.logging import configure_logging
     from services.common.metrics import Metrics
     from services.gateway.dedupe import MemoryDedupeStore

@@ -1,8 +1,10 @@
-"""Machine-readable contracts generated from the msgspec types: JSON Schema per event type and an
-AsyncAPI 3.0 document of the topics. Pure functions: no I/O, no settings."""
+"""Machine-readable contracts generated from the msgspec types: JSON Schema per event type, an
+AsyncAPI 3.0 document of the topics, and the JSON Schema of handover.toml (from the config types
+`services.assembly` hands in). Pure functions: no I/O, no settings."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -72,6 +74,34 @@ def asyncapi(title: str = "Handover events", version: str = "1.0.0") -> dict[str
         "operations": operations,
         "components": {"messages": messages, "schemas": components},
     }
+
+
+def config_json_schema(
+    root: type, sources: Mapping[str, tuple[type, str]], targets: Mapping[str, tuple[type, str]]
+) -> dict[str, Any]:
+    """A JSON Schema (2020-12) of the config file: `root`'s fixed sections, and each table under
+    `sources`/`targets` one of the given kinds ({kind: (config struct, summary)}), told apart by
+    `kind`, so an editor completes and checks each kind's own keys."""
+    classes = list(dict.fromkeys([root, *(c for c, _ in sources.values()), *(c for c, _ in targets.values())]))
+    schemas, defs = msgspec.json.schema_components(classes, ref_template="#/$defs/{name}")
+    by_class = dict(zip(classes, schemas, strict=True))
+    top = dict(defs[root.__name__])
+
+    def one_of(kinds: Mapping[str, tuple[type, str]]) -> dict[str, Any]:
+        # `kind` picks the branch; each branch is the kind's struct with its `kind` pinned.
+        return {"type": "object", "additionalProperties": {"oneOf": [
+            {"title": kind, "description": summary, "allOf": [by_class[cls]],
+             "properties": {"kind": {"const": kind}}, "required": ["kind"]}
+            for kind, (cls, summary) in sorted(kinds.items())
+        ]}}
+
+    properties = dict(top["properties"])
+    properties["sources"] = {**one_of(sources), "description": "Webhook intakes: POST /hooks/<name>."}
+    properties["targets"] = {**one_of(targets), "description": "The systems flows deliver to, by name."}
+    top["properties"] = properties
+    defs = {name: d for name, d in defs.items() if name != root.__name__}
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "handover.schema.json",
+            **top, "$defs": defs}
 
 
 def documents() -> dict[str, dict[str, Any]]:

@@ -15,8 +15,9 @@ from pathlib import Path
 import msgspec
 import structlog
 
+from services.assembly import check_report, config_schema, explain, load_settings
 from services.common.broker import running_broker
-from services.common.config import Settings, load_settings
+from services.common.config import Settings
 from services.common.errors import ConfigError, HandoverError
 from services.common.logging import configure_logging
 from services.common.memory import tune_gc
@@ -45,8 +46,11 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("target", help="the target whose dead letters to replay")
     replay.add_argument("--event", metavar="ID", help="only this event")
     replay.add_argument("--since", metavar="TIME", help="only dead letters since this ISO 8601 time")
-    command("check", "validate a config file and say what it would do")
-    schemas = sub.add_parser("schemas", help="export event JSON Schemas and an AsyncAPI document")
+    check = command("check", "validate a config file and say what it would do")
+    check.add_argument("--explain", metavar="KIND", help="describe a source or target kind's keys instead")
+    schemas = sub.add_parser(
+        "schemas", help="export event JSON Schemas, an AsyncAPI document and handover.toml's JSON Schema"
+    )
     schemas.add_argument("--out", metavar="DIR", default="handover-schemas", help="directory to write")
     return parser
 
@@ -56,7 +60,8 @@ def _export_schemas(out: str) -> int:
 
     from schemas.export import documents
 
-    for name, doc in documents().items():
+    # handover.schema.json: point an editor at it (taplo: `#:schema ./handover.schema.json`).
+    for name, doc in {**documents(), "handover.schema.json": config_schema()}.items():
         path = Path(out) / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -132,16 +137,6 @@ def _show_password(password: str, data_dir: Path) -> str:
     return f"in {data_dir / 'admin-password'}"  # services.web.password wrote it there
 
 
-def _check(settings: Settings) -> None:
-    print(f"{settings.origin}: OK")
-    print(f"  sources: {', '.join(f'{n} ({s.kind})' for n, s in settings.sources.items()) or 'none'}")
-    print(f"  targets: {', '.join(f'{n} ({t.kind})' for n, t in settings.targets.items()) or 'none'}")
-    for flow in settings.flows:
-        cond = f" if {flow.condition}" if flow.condition else ""
-        acts = ", ".join(f"{a.action} -> {a.target}" for a in flow.actions)
-        print(f"  flow {flow.name!r}: on {flow.on}{cond}: {acts}")
-
-
 async def _replay(settings: Settings, target: str, event: str | None, since: dt.datetime | None) -> int:
     from services.ledger.store import open_ledger
     from services.sync.replay import DeadLetter, Replayer
@@ -189,13 +184,20 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "schemas":  # needs no config
         return _export_schemas(args.out)
+    if args.command == "check" and args.explain:  # needs no config either
+        try:
+            print(explain(args.explain), end="")
+        except ConfigError as exc:
+            print(f"handover: {exc}", file=sys.stderr)
+            return 2
+        return 0
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:
         print(f"handover: config error: {exc}", file=sys.stderr)
         return 2
     if args.command == "check":
-        _check(settings)
+        print(check_report(settings))
         return 0
     if args.command == "replay":
         if args.target not in settings.targets:

@@ -16,7 +16,7 @@ import structlog
 from aiohttp import web
 
 from services.common import datadir
-from services.common.appkeys import LEDGER, METRICS, PUBLISHER, SETTINGS
+from services.common.appkeys import METRICS, PUBLISHER, SETTINGS
 from services.common.broker import BrokerError, EmbeddedBroker, publish_address, running_broker, withdraw_address
 from services.common.config import Settings, listen_address
 from services.common.connguard import GUARD, ConnectionGuard, GuardedSite, mark_request
@@ -24,6 +24,7 @@ from services.common.kafka import Doorbell, Publisher, all_topics, ensure_topics
 from services.common.metrics import Metrics
 from services.gateway.app import drain_remembering, setup_gateway
 from services.gateway.dedupe import BatchingDedupe, DedupeStore
+from services.ledger.appkeys import LEDGER
 from services.ledger.calculator import LedgerCalculatorStore
 from services.ledger.journal import IntakeJournal
 from services.ledger.store import SqlLedger, open_ledger
@@ -79,6 +80,7 @@ class Runtime:
     journal: IntakeJournal | None = None  # on: every accepted event is in the ledger before its 2xx
     fatal: str | None = None  # set when a part cannot recover: /healthz fails
     restart_attempts: int = RESTART_ATTEMPTS
+    started: bool = False  # every part is up (readiness waits for it)
     # One broker replacement at a time (the supervisor's after a crash, a rotation).
     broker_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     background: list[asyncio.Task[None]] = field(default_factory=list)
@@ -148,6 +150,7 @@ class Runtime:
         if self.journal is not None:
             self.background.append(asyncio.create_task(self._prune_journal(), name="journal-pruner"))
         datadir.protect(self.settings.data_dir)  # and what the parts created (ledger, outboxes)
+        self.started = True
 
     def _credentials(self) -> list[str]:
         return [s.reveal() if s is not None else "" for s in (self.settings.admin_password, self.settings.api_token)]
@@ -341,6 +344,8 @@ class Runtime:
         return self.fatal
 
     async def _sync_ready(self) -> str | None:
+        if not self.started:  # the HTTP server answers before the consumers have joined
+            return "starting: the consumers are joining their groups"
         if self.sync is None:
             return None
         waiting = [w.target for w in self.sync.workers if not w.assigned.is_set()]

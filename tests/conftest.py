@@ -30,16 +30,18 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]
 
 @pytest.fixture
 def restore_structlog() -> Iterator[None]:
-    """Put structlog and Handover's logging module back as they were (for tests that configure
+    """Put structlog and the stdlib root logger back as they were (for tests that configure
     logging in-process: a logger left writing to a test's captured stdout breaks later tests)."""
+    import logging
+
     import structlog
 
-    from services.common import logging as hlog
-
-    config, merging = structlog.get_config(), hlog._merging
+    root = logging.getLogger()
+    config, handlers, level = structlog.get_config(), list(root.handlers), root.level
     yield
     structlog.configure(**config)
-    hlog._merging = merging
+    root.handlers[:] = handlers  # the handler configure_logging added writes to this test's stream
+    root.setLevel(level)
 
 
 def handover_check(tmp_path: Path, config_text: str) -> subprocess.CompletedProcess[str]:

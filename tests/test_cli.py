@@ -103,3 +103,71 @@ async def test_handover_run_without_a_password_prints_one_for_this_run_that_open
     finally:
         proc.send_signal(signal.SIGTERM)
         await proc.wait()
+
+
+def _config_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> object:
+    """The handover.toml JSON Schema `handover schemas` writes, as a validator."""
+    import json
+
+    import jsonschema_rs  # comes with schemathesis (the test extra)
+
+    assert main(["schemas", "--out", str(tmp_path / "out")]) == 0
+    assert str(tmp_path / "out" / "handover.schema.json") in capsys.readouterr().out
+    return jsonschema_rs.validator_for(json.loads((tmp_path / "out" / "handover.schema.json").read_text()))
+
+
+def test_the_exported_config_schema_accepts_the_demo_and_the_deployed_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import msgspec
+
+    from services.common.config import demo_config_text
+
+    validator = _config_schema(tmp_path, capsys)
+    for text in (demo_config_text(), (ROOT / "deploy" / "handover.toml").read_text()):
+        doc = msgspec.toml.decode(text.encode())
+        assert not [e.message for e in validator.iter_errors(doc)]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("toml", "refused_by_handover"),
+    [
+        ('[targets.books]\nkind = "moneybird"\nsecret = "t"\n', "targets.books.administration_id"),  # required
+        ('[sources.web]\nkind = "form"\nthank_you = "https://x"\n', "sources.web.thank_you"),  # another kind's key?
+        ('[targets.crm]\nkind = "fil"\n', "targets.crm.kind"),
+        ('[sources.shop]\nkind = "shopify"\nmax_body_bytes = 0\n', "sources.shop.max_body_bytes"),
+        ("[kafka]\npartitions = 0\n", "kafka.partitions"),
+    ],
+)
+def test_the_exported_config_schema_refuses_what_handover_refuses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], toml: str, refused_by_handover: str
+) -> None:
+    import msgspec
+
+    from services.assembly import parse_settings
+    from services.common.errors import ConfigError
+
+    validator = _config_schema(tmp_path, capsys)
+    with pytest.raises(ConfigError) as refused:
+        parse_settings(toml, env={})
+    assert refused.value.path == refused_by_handover
+    assert not validator.is_valid(msgspec.toml.decode(toml.encode()))  # type: ignore[attr-defined]
+
+
+def test_check_explain_describes_a_kinds_keys(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--explain", "moneybird"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith('[targets.<name>]  kind = "moneybird"')
+    assert "  administration_id: string, required\n      The Moneybird administration to book in." in out
+    assert '  base_url: string, default "https://moneybird.com/api/v2"' in out
+    assert 'e.g. tax_rates = { "21" = "<tax_rate_id>"' in out
+    assert "  secret_env: string" in out  # the keys every target takes, too
+
+    assert main(["check", "--explain", "form"]) == 0
+    assert "  honeypot_field: string, default \"_gotcha\"" in capsys.readouterr().out
+
+
+def test_check_explain_names_the_known_kinds_for_an_unknown_one(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--explain", "mailchimp"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown kind 'mailchimp'" in err and "moneybird" in err and "shopify" in err

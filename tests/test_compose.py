@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from services.assembly import load_settings
 from services.cli import _parser
-from services.common.config import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

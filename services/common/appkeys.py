@@ -1,4 +1,4 @@
-"""Typed keys for the state every aiohttp app of Handover carries."""
+"""Typed keys for the state every aiohttp app of Handover carries (the ledger's: services.ledger.appkeys)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,7 @@ from services.common.metrics import Metrics
 
 if TYPE_CHECKING:
     from services.common.kafka import Publisher
-    from services.ledger.store import SqlLedger
 
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
 PUBLISHER: web.AppKey[Publisher] = web.AppKey("publisher")
-LEDGER: web.AppKey[SqlLedger] = web.AppKey("ledger")

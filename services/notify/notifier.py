@@ -16,8 +16,9 @@ import structlog
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from services.common.appkeys import LEDGER, METRICS, SETTINGS
+from services.common.appkeys import METRICS, SETTINGS
 from services.common.config import Settings
+from services.ledger.appkeys import LEDGER
 from services.ledger.store import SqlLedger
 from services.notify import messages
 from services.notify.messages import DigestFacts, Message

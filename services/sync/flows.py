@@ -14,7 +14,7 @@ import datetime as dt
 import functools
 import re
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import cache
@@ -928,11 +928,8 @@ def idempotency_key(event: Event, flow: str, action: str) -> str:
     return f"{event.id}:{flow}:{action}"
 
 
-def compile_flows(settings: Settings) -> list[CompiledFlow]:
-    """Check and compile every flow in the settings; raise ConfigError naming the key."""
-    from services.sync.connectors import connector_kinds
-
-    kinds = connector_kinds()
+def compile_flows(settings: Settings, kinds: Mapping[str, Any]) -> list[CompiledFlow]:
+    """Check and compile every flow against the connector `kinds`; raise ConfigError naming the key."""
     compiled: list[CompiledFlow] = []
     names: set[str] = set()
     for i, flow in enumerate(settings.flows):

@@ -21,7 +21,7 @@ from services.common.kafka import consumer as make_consumer
 from services.common.metrics import Metrics
 from services.ledger.store import RecordedEvent, SqlLedger
 from services.sync.errors import Permanent
-from services.sync.flows import compile_flows, event_context
+from services.sync.flows import CompiledFlow, event_context
 from services.sync.offsets import CommitClock, forgotten_commits, recreated_logs, rewind
 
 log = structlog.get_logger("handover.recorder")
@@ -36,7 +36,7 @@ class Recorder:
         self.settings = settings
         self.ledger = ledger
         self.metrics = metrics
-        self.flows = compile_flows(settings)
+        self.flows: list[CompiledFlow] = list(settings.compiled_flows)  # compiled once, by services.assembly
         self.consumer = make_consumer(settings.kafka, RECORDER_GROUP)
         # Idle: stop fetching until something is published (or the poll interval passes).
         self.dozer = Dozer(self.consumer, doorbell, settings.kafka.idle_fetch_poll_s)

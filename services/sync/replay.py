@@ -25,7 +25,7 @@ from services.sync.connectors.base import Connector, ConnectorContext
 from services.sync.deadletters import DeadLetter, read_dead_letters
 from services.sync.delivery import Delivery, FoundDeadLetter, Outcome
 from services.sync.errors import DeliveryError
-from services.sync.flows import CompiledAction, CompiledFlow, compile_flows, event_context
+from services.sync.flows import CompiledAction, CompiledFlow, event_context
 
 Targeted = tuple[Delivery, Sequence[tuple[CompiledFlow, tuple[CompiledAction, ...]]]]
 
@@ -118,7 +118,7 @@ class Replayer:
             delivery = Delivery(target, connector, self.ledger, self.settings.sync, self.metrics)
             flows = [
                 (flow, tuple(a for a in flow.actions if a.target == target))
-                for flow in compile_flows(self.settings)
+                for flow in self.settings.compiled_flows  # compiled once, by services.assembly
             ]
             self._targets[target] = (delivery, flows)
         return self._targets[target]

@@ -30,7 +30,6 @@ from schemas.topics import event_topic, sync_group
 from services.common.config import Settings
 from services.common.kafka import Doorbell, Dozer
 from services.common.kafka import consumer as make_consumer
-from services.common.logging import add_task_context, bind_task_context
 from services.common.metrics import Metrics
 from services.ledger.base import Ledger, NullLedger
 from services.sync.breaker import Breaker
@@ -40,7 +39,7 @@ from services.sync.deadletter_writer import DeadLetterWriter
 from services.sync.deadletters import find_dead_letter
 from services.sync.delivery import Abandoned, Delivery, FoundDeadLetter, Outcome
 from services.sync.errors import DeliveryError, Permanent
-from services.sync.flows import CompiledAction, CompiledFlow, compile_flows, event_context
+from services.sync.flows import CompiledAction, CompiledFlow, event_context
 from services.sync.offsets import CommitClock, PartitionOffsets, forgotten_commits, recreated_logs, rewind
 from services.sync.retry import backoff
 
@@ -294,14 +293,17 @@ class TargetWorker:
                 await self._idle(lambda: asyncio.wait_for(b.resumed.wait(), self.cfg.breaker_probe_s))
 
     async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
-        bind_task_context(topic=record.topic, partition=record.partition, offset=record.offset, target=self.target)
+        # Each record is handled in its own task: these stay with its log lines.
+        structlog.contextvars.bind_contextvars(
+            topic=record.topic, partition=record.partition, offset=record.offset, target=self.target
+        )
         try:
             event = decode_event(record.value or b"")
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             assert self.deadletters is not None
             await self.deadletters.write(record, None, None, Permanent(f"undecodable event: {exc}"), 1, time.time())
             return
-        add_task_context(event_id=event.id)
+        structlog.contextvars.bind_contextvars(event_id=event.id)
         ctx = event_context(event) if self.needs_context else {}
         for flow, actions in self.flows:
             if flow.config.on != event.type:
@@ -494,7 +496,7 @@ class SyncService:
         self.metrics = metrics
         self.doorbell = doorbell
         self.ledger = ledger or NullLedger()
-        flows = compile_flows(settings)
+        flows: list[CompiledFlow] = list(settings.compiled_flows)  # compiled once, by services.assembly
         used = {a.target for f in flows for a in f.actions}
         self.target_names = [t for t in settings.targets if t in used and (targets is None or t in targets)]
         self.flows = flows

@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from services.common.appkeys import LEDGER, METRICS, SETTINGS
+from services.common.appkeys import METRICS, SETTINGS
 from services.common.http import json_response, problem
+from services.ledger.appkeys import LEDGER
 from services.sync.replay import DeadLetter, Replayer, UnknownDeadLetter
 
 REPLAYER = web.AppKey("replayer", Replayer)

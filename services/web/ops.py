@@ -22,8 +22,9 @@ import structlog
 from aiohttp import web
 
 from schemas import decode_event
-from services.common.appkeys import LEDGER, METRICS, SETTINGS
+from services.common.appkeys import METRICS, SETTINGS
 from services.common.metrics import WEBHOOK_OUTCOMES
+from services.ledger.appkeys import LEDGER
 from services.ledger.store import DEADLETTERED, DELIVERED, RETRYING, DeliveryRow, EventRow, SqlLedger
 from services.sync.replay import DeadLetter, UnknownDeadLetter
 from services.web import i18n

@@ -26,10 +26,11 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas import EVENT_TYPES, decode_event
 from schemas.topics import deadletter_topic, event_topic, sync_group
+from services.assembly import parse_settings
 from services.common.broker import free_port
-from services.common.config import Settings, parse_settings
+from services.common.config import Settings
 from services.sync.errors import Permanent
-from services.sync.flows import compile_flows, event_context, idempotency_key
+from services.sync.flows import event_context, idempotency_key
 from tests.chaos.checker import Answer, DeadLetterSeen, OffsetSnapshot, Published, Sent, TargetCall
 from tests.conftest import wait_for
 from tests.gateway import signing
@@ -473,7 +474,7 @@ class Sender:
 
 def expected_actions(settings: Settings) -> Callable[[Any], list[tuple[str, str]]]:
     """(target, idempotency key) of every action the flows ask of an event."""
-    flows = compile_flows(settings)
+    flows = list(settings.compiled_flows)
 
     def expected(event: Any) -> list[tuple[str, str]]:
         ctx = event_context(event)

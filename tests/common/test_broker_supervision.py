@@ -12,8 +12,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from services.assembly import parse_settings
 from services.common.broker import broker_binary
-from services.common.config import parse_settings
 from services.runtime import Runtime
 from tests.conftest import wait_for
 

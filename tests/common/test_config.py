@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from services.common.config import load_settings, parse_settings
+from services.assembly import load_settings, parse_settings
 from services.common.errors import ConfigError
 from services.common.secrets import Secret
 from tests.conftest import handover_check
@@ -290,3 +290,93 @@ def test_data_dir_moves_the_default_ledger_and_an_explicit_url_stays() -> None:
     assert parse_settings("", env={}).ledger.url == "sqlite:///var/handover.db"  # the default data_dir
     text = 'data_dir = "/srv/handover"\n[ledger]\nurl = "sqlite:///:memory:"'
     assert parse_settings(text, env={}).ledger.url == "sqlite:///:memory:"
+
+
+def test_the_flows_are_compiled_once_and_every_consumer_of_them_shares_that_set() -> None:
+    """The sync workers (like the recorder and replay) run the compiled flows `services.assembly`
+    made while checking the config, not a compilation of their own (one per part, before)."""
+    import msgspec
+
+    from services.common.metrics import Metrics
+    from services.sync.flows import CompiledFlow
+    from services.sync.runner import SyncService
+
+    settings = parse_settings(BASE + flow("contact.submitted", "append"), env={})
+    [compiled] = settings.compiled_flows
+    assert isinstance(compiled, CompiledFlow) and compiled.config is settings.flows[0]
+    assert SyncService(settings, Metrics()).flows == [compiled]
+    assert SyncService(settings, Metrics()).flows[0] is compiled
+    # A copy with another Kafka address (what `handover run` makes for its embedded broker) keeps them.
+    moved = msgspec.structs.replace(settings, kafka=msgspec.structs.replace(settings.kafka, bootstrap_servers="x:1"))
+    assert moved.compiled_flows[0] is compiled
+    assert SyncService(moved, Metrics()).flows[0] is compiled
+
+
+def test_the_config_module_decodes_sections_without_knowing_any_kind() -> None:
+    """services.common.config leaves [sources.*] and [targets.*] raw: the kinds are assembled above it."""
+    from services.common.config import decode_raw
+
+    raw = decode_raw('[sources.w]\nkind = "no-such-kind"\nsecret = "s"\n[kafka]\npartitions = 3', env={})
+    assert raw.sources == {"w": {"kind": "no-such-kind", "secret": "s"}} and raw.kafka.partitions == 3
+    with pytest.raises(ConfigError, match=r"sources\.w\.kind: unknown kind 'no-such-kind'; known: .*form"):
+        parse_settings('[sources.w]\nkind = "no-such-kind"\nsecret = "s"', env={})
+
+
+def test_a_typo_inside_an_optional_table_is_named_with_a_suggestion() -> None:
+    """A key misspelt in `[sources.<name>.captcha]` (an optional table) is a ConfigError naming
+    it, as anywhere else; it used to crash `handover check` with a TypeError."""
+    text = '[sources.w]\nkind = "form"\ncaptcha = { provider = "hcaptcha", secrett = "x" }'
+    with pytest.raises(ConfigError) as refused:
+        parse_settings(text, env={})
+    assert refused.value.path == "sources.w.captcha.secrett"
+    assert "did you mean 'secret'?" in refused.value.message
+
+
+PLUGIN = '''
+from typing import Annotated, ClassVar
+
+from services.common.config import TargetConfig, about
+from services.sync.connectors.base import Connector
+
+
+class LedgerBookConfig(TargetConfig, frozen=True, kw_only=True):
+    """Where the book is kept."""
+
+    book: Annotated[str, about("The book's name.", "sales")]
+
+
+class LedgerBook(Connector):
+    """Writes each action into a paper ledger (a plug-in from another package)."""
+
+    kind: ClassVar[str] = "ledgerbook"
+    Config = LedgerBookConfig
+    actions = None
+'''
+
+
+def test_an_installed_package_adds_a_target_kind_through_an_entry_point(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A third-party connector is found by its `handover.connectors` entry point: the config
+    takes its kind and its keys, and `handover check --explain` describes them."""
+    from services.cli import main
+    from services.sync.connectors import CONNECTOR_KINDS, connector_kinds
+
+    (tmp_path / "handover_ledgerbook.py").write_text(PLUGIN)
+    dist = tmp_path / "handover_ledgerbook-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: handover-ledgerbook\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[handover.connectors]\nledgerbook = handover_ledgerbook:LedgerBook\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    connector_kinds.cache_clear()
+    try:
+        text = '[targets.paper]\nkind = "ledgerbook"\nbook = "sales"\n' + flow("contact.submitted", "note", "paper")
+        settings = parse_settings(text, env={})
+        assert settings.targets["paper"].config.book == "sales"  # type: ignore[attr-defined]
+        with pytest.raises(ConfigError, match=r"targets\.paper\.book: required key is missing"):
+            parse_settings('[targets.paper]\nkind = "ledgerbook"\n', env={})
+        assert main(["check", "--explain", "ledgerbook"]) == 0
+        assert "  book: string, required\n      The book's name." in capsys.readouterr().out
+        assert "ledgerbook" not in CONNECTOR_KINDS  # the built-in registry stays as written
+    finally:
+        connector_kinds.cache_clear()  # later tests look again, without the plug-in on the path

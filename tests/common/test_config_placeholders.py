@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.common.config import ConfigError, parse_settings
+from services.assembly import parse_settings
+from services.common.errors import ConfigError
 
 README_MONEYBIRD = """
 [targets.books]

@@ -16,8 +16,8 @@ from services.common.config import LoggingConfig
 
 def handle_record(log: structlog.typing.FilteringBoundLogger) -> None:
     """What a sync task does: bind the record, learn the event id, log."""
-    hlog.bind_task_context(topic="handover.events.order.created", partition=3, offset=41)
-    hlog.add_task_context(event_id="ev-1")
+    structlog.contextvars.bind_contextvars(topic="handover.events.order.created", partition=3, offset=41)
+    structlog.contextvars.bind_contextvars(event_id="ev-1")
     log.warning("delivery_retrying", attempts=2)
 
 
@@ -32,16 +32,34 @@ def test_with_handover_logging_every_line_carries_the_record(restore_structlog: 
     assert "event_id" not in second  # another task's fields stay with it
 
 
-def test_with_structlog_defaults_the_fields_are_structlog_context_vars(restore_structlog: None) -> None:
-    structlog.reset_defaults()
-    hlog._merging = False
+def test_in_json_mode_the_libraries_lines_are_json_too(restore_structlog: None) -> None:
+    """aiokafka and aiohttp log through stdlib: their lines are JSON with level, logger and time,
+    carry the task's fields, and a flood of them is still held back."""
+    out = io.StringIO()
+    hlog.configure_logging(LoggingConfig(level="info", format="json"), stream=out)
 
-    def run() -> dict[str, object]:
-        hlog.bind_task_context(topic="t", partition=0, offset=7)
-        hlog.add_task_context(event_id="ev-2")
-        return structlog.contextvars.get_contextvars()
+    def in_a_task() -> None:
+        structlog.contextvars.bind_contextvars(target="crm")
+        for _ in range(50):
+            logging.getLogger("aiokafka.conn").error("Unable connect to node with id %s", 1)
+        logging.getLogger("aiohttp.access").info("chatter below warning is dropped")
+        logging.getLogger("aiohttp.server").warning("Error handling request")
 
-    assert contextvars.copy_context().run(run) == {"topic": "t", "partition": 0, "offset": 7, "event_id": "ev-2"}
+    contextvars.copy_context().run(in_a_task)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]  # every line is JSON
+    assert [(line["logger"], line["event"], line["level"], line["target"]) for line in lines] == [
+        ("aiokafka.conn", "Unable connect to node with id 1", "error", "crm"),
+        ("aiohttp.server", "Error handling request", "warning", "crm"),
+    ]
+    assert all(line["timestamp"].endswith("Z") for line in lines)
+
+
+def test_configuring_twice_leaves_one_handler(restore_structlog: None) -> None:
+    first, second = io.StringIO(), io.StringIO()
+    hlog.configure_logging(LoggingConfig(level="info", format="json"), stream=first)
+    hlog.configure_logging(LoggingConfig(level="info", format="json"), stream=second)
+    logging.getLogger("aiokafka").warning("once")
+    assert first.getvalue() == "" and second.getvalue().count("once") == 1
 
 
 def test_a_library_repeating_itself_is_held_to_one_line_per_interval_with_a_count() -> None:

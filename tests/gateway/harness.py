@@ -15,7 +15,8 @@ import aiohttp
 
 from schemas import EVENT_TYPES
 from schemas.topics import event_topic
-from services.common.config import Settings, parse_settings
+from services.assembly import parse_settings
+from services.common.config import Settings
 from services.runtime import Parts, Runtime
 from tests.conftest import TopicWatcher, wait_for
 from tests.gateway import signing

@@ -33,7 +33,8 @@ def resolve(doc: dict[str, Any], ref: str) -> Any:
 def test_the_command_writes_one_schema_per_event_type_and_an_asyncapi_document(tmp_path: Path, capsys: Any) -> None:
     assert main(["schemas", "--out", str(tmp_path)]) == 0
     written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.json"))
-    assert written == sorted([f"events/{t}.schema.json" for t in EVENT_TYPES] + ["asyncapi.json"])
+    expected = [f"events/{t}.schema.json" for t in EVENT_TYPES] + ["asyncapi.json", "handover.schema.json"]
+    assert written == sorted(expected)
     assert str(tmp_path / "asyncapi.json") in capsys.readouterr().out
 
     for name, cls in EVENT_TYPES.items():

@@ -18,9 +18,10 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
 from schemas import decode_event
+from services.assembly import parse_settings
 from services.common.broker import EmbeddedBroker
 from services.common.clientaddr import client_address, is_https
-from services.common.config import KafkaConfig, SourceConfig, parse_settings
+from services.common.config import KafkaConfig, SourceConfig
 from tests.conftest import wait_for
 from tests.gateway import harness
 from tests.gateway.harness import Gateway, unique

@@ -14,7 +14,8 @@ import pytest
 from aiohttp import web
 
 from schemas.events import ContactData, ContactSubmitted, Person
-from services.common.config import ConfigError, parse_settings
+from services.assembly import parse_settings
+from services.common.errors import ConfigError
 from services.common.metrics import Metrics
 from services.ledger.store import RecordedEvent, SqlLedger
 from services.notify import Notifier
@@ -287,7 +288,8 @@ def test_notify_config_names_the_key_that_is_wrong() -> None:
 async def test_the_web_app_runs_the_notifier_when_notify_is_configured(receiver, ledger) -> None:
     from aiohttp.test_utils import TestServer
 
-    from services.common.appkeys import LEDGER, METRICS, SETTINGS
+    from services.common.appkeys import METRICS, SETTINGS
+    from services.ledger.appkeys import LEDGER
     from services.notify import NOTIFIER, setup_notify
     from tests.conftest import wait_for
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from services.common.config import parse_settings
+from services.assembly import parse_settings
 from services.common.metrics import Metrics
 
 ROOT = Path(__file__).resolve().parents[2]

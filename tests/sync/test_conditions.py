@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from schemas import ContactData, ContactSubmitted, OrderCreated, OrderData, Person
-from services.common.config import parse_settings
+from services.assembly import parse_settings
 from services.common.errors import ConfigError
 from services.sync.errors import Permanent
 from services.sync.flows import Condition, compile_condition, event_context

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.common.config import parse_settings
+from services.assembly import parse_settings
 from services.common.errors import ConfigError
 
 TARGETS = {

@@ -8,7 +8,8 @@ import msgspec
 import pytest
 
 from schemas import OrderLine, Person
-from services.common.config import ConfigError, parse_settings
+from services.assembly import parse_settings
+from services.common.config import ConfigError
 from services.sync.connectors._http import SlidingWindow
 from services.sync.errors import Permanent, Transient
 from tests.sync.conftest import make_request, order_event

@@ -14,8 +14,9 @@ from structlog.testing import capture_logs
 
 import services.runtime as runtime_module
 from schemas import decode_event
+from services.assembly import parse_settings
 from services.common.broker import BrokerError, running_broker
-from services.common.config import Settings, parse_settings
+from services.common.config import Settings
 from services.ledger.store import open_ledger
 from services.runtime import Parts, Runtime
 from services.sync.deadletters import read_dead_letters

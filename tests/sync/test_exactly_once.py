@@ -21,8 +21,8 @@ from aiokafka.structs import ConsumerRecord
 
 from schemas import AnyEvent, ContactSubmitted, OrderCreated, Person, encode_event
 from schemas.topics import event_topic
+from services.assembly import parse_settings
 from services.common.broker import EmbeddedBroker
-from services.common.config import parse_settings
 from services.common.kafka import Publisher
 from services.ledger.store import SqlLedger, open_ledger
 from services.runtime import Parts, Runtime

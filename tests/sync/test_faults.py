@@ -21,8 +21,9 @@ from aiokafka import AIOKafkaProducer
 
 from schemas import CustomerCreated, CustomerData, Person
 from schemas.topics import event_topic, sync_group
+from services.assembly import parse_settings
 from services.common.broker import EmbeddedBroker
-from services.common.config import Settings, parse_settings
+from services.common.config import Settings
 from services.common.kafka import Publisher
 from services.ledger.store import open_ledger
 from services.runtime import Parts, Runtime

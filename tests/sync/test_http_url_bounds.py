@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from services.common.config import parse_settings
+from services.assembly import parse_settings
 from services.common.errors import ConfigError
 from services.sync.connectors.base import ActionRequest
 from services.sync.errors import Permanent
-from services.sync.flows import compile_flows, event_context, idempotency_key
+from services.sync.flows import event_context, idempotency_key
 from tests.sync.conftest import contact_event
 
 SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # the fake receiver checks signatures
@@ -19,7 +19,7 @@ HOSTILE = "a@b/../../../admin?x=1#.com"  # passes the form's e-mail check
 def flow_request(config: str, email: str) -> ActionRequest:
     """The first action of the config's first flow, rendered for a contact as the runner does."""
     settings = parse_settings(config, env={})
-    [flow] = compile_flows(settings)
+    [flow] = settings.compiled_flows
     action = flow.actions[0]
     event = contact_event(email=email)
     return ActionRequest(

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from services.common.config import parse_settings
+from services.assembly import parse_settings
 from services.common.errors import ConfigError
 from services.sync.errors import Permanent
-from services.sync.flows import compile_flows, event_context
+from services.sync.flows import event_context
 from tests.conftest import handover_check
 from tests.sync.conftest import contact_event
 
@@ -66,7 +66,7 @@ def test_parse_settings_raises_a_config_error(template: str) -> None:
     "{{ (contact.message ~ contact.message) * 60000 }}",
 ])
 def test_the_same_from_event_data_is_a_quick_permanent_failure(template: str) -> None:
-    [flow] = compile_flows(parse_settings(config(template), env={}))
+    [flow] = parse_settings(config(template), env={}).compiled_flows
     started = time.perf_counter()
     with pytest.raises(Permanent, match="'email'"):
         flow.actions[0].render(event_context(contact_event()))
@@ -75,6 +75,6 @@ def test_the_same_from_event_data_is_a_quick_permanent_failure(template: str) ->
 
 def test_ordinary_templates_still_render() -> None:
     text = config("{{ '%s <%s>' % (contact.first_name, contact.email) }} 1234567 {{ 2 ** 10 }} {{ 'ab' * 3 }}")
-    [flow] = compile_flows(parse_settings(text, env={}))
+    [flow] = parse_settings(text, env={}).compiled_flows
     out = flow.actions[0].render(event_context(contact_event()))
     assert out["email"] == "Zoë <zoe@example.nl> 1234567 1024 ababab"

@@ -8,8 +8,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from services.assembly import parse_settings
 from services.common.appkeys import METRICS, SETTINGS
-from services.common.config import parse_settings
 from services.common.metrics import Metrics
 from services.web.app import setup_web
 from services.web.auth import setup_auth

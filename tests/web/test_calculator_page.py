@@ -344,8 +344,8 @@ def test_locale_number_formats():
 
 
 async def test_first_visit_without_flows_is_an_empty_form_not_an_error():
+    from services.assembly import parse_settings
     from services.common.appkeys import METRICS, SETTINGS
-    from services.common.config import parse_settings
     from services.common.metrics import Metrics
     from services.web.app import setup_web
 

@@ -1,24 +1,39 @@
-"""Source kinds: one module per vendor, discovered here by the `kind` of their `Source` class."""
+"""Source kinds: one module per vendor, registered here by the `kind` of their `Source` class."""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from functools import cache
+from importlib.metadata import entry_points
 
 from services.gateway.sources.base import Source
+from services.gateway.sources.form import FormSource
+from services.gateway.sources.shopify import ShopifySource
+from services.gateway.sources.standard import StandardSource
+from services.gateway.sources.stripe import StripeSource
+from services.gateway.sources.tally import TallySource
+from services.gateway.sources.typeform import TypeformSource
+from services.gateway.sources.webflow import WebflowSource
+from services.gateway.sources.woocommerce import WooCommerceSource
+
+# Third-party packages add a kind by naming its Source class under this entry-point group.
+ENTRY_POINT_GROUP = "handover.sources"
+
+SOURCE_KINDS: dict[str, type[Source]] = {
+    k.kind: k
+    for k in (
+        FormSource, ShopifySource, StandardSource, StripeSource, TallySource, TypeformSource, WebflowSource,
+        WooCommerceSource,
+    )
+}
 
 
 @cache
 def source_kinds() -> dict[str, type[Source]]:
-    """Every source kind by name, found by importing each module of this package."""
-    kinds: dict[str, type[Source]] = {}
-    for info in pkgutil.iter_modules(__path__):
-        if info.name == "base" or info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        for value in vars(module).values():
-            if isinstance(value, type) and issubclass(value, Source) and value.kind:
-                if value.__module__ == module.__name__:
-                    kinds[value.kind] = value
+    """Every source kind by name: the built-in ones, then those installed packages register."""
+    kinds = dict(SOURCE_KINDS)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        cls = ep.load()
+        if not (isinstance(cls, type) and issubclass(cls, Source) and cls.kind == ep.name):
+            raise TypeError(f"entry point {ep.value} ({ENTRY_POINT_GROUP}) is not a Source of kind {ep.name!r}")
+        kinds.setdefault(cls.kind, cls)  # a plug-in never replaces a built-in kind
     return kinds

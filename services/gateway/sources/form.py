@@ -5,11 +5,11 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import re
-from typing import ClassVar
+from typing import Annotated, ClassVar
 from urllib.parse import parse_qsl
 
 from schemas import AnyEvent, ContactData, ContactSubmitted, Person
-from services.common.config import SourceConfig
+from services.common.config import SourceConfig, about
 from services.gateway.captcha import CaptchaConfig, token_field
 from services.gateway.sources.base import (
     FieldError,
@@ -31,10 +31,15 @@ TRUTHY = {"1", "true", "yes", "on", "y", "ja", "checked"}
 class FormConfig(SourceConfig, frozen=True, kw_only=True):
     """A website form: where browsers go afterwards, which field is the bot trap."""
 
-    thank_you_url: str = ""  # browsers get a 303 here; empty: a small built-in thank-you page
-    honeypot_field: str = "_gotcha"  # humans leave it empty; bots fill it in and are dropped
-    form: str = ""  # a name for the form, carried into the event
-    captcha: CaptchaConfig | None = None  # checked by the gateway before publishing
+    thank_you_url: Annotated[str, about(
+        "Where browsers go (303) after posting; empty: a small built-in thank-you page.", "https://example.com/thanks"
+    )] = ""
+    honeypot_field: Annotated[str, about(
+        "A hidden field humans leave empty; a post that fills it in is a bot's, and dropped.", "_gotcha"
+    )] = "_gotcha"
+    form: Annotated[str, about("A name for the form, carried into the event.", "contact")] = ""
+    # Checked by the gateway before publishing.
+    captcha: Annotated[CaptchaConfig | None, about("A captcha the form carries (provider, secret).")] = None
 
 
 def valid_email(value: str) -> bool:

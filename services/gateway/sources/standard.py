@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 import msgspec
 
@@ -24,7 +24,7 @@ from schemas import (
     PaymentReceived,
     decode_event,
 )
-from services.common.config import SourceConfig, SourceSpec
+from services.common.config import SourceConfig, SourceSpec, about
 from services.common.errors import ConfigError
 from services.gateway.sources.base import (
     FieldError,
@@ -52,7 +52,8 @@ _AT = re.compile(r"^(?P<msg>.*?)(?: - at `(?P<path>\$[^`]*)`)?$", re.S)
 class StandardConfig(SourceConfig, frozen=True, kw_only=True):
     """A sender that follows the Standard Webhooks spec."""
 
-    tolerance_s: int = 300  # the spec's reference libraries: 5 minutes either way
+    # The spec's reference libraries: 5 minutes either way.
+    tolerance_s: Annotated[int, about("How far a signature's timestamp may be from now, in seconds.", 300)] = 300
 
 
 def _utc_pair(

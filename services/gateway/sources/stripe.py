@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 from urllib.parse import quote
 
 import aiohttp
@@ -32,7 +32,7 @@ from schemas import (
     PaymentReceived,
     Person,
 )
-from services.common.config import SourceConfig, SourceSpec
+from services.common.config import SourceConfig, SourceSpec, about
 from services.common.errors import ConfigError
 from services.gateway.sources.base import (
     Ignored,
@@ -72,10 +72,16 @@ class StripeConfig(SourceConfig, frozen=True, kw_only=True):
     """A Stripe webhook endpoint; `api_key_env` names a restricted key that may read Checkout
     Sessions, to fetch a completed session's line items (the event carries none)."""
 
-    tolerance_s: int = 300  # Stripe's SDK default; 0 disables the timestamp check
-    api_key_env: str = ""  # unset: checkout orders arrive without lines
-    api_base: str = "https://api.stripe.com"
-    api_timeout_s: float = 10.0
+    # Stripe's SDK default.
+    tolerance_s: Annotated[int, about(
+        "How far a signature's timestamp may be from now, in seconds; 0 disables the check.", 300
+    )] = 300
+    api_key_env: Annotated[str, about(
+        "The environment variable holding a restricted key that may read Checkout Sessions; unset: "
+        "checkout orders arrive without lines.", "STRIPE_API_KEY"
+    )] = ""
+    api_base: Annotated[str, about("Stripe's API base URL.")] = "https://api.stripe.com"
+    api_timeout_s: Annotated[float, about("How long to wait for Stripe's API, in seconds.")] = 10.0
 
 
 def minor_to_decimal(amount: int, currency: str) -> Decimal:

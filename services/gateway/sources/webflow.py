@@ -8,10 +8,10 @@ created in a site's dashboard are unsigned and cannot be used with this kind.
 from __future__ import annotations
 
 import datetime as dt
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 from schemas import AnyEvent
-from services.common.config import SourceConfig
+from services.common.config import SourceConfig, about
 from services.gateway.sources.base import (
     ContactBuilder,
     Ignored,
@@ -40,7 +40,7 @@ TIMESTAMP = "x-webflow-timestamp"
 class WebflowConfig(SourceConfig, frozen=True, kw_only=True):
     """A Webflow site's form_submission webhook."""
 
-    tolerance_s: int = 300
+    tolerance_s: Annotated[int, about("How far a signature's timestamp may be from now, in seconds.", 300)] = 300
 
 
 class WebflowSource(Source):

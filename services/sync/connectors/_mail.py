@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import jinja2
 
-from services.common.config import AtLeast0, TargetConfig
+from services.common.config import AtLeast0, TargetConfig, about
 from services.sync.connectors.base import ActionRequest, ActionSpec
 from services.sync.errors import Permanent
 from services.sync.flows import BoundedSandbox
@@ -36,13 +36,15 @@ SEND_EMAIL = ActionSpec(
 class MailConfig(TargetConfig, frozen=True, kw_only=True):
     """Who mails come from and where custom templates live."""
 
-    sender: str = "Handover <handover@localhost>"
-    template_dir: str = ""  # extra templates, looked up before the built-in ones
+    sender: Annotated[str, about("The From address.", "Acme <office@acme.example>")] = "Handover <handover@localhost>"
+    template_dir: Annotated[str, about("A directory of mail templates, looked up before the built-in ones.")] = ""
     # A public form lets anyone name the address a confirmation goes to: at most this many mails
     # per recipient in 24 hours for the event types below (0: no cap). Signed vendor forms
     # (Typeform, Tally, Webflow) are just as public as our own, so the cap is by event type.
-    max_mails_per_recipient_per_day: Annotated[int, AtLeast0] = 3
-    capped_events: tuple[str, ...] = ("contact.submitted",)
+    max_mails_per_recipient_per_day: Annotated[int, AtLeast0, about(
+        "Mails one address may get in 24 hours for the capped event types; 0: no cap."
+    )] = 3
+    capped_events: Annotated[tuple[str, ...], about("The event types the cap applies to.")] = ("contact.submitted",)
 
 
 @cache

@@ -7,12 +7,12 @@ import datetime as dt
 import os
 from collections import OrderedDict
 from pathlib import Path
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 import msgspec
 
 from schemas import to_builtins
-from services.common.config import TargetConfig
+from services.common.config import TargetConfig, about
 from services.common.datadir import open_private
 from services.sync.connectors.base import JSON, ActionRequest, Connector, Delivered
 from services.sync.errors import Transient
@@ -21,7 +21,9 @@ from services.sync.errors import Transient
 class FileConfig(TargetConfig, frozen=True, kw_only=True):
     """Where the outbox file lives (default: <data_dir>/outbox/<target>.jsonl)."""
 
-    path: str = ""
+    path: Annotated[str, about(
+        "The outbox file; empty: <data_dir>/outbox/<target>.jsonl.", "var/outbox/crm.jsonl"
+    )] = ""
 
 
 class OutboxRecord(msgspec.Struct, frozen=True):

@@ -22,7 +22,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 from urllib.parse import urljoin
 
 import jinja2
@@ -30,7 +30,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from yarl import URL
 
 from schemas import encode_event
-from services.common.config import TargetConfig
+from services.common.config import TargetConfig, about
 from services.common.errors import ConfigError
 from services.sync.connectors._http import (
     HttpConnectorMixin,
@@ -93,14 +93,21 @@ def within(url: str, bound: str) -> bool:
 class HttpConfig(TargetConfig, frozen=True, kw_only=True):
     """A JSON endpoint; `secret`/`secret_env` signs requests and fills `{secret}` in headers."""
 
-    url: str = ""  # Jinja2 template over the event context; relative to base_url when set
-    base_url: str = ""
-    method: str = "POST"
-    body: str = ""  # Jinja2 template rendering JSON; empty: the event itself as JSON
-    headers: dict[str, str] = {}  # static; "{secret}" in a value is replaced by the secret
-    timeout_s: float = 0.0  # 0: the sync service's delivery timeout (also its ceiling)
-    id_field: str = "id"  # "/data/id" (JSON pointer) or "id" (top-level key) in the answer
-    sign: bool = True  # sign with Standard Webhooks headers when a secret is configured
+    url: Annotated[str, about(
+        "A Jinja2 template over the event; relative to base_url when that is set.",
+        "https://hooks.example.com/orders/{{ order.number }}",
+    )] = ""
+    base_url: Annotated[str, about("A fixed scheme://host/ the url is joined to.", "https://api.example.com/")] = ""
+    method: Annotated[str, about("POST, PUT, PATCH, DELETE or GET.", "POST")] = "POST"
+    body: Annotated[str, about("A Jinja2 template rendering JSON; empty: the event itself as JSON.")] = ""
+    headers: Annotated[dict[str, str], about(
+        "Static headers; \"{secret}\" in a value is replaced by the secret.", {"Authorization": "Bearer {secret}"}
+    )] = {}
+    timeout_s: Annotated[float, about("Seconds per call; 0: the sync delivery timeout (also its ceiling).")] = 0.0
+    id_field: Annotated[str, about(
+        "Where the answer names the created record: a JSON pointer or a top-level key.", "/data/id"
+    )] = "id"
+    sign: Annotated[bool, about("Sign with Standard Webhooks headers when a secret is configured.")] = True
 
     def __post_init__(self) -> None:
         if not (self.url or self.base_url):

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
-from services.common.config import ActionConfig, AtLeast0, TargetConfig
+from services.common.config import ActionConfig, AtLeast0, TargetConfig, about
 from services.common.errors import ConfigError
 from services.sync.connectors._http import (
     HttpConnectorMixin,
@@ -58,13 +58,13 @@ task_token = marker_token  # the token a task's body ends with (searched with CO
 class HubspotConfig(TargetConfig, frozen=True, kw_only=True):
     """HubSpot: `secret`/`secret_env` is the private-app (or OAuth) access token."""
 
-    base_url: str = "https://api.hubapi.com"
-    timeout_s: Annotated[float, AtLeast0] = 0.0  # 0: the sync service's delivery timeout
-    task_type: str = "TODO"  # EMAIL | CALL | TODO
-    task_priority: str = ""  # LOW | MEDIUM | HIGH; empty: HubSpot's default
-    owner_id: str = ""  # hubspot_owner_id for created tasks
+    base_url: Annotated[str, about("HubSpot's API base URL.")] = "https://api.hubapi.com"
+    timeout_s: Annotated[float, AtLeast0, about("Seconds per call; 0: the sync delivery timeout.")] = 0.0
+    task_type: Annotated[str, about("The type of created tasks: EMAIL, CALL or TODO.", "CALL")] = "TODO"
+    task_priority: Annotated[str, about("LOW, MEDIUM or HIGH; empty: HubSpot's default.", "HIGH")] = ""
+    owner_id: Annotated[str, about("The hubspot_owner_id of created tasks.", "12345678")] = ""
     # A DAILY 429 must not be retried before midnight in the portal's time zone.
-    portal_timezone: str = "UTC"
+    portal_timezone: Annotated[str, about("The HubSpot account's time zone.", "Europe/Amsterdam")] = "UTC"
 
     def __post_init__(self) -> None:
         try:

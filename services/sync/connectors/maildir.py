@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
+from services.common.config import about
 from services.common.datadir import open_private
 from services.sync.connectors._mail import SEND_EMAIL, CappedMail, MailConfig, build_message
 from services.sync.connectors.base import ActionRequest, Connector, Delivered
@@ -17,7 +18,7 @@ from services.sync.flows import event_context
 class MaildirConfig(MailConfig, frozen=True, kw_only=True):
     """Where the Maildir lives (default: <data_dir>/mail/<target>)."""
 
-    path: str = ""
+    path: Annotated[str, about("The Maildir; empty: <data_dir>/mail/<target>.", "var/mail/office")] = ""
 
 
 class MaildirConnector(CappedMail, Connector):

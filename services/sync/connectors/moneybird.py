@@ -26,7 +26,7 @@ from urllib.parse import quote
 import msgspec
 
 from schemas import OrderCreated, OrderData
-from services.common.config import AtLeast0, AtLeast1, Positive, TargetConfig
+from services.common.config import AtLeast0, AtLeast1, Positive, TargetConfig, about
 from services.common.errors import ConfigError
 from services.sync.connectors._http import (
     HttpConnectorMixin,
@@ -101,14 +101,18 @@ def _check_adds_up(order: OrderData, priced: list[tuple[str, Decimal, Decimal, D
 class MoneybirdConfig(TargetConfig, frozen=True, kw_only=True):
     """Moneybird: `secret`/`secret_env` is the API token; tax percentages map to tax_rate_ids."""
 
-    administration_id: str
-    base_url: str = "https://moneybird.com/api/v2"
-    timeout_s: Annotated[float, AtLeast0] = 0.0  # 0: the sync service's delivery timeout
-    tax_rates: dict[str, str] = {}  # {"21" = "<tax_rate_id>", "9" = "...", "0" = "..."}
-    ledger_account_id: str = ""  # revenue ledger account for every detail line; empty: default
-    shipping_tax_rate: str = ""  # percent for the shipping line, when lines differ in rate
-    rate_limit: Annotated[int, AtLeast1] = 150
-    rate_window_s: Annotated[float, Positive] = 300.0
+    administration_id: Annotated[str, about("The Moneybird administration to book in.", "123456789012345678")]
+    base_url: Annotated[str, about("Moneybird's API base URL.")] = "https://moneybird.com/api/v2"
+    timeout_s: Annotated[float, AtLeast0, about("Seconds per call; 0: the sync delivery timeout.")] = 0.0
+    tax_rates: Annotated[dict[str, str], about(
+        "Tax percentage -> Moneybird tax_rate_id.", {"21": "<tax_rate_id>", "9": "<tax_rate_id>", "0": "<tax_rate_id>"}
+    )] = {}
+    ledger_account_id: Annotated[str, about(
+        "The revenue ledger account of every detail line; empty: Moneybird's default."
+    )] = ""
+    shipping_tax_rate: Annotated[str, about("The shipping line's tax percentage, when lines differ.", "21")] = ""
+    rate_limit: Annotated[int, AtLeast1, about("Calls allowed per rate window (Moneybird's limit).")] = 150
+    rate_window_s: Annotated[float, Positive, about("The rate window, in seconds.")] = 300.0
 
     def __post_init__(self) -> None:
         for key in self.tax_rates:

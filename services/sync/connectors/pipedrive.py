@@ -21,7 +21,7 @@ from typing import Annotated, Any, ClassVar
 
 import msgspec
 
-from services.common.config import ActionConfig, AtLeast0, TargetConfig
+from services.common.config import ActionConfig, AtLeast0, TargetConfig, about
 from services.common.errors import ConfigError
 from services.sync.connectors._http import (
     HttpConnectorMixin,
@@ -53,12 +53,16 @@ PERSON_DEFAULTS = {
 class PipedriveConfig(TargetConfig, frozen=True, kw_only=True):
     """Pipedrive: `secret`/`secret_env` is the API token; `company_domain` picks the host."""
 
-    base_url: str = "https://api.pipedrive.com"
-    company_domain: str = ""  # "acme" -> https://acme.pipedrive.com (when base_url is default)
-    timeout_s: Annotated[float, AtLeast0] = 0.0  # 0: the sync service's delivery timeout
-    activity_type: str = "task"  # an activity type key (call, task, meeting, ...)
-    owner_id: int | None = None
-    visible_to: int | None = None
+    base_url: Annotated[str, about("Pipedrive's API base URL.")] = "https://api.pipedrive.com"
+    company_domain: Annotated[str, about(
+        "Your company's subdomain: \"acme\" calls https://acme.pipedrive.com (with the default base_url).", "acme"
+    )] = ""
+    timeout_s: Annotated[float, AtLeast0, about("Seconds per call; 0: the sync delivery timeout.")] = 0.0
+    activity_type: Annotated[str, about(
+        "The key of created activities' type (call, task, meeting, ...).", "call"
+    )] = "task"
+    owner_id: Annotated[int | None, about("The user who owns created records; unset: the token's user.")] = None
+    visible_to: Annotated[int | None, about("Pipedrive's visibility group of created records.", 3)] = None
 
     @property
     def root(self) -> str:

@@ -6,7 +6,7 @@ from typing import Annotated, ClassVar
 
 import aiosmtplib
 
-from services.common.config import Port, Positive
+from services.common.config import Port, Positive, about
 from services.sync.connectors._mail import SEND_EMAIL, CappedMail, MailConfig, build_message
 from services.sync.connectors.base import ActionRequest, Connector, Delivered
 from services.sync.errors import Permanent, Transient
@@ -16,11 +16,11 @@ from services.sync.flows import event_context
 class SmtpConfig(MailConfig, frozen=True, kw_only=True):
     """The SMTP server; `secret`/`secret_env` is the password."""
 
-    host: str = "127.0.0.1"
-    port: Annotated[int, Port] = 25
-    tls: str = "none"  # none | starttls | tls (implicit TLS, usually port 465)
-    username: str = ""
-    timeout_s: Annotated[float, Positive] = 30.0
+    host: Annotated[str, about("The SMTP server.", "smtp.example.com")] = "127.0.0.1"
+    port: Annotated[int, Port, about("Its port.", 587)] = 25
+    tls: Annotated[str, about("none, starttls or tls (implicit TLS, usually port 465).", "starttls")] = "none"
+    username: Annotated[str, about("The login; empty: send without one.", "handover@example.com")] = ""
+    timeout_s: Annotated[float, Positive, about("Seconds per connection and command.")] = 30.0
 
 
 class SmtpConnector(CappedMail, Connector):
