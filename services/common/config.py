@@ -491,7 +491,7 @@ def parse_settings(text: str, env: Mapping[str, str] | None = None, origin: str 
         api_token=_secret(raw.web.api_token, raw.web.api_token_env, env, "web.api_token"),
         origin=origin,
     )
-    from services.sync.flows import compile_flows
+    from services.flows.compile import compile_flows
 
     compile_flows(settings)  # raises ConfigError for unknown targets, actions, fields, conditions
     for spec in sources.values():

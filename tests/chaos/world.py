@@ -28,8 +28,9 @@ from schemas import EVENT_TYPES, decode_event
 from schemas.topics import deadletter_topic, event_topic, sync_group
 from services.common.broker import free_port
 from services.common.config import Settings, parse_settings
+from services.flows.compile import compile_flows, idempotency_key
+from services.flows.context import event_context
 from services.sync.errors import Permanent
-from services.sync.flows import compile_flows, event_context, idempotency_key
 from tests.chaos.checker import Answer, DeadLetterSeen, OffsetSnapshot, Published, Sent, TargetCall
 from tests.conftest import wait_for
 from tests.gateway import signing

@@ -376,7 +376,7 @@ async def test_an_interrupted_send_without_idempotency_is_deadlettered_as_ambigu
     from aiokafka.structs import ConsumerRecord
 
     from schemas import encode_event
-    from services.sync.flows import event_context
+    from services.flows.context import event_context
 
     worker = hub.worker(hub.a)
     monkeypatch.setattr(worker.connector, "idempotency", "none")  # an SMTP-like target

@@ -11,8 +11,9 @@ import pytest
 
 from services.common.config import parse_settings
 from services.common.errors import ConfigError
+from services.flows.compile import compile_flows
+from services.flows.context import event_context
 from services.sync.errors import Permanent
-from services.sync.flows import compile_flows, event_context
 from tests.conftest import handover_check
 from tests.sync.conftest import contact_event
 

@@ -32,6 +32,8 @@ from yarl import URL
 from schemas import encode_event
 from services.common.config import TargetConfig
 from services.common.errors import ConfigError
+from services.flows.context import event_context
+from services.flows.templates import BoundedSandbox, url_value
 from services.sync.connectors._http import (
     HttpConnectorMixin,
     decode_json,
@@ -40,7 +42,6 @@ from services.sync.connectors._http import (
 )
 from services.sync.connectors.base import JSON, ActionRequest, ActionSpec, Connector, Delivered
 from services.sync.errors import Permanent
-from services.sync.flows import BoundedSandbox, event_context, url_value
 
 # Target-level templates: `|tojson` encodes Decimals as exact strings and dates as ISO 8601.
 _ENV = BoundedSandbox(undefined=jinja2.StrictUndefined, autoescape=False)

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import ClassVar
 
 from services.common.datadir import open_private
+from services.flows.context import event_context
 from services.sync.connectors._mail import SEND_EMAIL, CappedMail, MailConfig, build_message
 from services.sync.connectors.base import ActionRequest, Connector, Delivered
 from services.sync.errors import Transient
-from services.sync.flows import event_context
 
 
 class MaildirConfig(MailConfig, frozen=True, kw_only=True):
