@@ -245,9 +245,9 @@ def test_a_bad_trusted_proxy_is_a_config_error_naming_it() -> None:
 
 
 def test_client_buckets_stay_bounded() -> None:
-    from services.gateway.ratelimit import ClientBuckets
+    from services.common.ratelimit import PerClient, TokenBucket
 
-    buckets = ClientBuckets(1, max_clients=100)
+    buckets = PerClient(lambda: TokenBucket(1), max_clients=100)
     for i in range(10_000):
         buckets.take(f"10.0.{i // 256}.{i % 256}")
     assert len(buckets) == 100

@@ -15,8 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas import CustomerCreated, OrderCreated
+from services.gateway.errors import Rejected
 from services.gateway.sources import shopify
-from services.gateway.sources.base import Ignored, Rejected, event_id
+from services.gateway.sources.base import Ignored, event_id
 from services.gateway.sources.shopify import order_data_fast
 from tests.gateway import signing
 from tests.gateway.signing import RECEIVED, fixture, inbound, make_source

@@ -24,12 +24,9 @@ from schemas import (
     OrderLine,
     Person,
 )
-from services.gateway.sources.base import (
-    Ignored,
-    Inbound,
+from services.gateway.errors import Rejected
+from services.gateway.sources._payload import (
     Payload,
-    Rejected,
-    Source,
     address_from,
     any_text,
     body_field,
@@ -37,12 +34,11 @@ from services.gateway.sources.base import (
     decode_json_exact,
     exact_decimal,
     exact_id,
-    header,
     iso_datetime,
     json_object,
-    to_utc,
-    verify_body_hmac,
 )
+from services.gateway.sources._signing import verify_body_hmac
+from services.gateway.sources.base import Ignored, Inbound, Source, header, to_utc
 
 # Members of an order that a customer never has, whatever the unsigned X-Shopify-Topic says.
 ORDER_KEYS = ("line_items", "total_price", "financial_status")

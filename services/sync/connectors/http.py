@@ -16,10 +16,7 @@ fixed start of `url` up to its last "/" before the first `{{`. Anything else is 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import hmac
 import time
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -32,6 +29,7 @@ from yarl import URL
 from schemas import encode_event
 from services.common.config import TargetConfig
 from services.common.errors import ConfigError
+from services.common.signing import standard_key, standard_sign
 from services.flows.context import event_context
 from services.flows.templates import BoundedSandbox, url_value
 from services.sync.connectors._http import (
@@ -121,21 +119,6 @@ def webhook_id(idempotency_key: str) -> str:
     return "msg_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
 
 
-def signing_key(secret: str) -> bytes:
-    """The HMAC key from a `whsec_<base64>` secret (the prefix is optional)."""
-    raw = secret.removeprefix("whsec_")
-    try:
-        return base64.b64decode(raw, validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError("the signing secret must be whsec_<base64>") from None
-
-
-def sign(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
-    """`v1,<base64 HMAC-SHA256>` over "{id}.{timestamp}.{body}"."""
-    signed = f"{msg_id}.{timestamp}.".encode() + body
-    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
-
-
 def pick(data: Any, where: str) -> Any:
     """A value from a JSON answer by JSON pointer ("/data/id") or top-level key ("id")."""
     if not where.startswith("/"):
@@ -189,10 +172,9 @@ class HttpConnector(HttpConnectorMixin, Connector):
         self._body = _compile(self.config.body, "body") if self.config.body else None
         self._key: bytes | None = None
         if self.spec.secret and self.config.sign:
-            try:
-                self._key = signing_key(self.spec.secret.reveal())
-            except ValueError as exc:
-                raise ConfigError(f"targets.{self.name}.secret", str(exc)) from None
+            self._key = standard_key(self.spec.secret.reveal())
+            if self._key is None:
+                raise ConfigError(f"targets.{self.name}.secret", "the signing secret must be whsec_<base64>")
         await self._open_http()
 
     async def close(self) -> None:
@@ -239,7 +221,7 @@ class HttpConnector(HttpConnectorMixin, Connector):
             timestamp = int(self.clock())
             headers["webhook-id"] = msg_id
             headers["webhook-timestamp"] = str(timestamp)
-            headers["webhook-signature"] = sign(self._key, msg_id, timestamp, body)
+            headers["webhook-signature"] = standard_sign(self._key, msg_id, timestamp, body)
         answer = await send_json(
             self.session,
             self.config.method.upper(),
