@@ -16,8 +16,8 @@ from pathlib import Path
 import msgspec
 import structlog
 
-from services.common.broker import running_broker
 from services.common.config import Settings, load_settings
+from services.common.embedded_broker import running_broker
 from services.common.errors import ConfigError, HandoverError
 from services.common.logging import configure_logging
 from services.common.memory import tune_gc

@@ -18,8 +18,8 @@ import msgspec
 import pytest
 
 from schemas import AnyEvent, decode_event, to_builtins
-from services.common.broker import EmbeddedBroker
 from services.common.config import parse_settings
+from services.common.embedded_broker import EmbeddedBroker
 from services.gateway.sources.base import event_id
 from services.runtime import Parts, Runtime
 from tests.conftest import Inbox, wait_for

@@ -26,8 +26,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas import EVENT_TYPES, decode_event
 from schemas.topics import deadletter_topic, event_topic, sync_group
-from services.common.broker import free_port
 from services.common.config import Settings, parse_settings
+from services.common.embedded_broker import free_port
 from services.flows.compile import compile_flows, idempotency_key
 from services.flows.context import event_context
 from services.sync.errors import Permanent

@@ -7,8 +7,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from services.common.broker import EmbeddedBroker
 from services.common.config import parse_settings
+from services.common.embedded_broker import EmbeddedBroker
 from services.ledger.journal import IntakeJournal
 from services.runtime import Parts, Runtime
 

@@ -18,9 +18,9 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
 from schemas import decode_event
-from services.common.broker import EmbeddedBroker
 from services.common.clientaddr import client_address, is_https
 from services.common.config import KafkaConfig, SourceConfig, parse_settings
+from services.common.embedded_broker import EmbeddedBroker
 from tests.conftest import wait_for
 from tests.gateway import harness
 from tests.gateway.harness import Gateway, unique

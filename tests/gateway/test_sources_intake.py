@@ -15,8 +15,8 @@ from decimal import Decimal
 import pytest
 
 from schemas import OrderCreated, decode_event
-from services.common.broker import EmbeddedBroker
 from services.common.config import ConfigError, parse_settings
+from services.common.embedded_broker import EmbeddedBroker
 from tests.conftest import wait_for
 from tests.gateway import harness, signing
 from tests.gateway.fake_stripe import FakeStripe

@@ -15,8 +15,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from services.common.broker import EmbeddedBroker
 from services.common.config import parse_settings
+from services.common.embedded_broker import EmbeddedBroker
 from services.runtime import Runtime
 
 ADMIN_PASSWORD = "correct horse battery staple"

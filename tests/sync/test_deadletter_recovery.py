@@ -12,7 +12,7 @@ from aiokafka.structs import ConsumerRecord
 
 from schemas import ContactData, ContactSubmitted, Person, encode_event
 from schemas.topics import deadletter_topic, event_topic
-from services.common.broker import EmbeddedBroker
+from services.common.embedded_broker import EmbeddedBroker
 from services.common.kafka import ensure_topics
 from services.flows.compile import idempotency_key
 from services.flows.context import event_context

@@ -14,8 +14,8 @@ from structlog.testing import capture_logs
 
 import services.runtime as runtime_module
 from schemas import decode_event
-from services.common.broker import BrokerError, running_broker
 from services.common.config import Settings, parse_settings
+from services.common.embedded_broker import BrokerError, running_broker
 from services.flows.compile import idempotency_key
 from services.flows.context import event_context
 from services.ledger.store import open_ledger

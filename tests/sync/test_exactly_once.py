@@ -21,8 +21,8 @@ from aiokafka.structs import ConsumerRecord
 
 from schemas import AnyEvent, ContactSubmitted, OrderCreated, Person, encode_event
 from schemas.topics import event_topic
-from services.common.broker import EmbeddedBroker
 from services.common.config import parse_settings
+from services.common.embedded_broker import EmbeddedBroker
 from services.common.kafka import Publisher
 from services.flows.context import event_context
 from services.ledger.store import SqlLedger, open_ledger

@@ -21,8 +21,8 @@ from aiokafka import AIOKafkaProducer
 
 from schemas import CustomerCreated, CustomerData, Person
 from schemas.topics import event_topic, sync_group
-from services.common.broker import EmbeddedBroker
 from services.common.config import Settings, parse_settings
+from services.common.embedded_broker import EmbeddedBroker
 from services.common.kafka import Publisher
 from services.ledger.store import open_ledger
 from services.runtime import Parts, Runtime

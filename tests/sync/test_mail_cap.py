@@ -11,8 +11,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from services.common.broker import EmbeddedBroker
 from services.common.config import parse_settings
+from services.common.embedded_broker import EmbeddedBroker
 from services.runtime import Runtime
 from services.sync.connectors._mail import RecipientCap
 from tests.conftest import Inbox, wait_for

@@ -32,7 +32,7 @@ from services.common.errors import ConfigError
 from services.common.signing import standard_key, standard_sign
 from services.flows.context import event_context
 from services.flows.templates import BoundedSandbox, url_value
-from services.sync.connectors._http import (
+from services.sync.connectors._vendor_http import (
     HttpConnectorMixin,
     decode_json,
     send_json,

@@ -29,7 +29,7 @@ from schemas import OrderCreated, OrderData
 from services.common.config import AtLeast0, AtLeast1, Positive, TargetConfig
 from services.common.errors import ConfigError
 from services.common.ratelimit import SlidingWindow
-from services.sync.connectors._http import (
+from services.sync.connectors._vendor_http import (
     HttpConnectorMixin,
     header_seconds,
     send_json,

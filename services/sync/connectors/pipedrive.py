@@ -23,7 +23,7 @@ import msgspec
 
 from services.common.config import ActionConfig, AtLeast0, TargetConfig
 from services.common.errors import ConfigError
-from services.sync.connectors._http import (
+from services.sync.connectors._vendor_http import (
     HttpConnectorMixin,
     RateGate,
     add_working_days,
