@@ -53,7 +53,9 @@ def standard_key(secret: str) -> bytes | None:
 
 def standard_signed_content(msg_id: str, timestamp: int | str, body: bytes) -> bytes:
     """What a Standard Webhooks signature covers: "{id}.{timestamp}.{body}"."""
-    return f"{msg_id}.{timestamp}.".encode() + body
+    # aiohttp hands header bytes that are not UTF-8 over as surrogate escapes: turned back into
+    # the bytes the sender signed, never a UnicodeEncodeError (a 500).
+    return f"{msg_id}.{timestamp}.".encode("utf-8", "surrogateescape") + body
 
 
 def standard_sign(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
