@@ -15,18 +15,8 @@ from schemas import Address
 from services.gateway.errors import FieldError, Rejected, invalid, too_deep
 from services.gateway.sources.base import Inbound
 
-
-def decode_json(body: bytes) -> Any:
-    """Parse a JSON body; a 400 `invalid_body` for anything that is not JSON in UTF-8."""
-    try:
-        return msgspec.json.decode(body)
-    except msgspec.DecodeError as exc:
-        raise Rejected(400, "invalid_body", f"body is not valid JSON: {exc}") from None
-    except RecursionError:
-        raise too_deep() from None
-
-
 _exact_decoder = msgspec.json.Decoder(float_hook=Decimal)
+_plain_decoder = msgspec.json.Decoder()
 
 
 def decode_json_exact(body: bytes, decoder: msgspec.json.Decoder[Any] = _exact_decoder) -> Any:
@@ -41,6 +31,11 @@ def decode_json_exact(body: bytes, decoder: msgspec.json.Decoder[Any] = _exact_d
         raise Rejected(400, "invalid_body", f"body is not valid JSON: {exc}") from None
     except RecursionError:
         raise too_deep() from None
+
+
+def decode_json(body: bytes) -> Any:
+    """Parse a JSON body (fractions as float); a 400 `invalid_body` for anything that is not JSON in UTF-8."""
+    return decode_json_exact(body, _plain_decoder)
 
 
 def json_object(body: bytes) -> dict[str, Any]:
