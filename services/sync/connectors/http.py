@@ -16,7 +16,6 @@ fixed start of `url` up to its last "/" before the first `{{`. Anything else is 
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -38,7 +37,7 @@ from services.sync.connectors._vendor_http import (
     send_json,
     standard_retry_after,
 )
-from services.sync.connectors.base import JSON, ActionRequest, ActionSpec, Connector, Delivered
+from services.sync.connectors.base import JSON, ActionRequest, ActionSpec, Connector, Delivered, marker_token
 from services.sync.errors import Permanent
 
 # Target-level templates: `|tojson` encodes Decimals as exact strings and dates as ISO 8601.
@@ -116,7 +115,7 @@ class HttpConfig(TargetConfig, frozen=True, kw_only=True):
 
 def webhook_id(idempotency_key: str) -> str:
     """The Standard Webhooks message id for an idempotency key: stable across resends."""
-    return "msg_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+    return "msg_" + marker_token(idempotency_key)
 
 
 def pick(data: Any, where: str) -> Any:
