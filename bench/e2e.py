@@ -33,8 +33,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench._common import CpuShares  # noqa: E402
-from services.common.broker import EmbeddedBroker, free_port  # noqa: E402
 from services.common.config import KafkaConfig  # noqa: E402
+from services.common.embedded_broker import EmbeddedBroker, free_port  # noqa: E402
 from tests.gateway import signing  # noqa: E402
 
 SECRET = "shpss_bench"

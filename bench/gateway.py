@@ -316,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
 
-    from services.common.broker import EmbeddedBroker
+    from services.common.embedded_broker import EmbeddedBroker
 
     tmp = tempfile.mkdtemp(prefix="handover-gwbench-")
     broker = EmbeddedBroker(log_path=Path(tmp, "broker.log"))

@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         serve(set(filter(None, args.serve[0].split(","))), args.serve[1])
         return 0
 
-    from services.common.broker import EmbeddedBroker
+    from services.common.embedded_broker import EmbeddedBroker
 
     tmp = tempfile.mkdtemp(prefix="handover-gwparts-")
     broker = EmbeddedBroker(log_path=Path(tmp, "broker.log"))

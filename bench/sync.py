@@ -37,7 +37,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from schemas import ContactData, ContactSubmitted, Person, decode_event, encode_event
 from schemas.topics import event_topic
 from services.assembly import parse_settings
-from services.common.broker import EmbeddedBroker, free_port
+from services.common.embedded_broker import EmbeddedBroker, free_port
 from services.common.kafka import all_topics, ensure_topics
 from services.common.logging import configure_logging
 from services.common.memory import tune_gc, untune_gc

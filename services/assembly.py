@@ -33,11 +33,11 @@ from services.common.config import (
 from services.common.convert import convert
 from services.common.errors import ConfigError
 from services.common.secrets import Secret
+from services.flows.compile import compile_flows
 from services.gateway.sources import source_kinds
 from services.gateway.sources.base import Source
 from services.sync.connectors import connector_kinds
 from services.sync.connectors.base import Connector
-from services.sync.flows import compile_flows
 
 _NAME = re.compile(r"[A-Za-z0-9_-]+")
 

@@ -16,8 +16,8 @@ import msgspec
 import structlog
 
 from services.assembly import check_report, config_schema, explain, load_settings
-from services.common.broker import running_broker
 from services.common.config import Settings
+from services.common.embedded_broker import running_broker
 from services.common.errors import ConfigError, HandoverError
 from services.common.logging import configure_logging
 from services.common.memory import tune_gc

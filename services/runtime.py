@@ -17,9 +17,15 @@ from aiohttp import web
 
 from services.common import datadir
 from services.common.appkeys import METRICS, PUBLISHER, SETTINGS
-from services.common.broker import BrokerError, EmbeddedBroker, publish_address, running_broker, withdraw_address
 from services.common.config import Settings, listen_address
 from services.common.connguard import GUARD, ConnectionGuard, GuardedSite, mark_request
+from services.common.embedded_broker import (
+    BrokerError,
+    EmbeddedBroker,
+    publish_address,
+    running_broker,
+    withdraw_address,
+)
 from services.common.kafka import Doorbell, Publisher, all_topics, ensure_topics
 from services.common.metrics import Metrics
 from services.gateway.app import drain_remembering, setup_gateway

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
-from services.common.broker import EmbeddedBroker
+from services.common.embedded_broker import EmbeddedBroker
 
 
 @pytest.fixture(scope="session")
@@ -144,7 +144,7 @@ def smtp_server() -> Iterator[tuple[str, int, Inbox]]:
     """A real SMTP server (aiosmtpd) on a free loopback port."""
     from aiosmtpd.controller import Controller
 
-    from services.common.broker import free_port
+    from services.common.embedded_broker import free_port
 
     inbox = Inbox()
     port = free_port()

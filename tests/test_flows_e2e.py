@@ -19,7 +19,7 @@ import pytest
 
 from schemas import AnyEvent, decode_event, to_builtins
 from services.assembly import parse_settings
-from services.common.broker import EmbeddedBroker
+from services.common.embedded_broker import EmbeddedBroker
 from services.gateway.sources.base import event_id
 from services.runtime import Parts, Runtime
 from tests.conftest import Inbox, wait_for

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from services.assembly import parse_settings
-from services.common.broker import EmbeddedBroker
+from services.common.embedded_broker import EmbeddedBroker
 from services.runtime import Parts, Runtime
 from tests.conftest import wait_for
 

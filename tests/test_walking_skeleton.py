@@ -16,7 +16,7 @@ import pytest
 from schemas import decode_event
 from schemas.topics import event_topic
 from services.assembly import parse_settings
-from services.common.broker import EmbeddedBroker
+from services.common.embedded_broker import EmbeddedBroker
 from services.runtime import Runtime
 from tests.conftest import Inbox, TopicWatcher, wait_for
 

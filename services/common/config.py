@@ -324,7 +324,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sources: dict[str, SourceSpec] = {}
     targets: dict[str, TargetSpec] = {}
     flows: list[FlowConfig] = []
-    # The flows compiled once by services.assembly (services.sync.flows.CompiledFlow): the sync
+    # The flows compiled once by services.assembly (services.flows.compile.CompiledFlow): the sync
     # workers, the recorder and replay all read these. Typed loosely because this module sits
     # below the flow compiler and may not import it.
     compiled_flows: tuple[Any, ...] = ()

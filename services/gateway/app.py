@@ -14,6 +14,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable
+from functools import partial
 from html import escape
 from typing import TypeVar
 
@@ -27,12 +28,13 @@ from services.common.clientaddr import client_address
 from services.common.errors import BrokerUnavailable, EventTooLarge
 from services.common.http import json_response, problem, wants_html
 from services.common.kafka import event_record
+from services.common.ratelimit import PerClient, TokenBucket
 from services.gateway.captcha import token_field, verify_captcha
 from services.gateway.dedupe import DedupeStore, InFlight, MemoryDedupeStore, Remembering
+from services.gateway.errors import Rejected
 from services.gateway.openapi import openapi_document
-from services.gateway.ratelimit import ClientBuckets, TokenBucket
 from services.gateway.sources import source_kinds
-from services.gateway.sources.base import Ignored, Inbound, Rejected, Source, event_id
+from services.gateway.sources.base import Ignored, Inbound, Source, event_id
 from services.gateway.sources.form import form_fields
 from services.ledger.journal import IntakeJournal
 
@@ -42,7 +44,7 @@ SOURCES = web.AppKey("sources", dict[str, Source])
 DEDUPE = web.AppKey("dedupe", DedupeStore)
 INFLIGHT = web.AppKey("inflight", InFlight)
 BUCKETS = web.AppKey("buckets", dict[str, TokenBucket])
-CLIENT_BUCKETS = web.AppKey("client_buckets", dict[str, ClientBuckets])
+CLIENT_BUCKETS = web.AppKey("client_buckets", dict[str, PerClient[TokenBucket]])
 CAPTCHA_HTTP = web.AppKey("captcha_http", aiohttp.ClientSession)
 UNSIGNED_CLIENT_RATE = 20  # per client per minute on unsigned sources, unless configured
 T = TypeVar("T")
@@ -298,7 +300,9 @@ def setup_gateway(
         name: TokenBucket(spec.config.rate_limit_per_minute) for name, spec in settings.sources.items()
     }
     app[CLIENT_BUCKETS] = {
-        name: ClientBuckets(_client_rate(spec.config.client_rate_limit_per_minute, app[SOURCES][name].signed))
+        name: PerClient(
+            partial(TokenBucket, _client_rate(spec.config.client_rate_limit_per_minute, app[SOURCES][name].signed))
+        )
         for name, spec in settings.sources.items()
     }
     if any(getattr(spec.config, "captcha", None) is not None for spec in settings.sources.values()):

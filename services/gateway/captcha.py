@@ -19,7 +19,7 @@ import aiohttp
 import msgspec
 
 from services.common.secrets import Secret
-from services.gateway.sources.base import FieldError, Rejected
+from services.gateway.errors import FieldError, Rejected
 
 RETRY_AFTER_S = 5
 

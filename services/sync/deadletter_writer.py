@@ -18,9 +18,9 @@ from aiokafka.errors import KafkaError
 from schemas import AnyEvent
 from schemas.topics import deadletter_topic
 from services.common.metrics import Metrics
+from services.flows.compile import CompiledAction, CompiledFlow, idempotency_key
 from services.ledger.base import KeptDeadLetter, Ledger
 from services.sync.errors import DeliveryError
-from services.sync.flows import CompiledAction, CompiledFlow, idempotency_key
 
 
 class DeadLetterWriter:

@@ -22,10 +22,10 @@ import structlog
 from schemas import AnyEvent
 from services.common.config import SyncConfig
 from services.common.metrics import Metrics
+from services.flows.compile import CompiledAction, CompiledFlow, idempotency_key
 from services.ledger.base import Ledger
 from services.sync.connectors.base import ActionRequest, Connector, Delivered
 from services.sync.errors import Ambiguous, DeliveryError, Permanent, Transient
-from services.sync.flows import CompiledAction, CompiledFlow, idempotency_key
 from services.sync.retry import backoff
 
 

@@ -19,9 +19,10 @@ from services.common.config import Settings
 from services.common.kafka import Doorbell, Dozer
 from services.common.kafka import consumer as make_consumer
 from services.common.metrics import Metrics
+from services.flows.compile import CompiledFlow
+from services.flows.context import event_context
 from services.ledger.store import RecordedEvent, SqlLedger
 from services.sync.errors import Permanent
-from services.sync.flows import CompiledFlow, event_context
 from services.sync.offsets import CommitClock, forgotten_commits, recreated_logs, rewind
 
 log = structlog.get_logger("handover.recorder")

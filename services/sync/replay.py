@@ -19,13 +19,14 @@ import msgspec
 from schemas import AnyEvent, decode_event
 from services.common.config import Settings
 from services.common.metrics import Metrics
+from services.flows.compile import CompiledAction, CompiledFlow
+from services.flows.context import event_context
 from services.ledger.store import SqlLedger
 from services.sync.connectors import connector_kinds
 from services.sync.connectors.base import Connector, ConnectorContext
 from services.sync.deadletters import DeadLetter, read_dead_letters
 from services.sync.delivery import Delivery, FoundDeadLetter, Outcome
 from services.sync.errors import DeliveryError
-from services.sync.flows import CompiledAction, CompiledFlow, event_context
 
 Targeted = tuple[Delivery, Sequence[tuple[CompiledFlow, tuple[CompiledAction, ...]]]]
 

@@ -31,6 +31,8 @@ from services.common.config import Settings
 from services.common.kafka import Doorbell, Dozer
 from services.common.kafka import consumer as make_consumer
 from services.common.metrics import Metrics
+from services.flows.compile import CompiledAction, CompiledFlow
+from services.flows.context import event_context
 from services.ledger.base import Ledger, NullLedger
 from services.sync.breaker import Breaker
 from services.sync.connectors import connector_kinds
@@ -39,7 +41,6 @@ from services.sync.deadletter_writer import DeadLetterWriter
 from services.sync.deadletters import find_dead_letter
 from services.sync.delivery import Abandoned, Delivery, FoundDeadLetter, Outcome
 from services.sync.errors import DeliveryError, Permanent
-from services.sync.flows import CompiledAction, CompiledFlow, event_context
 from services.sync.offsets import CommitClock, PartitionOffsets, forgotten_commits, recreated_logs, rewind
 from services.sync.retry import backoff
 

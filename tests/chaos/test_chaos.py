@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from services.common.broker import EmbeddedBroker, free_port
+from services.common.embedded_broker import EmbeddedBroker, free_port
 from services.ledger.store import open_ledger
 from tests.chaos.checker import Sent, Summary, check
 from tests.chaos.world import (

@@ -21,7 +21,7 @@ import aiohttp
 import aiohttp.web
 import pytest
 
-from services.common.broker import free_port
+from services.common.embedded_broker import free_port
 from tests.chaos.checker import Sent
 from tests.chaos.world import CONFIG, REPO, ChaosTarget, Misbehaviour, Sender, http_ready, make_webhook
 from tests.conftest import wait_for

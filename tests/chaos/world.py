@@ -27,10 +27,11 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from schemas import EVENT_TYPES, decode_event
 from schemas.topics import deadletter_topic, event_topic, sync_group
 from services.assembly import parse_settings
-from services.common.broker import free_port
 from services.common.config import Settings
+from services.common.embedded_broker import free_port
+from services.flows.compile import idempotency_key
+from services.flows.context import event_context
 from services.sync.errors import Permanent
-from services.sync.flows import event_context, idempotency_key
 from tests.chaos.checker import Answer, DeadLetterSeen, OffsetSnapshot, Published, Sent, TargetCall
 from tests.conftest import wait_for
 from tests.gateway import signing

@@ -13,7 +13,7 @@ from tests.conftest import wait_for
 ROOT = Path(__file__).resolve().parents[2]
 STARTER = """
 import asyncio, sys
-from services.common.broker import EmbeddedBroker
+from services.common.embedded_broker import EmbeddedBroker
 
 async def main():
     broker = EmbeddedBroker()

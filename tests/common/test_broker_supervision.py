@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from services.assembly import parse_settings
-from services.common.broker import broker_binary
+from services.common.embedded_broker import broker_binary
 from services.runtime import Runtime
 from tests.conftest import wait_for
 
@@ -156,7 +156,7 @@ async def test_a_rotated_broker_carries_on_with_nothing_lost_or_repeated(tmp_pat
     unfinished: an action waiting for a target that is down is delivered once it is back."""
     from aiohttp import web
 
-    from services.common.broker import free_port
+    from services.common.embedded_broker import free_port
 
     up = asyncio.Event()
     calls: list[str] = []

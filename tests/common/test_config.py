@@ -298,7 +298,7 @@ def test_the_flows_are_compiled_once_and_every_consumer_of_them_shares_that_set(
     import msgspec
 
     from services.common.metrics import Metrics
-    from services.sync.flows import CompiledFlow
+    from services.flows.compile import CompiledFlow
     from services.sync.runner import SyncService
 
     settings = parse_settings(BASE + flow("contact.submitted", "append"), env={})

@@ -15,9 +15,9 @@ import aiohttp
 
 from schemas import EVENT_TYPES
 from schemas.topics import event_topic
-from services.assembly import parse_settings
 from services.common.config import Settings
 from services.runtime import Parts, Runtime
+from tests.config import make_settings
 from tests.conftest import TopicWatcher, wait_for
 from tests.gateway import signing
 
@@ -46,54 +46,18 @@ KIND_OF = {
     "limited": "shopify",
 }
 
-CONFIG = """
-data_dir = "{data_dir}"
-[server]
-port = 0
-[kafka]
-bootstrap_servers = "{bootstrap}"
-idempotence = false
-publish_timeout_s = {publish_timeout_s}
-[sources.shop]
-kind = "shopify"
-secret = "shpss_http_secret"
-[sources.woo]
-kind = "woocommerce"
-secret = "wc-secret-&-more"
-[sources.stripe]
-kind = "stripe"
-secret = "whsec_http_secret"
-[sources.tf]
-kind = "typeform"
-secret = "typeform-secret"
-[sources.tally]
-kind = "tally"
-secret = "tally-secret"
-[sources.wf]
-kind = "webflow"
-secret = "webflow-secret"
-[sources.std]
-kind = "standard"
-secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-[sources.website]
-kind = "form"
-max_body_bytes = 8192
-client_rate_limit_per_minute = 0  # every test posts from 127.0.0.1
-[sources.small]
-kind = "shopify"
-secret = "shpss_small"
-max_body_bytes = 2048
-[sources.limited]
-kind = "shopify"
-secret = "shpss_limited"
-rate_limit_per_minute = 3
-"""
+SOURCES: dict[str, dict[str, Any]] = {
+    **{name: {"kind": KIND_OF[name], "secret": secret} for name, secret in SECRETS.items()},
+    "website": {"kind": "form", "max_body_bytes": 8192,
+                "client_rate_limit_per_minute": 0},  # every test posts from 127.0.0.1
+    "small": {"kind": "shopify", "secret": SECRETS["small"], "max_body_bytes": 2048},
+    "limited": {"kind": "shopify", "secret": SECRETS["limited"], "rate_limit_per_minute": 3},
+}
 
 
 def gateway_settings(data_dir: str, bootstrap: str, publish_timeout_s: float = 5.0) -> Settings:
     """The test config with every source kind, against `bootstrap`."""
-    text = CONFIG.format(data_dir=data_dir, bootstrap=bootstrap, publish_timeout_s=publish_timeout_s)
-    return parse_settings(text, env={})
+    return make_settings(data_dir, bootstrap, kafka={"publish_timeout_s": publish_timeout_s}, sources=SOURCES)
 
 
 def unique() -> str:

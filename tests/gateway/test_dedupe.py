@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from services.common.broker import EmbeddedBroker
+from services.common.embedded_broker import EmbeddedBroker
 from services.gateway.app import INFLIGHT
 from services.gateway.dedupe import BatchingDedupe
 from services.ledger.store import SqlLedger, open_ledger

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from schemas import decode_event
-from services.common.broker import EmbeddedBroker
+from services.common.embedded_broker import EmbeddedBroker
 from tests.conftest import TopicWatcher, wait_for
 from tests.gateway import harness
 from tests.gateway.harness import signed_headers, unique

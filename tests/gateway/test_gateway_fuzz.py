@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from schemas import EVENT_TYPES, decode_event
 from schemas.topics import event_topic
-from services.common.broker import EmbeddedBroker
+from services.common.embedded_broker import EmbeddedBroker
 from services.runtime import Parts, Runtime
 from tests.conftest import TopicWatcher
 from tests.gateway import harness

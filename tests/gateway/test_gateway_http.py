@@ -16,7 +16,7 @@ import msgspec
 import pytest
 
 from schemas import AnyEvent, OrderCreated, OrderData, Person, decode_event, encode_event
-from services.common.broker import EmbeddedBroker
+from services.common.embedded_broker import EmbeddedBroker
 from tests.conftest import wait_for
 from tests.gateway import harness
 from tests.gateway.harness import Gateway, signed_headers, unique, with_delivery_id

@@ -7,22 +7,18 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from services.assembly import parse_settings
-from services.common.broker import EmbeddedBroker
+from services.common.embedded_broker import EmbeddedBroker
 from services.ledger.journal import IntakeJournal
 from services.runtime import Parts, Runtime
+from tests.config import make_settings
 
 
 @pytest.mark.parametrize(("mode", "journaled"), [("auto", 0), ("on", 1), ("off", 0)])
 async def test_with_an_external_cluster_the_journal_is_off_unless_asked(
     tmp_path: Path, broker: EmbeddedBroker, mode: str, journaled: int
 ) -> None:
-    settings = parse_settings(
-        f'data_dir = "{tmp_path}"\n[server]\nport = 0\n[ledger]\nurl = "sqlite:///{tmp_path}/l.db"\n'
-        f'[kafka]\nbootstrap_servers = "{broker.bootstrap_servers}"\nidempotence = false\njournal = "{mode}"\n'
-        '[sources.website]\nkind = "form"\n',
-        env={},
-    )
+    settings = make_settings(tmp_path, broker.bootstrap_servers, kafka={"journal": mode},
+                             ledger={"url": f"sqlite:///{tmp_path}/l.db"}, sources={"website": {"kind": "form"}})
     runtime = Runtime(settings, Parts(gateway=True, web=False, sync=False, recorder=False))
     await runtime.start()
     try:
@@ -37,10 +33,8 @@ async def test_with_an_external_cluster_the_journal_is_off_unless_asked(
 
 
 async def test_the_embedded_broker_turns_the_journal_on(tmp_path: Path) -> None:
-    settings = parse_settings(
-        f'data_dir = "{tmp_path}"\n[server]\nport = 0\n[ledger]\nurl = "sqlite:///{tmp_path}/l.db"\n'
-        '[sources.website]\nkind = "form"\n',
-        env={},
+    settings = make_settings(
+        tmp_path, ledger={"url": f"sqlite:///{tmp_path}/l.db"}, sources={"website": {"kind": "form"}}
     )
     runtime = Runtime(settings, Parts(gateway=True, web=False, sync=False, recorder=False))
     await runtime.start()

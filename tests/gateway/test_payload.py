@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.gateway.sources.base import Payload, json_object
+from services.gateway.sources._payload import Payload, json_object
 
 GOOD = [
     ('"414.95"', Decimal("414.95")),

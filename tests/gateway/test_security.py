@@ -19,52 +19,34 @@ from aiohttp.test_utils import make_mocked_request
 
 from schemas import decode_event
 from services.assembly import parse_settings
-from services.common.broker import EmbeddedBroker
 from services.common.clientaddr import client_address, is_https
 from services.common.config import KafkaConfig, SourceConfig
+from services.common.embedded_broker import EmbeddedBroker
+from tests.config import make_settings
 from tests.conftest import wait_for
 from tests.gateway import harness
 from tests.gateway.harness import Gateway, unique
 
-CONFIG = """
-data_dir = "{data_dir}"
-[server]
-port = 0
-trusted_proxies = ["127.0.0.1/32"]
-[kafka]
-bootstrap_servers = "{bootstrap}"
-idempotence = false
-[sources.website]
-kind = "form"
-client_rate_limit_per_minute = 0
-[sources.door]
-kind = "form"
-rate_limit_per_minute = 30
-[sources.big]
-kind = "form"
-max_body_bytes = 2097152
-client_rate_limit_per_minute = 0
-[sources.turnstile]
-kind = "form"
-client_rate_limit_per_minute = 0
-captcha = {{ provider = "turnstile", secret = "ts-secret", verify_url = "{captcha}/turnstile/v0/siteverify" }}
-[sources.hcaptcha]
-kind = "form"
-client_rate_limit_per_minute = 0
-captcha = {{ provider = "hcaptcha", secret = "0xhc-secret", sitekey = "hc-site", verify_url = "{captcha}/siteverify" }}
-[sources.friendly]
-kind = "form"
-client_rate_limit_per_minute = 0
-[sources.friendly.captcha]
-provider = "friendlycaptcha"
-secret_env = "FRC_KEY"
-sitekey = "FCMG"
-verify_url = "{captcha}/api/v2/captcha/siteverify"
-[sources.down]
-kind = "form"
-client_rate_limit_per_minute = 0
-captcha = {{ provider = "turnstile", secret = "ts-secret", verify_url = "{captcha}/broken" }}
-"""
+UNLIMITED = {"kind": "form", "client_rate_limit_per_minute": 0}
+
+
+def sources(captcha: str) -> dict[str, dict[str, Any]]:
+    """Form sources of every flavour; `captcha` is the fake vendors' base URL."""
+    return {
+        "website": UNLIMITED,
+        "door": {"kind": "form", "rate_limit_per_minute": 30},
+        "big": {**UNLIMITED, "max_body_bytes": 2097152},
+        "turnstile": {**UNLIMITED, "captcha": {
+            "provider": "turnstile", "secret": "ts-secret", "verify_url": f"{captcha}/turnstile/v0/siteverify"}},
+        "hcaptcha": {**UNLIMITED, "captcha": {
+            "provider": "hcaptcha", "secret": "0xhc-secret", "sitekey": "hc-site",
+            "verify_url": f"{captcha}/siteverify"}},
+        "friendly": {**UNLIMITED, "captcha": {
+            "provider": "friendlycaptcha", "secret_env": "FRC_KEY", "sitekey": "FCMG",
+            "verify_url": f"{captcha}/api/v2/captcha/siteverify"}},
+        "down": {**UNLIMITED, "captcha": {
+            "provider": "turnstile", "secret": "ts-secret", "verify_url": f"{captcha}/broken"}},
+    }
 
 
 class FakeCaptchaVendors:
@@ -168,9 +150,10 @@ async def gw(
     broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory, vendors: tuple[FakeCaptchaVendors, str]
 ) -> AsyncIterator[Gateway]:
     """A gateway behind a trusted proxy on loopback, with form sources of every flavour."""
-    text = CONFIG.format(data_dir=tmp_path_factory.mktemp("sec"), bootstrap=broker.bootstrap_servers,
-                         captcha=vendors[1])
-    settings = parse_settings(text, env={"FRC_KEY": "frc-api-key"})
+    settings = make_settings(
+        tmp_path_factory.mktemp("sec"), broker.bootstrap_servers, env={"FRC_KEY": "frc-api-key"},
+        server={"trusted_proxies": ["127.0.0.1/32"]}, sources=sources(vendors[1]),
+    )
     g = await harness.start_gateway(settings, broker.bootstrap_servers)
     yield g
     await harness.stop_gateway(g)
@@ -246,9 +229,9 @@ def test_a_bad_trusted_proxy_is_a_config_error_naming_it() -> None:
 
 
 def test_client_buckets_stay_bounded() -> None:
-    from services.gateway.ratelimit import ClientBuckets
+    from services.common.ratelimit import PerClient, TokenBucket
 
-    buckets = ClientBuckets(1, max_clients=100)
+    buckets = PerClient(lambda: TokenBucket(1), max_clients=100)
     for i in range(10_000):
         buckets.take(f"10.0.{i // 256}.{i % 256}")
     assert len(buckets) == 100

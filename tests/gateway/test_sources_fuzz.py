@@ -8,7 +8,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.gateway.sources.base import Ignored, Rejected
+from services.gateway.errors import Rejected
+from services.gateway.sources.base import Ignored
 from tests.gateway import signing
 from tests.gateway.signing import RECEIVED, VENDOR_HEADERS, fixture, inbound, make_source
 

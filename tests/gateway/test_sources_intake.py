@@ -16,8 +16,9 @@ import pytest
 
 from schemas import OrderCreated, decode_event
 from services.assembly import parse_settings
-from services.common.broker import EmbeddedBroker
 from services.common.config import ConfigError
+from services.common.embedded_broker import EmbeddedBroker
+from tests.config import make_settings
 from tests.conftest import wait_for
 from tests.gateway import harness, signing
 from tests.gateway.fake_stripe import FakeStripe
@@ -25,27 +26,6 @@ from tests.gateway.harness import Gateway, unique
 from tests.gateway.signing import fixture
 
 SHOP, WOO, STRIPE = "shpss_intake", "wc-intake", "whsec_intake"
-CONFIG = """
-data_dir = "{data_dir}"
-[server]
-port = 0
-[kafka]
-bootstrap_servers = "{bootstrap}"
-idempotence = false
-[sources.shop]
-kind = "shopify"
-secret = "shpss_intake"
-[sources.woo]
-kind = "woocommerce"
-secret = "wc-intake"
-[sources.stripe]
-kind = "stripe"
-secret = "whsec_intake"
-api_key_env = "STRIPE_KEY"
-api_base = "{stripe}"
-[sources.website]
-kind = "form"
-"""
 SESSION = "cs_test_a1enSAC01IA3Ps2vL32mNoWKMCNmmfUGTeEeHXI5tLCvyFNGsdG2UNA7mr"  # the docs' session
 
 
@@ -64,9 +44,13 @@ async def gw(
     broker: EmbeddedBroker, stripe_api: FakeStripe, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Gateway]:
     """One gateway: Shopify, WooCommerce, Stripe with a restricted key, a form for canaries."""
-    text = CONFIG.format(data_dir=tmp_path_factory.mktemp("intake"), bootstrap=broker.bootstrap_servers,
-                         stripe=stripe_api.url)
-    settings = parse_settings(text, env={"STRIPE_KEY": stripe_api.token})
+    settings = make_settings(tmp_path_factory.mktemp("intake"), broker.bootstrap_servers,
+                             env={"STRIPE_KEY": stripe_api.token}, sources={
+        "shop": {"kind": "shopify", "secret": SHOP},
+        "woo": {"kind": "woocommerce", "secret": WOO},
+        "stripe": {"kind": "stripe", "secret": STRIPE, "api_key_env": "STRIPE_KEY", "api_base": stripe_api.url},
+        "website": {"kind": "form"},
+    })
     g = await harness.start_gateway(settings, broker.bootstrap_servers)
     yield g
     await harness.stop_gateway(g)

@@ -10,7 +10,8 @@ import msgspec
 import pytest
 
 from schemas import OrderCreated, PaymentReceived
-from services.gateway.sources.base import Ignored, Rejected, event_id
+from services.gateway.errors import Rejected
+from services.gateway.sources.base import Ignored, event_id
 from services.gateway.sources.stripe import minor_to_decimal
 from tests.gateway import signing
 from tests.gateway.signing import RECEIVED, fixture, inbound, make_source

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from schemas import ContactSubmitted
-from services.gateway.sources.base import Ignored, Rejected, event_id
+from services.gateway.errors import Rejected
+from services.gateway.sources.base import Ignored, event_id
 from tests.gateway import signing
 from tests.gateway.signing import RECEIVED, fixture, inbound, make_source
 

@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 
 from services.assembly import parse_settings
-from services.common.broker import EmbeddedBroker
+from services.common.embedded_broker import EmbeddedBroker
 from services.runtime import Runtime
 
 ADMIN_PASSWORD = "correct horse battery staple"

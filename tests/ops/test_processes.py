@@ -20,7 +20,7 @@ import aiohttp
 import pytest
 
 from services.assembly import parse_settings
-from services.common.broker import EmbeddedBroker, free_port
+from services.common.embedded_broker import EmbeddedBroker, free_port
 from services.runtime import Parts, Runtime
 from tests.conftest import wait_for
 from tests.ops.conftest import FakeTarget, shopify_order

@@ -25,9 +25,11 @@ from schemas import (
 )
 from services.common.config import TargetSpec
 from services.common.secrets import Secret
+from services.flows.compile import idempotency_key
+from services.flows.context import event_context
+from services.flows.templates import compile_template
 from services.sync.connectors import connector_kinds
 from services.sync.connectors.base import ActionRequest, Connector, ConnectorContext
-from services.sync.flows import compile_template, event_context, idempotency_key
 from tests.sync.fakes.http import FakeReceiver
 from tests.sync.fakes.hubspot import FakeHubspot
 from tests.sync.fakes.moneybird import FakeMoneybird

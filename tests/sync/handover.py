@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.assembly import parse_settings
-from services.common.broker import EmbeddedBroker
+from services.common.embedded_broker import EmbeddedBroker
 from services.runtime import Parts, Runtime
 from services.sync.runner import TargetWorker
 from tests.sync.target import TargetServer

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from services.common.broker import free_port
+from services.common.embedded_broker import free_port
 
 
 @dataclass(frozen=True)

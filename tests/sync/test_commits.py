@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 
 from schemas import ContactData, ContactSubmitted, Person, encode_event
 from schemas.topics import event_topic
-from services.common.broker import EmbeddedBroker
+from services.common.embedded_broker import EmbeddedBroker
 from tests.conftest import wait_for
 from tests.sync.handover import start_sync
 from tests.sync.target import TargetServer

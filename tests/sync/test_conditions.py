@@ -12,8 +12,9 @@ import pytest
 from schemas import ContactData, ContactSubmitted, OrderCreated, OrderData, Person
 from services.assembly import parse_settings
 from services.common.errors import ConfigError
+from services.flows.conditions import Condition, compile_condition
+from services.flows.context import event_context
 from services.sync.errors import Permanent
-from services.sync.flows import Condition, compile_condition, event_context
 from tests.conftest import handover_check
 
 WHEN = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from services.sync.connectors._http import add_working_days
+from services.sync.connectors._vendor_http import add_working_days
 from services.sync.errors import Permanent, Transient
 from tests.sync.conftest import contact_event, make_request, order_event
 

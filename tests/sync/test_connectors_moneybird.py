@@ -10,7 +10,7 @@ import pytest
 from schemas import OrderLine, Person
 from services.assembly import parse_settings
 from services.common.config import ConfigError
-from services.sync.connectors._http import SlidingWindow
+from services.common.ratelimit import SlidingWindow
 from services.sync.errors import Permanent, Transient
 from tests.sync.conftest import make_request, order_event
 
@@ -153,20 +153,20 @@ def test_sliding_window_allows_the_limit_then_waits_for_the_oldest() -> None:
     clock = Clock()
     window = SlidingWindow(3, 300.0, clock)
     for _ in range(3):  # slots taken at +0, +100, +200
-        assert window.try_acquire() == 0.0
+        assert window.take() == 0.0
         clock.now += 100
     clock.now -= 50  # +250
-    assert window.try_acquire() == pytest.approx(50.0)  # refused: takes no slot
+    assert window.take() == pytest.approx(50.0)  # refused: takes no slot
     clock.now += 50  # +300: the first slot slid out of the window
-    assert window.try_acquire() == 0.0
-    assert window.try_acquire() == pytest.approx(100.0)  # the +100 slot frees at +400
+    assert window.take() == 0.0
+    assert window.take() == pytest.approx(100.0)  # the +100 slot frees at +400
 
 
 async def test_connector_refuses_past_150_per_5_minutes(moneybird, moneybird_fake) -> None:
     clock = Clock()
     moneybird.limiter = SlidingWindow(150, 300.0, clock)
     for _ in range(148):
-        assert moneybird.limiter.try_acquire() == 0.0
+        assert moneybird.limiter.take() == 0.0
     # A new customer needs 3 requests (lookup, create, invoice): the third is refused.
     with pytest.raises(Transient) as info:
         await moneybird.deliver(invoice_request())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.sync.connectors._http import RateGate
+from services.sync.connectors._vendor_http import RateGate
 from services.sync.errors import Transient
 from tests.sync.conftest import contact_event, make_request, order_event
 

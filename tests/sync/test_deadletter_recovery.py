@@ -12,11 +12,12 @@ from aiokafka.structs import ConsumerRecord
 
 from schemas import ContactData, ContactSubmitted, Person, encode_event
 from schemas.topics import deadletter_topic, event_topic
-from services.common.broker import EmbeddedBroker
+from services.common.embedded_broker import EmbeddedBroker
 from services.common.kafka import ensure_topics
+from services.flows.compile import idempotency_key
+from services.flows.context import event_context
 from services.runtime import Runtime
 from services.sync.deadletters import read_dead_letters
-from services.sync.flows import event_context, idempotency_key
 from services.sync.runner import TargetWorker
 from tests.sync.handover import start_sync
 from tests.sync.target import TargetServer

@@ -15,12 +15,13 @@ from structlog.testing import capture_logs
 import services.runtime as runtime_module
 from schemas import decode_event
 from services.assembly import parse_settings
-from services.common.broker import BrokerError, running_broker
 from services.common.config import Settings
+from services.common.embedded_broker import BrokerError, running_broker
+from services.flows.compile import idempotency_key
+from services.flows.context import event_context
 from services.ledger.store import open_ledger
 from services.runtime import Parts, Runtime
 from services.sync.deadletters import read_dead_letters
-from services.sync.flows import event_context, idempotency_key
 from services.sync.replay import Replayer
 from tests.sync.target import TargetServer
 from tests.sync.test_deadletter_recovery import make_record

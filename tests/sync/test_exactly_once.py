@@ -22,15 +22,15 @@ from aiokafka.structs import ConsumerRecord
 from schemas import AnyEvent, ContactSubmitted, OrderCreated, Person, encode_event
 from schemas.topics import event_topic
 from services.assembly import parse_settings
-from services.common.broker import EmbeddedBroker
+from services.common.embedded_broker import EmbeddedBroker
 from services.common.kafka import Publisher
+from services.flows.context import event_context
 from services.ledger.store import SqlLedger, open_ledger
 from services.runtime import Parts, Runtime
 from services.sync.connectors import connector_kinds
 from services.sync.connectors.base import ConnectorContext, marker_line
 from services.sync.connectors.hubspot import task_token
 from services.sync.deadletters import DeadLetter
-from services.sync.flows import event_context
 from services.sync.replay import Replayer
 from services.sync.runner import TargetWorker
 from tests.conftest import wait_for

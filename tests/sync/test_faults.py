@@ -22,8 +22,8 @@ from aiokafka import AIOKafkaProducer
 from schemas import CustomerCreated, CustomerData, Person
 from schemas.topics import event_topic, sync_group
 from services.assembly import parse_settings
-from services.common.broker import EmbeddedBroker
 from services.common.config import Settings
+from services.common.embedded_broker import EmbeddedBroker
 from services.common.kafka import Publisher
 from services.ledger.store import open_ledger
 from services.runtime import Parts, Runtime
@@ -377,7 +377,7 @@ async def test_an_interrupted_send_without_idempotency_is_deadlettered_as_ambigu
     from aiokafka.structs import ConsumerRecord
 
     from schemas import encode_event
-    from services.sync.flows import event_context
+    from services.flows.context import event_context
 
     worker = hub.worker(hub.a)
     monkeypatch.setattr(worker.connector, "idempotency", "none")  # an SMTP-like target

@@ -7,9 +7,10 @@ import pytest
 
 from services.assembly import parse_settings
 from services.common.errors import ConfigError
+from services.flows.compile import idempotency_key
+from services.flows.context import event_context
 from services.sync.connectors.base import ActionRequest
 from services.sync.errors import Permanent
-from services.sync.flows import event_context, idempotency_key
 from tests.sync.conftest import contact_event
 
 SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # the fake receiver checks signatures

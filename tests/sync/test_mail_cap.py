@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from services.assembly import parse_settings
-from services.common.broker import EmbeddedBroker
+from services.common.embedded_broker import EmbeddedBroker
 from services.runtime import Runtime
 from services.sync.connectors._mail import RecipientCap
 from tests.conftest import Inbox, wait_for

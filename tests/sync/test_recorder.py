@@ -8,7 +8,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas.topics import RECORDER_GROUP, event_topic
 from services.assembly import parse_settings
-from services.common.broker import EmbeddedBroker
+from services.common.embedded_broker import EmbeddedBroker
 from services.common.kafka import Publisher, ensure_topics
 from services.common.metrics import Metrics
 from services.ledger.store import open_ledger

@@ -11,8 +11,8 @@ import pytest
 
 from services.assembly import parse_settings
 from services.common.errors import ConfigError
+from services.flows.context import event_context
 from services.sync.errors import Permanent
-from services.sync.flows import event_context
 from tests.conftest import handover_check
 from tests.sync.conftest import contact_event
 

@@ -12,7 +12,9 @@ import pytest
 from schemas import Address, Person
 from services.common.config import ActionConfig
 from services.common.errors import ConfigError
-from services.sync.flows import CompiledAction, compile_template, event_context
+from services.flows.compile import CompiledAction
+from services.flows.context import event_context
+from services.flows.templates import compile_template
 from tests.sync.conftest import contact_event, order_event
 
 MINUS_3 = dt.timezone(dt.timedelta(hours=-3))

@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 
 from schemas import ContactData, ContactSubmitted, Person
-from services.common.broker import EmbeddedBroker
+from services.common.embedded_broker import EmbeddedBroker
 from services.common.kafka import Publisher
 from services.ledger.store import DeliveryRow, SqlLedger
 from tests.conftest import wait_for

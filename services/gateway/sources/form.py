@@ -11,15 +11,9 @@ from urllib.parse import parse_qsl
 from schemas import AnyEvent, ContactData, ContactSubmitted, Person
 from services.common.config import SourceConfig, about
 from services.gateway.captcha import CaptchaConfig, token_field
-from services.gateway.sources.base import (
-    FieldError,
-    Ignored,
-    Inbound,
-    Rejected,
-    Source,
-    decode_json,
-    invalid,
-)
+from services.gateway.errors import FieldError, Rejected, invalid
+from services.gateway.sources._payload import decode_json
+from services.gateway.sources.base import Ignored, Inbound, Source
 
 # Deliberately loose: one '@', no spaces, a dot in the domain. Plus-addresses and Unicode local
 # parts are valid mail addresses and must pass through unchanged.

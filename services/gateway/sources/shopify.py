@@ -15,7 +15,6 @@ from typing import Any, ClassVar
 import msgspec
 
 from schemas import (
-    Address,
     AnyEvent,
     CustomerCreated,
     CustomerData,
@@ -24,25 +23,17 @@ from schemas import (
     OrderLine,
     Person,
 )
-from services.gateway.sources.base import (
-    Ignored,
-    Inbound,
+from services.gateway.errors import Rejected, too_deep
+from services.gateway.sources._payload import (
     Payload,
-    Rejected,
-    Source,
     address_from,
     any_text,
     body_field,
     body_id,
-    decode_json_exact,
-    exact_decimal,
-    exact_id,
-    header,
-    iso_datetime,
     json_object,
-    to_utc,
-    verify_body_hmac,
 )
+from services.gateway.sources._signing import verify_body_hmac
+from services.gateway.sources.base import Ignored, Inbound, Source, header, to_utc
 
 # Members of an order that a customer never has, whatever the unsigned X-Shopify-Topic says.
 ORDER_KEYS = ("line_items", "total_price", "financial_status")
@@ -125,10 +116,9 @@ class ShopifySource(Source):
         # X-Shopify-Test is seen on real deliveries but not documented; the order's `test` is.
         test_header = (header(inbound, "X-Shopify-Test") or "") == "true"
         if topic == "orders/create":
-            data = order_data_fast(inbound.body)
-            if data is not None:
-                return [self._order_event(data[0], inbound, event_id, data[1] or test_header)]
-        p = Payload(json_object(inbound.body))
+            p = Payload(order_members(inbound.body))
+        else:
+            p = Payload(json_object(inbound.body))
         test = p.raw("test") is True or test_header
         if topic == "orders/create":
             return [self._order_event(self._order(p), inbound, event_id, test)]
@@ -267,116 +257,43 @@ class ShopifySource(Source):
         )
 
 
-# --- orders/create, the fast way: documented shapes decoded straight into structs -------------
-# Most deliveries carry the documented types (text as strings, ids as integers, money as strings):
-# one typed msgspec pass decodes them (unknown fields skipped in C) and the order is mapped from
-# attributes, about 2.5x faster than reading the decoded JSON field by field. Anything else
-# (another type, an invalid or missing value) returns None and takes `_order`, which names every
-# invalid field; tests/gateway/test_sources_shopify.py checks that both ways give the same answer.
-# The typed decoder skips the members it does not map without looking into them, so what only
-# a full decode would refuse is checked first: UTF-8 throughout, no integer longer than Python
-# converts; and it decodes at the same stack depth as the slow way, so both refuse the same nesting.
-
-
-class _Address(msgspec.Struct):
-    first_name: str | None = None
-    last_name: str | None = None
-    name: str | None = None
-    company: str | None = None
-    address1: str | None = None
-    address2: str | None = None
-    zip: str | None = None
-    city: str | None = None
-    province: str | None = None
-    province_code: str | None = None
-    country: str | None = None
-    country_code: str | None = None
-    phone: str | None = None
-
-
-class _Customer(msgspec.Struct):
-    id: int | str | None = None
-    email: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    phone: str | None = None
-
-
-class _TaxLine(msgspec.Struct):
-    price: str | None = None
-    rate: Decimal | None = None
-
-
-class _Allocation(msgspec.Struct):
-    amount: str | None = None
-
-
-class _Line(msgspec.Struct):
-    id: int | str | None = None
-    name: str | None = None
-    title: str | None = None
-    sku: str | None = None
-    quantity: int | str | None = None
-    price: str | None = None
-    total_discount: str | None = None
-    tax_lines: list[_TaxLine] | None = None
-    discount_allocations: list[_Allocation] | None = None
-
-
-class _Price(msgspec.Struct):
-    price: str | None = None
-    title: str | None = None
-
-
-class _Code(msgspec.Struct):
-    code: str | None = None
-
-
-class _Attribute(msgspec.Struct):
-    name: str | None = None
-    value: Any = None
-
-
-class _Money(msgspec.Struct):
-    amount: str | None = None
-
-
-class _MoneySet(msgspec.Struct):
-    shop_money: _Money | None = None
+# --- orders/create: one typed pass over the members Handover maps ----------------------------
+# The decoder skips every member an order has that Handover does not map (most of Shopify's
+# order resource) in C without looking into them, so what only a full decode would refuse is
+# checked first: UTF-8 throughout, no integer longer than Python converts. Each mapped member
+# is taken as sent (Any) and read by the Payload reader, so one 422 names every invalid field.
 
 
 class _Order(msgspec.Struct):
-    id: int | str | None = None
-    name: str | None = None
-    order_number: int | str | None = None
-    email: str | None = None
-    contact_email: str | None = None
-    phone: str | None = None
-    currency: str | None = None
-    total_price: str | None = None
-    subtotal_price: str | None = None
-    total_tax: str | None = None
-    total_discounts: str | None = None
-    taxes_included: bool | None = None
-    financial_status: str | None = None
-    note: str | None = None
-    created_at: str | None = None
+    id: Any = None
+    name: Any = None
+    order_number: Any = None
+    email: Any = None
+    contact_email: Any = None
+    phone: Any = None
+    currency: Any = None
+    total_price: Any = None
+    subtotal_price: Any = None
+    total_tax: Any = None
+    total_discounts: Any = None
+    taxes_included: Any = None
+    financial_status: Any = None
+    note: Any = None
+    created_at: Any = None
     test: Any = None
-    customer: _Customer | None = None
-    billing_address: _Address | None = None
-    shipping_address: _Address | None = None
-    line_items: list[_Line] | None = None
-    shipping_lines: list[_Price] | None = None
-    total_shipping_price_set: _MoneySet | None = None
-    discount_codes: list[_Code] | None = None
-    note_attributes: list[_Attribute] | None = None
-    tags: str | None = None
+    customer: Any = None
+    billing_address: Any = None
+    shipping_address: Any = None
+    line_items: Any = None
+    shipping_lines: Any = None
+    total_shipping_price_set: Any = None
+    discount_codes: Any = None
+    note_attributes: Any = None
+    tags: Any = None
 
 
-_order_decoder = msgspec.json.Decoder(_Order)
-_NO_CUSTOMER = _Customer()
-_NO_ADDRESS = _Address()
-_EMPTY_ADDRESS = Address()
+# Numbers with a fraction as Decimal (never a float), as every other JSON body is read.
+_order_decoder = msgspec.json.Decoder(_Order, float_hook=Decimal)
 
 
 def _tags(text: str) -> list[str]:
@@ -384,110 +301,24 @@ def _tags(text: str) -> list[str]:
     return [tag.strip() for tag in text.split(",") if tag.strip()]
 
 
-def _required(value: Decimal | None) -> Decimal:
-    if value is None:
-        raise ValueError("is required")
-    return value
-
-
-def _fast_address(a: _Address | None) -> Address | None:
-    if a is None:
-        return None
-    values = Address(
-        name=a.name or "", company=a.company or "", line1=a.address1 or "", line2=a.address2 or "",
-        postcode=a.zip or "", city=a.city or "", region=a.province or "", region_code=a.province_code or "",
-        country=a.country_code or a.country or "", phone=a.phone or "",
-    )
-    return values if values != _EMPTY_ADDRESS else None
-
-
-def _fully_decodable(body: bytes) -> bool:
+def order_members(body: bytes) -> dict[str, Any]:
+    """The order's mapped members (absent ones as None); 400 for what is not JSON, 422 for
+    JSON that is not an object."""
     try:
         body.decode()
     except UnicodeDecodeError:
-        return False
+        raise Rejected(400, "invalid_body", "body is not valid JSON: it is not UTF-8") from None
     limit = sys.get_int_max_str_digits()
-    return not (limit and len(body) > limit and re.search(rb"[0-9]{%d}" % (limit + 1), body))
-
-
-def order_data_fast(body: bytes) -> tuple[OrderData, bool] | None:
-    """The order and its `test` flag from a body of the documented shape; None for any other."""
-    if not _fully_decodable(body):
-        return None
+    if limit and len(body) > limit and re.search(rb"[0-9]{%d}" % (limit + 1), body):
+        json_object(body)  # a long run of digits: only a full decode tells a number (400) from text
     try:
-        o = decode_json_exact(body, _order_decoder)
-        if not (o.currency and o.currency.strip()):
-            return None
-        order_id = exact_id(o.id, required=True)
-        c = o.customer or _NO_CUSTOMER
-        billing = o.billing_address or _NO_ADDRESS
-        customer = Person(
-            email=o.email or o.contact_email or c.email or "",
-            first_name=c.first_name or billing.first_name or "",
-            last_name=c.last_name or billing.last_name or "",
-            phone=o.phone or c.phone or "",
-            company=billing.company or "",
-            external_id=exact_id(c.id),
-        )
-        lines = []
-        for line in o.line_items or ():
-            quantity = _required(exact_decimal(line.quantity)) or Decimal(0)
-            price = _required(exact_decimal(line.price)) or Decimal(0)
-            if line.discount_allocations:  # every discount application's share of this line
-                discount = sum(
-                    (exact_decimal(a.amount) or Decimal(0) for a in line.discount_allocations), Decimal(0)
-                )
-            else:
-                discount = exact_decimal(line.total_discount) or Decimal(0)
-            taxes = line.tax_lines or ()
-            tax = sum((exact_decimal(t.price) or Decimal(0) for t in taxes), Decimal(0))
-            rates = [r for t in taxes if (r := exact_decimal(t.rate)) is not None]
-            rate = sum(rates, Decimal(0)) if taxes and len(rates) == len(taxes) else None
-            lines.append(
-                OrderLine(
-                    name=line.name or line.title or "",
-                    quantity=quantity,
-                    unit_price=price,
-                    total=price * quantity - discount,
-                    sku=line.sku or "",
-                    tax_rate=None if rate is None else rate * 100,
-                    tax_amount=tax,
-                    external_id=exact_id(line.id),
-                    discount=discount,
-                )
-            )
-        money_set = o.total_shipping_price_set
-        shop_money = money_set.shop_money if money_set is not None else None
-        shipping_total = exact_decimal(shop_money.amount) if shop_money is not None else None
-        if shipping_total is None:
-            shipping_total = sum(
-                (exact_decimal(s.price) or Decimal(0) for s in o.shipping_lines or ()), Decimal(0)
-            )
-        placed_at = iso_datetime(o.created_at)
-        number = o.name or exact_id(o.order_number)
-        data = OrderData(
-            order_id=order_id,
-            order_number=number or order_id,
-            currency=o.currency,
-            total=_required(exact_decimal(o.total_price)) or Decimal(0),
-            customer=customer,
-            lines=lines,
-            subtotal=exact_decimal(o.subtotal_price),
-            tax_total=exact_decimal(o.total_tax) or Decimal(0),
-            shipping_total=shipping_total,
-            discount_total=exact_decimal(o.total_discounts) or Decimal(0),
-            prices_include_tax=o.taxes_included or False,
-            billing_address=_fast_address(o.billing_address),
-            shipping_address=_fast_address(o.shipping_address),
-            placed_at=placed_at,
-            placed_at_utc=to_utc(placed_at),
-            payment_status=o.financial_status or "",
-            note=o.note or "",
-            shipping_method=", ".join(s.title for s in o.shipping_lines or () if s.title),
-            discount_codes=[d.code for d in o.discount_codes or () if d.code],
-            tags=_tags(o.tags or ""),
-            attributes={a.name: any_text(a.value) for a in o.note_attributes or () if a.name},
-        )
-    except (Rejected, ValueError):
-        return None
-    return data, o.test is True
+        order = _order_decoder.decode(body)
+    except msgspec.ValidationError:
+        # Every member is Any: only the body itself is not an object. The typed decoder stops at
+        # its first byte; a full decode says what it is (400 for broken or too deep JSON, else 422).
+        return json_object(body)
+    except msgspec.DecodeError as exc:
+        raise Rejected(400, "invalid_body", f"body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise too_deep() from None
+    return msgspec.structs.asdict(order)

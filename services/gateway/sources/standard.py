@@ -26,24 +26,10 @@ from schemas import (
 )
 from services.common.config import SourceConfig, SourceSpec, about
 from services.common.errors import ConfigError
-from services.gateway.sources.base import (
-    FieldError,
-    Ignored,
-    Inbound,
-    Rejected,
-    Source,
-    b64decode_or_none,
-    check_timestamp,
-    header,
-    hmac_sha256,
-    invalid,
-    invalid_signature,
-    matches_any,
-    missing_signature,
-    to_utc,
-    too_deep,
-    unix_seconds,
-)
+from services.common.signing import standard_key
+from services.gateway.errors import FieldError, Rejected, invalid, too_deep
+from services.gateway.sources._signing import verify_standard
+from services.gateway.sources.base import Ignored, Inbound, Source, header, to_utc
 
 ID, TIMESTAMP, SIGNATURE = "webhook-id", "webhook-timestamp", "webhook-signature"
 _AT = re.compile(r"^(?P<msg>.*?)(?: - at `(?P<path>\$[^`]*)`)?$", re.S)
@@ -87,12 +73,6 @@ def _normalise(event: AnyEvent) -> AnyEvent:
     return event
 
 
-def signing_key(secret: str) -> bytes | None:
-    """The HMAC key of a `whsec_<base64>` secret (the prefix is optional); None if not base64."""
-    key = b64decode_or_none(secret.removeprefix("whsec_"))
-    return key or None
-
-
 class StandardSource(Source):
     """Any sender using Standard Webhooks signatures to post Handover events."""
 
@@ -105,7 +85,7 @@ class StandardSource(Source):
     def __init__(self, spec: SourceSpec) -> None:
         super().__init__(spec)
         self.signing_keys = tuple(
-            k for k in (signing_key(s.reveal()) for s in spec.secrets) if k is not None
+            k for k in (standard_key(s.reveal()) for s in spec.secrets) if k is not None
         )
 
     @classmethod
@@ -113,33 +93,14 @@ class StandardSource(Source):
         """Every secret must be `whsec_` + base64."""
         super().check(spec)
         for secret in spec.secrets:
-            if signing_key(secret.reveal()) is None:
+            if standard_key(secret.reveal()) is None:
                 raise ConfigError(
                     f"sources.{spec.name}.secret", "must be whsec_ followed by base64"
                 )
 
     def verify(self, inbound: Inbound, now: dt.datetime) -> None:
         """Signature (any v1 entry, any active secret), then ±tolerance on the timestamp."""
-        msg_id, timestamp = header(inbound, ID), header(inbound, TIMESTAMP)
-        signatures = header(inbound, SIGNATURE)
-        for name, value in ((SIGNATURE, signatures), (ID, msg_id), (TIMESTAMP, timestamp)):
-            if value is None:
-                raise missing_signature(name)
-        assert msg_id is not None and timestamp is not None and signatures is not None
-        seconds = unix_seconds(timestamp)
-        if seconds is None:
-            raise invalid_signature(TIMESTAMP)
-        signed = f"{msg_id}.{timestamp}.".encode() + inbound.body
-        expected = [hmac_sha256(key, signed) for key in self.signing_keys]
-        found = False
-        for entry in signatures.split(" "):
-            version, _, value = entry.partition(",")
-            sig = b64decode_or_none(value) if version == "v1" else None
-            if sig:
-                found |= matches_any(expected, sig)
-        if not found:
-            raise invalid_signature(SIGNATURE)
-        check_timestamp(seconds, now, self.config.tolerance_s, TIMESTAMP)
+        verify_standard(self.signing_keys, inbound, now, self.config.tolerance_s, (ID, TIMESTAMP, SIGNATURE))
 
     def delivery_id(self, inbound: Inbound) -> str | None:
         """The webhook-id header (the spec's idempotency key)."""

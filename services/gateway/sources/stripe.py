@@ -34,25 +34,11 @@ from schemas import (
 )
 from services.common.config import SourceConfig, SourceSpec, about
 from services.common.errors import ConfigError
-from services.gateway.sources.base import (
-    Ignored,
-    Inbound,
-    Payload,
-    Rejected,
-    Source,
-    address_from,
-    body_field,
-    check_timestamp,
-    decode_json_exact,
-    header,
-    hex_or_none,
-    hmac_sha256,
-    invalid_signature,
-    json_object,
-    matches_any,
-    missing_signature,
-    unix_seconds,
-)
+from services.common.signing import hex_or_none, hmac_sha256, matches_any
+from services.gateway.errors import Rejected, invalid_signature, missing_signature
+from services.gateway.sources._payload import Payload, address_from, body_field, decode_json_exact, json_object
+from services.gateway.sources._signing import check_timestamp, unix_seconds
+from services.gateway.sources.base import Ignored, Inbound, Source, header
 
 SIGNATURE = "Stripe-Signature"
 # https://docs.stripe.com/currencies#zero-decimal and #three-decimal; everything else has two.

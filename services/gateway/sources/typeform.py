@@ -11,20 +11,10 @@ import datetime as dt
 from typing import Any, ClassVar
 
 from schemas import AnyEvent
-from services.gateway.sources.base import (
-    ContactBuilder,
-    Ignored,
-    Inbound,
-    Payload,
-    Source,
-    any_text,
-    as_text,
-    body_field,
-    contact_role,
-    contact_submitted,
-    json_object,
-    verify_body_hmac,
-)
+from services.gateway.sources._forms import ContactBuilder, contact_role, contact_submitted
+from services.gateway.sources._payload import Payload, any_text, as_text, body_field, json_object
+from services.gateway.sources._signing import verify_body_hmac
+from services.gateway.sources.base import Ignored, Inbound, Source
 
 # The answer types Typeform sends, and where the value sits in the answer object.
 ROLE_BY_TYPE = {"email": "email", "phone_number": "phone"}

@@ -12,26 +12,12 @@ from typing import Annotated, ClassVar
 
 from schemas import AnyEvent
 from services.common.config import SourceConfig, about
-from services.gateway.sources.base import (
-    ContactBuilder,
-    Ignored,
-    Inbound,
-    Payload,
-    Source,
-    any_text,
-    body_field,
-    check_timestamp,
-    contact_role,
-    contact_submitted,
-    header,
-    hex_or_none,
-    hmac_sha256,
-    invalid_signature,
-    json_object,
-    matches_any,
-    missing_signature,
-    unix_seconds,
-)
+from services.common.signing import hex_or_none, hmac_sha256, matches_any
+from services.gateway.errors import invalid_signature, missing_signature
+from services.gateway.sources._forms import ContactBuilder, contact_role, contact_submitted
+from services.gateway.sources._payload import Payload, any_text, body_field, json_object
+from services.gateway.sources._signing import check_timestamp, unix_seconds
+from services.gateway.sources.base import Ignored, Inbound, Source, header
 
 SIGNATURE = "x-webflow-signature"
 TIMESTAMP = "x-webflow-timestamp"

@@ -14,20 +14,10 @@ from typing import ClassVar
 import msgspec
 
 from schemas import Address, AnyEvent, OrderCreated, OrderData, OrderLine, Person
-from services.gateway.sources.base import (
-    Ignored,
-    Inbound,
-    Payload,
-    Rejected,
-    Source,
-    address_from,
-    body_field,
-    body_id,
-    header,
-    json_object,
-    to_utc,
-    verify_body_hmac,
-)
+from services.gateway.errors import Rejected
+from services.gateway.sources._payload import Payload, address_from, body_field, body_id, json_object
+from services.gateway.sources._signing import verify_body_hmac
+from services.gateway.sources.base import Ignored, Inbound, Source, header, to_utc
 
 SIGNATURE = ("X-WC-Webhook-Signature",)
 FORM = "application/x-www-form-urlencoded"

@@ -17,9 +17,9 @@ from typing import Annotated, Any
 import jinja2
 
 from services.common.config import AtLeast0, TargetConfig, about
+from services.flows.templates import BoundedSandbox
 from services.sync.connectors.base import ActionRequest, ActionSpec
 from services.sync.errors import Permanent
-from services.sync.flows import BoundedSandbox
 
 SEND_EMAIL = ActionSpec(
     description="send an e-mail rendered from text and HTML templates",

@@ -16,10 +16,6 @@ fixed start of `url` up to its last "/" before the first `{{`. Anything else is 
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import time
 from collections.abc import Callable
 from typing import Annotated, Any, ClassVar
@@ -32,15 +28,17 @@ from yarl import URL
 from schemas import encode_event
 from services.common.config import TargetConfig, about
 from services.common.errors import ConfigError
-from services.sync.connectors._http import (
+from services.common.signing import standard_key, standard_sign
+from services.flows.context import event_context
+from services.flows.templates import BoundedSandbox, url_value
+from services.sync.connectors._vendor_http import (
     HttpConnectorMixin,
     decode_json,
     send_json,
     standard_retry_after,
 )
-from services.sync.connectors.base import JSON, ActionRequest, ActionSpec, Connector, Delivered
+from services.sync.connectors.base import JSON, ActionRequest, ActionSpec, Connector, Delivered, marker_token
 from services.sync.errors import Permanent
-from services.sync.flows import BoundedSandbox, event_context, url_value
 
 # Target-level templates: `|tojson` encodes Decimals as exact strings and dates as ISO 8601.
 _ENV = BoundedSandbox(undefined=jinja2.StrictUndefined, autoescape=False)
@@ -124,22 +122,7 @@ class HttpConfig(TargetConfig, frozen=True, kw_only=True):
 
 def webhook_id(idempotency_key: str) -> str:
     """The Standard Webhooks message id for an idempotency key: stable across resends."""
-    return "msg_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
-
-
-def signing_key(secret: str) -> bytes:
-    """The HMAC key from a `whsec_<base64>` secret (the prefix is optional)."""
-    raw = secret.removeprefix("whsec_")
-    try:
-        return base64.b64decode(raw, validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError("the signing secret must be whsec_<base64>") from None
-
-
-def sign(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
-    """`v1,<base64 HMAC-SHA256>` over "{id}.{timestamp}.{body}"."""
-    signed = f"{msg_id}.{timestamp}.".encode() + body
-    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    return "msg_" + marker_token(idempotency_key)
 
 
 def pick(data: Any, where: str) -> Any:
@@ -195,10 +178,9 @@ class HttpConnector(HttpConnectorMixin, Connector):
         self._body = _compile(self.config.body, "body") if self.config.body else None
         self._key: bytes | None = None
         if self.spec.secret and self.config.sign:
-            try:
-                self._key = signing_key(self.spec.secret.reveal())
-            except ValueError as exc:
-                raise ConfigError(f"targets.{self.name}.secret", str(exc)) from None
+            self._key = standard_key(self.spec.secret.reveal())
+            if self._key is None:
+                raise ConfigError(f"targets.{self.name}.secret", "the signing secret must be whsec_<base64>")
         await self._open_http()
 
     async def close(self) -> None:
@@ -245,7 +227,7 @@ class HttpConnector(HttpConnectorMixin, Connector):
             timestamp = int(self.clock())
             headers["webhook-id"] = msg_id
             headers["webhook-timestamp"] = str(timestamp)
-            headers["webhook-signature"] = sign(self._key, msg_id, timestamp, body)
+            headers["webhook-signature"] = standard_sign(self._key, msg_id, timestamp, body)
         answer = await send_json(
             self.session,
             self.config.method.upper(),

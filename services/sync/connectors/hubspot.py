@@ -21,7 +21,7 @@ import msgspec
 
 from services.common.config import ActionConfig, AtLeast0, TargetConfig, about
 from services.common.errors import ConfigError
-from services.sync.connectors._http import (
+from services.sync.connectors._vendor_http import (
     HttpConnectorMixin,
     add_working_days,
     header_seconds,

@@ -9,10 +9,10 @@ from typing import Annotated, ClassVar
 
 from services.common.config import about
 from services.common.datadir import open_private
+from services.flows.context import event_context
 from services.sync.connectors._mail import SEND_EMAIL, CappedMail, MailConfig, build_message
 from services.sync.connectors.base import ActionRequest, Connector, Delivered
 from services.sync.errors import Transient
-from services.sync.flows import event_context
 
 
 class MaildirConfig(MailConfig, frozen=True, kw_only=True):

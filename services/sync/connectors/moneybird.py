@@ -28,9 +28,9 @@ import msgspec
 from schemas import OrderCreated, OrderData
 from services.common.config import AtLeast0, AtLeast1, Positive, TargetConfig, about
 from services.common.errors import ConfigError
-from services.sync.connectors._http import (
+from services.common.ratelimit import SlidingWindow
+from services.sync.connectors._vendor_http import (
     HttpConnectorMixin,
-    SlidingWindow,
     header_seconds,
     send_json,
 )
@@ -196,7 +196,7 @@ class MoneybirdConnector(HttpConnectorMixin, Connector):
         self, method: str, path: str, body: Any = None, params: Mapping[str, str] | None = None
     ) -> Any:
         assert self.spec.secret is not None
-        wait = self.limiter.try_acquire()
+        wait = self.limiter.take()
         if wait > 0:
             raise Transient(
                 f"moneybird {self.name}: client-side limit of {self.config.rate_limit} requests "

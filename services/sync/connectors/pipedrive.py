@@ -23,7 +23,7 @@ import msgspec
 
 from services.common.config import ActionConfig, AtLeast0, TargetConfig, about
 from services.common.errors import ConfigError
-from services.sync.connectors._http import (
+from services.sync.connectors._vendor_http import (
     HttpConnectorMixin,
     RateGate,
     add_working_days,
@@ -165,9 +165,9 @@ class PipedriveConnector(HttpConnectorMixin, Connector):
         # instead of spending a request on a certain 429.
         if headers.get("x-ratelimit-remaining", "").strip() == "0":
             reset = header_seconds(headers, "x-ratelimit-reset")
-            self.gate.block_for(reset if reset is not None else 2.0)
+            self.gate.hold_for(reset if reset is not None else 2.0)
         if daily_budget_spent(headers):  # the day's budget: wait for it, not for the window
-            self.gate.block_for(seconds_to_budget_reset())
+            self.gate.hold_for(seconds_to_budget_reset())
 
     async def _call(
         self, method: str, path: str, body: Any = None, params: Mapping[str, str] | None = None

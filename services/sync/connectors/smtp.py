@@ -7,10 +7,10 @@ from typing import Annotated, ClassVar
 import aiosmtplib
 
 from services.common.config import Port, Positive, about
+from services.flows.context import event_context
 from services.sync.connectors._mail import SEND_EMAIL, CappedMail, MailConfig, build_message
 from services.sync.connectors.base import ActionRequest, Connector, Delivered
 from services.sync.errors import Permanent, Transient
-from services.sync.flows import event_context
 
 
 class SmtpConfig(MailConfig, frozen=True, kw_only=True):

@@ -1,4 +1,4 @@
-"""What the HTTP connectors share: one JSON request, error mapping, rate limits, id map, due dates.
+"""The HTTP plumbing the vendor connectors share: one JSON request, error mapping, rate limits, id map, due dates.
 
 `send_json` sends one request with the shared session and turns every failure into the
 retry policy of `services.sync.errors`: timeouts and connection errors are Transient,
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,10 +17,10 @@ from typing import Any
 import aiohttp
 import msgspec
 
+from services.common.ratelimit import Hold
 from services.sync.connectors.base import JSON, ConnectorContext
 from services.sync.errors import DeliveryError, Permanent, Transient, from_http, parse_retry_after
 
-Clock = Callable[[], float]
 _decode = msgspec.json.Decoder()
 
 
@@ -139,40 +138,12 @@ def standard_retry_after(status: int, headers: Mapping[str, str], data: Any) -> 
     return parse_retry_after(headers.get("Retry-After"))
 
 
-class SlidingWindow:
-    """A client-side limit of `limit` requests in any `window_s` seconds (injectable clock)."""
-
-    def __init__(self, limit: int, window_s: float, clock: Clock = time.monotonic) -> None:
-        self.limit = limit
-        self.window_s = window_s
-        self.clock = clock
-        self._sent: deque[float] = deque()
-
-    def try_acquire(self) -> float:
-        """Take a slot and return 0.0, or return the seconds until one frees (taking none)."""
-        now = self.clock()
-        while self._sent and self._sent[0] <= now - self.window_s:
-            self._sent.popleft()
-        if len(self._sent) < self.limit:
-            self._sent.append(now)
-            return 0.0
-        return self._sent[0] + self.window_s - now
-
-
-class RateGate:
+class RateGate(Hold):
     """Remembers when a vendor said its window is used up, so we stop asking until it resets."""
-
-    def __init__(self, clock: Clock = time.monotonic) -> None:
-        self.clock = clock
-        self.blocked_until = 0.0
-
-    def block_for(self, seconds: float) -> None:
-        """Hold requests back for `seconds` from now."""
-        self.blocked_until = max(self.blocked_until, self.clock() + seconds)
 
     def check(self, target: str) -> None:
         """Raise Transient (with retry_after) while the vendor's window is exhausted."""
-        wait = self.blocked_until - self.clock()
+        wait = self.take()
         if wait > 0:
             raise Transient(f"{target}: rate-limit window exhausted", retry_after=wait, sent=False)
 
