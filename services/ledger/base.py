@@ -64,20 +64,9 @@ class Ledger(Protocol):
         (a restart then looks it up before anything else), noting the error and attempts."""
         ...
 
-    async def idmap_get(self, target: str, key: str) -> str | None:
-        """Handover's own map from a business key to a target's record id."""
-        ...
-
-    async def idmap_put(self, target: str, key: str, external_id: str) -> None:
-        """Remember a target's record id for a business key."""
-        ...
-
 
 class NullLedger:
     """Records nothing: every action counts as new (connectors' own idempotency still holds)."""
-
-    def __init__(self) -> None:
-        self._ids: dict[tuple[str, str], str] = {}
 
     async def begin(self, key: str, event: Event, target: str, flow: str, action: str, idempotency: str) -> Prior:
         return None
@@ -102,9 +91,3 @@ class NullLedger:
 
     async def in_doubt(self, key: str, error: str, attempts: int) -> None:
         return None
-
-    async def idmap_get(self, target: str, key: str) -> str | None:
-        return self._ids.get((target, key))
-
-    async def idmap_put(self, target: str, key: str, external_id: str) -> None:
-        self._ids[(target, key)] = external_id

@@ -19,7 +19,8 @@ from services.common.config import Settings
 from services.common.kafka import Doorbell, Dozer
 from services.common.kafka import consumer as make_consumer
 from services.common.metrics import Metrics
-from services.ledger.store import RecordedEvent, SqlLedger
+from services.ledger.events import EventLog
+from services.ledger.rows import RecordedEvent
 from services.sync.errors import Permanent
 from services.sync.flows import compile_flows, event_context
 from services.sync.offsets import CommitClock, forgotten_commits, recreated_logs, rewind
@@ -31,7 +32,7 @@ class Recorder:
     """Consumes every event topic and records events plus their expected actions."""
 
     def __init__(
-        self, settings: Settings, ledger: SqlLedger, metrics: Metrics, doorbell: Doorbell | None = None
+        self, settings: Settings, ledger: EventLog, metrics: Metrics, doorbell: Doorbell | None = None
     ) -> None:
         self.settings = settings
         self.ledger = ledger

@@ -35,7 +35,7 @@ from services.common.metrics import Metrics
 from services.ledger.base import Ledger, NullLedger
 from services.sync.breaker import Breaker
 from services.sync.connectors import connector_kinds
-from services.sync.connectors.base import Connector, ConnectorContext
+from services.sync.connectors.base import Connector, ConnectorContext, IdMap
 from services.sync.deadletter_writer import DeadLetterWriter
 from services.sync.deadletters import find_dead_letter
 from services.sync.delivery import Abandoned, Delivery, FoundDeadLetter, Outcome
@@ -489,11 +489,13 @@ class SyncService:
         targets: Sequence[str] | None = None,
         ledger: Ledger | None = None,
         doorbell: Doorbell | None = None,
+        idmap: IdMap | None = None,
     ) -> None:
         self.settings = settings
         self.metrics = metrics
         self.doorbell = doorbell
         self.ledger = ledger or NullLedger()
+        self.idmap = idmap  # None: each connector keeps its own for the process's lifetime
         flows = compile_flows(settings)
         used = {a.target for f in flows for a in f.actions}
         self.target_names = [t for t in settings.targets if t in used and (targets is None or t in targets)]
@@ -516,7 +518,7 @@ class SyncService:
         kinds = connector_kinds()
         ctx = ConnectorContext(
             http=self.http, data_dir=Path(self.settings.data_dir),
-            timeout_s=self.settings.sync.delivery_timeout_s, idmap=self.ledger,
+            timeout_s=self.settings.sync.delivery_timeout_s, idmap=self.idmap,
         )
         for name in self.target_names:
             spec = self.settings.targets[name]

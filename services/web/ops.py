@@ -24,7 +24,8 @@ from aiohttp import web
 from schemas import decode_event
 from services.common.appkeys import LEDGER, METRICS, SETTINGS
 from services.common.metrics import WEBHOOK_OUTCOMES
-from services.ledger.store import DEADLETTERED, DELIVERED, RETRYING, DeliveryRow, EventRow, SqlLedger
+from services.ledger.rows import DEADLETTERED, DELIVERED, RETRYING, DeliveryRow, EventRow
+from services.ledger.store import SqlLedger
 from services.sync.replay import DeadLetter, UnknownDeadLetter
 from services.web.api import REPLAYER
 from services.web.auth import setup_auth
