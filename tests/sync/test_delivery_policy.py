@@ -2,13 +2,12 @@
 failures, the lookup protocol's reconcile paths, and what the ledger keeps of each.
 
 `Delivery` takes a `Lane` (what a consumed record or a replay lends it) and a `Ledger`: here a
-lane that records what it was asked to do and the real ledger on SQLite. The target is a
+lane that records what it was asked to do and the real ledger (SQLite and PostgreSQL). The target is a
 scripted connector (our own interface, not a vendor's): it answers each call as the test says.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from schemas import AnyEvent
 from services.common.config import parse_settings
 from services.common.metrics import Metrics
 from services.ledger.deliveries import Deliveries
-from services.ledger.store import SqlLedger, open_ledger
+from services.ledger.store import SqlLedger
 from services.sync.breaker import Breaker
 from services.sync.connectors.base import ActionRequest, ConnectorContext, Delivered, Repeat
 from services.sync.connectors.file import FileConnector
@@ -26,6 +25,7 @@ from services.sync.delivery import Delivery, FoundDeadLetter, Outcome
 from services.sync.errors import Ambiguous, DeliveryError, Permanent, Transient
 from services.sync.flows import CompiledAction, CompiledFlow, compile_flows, event_context, idempotency_key
 from tests.sync.conftest import contact_event
+from tests.sync.test_ledger import ledger  # noqa: F401 - the real ledger, on SQLite and on PostgreSQL
 
 CONFIG = """
 data_dir = "{data_dir}"
@@ -127,7 +127,7 @@ class RecordingLane:
 class Setup:
     """One target's delivery over the real ledger, with a scripted connector."""
 
-    def __init__(self, tmp: Path, ledger: SqlLedger, **sync: int) -> None:
+    def __init__(self, tmp: Path, ledger: SqlLedger, **sync: int) -> None:  # noqa: F811
         options = {"max_attempts": 3, "threshold": 100, "permanent_attempts": 1, **sync}
         self.settings = parse_settings(CONFIG.format(data_dir=tmp, **options), env={})
         [self.flow] = compile_flows(self.settings)
@@ -150,16 +150,8 @@ class Setup:
         return await delivery.deliver(self.event, event_context(self.event), self.flow, self.action, lane)
 
 
-@pytest.fixture
-async def ledger(tmp_path: Path) -> AsyncIterator[SqlLedger]:
-    """The real ledger, on SQLite."""
-    led = await open_ledger(f"sqlite:///{tmp_path}/ledger.db")
-    yield led
-    await led.close()
-
-
 async def test_transient_failures_are_retried_with_growing_jittered_backoff_until_delivered(
-    tmp_path: Path, ledger: SqlLedger
+    tmp_path: Path, ledger: SqlLedger  # noqa: F811
 ) -> None:
     s = Setup(tmp_path, ledger, max_attempts=3)
     target = s.connector([Transient("503"), Transient("503"), Delivered("crm-7")])
@@ -173,14 +165,14 @@ async def test_transient_failures_are_retried_with_growing_jittered_backoff_unti
     assert lane.deadletters == [] and s.breaker.failures == 0
 
 
-async def test_a_targets_retry_after_is_a_floor_for_the_next_attempt(tmp_path: Path, ledger: SqlLedger) -> None:
+async def test_a_targets_retry_after_is_a_floor_for_the_next_attempt(tmp_path: Path, ledger: SqlLedger) -> None:  # noqa: F811
     s = Setup(tmp_path, ledger)
     lane = RecordingLane(s.breaker)
     await s.deliver(s.connector([Transient("429", retry_after=3.5, sent=False), Delivered("x")]), lane)
     assert [w for w, _ in lane.waits] == [pytest.approx(3.5, abs=0.5)] and lane.waits[0][0] >= 3.5
 
 
-async def test_transient_failures_past_max_attempts_get_one_dead_letter(tmp_path: Path, ledger: SqlLedger) -> None:
+async def test_transient_failures_past_max_attempts_get_one_dead_letter(tmp_path: Path, ledger: SqlLedger) -> None:  # noqa: F811
     s = Setup(tmp_path, ledger, max_attempts=3)
     target = s.connector([Transient("503")] * 3)
     lane = RecordingLane(s.breaker)
@@ -193,7 +185,7 @@ async def test_transient_failures_past_max_attempts_get_one_dead_letter(tmp_path
     assert row is not None and row.status == "failed" and row.last_error == "Transient: 503"
 
 
-async def test_a_permanent_failure_is_dead_lettered_at_once(tmp_path: Path, ledger: SqlLedger) -> None:
+async def test_a_permanent_failure_is_dead_lettered_at_once(tmp_path: Path, ledger: SqlLedger) -> None:  # noqa: F811
     s = Setup(tmp_path, ledger)
     target = s.connector([Permanent("400 email is invalid")])
     lane = RecordingLane(s.breaker)
@@ -203,7 +195,7 @@ async def test_a_permanent_failure_is_dead_lettered_at_once(tmp_path: Path, ledg
     assert s.breaker.failures == 0  # a refusal says nothing about the target's health
 
 
-async def test_permanent_attempts_give_a_refusal_more_tries(tmp_path: Path, ledger: SqlLedger) -> None:
+async def test_permanent_attempts_give_a_refusal_more_tries(tmp_path: Path, ledger: SqlLedger) -> None:  # noqa: F811
     s = Setup(tmp_path, ledger, permanent_attempts=2)
     target = s.connector([Permanent("409"), Delivered("x")])
     lane = RecordingLane(s.breaker)
@@ -212,7 +204,7 @@ async def test_permanent_attempts_give_a_refusal_more_tries(tmp_path: Path, ledg
 
 
 async def test_the_breaker_opens_after_the_threshold_and_retries_past_max_attempts_at_the_probe_interval(
-    tmp_path: Path, ledger: SqlLedger
+    tmp_path: Path, ledger: SqlLedger  # noqa: F811
 ) -> None:
     s = Setup(tmp_path, ledger, max_attempts=2, threshold=2)
     target = s.connector([Transient("503"), Transient("503"), Transient("503"), Delivered("back")])
@@ -225,7 +217,7 @@ async def test_the_breaker_opens_after_the_threshold_and_retries_past_max_attemp
     assert not s.breaker.open and lane.deadletters == []
 
 
-async def test_a_replay_reports_a_failure_instead_of_dead_lettering_it_again(tmp_path: Path, ledger: SqlLedger) -> None:
+async def test_a_replay_reports_a_failure_instead_of_dead_lettering_it_again(tmp_path: Path, ledger: SqlLedger) -> None:  # noqa: F811
     s = Setup(tmp_path, ledger)
     lane = RecordingLane(s.breaker, live=False)
     outcome = await s.deliver(s.connector([Permanent("422 still wrong")]), lane)
@@ -235,7 +227,7 @@ async def test_a_replay_reports_a_failure_instead_of_dead_lettering_it_again(tmp
     assert row is not None and row.status == "deadlettered"  # it stays where the owner sees it
 
 
-async def test_a_delivered_action_is_never_sent_again(tmp_path: Path, ledger: SqlLedger) -> None:
+async def test_a_delivered_action_is_never_sent_again(tmp_path: Path, ledger: SqlLedger) -> None:  # noqa: F811
     s = Setup(tmp_path, ledger)
     target = s.connector([Delivered("crm-1")])
     assert (await s.deliver(target, RecordingLane(s.breaker))).status == "delivered"
@@ -244,7 +236,7 @@ async def test_a_delivered_action_is_never_sent_again(tmp_path: Path, ledger: Sq
 
 
 async def test_an_interrupted_send_without_idempotency_is_dead_lettered_unsent(
-    tmp_path: Path, ledger: SqlLedger
+    tmp_path: Path, ledger: SqlLedger  # noqa: F811
 ) -> None:
     s = Setup(tmp_path, ledger)
     await s.deliveries.begin(s.key, s.event, "crm", s.flow.name, s.action.key, "none")
@@ -257,7 +249,7 @@ async def test_an_interrupted_send_without_idempotency_is_dead_lettered_unsent(
 
 
 async def test_a_lookup_create_cut_off_after_sending_is_looked_up_and_not_sent_twice(
-    tmp_path: Path, ledger: SqlLedger
+    tmp_path: Path, ledger: SqlLedger  # noqa: F811
 ) -> None:
     s = Setup(tmp_path, ledger)
     target = s.connector([Transient("connection reset", sent=True)], lookups=[Delivered("inv-9")], repeat="lookup")
@@ -265,21 +257,21 @@ async def test_a_lookup_create_cut_off_after_sending_is_looked_up_and_not_sent_t
     assert target.calls == ["create", "lookup"]
 
 
-async def test_a_lookup_that_finds_nothing_creates_the_record_again(tmp_path: Path, ledger: SqlLedger) -> None:
+async def test_a_lookup_that_finds_nothing_creates_the_record_again(tmp_path: Path, ledger: SqlLedger) -> None:  # noqa: F811
     s = Setup(tmp_path, ledger)
     target = s.connector([Transient("502", sent=True), Delivered("inv-2")], lookups=[None], repeat="lookup")
     assert await s.deliver(target, RecordingLane(s.breaker)) == Outcome("delivered", "inv-2")
     assert target.calls == ["create", "lookup", "create"]
 
 
-async def test_a_refused_request_that_never_left_is_retried_without_a_lookup(tmp_path: Path, ledger: SqlLedger) -> None:
+async def test_a_refused_request_that_never_left_is_retried_without_a_lookup(tmp_path: Path, ledger: SqlLedger) -> None:  # noqa: F811
     s = Setup(tmp_path, ledger)
     target = s.connector([Transient("429", sent=False), Delivered("inv-3")], repeat="lookup")
     assert (await s.deliver(target, RecordingLane(s.breaker))).status == "delivered"
     assert target.calls == ["create", "create"]
 
 
-async def test_a_lookup_the_target_refuses_is_dead_lettered_as_ambiguous(tmp_path: Path, ledger: SqlLedger) -> None:
+async def test_a_lookup_the_target_refuses_is_dead_lettered_as_ambiguous(tmp_path: Path, ledger: SqlLedger) -> None:  # noqa: F811
     s = Setup(tmp_path, ledger)
     target = s.connector([Transient("timeout", sent=True)], lookups=[Permanent("403 missing scope")], repeat="lookup")
     lane = RecordingLane(s.breaker)
@@ -291,7 +283,7 @@ async def test_a_lookup_the_target_refuses_is_dead_lettered_as_ambiguous(tmp_pat
 
 
 async def test_a_lookup_create_in_doubt_stays_sending_while_the_lookup_cannot_answer(
-    tmp_path: Path, ledger: SqlLedger
+    tmp_path: Path, ledger: SqlLedger  # noqa: F811
 ) -> None:
     s = Setup(tmp_path, ledger, max_attempts=3)
     target = s.connector([Transient("timeout", sent=True)], lookups=[Transient("503"), Transient("503")],
