@@ -253,7 +253,7 @@ async def run_handover(
         configure_logging(settings.logging)
         await ensure_topics(settings.kafka, all_topics(settings))
         ledger = await open_ledger(settings.ledger.url)
-        service = SyncService(settings, Metrics(), ledger=ledger)
+        service = SyncService(settings, Metrics(), ledger=ledger.deliveries, idmap=ledger.idmap)
         await service.start()
         gc_before = tune_gc()  # as `handover sync` does once started; undone for the next mode
         [worker] = service.workers

@@ -144,11 +144,11 @@ class Runtime:
             self.runner, self.port = await self._serve(self.make_app(), server_cfg.host, server_cfg.port)
         starting = []
         if self.parts.recorder:
-            self.recorder = Recorder(self.settings, self.ledger, self.metrics, doorbell)
+            self.recorder = Recorder(self.settings, self.ledger.events, self.metrics, doorbell)
             starting.append(self.recorder.start())
         if self.parts.sync:
-            self.sync = SyncService(self.settings, self.metrics, self.parts.targets, ledger=self.ledger,
-                                    doorbell=doorbell)
+            self.sync = SyncService(self.settings, self.metrics, self.parts.targets, ledger=self.ledger.deliveries,
+                                    idmap=self.ledger.idmap, doorbell=doorbell)
             starting.append(self.sync.start())
         await asyncio.gather(*starting)  # consumer groups join concurrently
         if self.broker is not None:
@@ -209,7 +209,7 @@ class Runtime:
         again, then tell `handover replay` where it is."""
         assert self.broker is not None and self.ledger is not None
         try:
-            restored = await restore_dead_letters(self.settings.kafka, self.ledger, self.settings.targets)
+            restored = await restore_dead_letters(self.settings.kafka, self.ledger.deliveries, self.settings.targets)
         except Exception as exc:  # noqa: BLE001 - start anyway; the copies stay in the ledger
             log.warning("dead_letters_restore_failed", error=repr(exc))
         else:
@@ -326,7 +326,7 @@ class Runtime:
             app[PUBLISHER] = self.publisher
             app[READY_CHECKS].append(self.publisher.ready)
             # Default: the ledger's table, shared by every gateway replica on the same database.
-            setup_gateway(app, dedupe=self.dedupe or BatchingDedupe(self.ledger), journal=self.journal)
+            setup_gateway(app, dedupe=self.dedupe or BatchingDedupe(self.ledger.dedupe), journal=self.journal)
             app.on_cleanup.append(drain_remembering)
         if session is not None:
             app.router.add_get("/healthz", healthz)

@@ -69,20 +69,9 @@ class Ledger(Protocol):
         """Keep what an attempt sent and what the target answered (the audit trail), secrets masked."""
         ...
 
-    async def idmap_get(self, target: str, key: str) -> str | None:
-        """Handover's own map from a business key to a target's record id."""
-        ...
-
-    async def idmap_put(self, target: str, key: str, external_id: str) -> None:
-        """Remember a target's record id for a business key."""
-        ...
-
 
 class NullLedger:
     """Records nothing: every action counts as new (connectors' own idempotency still holds)."""
-
-    def __init__(self) -> None:
-        self._ids: dict[tuple[str, str], str] = {}
 
     async def begin(self, key: str, event: Event, target: str, flow: str, action: str, idempotency: str) -> Prior:
         return None
@@ -110,9 +99,3 @@ class NullLedger:
 
     async def record_sent(self, key: str, fields: dict[str, Any], answer: str, secrets: Iterable[str] = ()) -> None:
         return None
-
-    async def idmap_get(self, target: str, key: str) -> str | None:
-        return self._ids.get((target, key))
-
-    async def idmap_put(self, target: str, key: str, external_id: str) -> None:
-        self._ids[(target, key)] = external_id

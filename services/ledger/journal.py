@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from services.common.kafka import OutRecord
 from services.ledger.db import Database
+from services.ledger.dedupe import REMEMBER
 
 # An event is finished when the recorder has it and none of its expected actions is still open:
 # each is delivered, or dead-lettered (visible, replayable, with its own kept copy).
@@ -27,10 +28,6 @@ _FINISHED = """EXISTS (SELECT 1 FROM events e WHERE e.id = j.event_id) AND NOT E
 _INSERT = (
     "INSERT INTO intake_journal (event_id, topic, record_key, value, headers, journaled_at, keep_until) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING"
-)
-_REMEMBER = (
-    "INSERT INTO webhook_dedupe (event_id, expires_at) VALUES ($1, $2) "
-    "ON CONFLICT (event_id) DO UPDATE SET expires_at = excluded.expires_at"
 )
 
 
@@ -51,7 +48,7 @@ class IntakeJournal:
             for r in records
         ]
         if delivery_id:
-            statements.append((_REMEMBER, (delivery_id, now + keep_s)))
+            statements.append((REMEMBER, (delivery_id, now + keep_s)))
         await self.db.execute_together(statements)
 
     async def unfinished(self, page: int = 1000) -> list[OutRecord]:

@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from schemas.topics import deadletter_topic
 from services.common.config import KafkaConfig
-from services.ledger.store import SqlLedger
+from services.ledger.deliveries import Deliveries
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ async def find_dead_letter(kafka: KafkaConfig, target: str, idempotency_key: str
     return None
 
 
-async def restore_dead_letters(kafka: KafkaConfig, ledger: SqlLedger, targets: Collection[str]) -> int:
+async def restore_dead_letters(kafka: KafkaConfig, ledger: Deliveries, targets: Collection[str]) -> int:
     """Write again the dead letters the ledger kept a copy of that the topic no longer holds (the
     embedded broker starts empty after a restart), so they can be seen and replayed; how many.
 

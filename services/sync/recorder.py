@@ -10,20 +10,19 @@ import asyncio
 
 import msgspec
 import structlog
-from aiokafka import TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.errors import KafkaError
 
 from schemas import EVENT_TYPES, decode_event
 from schemas.topics import RECORDER_GROUP, event_topic
 from services.common.config import Settings
-from services.common.kafka import Doorbell, Dozer
+from services.common.kafka import Doorbell
 from services.common.kafka import consumer as make_consumer
 from services.common.metrics import Metrics
-from services.flows.compile import CompiledFlow
 from services.flows.context import event_context
-from services.ledger.store import RecordedEvent, SqlLedger
+from services.ledger.events import EventLog
+from services.ledger.rows import RecordedEvent
+from services.sync.consumer import KeyedConsumer, Record
 from services.sync.errors import Permanent
-from services.sync.offsets import CommitClock, forgotten_commits, recreated_logs, rewind
 
 log = structlog.get_logger("handover.recorder")
 
@@ -32,22 +31,24 @@ class Recorder:
     """Consumes every event topic and records events plus their expected actions."""
 
     def __init__(
-        self, settings: Settings, ledger: SqlLedger, metrics: Metrics, doorbell: Doorbell | None = None
+        self, settings: Settings, ledger: EventLog, metrics: Metrics, doorbell: Doorbell | None = None
     ) -> None:
         self.settings = settings
         self.ledger = ledger
         self.metrics = metrics
-        self.flows: list[CompiledFlow] = list(settings.compiled_flows)  # compiled once, by services.assembly
-        self.consumer = make_consumer(settings.kafka, RECORDER_GROUP)
-        # Idle: stop fetching until something is published (or the poll interval passes).
-        self.dozer = Dozer(self.consumer, doorbell, settings.kafka.idle_fetch_poll_s)
+        self.flows = list(settings.compiled_flows)  # compiled once, by services.assembly
+        # A whole fetch is recorded at once (one ledger transaction); only what the ledger has is
+        # ever committed (the consumer's position may be ahead, inside a fetch being written).
+        # Commits come every interval and when stopping, not on each idle fetch.
+        self.feed = KeyedConsumer(
+            make_consumer(settings.kafka, RECORDER_GROUP), group=RECORDER_GROUP, log=log, doorbell=doorbell,
+            handle_batch=self._record_fetch, commit_interval_s=settings.sync.commit_interval_s,
+            poll_s=settings.kafka.idle_fetch_poll_s, fetch_timeout_ms=200, max_records=1000,
+            commit_when_idle=False, revoke_wait_s=settings.kafka.session_timeout_ms / 2000,
+        )
+        self.consumer = self.feed.consumer
+        self.assigned = self.feed.assigned
         self.task: asyncio.Task[None] | None = None
-        self.assigned = asyncio.Event()
-        # Per partition, the offset after the last record written to the ledger: only these are
-        # ever committed (the consumer's position may be ahead, inside a batch being written).
-        self.done: dict[TopicPartition, int] = {}
-        self.committed: dict[TopicPartition, int] = {}
-        self.commits_fenced = False  # after a failed commit, until the next assignment
 
     def expected(self, event: object) -> list[tuple[str, str, str]]:
         """(flow, action, target) for every action this event's flows should cause."""
@@ -66,100 +67,26 @@ class Recorder:
 
     async def start(self) -> None:
         """Join the recorder's group and start consuming."""
-        from aiokafka import ConsumerRebalanceListener
+        await self.feed.start([event_topic(t) for t in EVENT_TYPES])
+        self.task = asyncio.create_task(self.feed.run(), name="recorder")
 
-        recorder = self
-
-        class Listener(ConsumerRebalanceListener):
-            async def on_partitions_revoked(self, revoked: object) -> None:
-                await recorder.commit(set(revoked))  # type: ignore[call-overload]
-                for tp in revoked:  # type: ignore[attr-defined]
-                    recorder.done.pop(tp, None)
-                    recorder.committed.pop(tp, None)
-
-            async def on_partitions_assigned(self, assigned: object) -> None:
-                recorder.commits_fenced = False  # a new generation: positions from its commits
-                recorder.assigned.set()
-
-        self.consumer.subscribe([event_topic(t) for t in EVENT_TYPES], listener=Listener())
-        await self.consumer.start()
-        self.task = asyncio.create_task(self._run(), name="recorder")
-
-    async def _run(self) -> None:
-        clock = CommitClock(self.settings.sync.commit_interval_s)
-        while True:
-            try:
-                await self._step(clock)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - a surprise must not stop recording silently
-                log.error("recorder_step_failed", error=repr(exc))
-                await asyncio.sleep(1)
-
-    async def _step(self, clock: CommitClock) -> None:
-        """One fetch: record it, note what is done, rewind re-made logs, commit when due."""
-        batches = await self.consumer.getmany(timeout_ms=200, max_records=1000)
+    async def _record_fetch(self, records: list[Record]) -> None:
+        """Record one fetch's events; returns once the ledger has them all."""
         batch = []
-        for records in batches.values():
-            for record in records:
-                try:
-                    event = decode_event(record.value or b"")
-                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                    log.warning("event_undecodable", topic=record.topic, offset=record.offset, error=str(exc))
-                    continue
-                batch.append(RecordedEvent(event, record.topic, record.partition, record.offset,
-                                           self.expected(event)))
-                self.metrics.events_recorded.labels(event.type).inc()
+        for record in records:
+            try:
+                event = decode_event(record.value or b"")
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                log.warning("event_undecodable", topic=record.topic, offset=record.offset, error=str(exc))
+                continue
+            batch.append(RecordedEvent(event, record.topic, record.partition, record.offset, self.expected(event)))
+            self.metrics.events_recorded.labels(event.type).inc()
         if batch:
             await self._record(batch)
-        for tp, records in batches.items():
-            if records:
-                self.done[tp] = records[-1].offset + 1
-        for tp, position, high in await recreated_logs(self.consumer):
-            log.warning("partition_log_recreated", partition=f"{tp.topic}:{tp.partition}",
-                        position=position, log_end=high)
-            await self._restart(tp)
-        if clock.due():
-            await self.commit()
-        await self.dozer.after_fetch(bool(batch))
 
-    async def _restart(self, tp: TopicPartition) -> None:
-        """Read a partition again from its start (recording is idempotent)."""
-        self.done.pop(tp, None)
-        self.committed.pop(tp, None)
-        await rewind(self.consumer, tp)  # revoked meanwhile: its next owner starts from the commits
-
-    async def commit(self, partitions: set[TopicPartition] | None = None) -> None:
-        """Commit what is in the ledger (of `partitions`, or all) and not committed yet."""
-        mine = self.consumer.assignment()
-        offsets = {
-            tp: off for tp, off in self.done.items()
-            if tp in mine and (partitions is None or tp in partitions) and self.committed.get(tp) != off
-        }
-        if not offsets or self.commits_fenced:
-            return
-        ours = {tp: self.committed[tp] for tp in offsets if tp in self.committed}
-        for tp in await forgotten_commits(self.consumer, ours):
-            # The broker lost its state (restarted empty): this position belongs to a log that is
-            # gone, and committing it would skip the new log's first records.
-            log.warning("partition_state_lost_by_broker", partition=f"{tp.topic}:{tp.partition}")
-            del offsets[tp]
-            await self._restart(tp)
-        if not offsets:
-            return
-        try:
-            await self.consumer.commit(offsets)
-        except CommitFailedError as exc:
-            # The group moved on (a rebalance, or a coordinator that forgot the group): positions
-            # from before must not go into the new generation. Commit nothing until the next
-            # assignment; what was not committed is read again, and recording is idempotent.
-            self.commits_fenced = True
-            log.warning("commit_failed", error=repr(exc), fenced=True)
-            return
-        except KafkaError as exc:
-            log.warning("commit_failed", error=repr(exc))
-            return
-        self.committed.update(offsets)
+    async def commit(self) -> None:
+        """Commit what is in the ledger and not committed yet."""
+        await self.feed.commit()
 
     async def _record(self, batch: list[RecordedEvent]) -> None:
         """Write a batch to the ledger, retrying until the database takes it."""
@@ -178,7 +105,7 @@ class Recorder:
             await asyncio.gather(self.task, return_exceptions=True)
         try:
             async with asyncio.timeout(10):
-                await self.commit()  # only what reached the ledger: a batch cut short is read again
-                await self.consumer.stop()
+                # Only what reached the ledger is committed: a fetch cut short is read again.
+                await self.feed.stop(drain_s=0)
         except (KafkaError, TimeoutError) as exc:  # the broker may be gone; leaving is best effort
             log.warning("recorder_stop_failed", error=repr(exc))

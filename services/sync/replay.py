@@ -111,12 +111,12 @@ class Replayer:
             spec = self.settings.targets[target]
             ctx = ConnectorContext(
                 http=self._http, data_dir=Path(self.settings.data_dir),
-                timeout_s=self.settings.sync.delivery_timeout_s, idmap=self.ledger,
+                timeout_s=self.settings.sync.delivery_timeout_s, idmap=self.ledger.idmap,
             )
             connector = connector_kinds()[spec.kind](spec, ctx)
             await connector.start()
             self._connectors.append(connector)
-            delivery = Delivery(target, connector, self.ledger, self.settings.sync, self.metrics)
+            delivery = Delivery(target, connector, self.ledger.deliveries, self.settings.sync, self.metrics)
             flows = [
                 (flow, tuple(a for a in flow.actions if a.target == target))
                 for flow in self.settings.compiled_flows  # compiled once, by services.assembly
@@ -139,7 +139,8 @@ class Replayer:
                 if action.key == action_key:
                     outcome = await delivery.deliver(event, event_context(event), flow, action, ReplayLane())
                     if outcome.status in ("delivered", "already_delivered"):
-                        await self.ledger.forget_copy(dl.headers.get("idempotency-key", ""))  # not needed now
+                        # delivered: its kept dead-letter copy is not needed now
+                        await self.ledger.deliveries.forget_copy(dl.headers.get("idempotency-key", ""))
                     return outcome
         return Outcome("failed", f"flow {flow_name!r} has no action {action_key!r} for {dl.target} any more")
 

@@ -1,13 +1,12 @@
 """The sync runner: one consumer group per target, each event's actions delivered exactly once.
 
-Per target: consume the topics its flows listen to -> decode -> for each matching flow action,
-deliver it (services.sync.delivery: the ledger, the connector, retries with backoff from
-services.sync.retry, the outcome protocol) on a lane this worker lends: its call slots, its
-circuit breaker (services.sync.breaker) pausing the whole target while it keeps failing, its
-dead letters (services.sync.deadletter_writer) -> mark the offset finished -> commit only
-offsets below the first unfinished one. Records with the same key are processed in order;
-different keys run concurrently (bounded).
-"""
+Per target: the keyed consumer (services.sync.consumer) fetches the topics its flows listen to,
+runs records of one key in order and different keys concurrently (bounded), and commits only
+below the first unfinished offset. This worker handles each record: decode -> for each matching
+flow action, deliver it (services.sync.delivery: the ledger, the connector, retries with backoff
+from services.sync.retry, the outcome protocol) on a lane it lends: its call slots, its circuit
+breaker (services.sync.breaker) pausing the whole target while it keeps failing, its dead letters
+(services.sync.deadletter_writer)."""
 
 from __future__ import annotations
 
@@ -22,13 +21,12 @@ from typing import Any
 import aiohttp
 import msgspec
 import structlog
-from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from schemas import AnyEvent, decode_event
 from schemas.topics import event_topic, sync_group
 from services.common.config import Settings
-from services.common.kafka import Doorbell, Dozer
+from services.common.kafka import Doorbell
 from services.common.kafka import consumer as make_consumer
 from services.common.metrics import Metrics
 from services.flows.compile import CompiledAction, CompiledFlow
@@ -36,12 +34,12 @@ from services.flows.context import event_context
 from services.ledger.base import Ledger, NullLedger
 from services.sync.breaker import Breaker
 from services.sync.connectors import connector_kinds
-from services.sync.connectors.base import Connector, ConnectorContext
+from services.sync.connectors.base import Connector, ConnectorContext, IdMap
+from services.sync.consumer import KeyedConsumer
 from services.sync.deadletter_writer import DeadLetterWriter
 from services.sync.deadletters import find_dead_letter
 from services.sync.delivery import Abandoned, Delivery, FoundDeadLetter, Outcome
 from services.sync.errors import DeliveryError, Permanent
-from services.sync.offsets import CommitClock, PartitionOffsets, forgotten_commits, recreated_logs, rewind
 from services.sync.retry import backoff
 
 __all__ = ["Outcome", "SyncService", "TargetWorker"]  # Outcome: what replay and the CLI report
@@ -79,25 +77,24 @@ class TargetWorker:
         self.ledger = ledger
         self.dlq = dlq
         self.group = sync_group(target)
-        self.consumer = make_consumer(settings.kafka, self.group)
-        # Idle: stop fetching until something is published (or the poll interval passes).
-        self.dozer = Dozer(self.consumer, doorbell, settings.kafka.idle_fetch_poll_s)
-        self.offsets: dict[TopicPartition, PartitionOffsets] = {}
-        self.commits_fenced = False  # after a failed commit, until the next assignment
-        self.revoked: set[TopicPartition] = set()  # taken away by a rebalance, not assigned again
-        self.lost_logs: set[TopicPartition] = set()  # the broker forgot their commits: read again
-        self.commit_clock = CommitClock(self.cfg.commit_interval_s)
-        self.commit_lock = asyncio.Lock()  # one commit at a time: a later one never goes back
-        self.committing: asyncio.Task[None] | None = None  # the periodic commit, in the background
-        self.key_tails: dict[tuple[TopicPartition, bytes | None], asyncio.Task[bool]] = {}
-        # `slots` bounds the calls to the target at once; `records` bounds the records in hand
-        # (calls, ledger writes, backoff waits), so ledger latency never idles a target slot.
+        self.log = log.bind(target=target)
+        # Records with the same key in order, different keys concurrently: `slots` bounds the
+        # calls to the target at once; the records in hand (calls, ledger writes, backoff waits)
+        # are bounded apart, so ledger latency never idles a target slot.
         self.slots = asyncio.Semaphore(self.cfg.concurrency)
-        self.records = asyncio.Semaphore(self.cfg.concurrency * RECORDS_PER_SLOT)
-        self.tasks: set[asyncio.Task[bool]] = set()
+        self.feed = KeyedConsumer(
+            make_consumer(settings.kafka, self.group), group=self.group, log=self.log, doorbell=doorbell,
+            handle=self._handle_until_done, commit_interval_s=self.cfg.commit_interval_s,
+            poll_s=settings.kafka.idle_fetch_poll_s, max_records=self.cfg.concurrency * 8,
+            in_hand=self.cfg.concurrency * RECORDS_PER_SLOT, lag=metrics.consumer_lag,
+            revoke_wait_s=settings.kafka.session_timeout_ms / 2000, on_assigned=self._assigned,
+        )
+        self.consumer = self.feed.consumer
+        self.assigned = self.feed.assigned
+        self.offsets = self.feed.offsets
+        self.tasks = self.feed.tasks
         self.idle: set[asyncio.Task[Any]] = set()  # tasks in a backoff or breaker wait
         self.breaker = Breaker(self.cfg.breaker_threshold)
-        self.log = log.bind(target=target)
         self.delivery = Delivery(target, connector, ledger, self.cfg, metrics)
         self.deadletters = (
             DeadLetterWriter(target, dlq, ledger, metrics, self.delivery.count) if dlq is not None else None
@@ -106,131 +103,50 @@ class TargetWorker:
         self.needs_context = any(
             flow.condition.tree is not None or any(a.templates for a in actions) for flow, actions in self.flows
         )
-        self.stopping = False
-        self.assigned = asyncio.Event()
+
+    @property
+    def stopping(self) -> bool:
+        """Set once the worker stops: nothing new goes out, waits end."""
+        return self.feed.stopping
+
+    @stopping.setter
+    def stopping(self, value: bool) -> None:
+        self.feed.stopping = value
 
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Join the target's consumer group."""
-        self.consumer.subscribe(self.topics, listener=_Rebalance(self))
-        await self.consumer.start()
+        await self.feed.start(self.topics)
 
     async def run(self) -> None:
-        """Fetch and dispatch until stopped."""
-        try:
-            while not self.stopping:
-                batches = await self.consumer.getmany(timeout_ms=100, max_records=self.cfg.concurrency * 8)
-                for tp, records in batches.items():
-                    for record in records:
-                        await self._dispatch(tp, record)
-                await self._rewind_recreated_logs()
-                # Commit every interval, and as soon as the work in hand is done (a drained
-                # backlog is committed at once, not up to an interval later). In the background:
-                # fetching and delivering go on while the broker answers.
-                idle = not batches and not self.tasks
-                if (self.committing is None or self.committing.done()) and (self.commit_clock.due() or idle):
-                    self.committing = asyncio.create_task(self._commit_in_background())
-                self.update_lag()
-                await self.dozer.after_fetch(bool(batches) or bool(self.tasks), may_doze=not self.breaker.open)
-        except asyncio.CancelledError:
-            raise
-        finally:
-            self.stopping = True
-            if self.committing is not None:  # stop() commits what is done, after this
-                self.committing.cancel()
-                await asyncio.gather(self.committing, return_exceptions=True)
-
-    async def _rewind_recreated_logs(self) -> None:
-        """Read a partition whose log was made again, or whose commits the broker forgot, from
-        its start (whatever is read twice, the ledger skips)."""
-        lost, self.lost_logs = self.lost_logs, set()
-        for tp, position, high in await recreated_logs(self.consumer):
-            self.log.warning("partition_log_recreated", partition=f"{tp.topic}:{tp.partition}",
-                             position=position, log_end=high)
-            lost.add(tp)
-        for tp in lost:
-            if await rewind(self.consumer, tp):
-                self.offsets[tp] = PartitionOffsets()
+        """Fetch and deliver until stopped."""
+        await self.feed.run()
 
     async def stop(self) -> None:
         """Drain in-flight calls, abandon backoff/breaker waits, commit what is done, leave."""
         self.stopping = True
         for task in list(self.idle):
             task.cancel()  # waiting, not working: its record stays uncommitted for the next run
-        if self.tasks:
-            # A call in flight finishes (bounded by the delivery timeout) so its offset commits.
-            _, pending = await asyncio.wait(set(self.tasks), timeout=self.cfg.delivery_timeout_s + 1)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-        await self.commit()
-        await self.consumer.stop()
+        # A call in flight finishes (bounded by the delivery timeout) so its offset commits.
+        await self.feed.stop(drain_s=self.cfg.delivery_timeout_s + 1)
 
-    def update_lag(self) -> None:
-        """Set handover_consumer_lag_messages: highwater minus the first unfinished offset, summed.
+    async def commit(self, partitions: Sequence[TopicPartition] | None = None) -> None:
+        """Commit, per partition, every offset below the first unfinished one."""
+        await self.feed.commit(partitions)
 
-        From `highwater()` (the fetch answer), not `end_offsets()`, which the test broker gets
-        wrong for multi-record batches (BROKER_NOTES 2).
-        """
-        lag = 0
-        for tp in self.consumer.assignment():
-            high = self.consumer.highwater(tp)
-            if high is None:
-                continue
-            tracker = self.offsets.get(tp)
-            done = tracker.first_unfinished() if tracker is not None else None
-            if done is None:
-                state = self.consumer._subscription.subscription.assignment.state_value(tp)
-                done = state.position if state is not None and state.has_valid_position else high
-            lag += max(0, high - done)
-        self.metrics.consumer_lag.labels(self.group).set(lag)
+    def _assigned(self, assigned: Any) -> None:
+        self.log.info("partitions_assigned", partitions=sorted(f"{t.topic}:{t.partition}" for t in assigned))
 
     # --- dispatch ----------------------------------------------------------------------------
 
-    async def _dispatch(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> None:
-        await self.records.acquire()
-        offsets = self.offsets.get(tp)
-        if offsets is None or (offsets.highest_started is not None and record.offset <= offsets.highest_started):
-            # Offsets only grow within a log; a smaller one means the topic was deleted and made
-            # again (a wiped broker). Track it afresh, or the commit would carry the old log's
-            # position past records of the new one.
-            if offsets is not None:
-                self.log.warning("partition_offsets_went_back", partition=f"{tp.topic}:{tp.partition}",
-                                 offset=record.offset, before=offsets.highest_started)
-            offsets = self.offsets[tp] = PartitionOffsets()
-        offsets.started(record.offset)
-        tail = (tp, record.key)
-        task = asyncio.create_task(self._process(record, self.key_tails.get(tail), offsets))
-        self.key_tails[tail] = task
-        self.tasks.add(task)
-        task.add_done_callback(functools.partial(self._done, tail))
-
-    def _done(self, tail: tuple[TopicPartition, bytes | None], task: asyncio.Task[bool]) -> None:
-        if self.key_tails.get(tail) is task:  # the key's last record is done: forget the key
-            del self.key_tails[tail]
-        self.tasks.discard(task)
-        self.records.release()
-        if not task.cancelled() and task.exception() is not None:
-            self.log.error("worker_task_failed", error=repr(task.exception()))
-
-    async def _process(
-        self,
-        record: ConsumerRecord[bytes, bytes],
-        previous: asyncio.Task[bool] | None,
-        tracker: PartitionOffsets,
-    ) -> bool:
-        """Handle one record after the previous one of its key; True once it is finished."""
-        if previous is not None:
-            if not previous.done():
-                await asyncio.wait([previous])  # per-key order; its outcome is its own business
-            if previous.cancelled() or previous.exception() is not None or not previous.result():
-                return False  # the earlier one was abandoned: keep the key's order, leave this too
+    async def _handle_until_done(self, record: ConsumerRecord[bytes, bytes]) -> bool:
+        """Handle one record, retrying until it is done; False when stopping cut it short."""
         attempt = 0
         while True:
             try:
                 await self._handle(record)
-                break
+                return True  # every action delivered, skipped or dead-lettered
             except (Abandoned, asyncio.CancelledError):
                 return False  # stopping mid-wait: unfinished, redelivered (and deduped) next time
             except Exception as exc:  # noqa: BLE001 - e.g. the ledger is down: retry, never skip
@@ -238,13 +154,9 @@ class TargetWorker:
                 delay = backoff(attempt, self.cfg, None)
                 self.log.error("record_failed_retrying", error=repr(exc), retry_in_s=round(delay, 3))
                 try:
-                    await self._idle(lambda d=delay: asyncio.sleep(d))
+                    await self._idle(functools.partial(asyncio.sleep, delay))
                 except (Abandoned, asyncio.CancelledError):
                     return False
-        # Only a record whose every action is delivered, skipped or dead-lettered counts as
-        # done; a cancelled or failing one must never let the commit pass its offset.
-        tracker.finished(record.offset)
-        return True
 
     async def _idle(self, waiting: Callable[[], Awaitable[Any]]) -> None:
         """Await a backoff sleep or breaker wait that `stop()` may cut short."""
@@ -272,7 +184,7 @@ class TargetWorker:
             await self.slots.acquire()
             if record is None:
                 return
-            if self.stopping or (self.revoked and TopicPartition(record.topic, record.partition) in self.revoked):
+            if self.stopping or not self.feed.still_ours(record):
                 self.slots.release()
                 raise Abandoned  # redelivered to whoever owns the partition next (the ledger dedupes)
             if not self.breaker.open or self.breaker.prober is asyncio.current_task():
@@ -345,70 +257,15 @@ class TargetWorker:
     def _failure(self) -> bool:
         if self.breaker.failed():
             self.metrics.target_paused.labels(self.target).set(1)
-            self.consumer.pause(*self.consumer.assignment())
+            self.feed.pause()
             self.log.warning("target_paused", failures=self.breaker.failures)
         return self.breaker.open
 
     def _success(self) -> None:
         if self.breaker.succeeded():
             self.metrics.target_paused.labels(self.target).set(0)
-            self.consumer.resume(*self.consumer.assignment())
+            self.feed.resume()
             self.log.info("target_resumed")
-
-    # --- commits -----------------------------------------------------------------------------
-
-    async def commit(self, partitions: Sequence[TopicPartition] | None = None) -> None:
-        """Commit, per partition, every offset below the first unfinished one."""
-        async with self.commit_lock:
-            await self._commit(partitions)
-
-    async def _commit_in_background(self) -> None:
-        try:
-            await self.commit()
-        except Exception as exc:  # noqa: BLE001 - the next one tries again; nothing is lost
-            self.log.warning("commit_failed", error=repr(exc))
-
-    async def _commit(self, partitions: Sequence[TopicPartition] | None) -> None:
-        offsets = {}
-        trackers = {}
-        assigned = self.consumer.assignment()  # a partition no longer ours is not committed by us
-        for tp, tracker in self.offsets.items():
-            if (partitions is not None and tp not in partitions) or tp not in assigned:
-                continue
-            safe = tracker.commit_offset()
-            if safe is not None:
-                offsets[tp] = safe
-                trackers[tp] = tracker
-        if not offsets or self.commits_fenced:
-            return
-        ours = {tp: t.committed for tp, t in trackers.items() if t.committed is not None}
-        for tp in await forgotten_commits(self.consumer, ours):
-            # The broker lost its state (a test broker restarted empty): our position belongs to
-            # a log that is gone, and committing it would skip the new log's first records. The
-            # run loop reads it again from the start, between two batches (not mid-dispatch).
-            self.log.warning("partition_state_lost_by_broker", partition=f"{tp.topic}:{tp.partition}",
-                             committed=trackers[tp].committed)
-            del offsets[tp]
-            self.lost_logs.add(tp)
-        if not offsets:
-            return
-        try:
-            await self.consumer.commit(offsets)
-        except CommitFailedError as exc:
-            # The group moved on without us (a rebalance, or a coordinator that forgot the group,
-            # as a wiped broker does). Positions from before must not be committed into the new
-            # generation: stop committing until the next assignment; whatever was not committed
-            # is redelivered, and the ledger skips what was done.
-            self.commits_fenced = True
-            self.log.warning("commit_failed", error=repr(exc), fenced=True)
-            return
-        except KafkaError as exc:
-            for tracker in trackers.values():
-                tracker.unconfirmed = True
-            self.log.warning("commit_failed", error=repr(exc))
-            return
-        for tp, off in offsets.items():
-            trackers[tp].committed = off
 
 
 class RecordLane:
@@ -454,34 +311,6 @@ class RecordLane:
         return await find_dead_letter(self.worker.settings.kafka, self.worker.target, key)
 
 
-class _Rebalance(ConsumerRebalanceListener):
-    """Commit what is done before partitions move; forget the ones we lost."""
-
-    def __init__(self, worker: TargetWorker) -> None:
-        self.worker = worker
-
-    async def on_partitions_revoked(self, revoked: Any) -> None:
-        w = self.worker
-        w.revoked.update(revoked)  # their records not yet at the target are left for the next owner
-        # Wait (bounded) for in-flight work of the revoked partitions, then commit it.
-        mine = [t for t in list(w.tasks)]
-        if mine:
-            await asyncio.wait(mine, timeout=w.settings.kafka.session_timeout_ms / 2000)
-        await w.commit(list(revoked))  # their trackers go at the next assignment
-
-    async def on_partitions_assigned(self, assigned: Any) -> None:
-        w = self.worker
-        w.commits_fenced = False  # a new generation: its positions start from committed offsets
-        # Every partition's tracking starts afresh: the assigned ones from their committed offsets,
-        # and the ones we lost must not be committed (their stragglers finish into old trackers).
-        w.offsets.clear()
-        w.revoked.difference_update(assigned)
-        if w.breaker.open:
-            w.consumer.pause(*assigned)
-        w.assigned.set()
-        w.log.info("partitions_assigned", partitions=sorted(f"{t.topic}:{t.partition}" for t in assigned))
-
-
 class SyncService:
     """Runs a TargetWorker for every target (or the chosen ones) that a flow uses."""
 
@@ -492,11 +321,13 @@ class SyncService:
         targets: Sequence[str] | None = None,
         ledger: Ledger | None = None,
         doorbell: Doorbell | None = None,
+        idmap: IdMap | None = None,
     ) -> None:
         self.settings = settings
         self.metrics = metrics
         self.doorbell = doorbell
         self.ledger = ledger or NullLedger()
+        self.idmap = idmap  # None: each connector keeps its own for the process's lifetime
         flows: list[CompiledFlow] = list(settings.compiled_flows)  # compiled once, by services.assembly
         used = {a.target for f in flows for a in f.actions}
         self.target_names = [t for t in settings.targets if t in used and (targets is None or t in targets)]
@@ -519,7 +350,7 @@ class SyncService:
         kinds = connector_kinds()
         ctx = ConnectorContext(
             http=self.http, data_dir=Path(self.settings.data_dir),
-            timeout_s=self.settings.sync.delivery_timeout_s, idmap=self.ledger,
+            timeout_s=self.settings.sync.delivery_timeout_s, idmap=self.idmap,
         )
         for name in self.target_names:
             spec = self.settings.targets[name]

@@ -25,7 +25,8 @@ from schemas import decode_event
 from services.common.appkeys import METRICS, SETTINGS
 from services.common.metrics import WEBHOOK_OUTCOMES
 from services.ledger.appkeys import LEDGER
-from services.ledger.store import DEADLETTERED, DELIVERED, RETRYING, DeliveryRow, EventRow, SqlLedger
+from services.ledger.rows import DEADLETTERED, DELIVERED, RETRYING, DeliveryRow, EventRow
+from services.ledger.store import SqlLedger
 from services.sync.replay import DeadLetter, UnknownDeadLetter
 from services.web import i18n
 from services.web.api import REPLAYER

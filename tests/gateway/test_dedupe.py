@@ -28,11 +28,11 @@ class CountingStore:
 
     async def seen_many(self, event_ids: Sequence[str]) -> set[str]:
         self.lookups += 1
-        return await self.ledger.seen_many(event_ids)
+        return await self.ledger.dedupe.seen_many(event_ids)
 
     async def remember_many(self, items: Sequence[tuple[str, float]]) -> None:
         self.writes += 1
-        await self.ledger.remember_many(items)
+        await self.ledger.dedupe.remember_many(items)
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ async def test_concurrent_lookups_and_writes_share_round_trips(ledger: SqlLedger
 
 
 async def test_a_remembered_delivery_expires_after_its_window(ledger: SqlLedger) -> None:
-    dedupe = BatchingDedupe(ledger)
+    dedupe = BatchingDedupe(ledger.dedupe)
     await dedupe.remember("evt-old", -1)  # a window that has already passed
     await dedupe.remember("evt-new", 3600)
     assert await dedupe.seen("evt-old") is False
@@ -63,7 +63,7 @@ async def test_a_remembered_delivery_expires_after_its_window(ledger: SqlLedger)
 
 
 async def test_a_database_error_reaches_every_waiter(ledger: SqlLedger) -> None:
-    dedupe = BatchingDedupe(ledger)
+    dedupe = BatchingDedupe(ledger.dedupe)
     await ledger.close()  # the database goes away
     results = await asyncio.gather(*(dedupe.seen(f"e{i}") for i in range(5)), return_exceptions=True)
     assert all(isinstance(r, Exception) for r in results)

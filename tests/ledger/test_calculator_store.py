@@ -30,8 +30,8 @@ def contact(i: int, test: bool = False) -> ContactSubmitted:
 
 async def deliver(ledger: SqlLedger, i: int, at: float, *, test: bool = False, attempts: int = 1) -> None:
     key = f"evt-{i}:flow:crm_upsert"
-    await ledger.begin(key, contact(i, test), "crm", "flow", "crm_upsert", "natural")
-    await ledger.delivered(key, f"ext-{i}", attempts)
+    await ledger.deliveries.begin(key, contact(i, test), "crm", "flow", "crm_upsert", "natural")
+    await ledger.deliveries.delivered(key, f"ext-{i}", attempts)
     await ledger.db.execute("UPDATE deliveries SET delivered_at = $2 WHERE key = $1", key, at)
 
 
@@ -56,7 +56,7 @@ async def test_weekly_counts_cover_complete_weeks_from_the_first_delivery(ledger
 
 async def test_a_redelivered_action_counts_once_and_its_retries_are_reported(ledger: SqlLedger) -> None:
     await deliver(ledger, 1, 10 * WEEK_S, attempts=3)
-    await ledger.begin("evt-1:flow:crm_upsert", contact(1), "crm", "flow", "crm_upsert", "natural")  # a replay
+    await ledger.deliveries.begin("evt-1:flow:crm_upsert", contact(1), "crm", "flow", "crm_upsert", "natural")
     store = LedgerCalculatorStore(ledger, clock=lambda: 11 * WEEK_S + 1)
     [volume] = await store.action_volumes(weeks=4)
     assert volume.weekly_delivered == (1,)
@@ -66,8 +66,8 @@ async def test_a_redelivered_action_counts_once_and_its_retries_are_reported(led
 
 async def test_dead_letters_are_reported_apart_from_deliveries(ledger: SqlLedger) -> None:
     key = "evt-7:flow:crm_upsert"
-    await ledger.begin(key, contact(7), "crm", "flow", "crm_upsert", "natural")
-    await ledger.deadlettered(key, "Permanent: 400", 1, 0)
+    await ledger.deliveries.begin(key, contact(7), "crm", "flow", "crm_upsert", "natural")
+    await ledger.deliveries.deadlettered(key, "Permanent: 400", 1, 0)
     [volume] = await LedgerCalculatorStore(ledger).action_volumes(weeks=8)
     assert volume.dead_letters == 1 and volume.delivered_total == 0 and volume.weekly_delivered == ()
 

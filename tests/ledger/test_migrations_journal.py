@@ -13,7 +13,8 @@ from services.common.kafka import event_record
 from services.ledger.db import Database, connect
 from services.ledger.journal import IntakeJournal
 from services.ledger.migrations import LATEST, LedgerTooNew, schema_version
-from services.ledger.store import RecordedEvent, SqlLedger, open_ledger
+from services.ledger.rows import RecordedEvent
+from services.ledger.store import SqlLedger, open_ledger
 from tests.sync.conftest import contact_event
 
 PG = "postgresql://postgres@127.0.0.1:5432/test"
@@ -88,8 +89,8 @@ async def test_a_ledger_from_before_migrations_is_migrated_with_its_data_intact(
         assert await schema_version(ledger.db) == LATEST
         row = await ledger.delivery("ev-1:flow:send")
         assert row is not None and (row.status, row.external_id) == ("delivered", "x-9")
-        assert await ledger.idmap_get("books", "c-1") == "mb-5"
-        assert await ledger.seen("d-1")
+        assert await ledger.idmap.idmap_get("books", "c-1") == "mb-5"
+        assert await ledger.dedupe.seen("d-1")
         assert await IntakeJournal(ledger.db).count() == 0  # the new table is there, empty
     finally:
         await ledger.close()
@@ -97,7 +98,7 @@ async def test_a_ledger_from_before_migrations_is_migrated_with_its_data_intact(
     again = await open_ledger(ledger_url)
     try:
         assert await schema_version(again.db) == LATEST
-        assert await again.idmap_get("books", "c-1") == "mb-5"
+        assert await again.idmap.idmap_get("books", "c-1") == "mb-5"
     finally:
         await again.close()
 
@@ -115,7 +116,7 @@ async def test_a_ledger_newer_than_the_code_refuses_to_start(ledger_url: str) ->
 
 async def _record(ledger: SqlLedger, event_id: str, expected: list[tuple[str, str, str]]) -> None:
     ev = contact_event(event_id=event_id)
-    await ledger.record([RecordedEvent(ev, "handover.events.contact.submitted", 0, 1, expected)])
+    await ledger.events.record([RecordedEvent(ev, "handover.events.contact.submitted", 0, 1, expected)])
 
 
 async def test_the_journal_re_drives_exactly_what_is_unfinished_and_prunes_only_the_finished(ledger_url: str) -> None:
@@ -139,13 +140,13 @@ async def test_the_journal_re_drives_exactly_what_is_unfinished_and_prunes_only_
                 if status is None:
                     continue
                 key = f"{ev.id}:{flow}:{action}"
-                await ledger.begin(key, ev, target, flow, action, "key")
+                await ledger.deliveries.begin(key, ev, target, flow, action, "key")
                 if status == "delivered":
-                    await ledger.delivered(key, "x", 1)
+                    await ledger.deliveries.delivered(key, "x", 1)
                 elif status == "retrying":
-                    await ledger.retrying(key, time.time() + 5)
+                    await ledger.deliveries.retrying(key, time.time() + 5)
                 else:
-                    await ledger.deadlettered(key, "Permanent: no", 1, 3)
+                    await ledger.deliveries.deadlettered(key, "Permanent: no", 1, 3)
         again = await journal.unfinished(page=2)  # several pages
         assert {r.event_id for r in again} == {events[n].id for n in ("never_recorded", "retrying", "one_of_two")}
         record = next(r for r in again if r.event_id == events["retrying"].id)
@@ -153,7 +154,7 @@ async def test_the_journal_re_drives_exactly_what_is_unfinished_and_prunes_only_
         # Finished and past their window: pruned; "delivered" is finished but inside its window.
         assert await journal.prune() == 2
         assert await journal.count() == 4
-        assert await ledger.seen("d-delivered") and not await ledger.seen("d-no_actions")
+        assert await ledger.dedupe.seen("d-delivered") and not await ledger.dedupe.seen("d-no_actions")
     finally:
         await ledger.close()
 

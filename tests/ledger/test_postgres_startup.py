@@ -16,8 +16,8 @@ async def test_many_ledgers_opening_one_new_schema_at_once_all_succeed() -> None
     schema = f"t_{uuid.uuid4().hex[:8]}"
     ledgers = await asyncio.gather(*(open_ledger(f"{DSN}?schema={schema}") for _ in range(6)))
     try:
-        await ledgers[0].remember("evt-1", 60)
-        assert all([await led.seen("evt-1") for led in ledgers])  # one schema, shared
+        await ledgers[0].dedupe.remember("evt-1", 60)
+        assert all([await led.dedupe.seen("evt-1") for led in ledgers])  # one schema, shared
     finally:
         for led in ledgers:
             await led.close()

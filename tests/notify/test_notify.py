@@ -75,11 +75,11 @@ REFUSED = "Permanent: crm answered 422: email is not valid"
 async def dead_letter(ledger: SqlLedger, email: str, error: str = REFUSED) -> str:
     """Record a contact form event and a dead-lettered CRM delivery for it; return its key."""
     event = contact(email)
-    await ledger.record([RecordedEvent(event, "t", 0, 0, [("Contact form to CRM", "upsert_contact", "crm")])])
+    await ledger.events.record([RecordedEvent(event, "t", 0, 0, [("Contact form to CRM", "upsert_contact", "crm")])])
     key = f"{event.id}:Contact form to CRM:upsert_contact"
-    await ledger.begin(key, event, "crm", "Contact form to CRM", "upsert_contact", "natural")
-    await ledger.failed(key, error, 3)
-    await ledger.deadlettered(key, error, 3, 7)
+    await ledger.deliveries.begin(key, event, "crm", "Contact form to CRM", "upsert_contact", "natural")
+    await ledger.deliveries.failed(key, error, 3)
+    await ledger.deliveries.deadlettered(key, error, 3, 7)
     return key
 
 
@@ -88,8 +88,8 @@ async def delivered(ledger: SqlLedger, n: int) -> None:
     for i in range(n):
         event = contact(f"ok{i}@example.com")
         key = f"{event.id}:Contact form to CRM:upsert_contact"
-        await ledger.begin(key, event, "crm", "Contact form to CRM", "upsert_contact", "natural")
-        await ledger.delivered(key, f"C{i}", 1)
+        await ledger.deliveries.begin(key, event, "crm", "Contact form to CRM", "upsert_contact", "natural")
+        await ledger.deliveries.delivered(key, f"C{i}", 1)
 
 
 def quiet_day() -> int:
@@ -223,7 +223,7 @@ async def test_a_paused_target_and_a_silent_source_each_send_one_message(receive
 
         # A source with a rhythm (an event every 10 minutes), then quiet for 4 hours.
         events = [contact(f"s{i}@example.com", source="website") for i in range(8)]
-        await ledger.record([RecordedEvent(e, "t", 0, i, []) for i, e in enumerate(events)])
+        await ledger.events.record([RecordedEvent(e, "t", 0, i, []) for i, e in enumerate(events)])
         for i, e in enumerate(events):
             await ledger.db.execute("UPDATE events SET recorded_at = $1 WHERE id = $2", t0 + 2000 + i * 600, e.id)
         last = t0 + 2000 + 7 * 600
@@ -321,10 +321,10 @@ async def test_the_ledger_keeps_what_was_sent_with_secrets_masked(ledger) -> Non
     assert await ledger.sent_for(event_id) == {}
     sent = {"email": "kept@example.com", "Authorization": "Bearer abc",
             "nested": {"token": "t", "note": "uses s3cr3t"}}
-    await ledger.record_sent(key, sent, "refused: s3cr3t", ["s3cr3t"])
+    await ledger.deliveries.record_sent(key, sent, "refused: s3cr3t", ["s3cr3t"])
     fields, answer = (await ledger.sent_for(event_id))[key]
     assert fields == {"email": "kept@example.com", "Authorization": "•••",
                       "nested": {"token": "•••", "note": "uses •••"}}
     assert answer == "refused: •••"
-    await ledger.record_sent(key, {"email": "again@example.com"}, "ok")  # a redelivery replaces it
+    await ledger.deliveries.record_sent(key, {"email": "again@example.com"}, "ok")  # a redelivery replaces it
     assert (await ledger.sent_for(event_id))[key] == ({"email": "again@example.com"}, "ok")

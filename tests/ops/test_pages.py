@@ -254,7 +254,7 @@ async def test_audit_shows_what_each_action_sent_and_the_answer_with_secrets_mas
     recorded = await wait_for(lambda: ledger.sent_for(event_id))
     assert row.key in recorded
     # Then one with a secret in it, as a target's credentials could appear, to see it masked.
-    await ledger.record_sent(
+    await ledger.deliveries.record_sent(
         row.key,
         {"email": "sent@example.com", "total": "123.45", "api_key": "k-123",
          "note": "sent with Bearer target-token-9q8w"},

@@ -89,8 +89,8 @@ async def test_a_dead_letter_lost_in_the_crash_is_written_once(
     assert ledger is not None
     event, record = make_record(1_000_002)
     key = idempotency_key(event, "f", "send")
-    await ledger.begin(key, event, TARGET, "f", "send", "key")
-    await ledger.deadlettering(key)  # died before the dead letter reached Kafka
+    await ledger.deliveries.begin(key, event, TARGET, "f", "send", "key")
+    await ledger.deliveries.deadlettering(key)  # died before the dead letter reached Kafka
     assert await dead_letters_for(runtime, key) == 0
     assert await deliver(worker, event, record) == "deadlettered"
     assert await dead_letters_for(runtime, key) == 1
@@ -114,7 +114,9 @@ async def test_an_event_its_flow_condition_fails_on_gets_one_dead_letter_also_wh
         mine = [dl for dl in letters if dl.headers.get("idempotency-key") == key]
         assert len(mine) == 1 and "could not be evaluated" in mine[0].headers["error-message"]
         assert all(name not in path for path, _ in target.arrived)  # nothing was sent
-        [row] = [r for r in await worker.ledger.all_deliveries(name) if r.key == key]
+        ledger = runtime.ledger
+        assert ledger is not None
+        [row] = [r for r in await ledger.all_deliveries(name) if r.key == key]
         assert row.status == "deadlettered"
     finally:
         await runtime.stop()

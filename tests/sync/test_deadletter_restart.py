@@ -109,7 +109,7 @@ async def test_dead_letters_outlive_a_restart_of_the_embedded_broker_and_can_be_
                     assert f"{after[event.id].id}\tevent {event.id}\tdelivered" in out, out
                 assert [target.effects[(NAME, key)] for key in keys] == [1, 1]
                 assert [dl.status for dl in await replayer.read()] == ["replayed", "replayed"]
-                assert await second.ledger.dead_letter_copies() == []  # delivered: no copy kept
+                assert await second.ledger.deliveries.dead_letter_copies() == []  # delivered: no copy kept
                 assert await second.ledger.db.fetch("SELECT key FROM dead_letter_copies") == []  # dropped
             finally:
                 await replayer.close()

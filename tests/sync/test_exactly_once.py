@@ -337,8 +337,8 @@ async def test_a_restart_that_finds_an_invoice_in_flight_looks_it_up_instead_of_
     key, reference = invoice_key(event), event.data.order_number
     # The previous process marked the call in flight, Moneybird stored the invoice, and the
     # process died before it heard so (its id map never learnt the invoice).
-    await world.ledger.begin(key, event, BOOKS, "invoice", "create_sales_invoice", "lookup")
-    await world.ledger.sending(key, 1)
+    await world.ledger.deliveries.begin(key, event, BOOKS, "invoice", "create_sales_invoice", "lookup")
+    await world.ledger.deliveries.sending(key, 1)
     other = connector_kinds()["moneybird"](worker.connector.spec, ConnectorContext(
         http=None, data_dir=world.tmp, timeout_s=5, idmap=MemoryIdMap()))
     await other.start()
@@ -362,8 +362,8 @@ async def test_a_restart_that_finds_an_attempt_in_flight_that_never_arrived_crea
     worker = world.worker(BOOKS)
     event = order()
     key, reference = invoice_key(event), event.data.order_number
-    await world.ledger.begin(key, event, BOOKS, "invoice", "create_sales_invoice", "lookup")
-    await world.ledger.sending(key, 1)
+    await world.ledger.deliveries.begin(key, event, BOOKS, "invoice", "create_sales_invoice", "lookup")
+    await world.ledger.deliveries.sending(key, 1)
     [(flow, [action])] = [(f, list(a)) for f, a in worker.flows]
     record = ConsumerRecord(event_topic(event.type), 0, 10**9, int(time.time() * 1000), 0,
                             event.subject.encode(), encode_event(event), None, 0, 0, ())
@@ -395,7 +395,7 @@ async def test_an_invoice_whose_id_map_write_failed_after_the_create_is_found_no
     mb = world.moneybird
     event = order()
     key, reference = invoice_key(event), event.data.order_number
-    real_put = world.ledger.idmap_put
+    real_put = world.ledger.idmap.idmap_put
     failures = 0
 
     async def flaky_put(target: str, name: str, external_id: str) -> None:
@@ -405,7 +405,7 @@ async def test_an_invoice_whose_id_map_write_failed_after_the_create_is_found_no
             raise OSError("disk I/O error")  # Moneybird made the invoice; we cannot note it
         await real_put(target, name, external_id)
 
-    monkeypatch.setattr(world.ledger, "idmap_put", flaky_put)
+    monkeypatch.setattr(world.ledger.idmap, "idmap_put", flaky_put)
     await world.publisher.publish_many([event])
     status, external_id = await wait_for(lambda: _delivered(world, key), timeout=30)
     [invoice] = mb.invoices_with(reference)

@@ -386,8 +386,8 @@ async def test_an_interrupted_send_without_idempotency_is_deadlettered_as_ambigu
     ledger = hub.runtime.ledger
     assert ledger is not None
     # A previous process marked it "sending" and died before the answer came.
-    await ledger.begin(key, event, hub.a, "to-a", "send", "none")
-    await ledger.sending(key, 1)
+    await ledger.deliveries.begin(key, event, hub.a, "to-a", "send", "none")
+    await ledger.deliveries.sending(key, 1)
     before = hub.metric("handover_delivery_ambiguous_total", target=hub.a)
     record = ConsumerRecord(TOPIC, 0, 10**9, int(time.time() * 1000), 0, event.subject.encode(),
                             encode_event(event), None, 0, 0, ())

@@ -13,7 +13,8 @@ import msgspec
 import pytest
 
 from services.ledger.base import KeptDeadLetter
-from services.ledger.store import RecordedEvent, SqlLedger, open_ledger
+from services.ledger.rows import RecordedEvent
+from services.ledger.store import SqlLedger, open_ledger
 from tests.sync.conftest import contact_event, order_event
 
 PG = "postgresql://postgres@127.0.0.1:5432/test"
@@ -50,11 +51,11 @@ def uid(prefix: str) -> str:
 async def test_a_delivered_action_is_reported_delivered_when_it_begins_again(ledger: SqlLedger) -> None:
     ev = contact_event(event_id=uid("ev"))
     key = f"{ev.id}:flow:send"
-    assert await ledger.begin(key, ev, "crm", "flow", "send", "key") is None
-    await ledger.failed(key, "Transient: 503", 1)
-    assert await ledger.begin(key, ev, "crm", "flow", "send", "key") is None  # a failure is retried
-    await ledger.delivered(key, "ext-7", 2)
-    assert await ledger.begin(key, ev, "crm", "flow", "send", "key") == "delivered"
+    assert await ledger.deliveries.begin(key, ev, "crm", "flow", "send", "key") is None
+    await ledger.deliveries.failed(key, "Transient: 503", 1)
+    assert await ledger.deliveries.begin(key, ev, "crm", "flow", "send", "key") is None  # a failure is retried
+    await ledger.deliveries.delivered(key, "ext-7", 2)
+    assert await ledger.deliveries.begin(key, ev, "crm", "flow", "send", "key") == "delivered"
     row = await ledger.delivery(key)
     assert row is not None
     assert (row.status, row.attempts, row.external_id, row.last_error) == ("delivered", 2, "ext-7", "")
@@ -64,26 +65,26 @@ async def test_a_delivered_action_is_reported_delivered_when_it_begins_again(led
 async def test_an_unconfirmed_send_without_idempotency_is_ambiguous(ledger: SqlLedger) -> None:
     ev = contact_event(event_id=uid("ev"))
     key = f"{ev.id}:flow:mail"
-    assert await ledger.begin(key, ev, "mail", "flow", "mail", "none") is None
-    await ledger.sending(key, 1)
+    assert await ledger.deliveries.begin(key, ev, "mail", "flow", "mail", "none") is None
+    await ledger.deliveries.sending(key, 1)
     # The process died here: SMTP may or may not have sent it.
-    assert await ledger.begin(key, ev, "mail", "flow", "mail", "none") == "ambiguous"
+    assert await ledger.deliveries.begin(key, ev, "mail", "flow", "mail", "none") == "ambiguous"
     # A target with idempotency keys just sends again.
     key2 = f"{ev.id}:flow:http"
-    await ledger.begin(key2, ev, "api", "flow", "http", "key")
-    await ledger.sending(key2, 1)
-    assert await ledger.begin(key2, ev, "api", "flow", "http", "key") is None
+    await ledger.deliveries.begin(key2, ev, "api", "flow", "http", "key")
+    await ledger.deliveries.sending(key2, 1)
+    assert await ledger.deliveries.begin(key2, ev, "api", "flow", "http", "key") is None
 
 
 async def test_a_deadlettered_action_is_not_redelivered_by_the_live_worker(ledger: SqlLedger) -> None:
     ev = contact_event(event_id=uid("ev"))
     key = f"{ev.id}:flow:send"
-    await ledger.begin(key, ev, "crm", "flow", "send", "key")
-    await ledger.deadlettered(key, "Permanent: 400", 1, 17)
-    assert await ledger.begin(key, ev, "crm", "flow", "send", "key") == "deadlettered"
+    await ledger.deliveries.begin(key, ev, "crm", "flow", "send", "key")
+    await ledger.deliveries.deadlettered(key, "Permanent: 400", 1, 17)
+    assert await ledger.deliveries.begin(key, ev, "crm", "flow", "send", "key") == "deadlettered"
     row = await ledger.delivery(key)
     assert row is not None and (row.status, row.dlq_offset) == ("deadlettered", 17)
-    await ledger.deadlettered(key, "Permanent: 400 again", 2, -1)  # a failed replay keeps the offset
+    await ledger.deliveries.deadlettered(key, "Permanent: 400 again", 2, -1)  # a failed replay keeps the offset
     row = await ledger.delivery(key)
     assert row is not None and row.dlq_offset == 17 and row.attempts == 2
 
@@ -91,42 +92,42 @@ async def test_a_deadlettered_action_is_not_redelivered_by_the_live_worker(ledge
 async def test_a_dead_letter_copy_is_kept_exactly_while_its_action_stays_dead_lettered(ledger: SqlLedger) -> None:
     ev = contact_event(event_id=uid("ev"))
     key = f"{ev.id}:flow:send"
-    await ledger.begin(key, ev, "crm", "flow", "send", "key")  # a new row, written with the copy
+    await ledger.deliveries.begin(key, ev, "crm", "flow", "send", "key")  # a new row, written with the copy
     copy = KeptDeadLetter("crm", b'{"id": 1}\x00\xff', {"idempotency-key": key, "error-class": "Permanent"}, b"k\x00")
-    await ledger.deadlettering(key, copy)
-    await ledger.deadlettered(key, "Permanent: 400", 1, 3)
-    [kept] = [c for c in await ledger.dead_letter_copies() if c.key == key]
+    await ledger.deliveries.deadlettering(key, copy)
+    await ledger.deliveries.deadlettered(key, "Permanent: 400", 1, 3)
+    [kept] = [c for c in await ledger.deliveries.dead_letter_copies() if c.key == key]
     assert kept == dataclasses.replace(copy, key=key, written_at=kept.written_at)
     assert abs(kept.written_at - time.time()) < 60
-    await ledger.delivered(key, "ext-1", 2)  # replayed: nothing left to bring back
-    assert [c for c in await ledger.dead_letter_copies() if c.headers["idempotency-key"] == key] == []
+    await ledger.deliveries.delivered(key, "ext-1", 2)  # replayed: nothing left to bring back
+    assert [c for c in await ledger.deliveries.dead_letter_copies() if c.headers["idempotency-key"] == key] == []
 
 
 async def test_a_restored_dead_letter_never_undoes_a_delivery(ledger: SqlLedger) -> None:
     ev = contact_event(event_id=uid("ev"))
     replayed, stopped = f"{ev.id}:flow:a", f"{ev.id}:flow:b"
     for key in (replayed, stopped):
-        await ledger.begin(key, ev, "crm", "flow", key[-1], "key")
-        await ledger.deadlettering(key, KeptDeadLetter("crm", b"{}", {"idempotency-key": key}))
-        await ledger.deadlettered(key, "Permanent: 400", 3, 5)
-    await ledger.delivered(replayed, "ext-1", 4)  # another process replayed it meanwhile
-    await ledger.retrying(stopped, 0.0)  # a replay stopped half-way
+        await ledger.deliveries.begin(key, ev, "crm", "flow", key[-1], "key")
+        await ledger.deliveries.deadlettering(key, KeptDeadLetter("crm", b"{}", {"idempotency-key": key}))
+        await ledger.deliveries.deadlettered(key, "Permanent: 400", 3, 5)
+    await ledger.deliveries.delivered(replayed, "ext-1", 4)  # another process replayed it meanwhile
+    await ledger.deliveries.retrying(stopped, 0.0)  # a replay stopped half-way
     for key in (replayed, stopped):
-        await ledger.dead_letter_restored(key, 9)
+        await ledger.deliveries.dead_letter_restored(key, 9)
     done, dead = await ledger.delivery(replayed), await ledger.delivery(stopped)
     assert done is not None and (done.status, done.dlq_offset, done.attempts) == ("delivered", 5, 4)
     assert dead is not None and (dead.status, dead.dlq_offset, dead.attempts, dead.last_error) == (
         "deadlettered", 9, 3, "Permanent: 400")
-    await ledger.forget_delivered_copies()
-    assert {c.key for c in await ledger.dead_letter_copies()} >= {stopped}
-    assert replayed not in {c.key for c in await ledger.dead_letter_copies()}
+    await ledger.deliveries.forget_delivered_copies()
+    assert {c.key for c in await ledger.deliveries.dead_letter_copies()} >= {stopped}
+    assert replayed not in {c.key for c in await ledger.deliveries.dead_letter_copies()}
 
 
 async def test_record_is_idempotent(ledger: SqlLedger) -> None:
     ev = contact_event(event_id=uid("ev"))
     rec = RecordedEvent(ev, "handover.events.contact.submitted", 1, 42, [("f", "a", "crm"), ("f", "b", "mail")])
-    await ledger.record([rec])
-    await ledger.record([rec, rec])
+    await ledger.events.record([rec])
+    await ledger.events.record([rec, rec])
     rows = await ledger.db.fetch("SELECT COUNT(*) FROM events WHERE id = $1", ev.id)
     assert rows[0][0] == 1
     rows = await ledger.db.fetch("SELECT COUNT(*) FROM expected_actions WHERE event_id = $1", ev.id)
@@ -137,13 +138,13 @@ async def test_record_is_idempotent(ledger: SqlLedger) -> None:
 
 async def test_dedupe_remembers_within_the_window_and_forgets_after(ledger: SqlLedger) -> None:
     a, b = uid("hook"), uid("hook")
-    assert not await ledger.seen(a)
-    await ledger.remember(a, 60)
-    await ledger.remember(b, 0.05)
-    assert await ledger.seen(a) and await ledger.seen(b)
+    assert not await ledger.dedupe.seen(a)
+    await ledger.dedupe.remember(a, 60)
+    await ledger.dedupe.remember(b, 0.05)
+    assert await ledger.dedupe.seen(a) and await ledger.dedupe.seen(b)
     await asyncio.sleep(0.1)  # the window itself is what is under test
-    assert await ledger.seen(a) and not await ledger.seen(b)
-    await ledger.forget_expired()
+    assert await ledger.dedupe.seen(a) and not await ledger.dedupe.seen(b)
+    await ledger.dedupe.forget_expired()
     rows = await ledger.db.fetch("SELECT event_id FROM webhook_dedupe WHERE event_id IN ($1, $2)", a, b)
     assert [r[0] for r in rows] == [a]
 
@@ -155,23 +156,23 @@ async def test_dedupe_lookups_see_what_another_process_remembered_on_the_same_fi
     first, second = await open_ledger(url), await open_ledger(url)
     try:
         a, b = uid("hook"), uid("hook")
-        assert await second.seen_many([a, b]) == set()
-        await first.remember_many([(a, 60)])
-        assert await second.seen_many([a, b]) == {a}
-        await first.remember_many([(b, 60)])
-        assert await second.seen_many([a, b]) == {a, b}
+        assert await second.dedupe.seen_many([a, b]) == set()
+        await first.dedupe.remember_many([(a, 60)])
+        assert await second.dedupe.seen_many([a, b]) == {a}
+        await first.dedupe.remember_many([(b, 60)])
+        assert await second.dedupe.seen_many([a, b]) == {a, b}
     finally:
         await first.close()
         await second.close()
 
 
 async def test_idmap_stores_and_overwrites(ledger: SqlLedger) -> None:
-    assert await ledger.idmap_get("pipedrive", "person:zoe@example.nl") is None
-    await ledger.idmap_put("pipedrive", "person:zoe@example.nl", "17")
-    await ledger.idmap_put("pipedrive", "person:zoe@example.nl", "18")
-    await ledger.idmap_put("hubspot", "person:zoe@example.nl", "h1")
-    assert await ledger.idmap_get("pipedrive", "person:zoe@example.nl") == "18"
-    assert await ledger.idmap_get("hubspot", "person:zoe@example.nl") == "h1"
+    assert await ledger.idmap.idmap_get("pipedrive", "person:zoe@example.nl") is None
+    await ledger.idmap.idmap_put("pipedrive", "person:zoe@example.nl", "17")
+    await ledger.idmap.idmap_put("pipedrive", "person:zoe@example.nl", "18")
+    await ledger.idmap.idmap_put("hubspot", "person:zoe@example.nl", "h1")
+    assert await ledger.idmap.idmap_get("pipedrive", "person:zoe@example.nl") == "18"
+    assert await ledger.idmap.idmap_get("hubspot", "person:zoe@example.nl") == "h1"
 
 
 async def test_search_finds_by_order_number_email_and_name(ledger: SqlLedger) -> None:
@@ -181,7 +182,7 @@ async def test_search_finds_by_order_number_email_and_name(ledger: SqlLedger) ->
         order, data=msgspec.structs.replace(order.data, order_number=f"#A{tag}")
     )
     contact = contact_event(event_id=uid("ct"), email=f"first_last.{tag}@example.nl")
-    await ledger.record([
+    await ledger.events.record([
         RecordedEvent(order, "t", 0, 1, []), RecordedEvent(contact, "t", 0, 2, []),
     ])
     assert [e.id for e in await ledger.search(f"#A{tag}")] == [order.id]
@@ -195,15 +196,15 @@ async def test_search_finds_by_order_number_email_and_name(ledger: SqlLedger) ->
 async def test_incomplete_lists_events_whose_action_is_not_delivered_in_time(ledger: SqlLedger) -> None:
     done, missing, fresh = (contact_event(event_id=uid(p)) for p in ("done", "missing", "fresh"))
     expected = [("f", "send", "crm")]
-    await ledger.record([RecordedEvent(done, "t", 0, 1, expected), RecordedEvent(missing, "t", 0, 2, expected)])
+    await ledger.events.record([RecordedEvent(done, "t", 0, 1, expected), RecordedEvent(missing, "t", 0, 2, expected)])
     # Once delivered, an event is complete even if it later failed a redelivery attempt's bookkeeping.
-    await ledger.begin(f"{done.id}:f:send", done, "crm", "f", "send", "key")
-    await ledger.delivered(f"{done.id}:f:send", "x", 1)
-    await ledger.begin(f"{missing.id}:f:send", missing, "crm", "f", "send", "key")
-    await ledger.failed(f"{missing.id}:f:send", "Transient: 503", 3)
+    await ledger.deliveries.begin(f"{done.id}:f:send", done, "crm", "f", "send", "key")
+    await ledger.deliveries.delivered(f"{done.id}:f:send", "x", 1)
+    await ledger.deliveries.begin(f"{missing.id}:f:send", missing, "crm", "f", "send", "key")
+    await ledger.deliveries.failed(f"{missing.id}:f:send", "Transient: 503", 3)
     await ledger.db.execute("UPDATE events SET recorded_at = $1 WHERE id IN ($2, $3)",
                             time.time() - 3600, done.id, missing.id)
-    await ledger.record([RecordedEvent(fresh, "t", 0, 3, expected)])
+    await ledger.events.record([RecordedEvent(fresh, "t", 0, 3, expected)])
     result = {ev.id: items for ev, items in await ledger.incomplete(older_than_s=600)}
     assert done.id not in result and fresh.id not in result
     [(flow, action, target, row)] = result[missing.id]
@@ -221,8 +222,8 @@ async def test_weekly_deliveries_count_each_key_once_and_exclude_test_events(led
     for ev in [*real, test_ev]:
         key = f"{ev.id}:{flow}:send"
         for _ in range(2):  # redelivered: begin/delivered twice for the same key
-            await ledger.begin(key, ev, "crm", flow, "send", "key")
-            await ledger.delivered(key, "x", 1)
+            await ledger.deliveries.begin(key, ev, "crm", flow, "send", "key")
+            await ledger.deliveries.delivered(key, "x", 1)
     rows = [r for r in await ledger.weekly_deliveries(since) if r[0] == flow]
     assert rows == [(flow, "send", "crm", 0, 3)]
 
@@ -233,12 +234,12 @@ async def test_concurrent_statements_each_get_their_own_answer_and_error(ledger:
     events = [contact_event(event_id=uid("cc")) for _ in range(30)]
     keys = [f"{e.id}:f:send" for e in events]
     pairs = list(zip(keys, events, strict=True))
-    first = await asyncio.gather(*(ledger.begin(k, e, "crm", "f", "send", "key") for k, e in pairs))
+    first = await asyncio.gather(*(ledger.deliveries.begin(k, e, "crm", "f", "send", "key") for k, e in pairs))
     assert first == [None] * 30
     results = await asyncio.gather(
-        *(ledger.delivered(k, f"x{i}", 1) for i, k in enumerate(keys[:15])),
+        *(ledger.deliveries.delivered(k, f"x{i}", 1) for i, k in enumerate(keys[:15])),
         ledger.db.execute("INSERT INTO no_such_table VALUES ($1)", 1),
-        *(ledger.begin(k, e, "crm", "f", "send", "key") for k, e in pairs),
+        *(ledger.deliveries.begin(k, e, "crm", "f", "send", "key") for k, e in pairs),
         return_exceptions=True,
     )
     assert [r for r in results[:15]] == [None] * 15
@@ -269,14 +270,14 @@ async def test_statements_run_together_stand_or_fall_together(ledger: SqlLedger)
 async def test_a_begun_action_is_written_with_its_first_status_change(ledger: SqlLedger) -> None:
     event = contact_event(event_id=uid("first"))
     key = f"{event.id}:f:send"
-    assert await ledger.begin(key, event, "crm", "f", "send", "key") is None
-    await ledger.failed(key, "Transient: 503", 1)
+    assert await ledger.deliveries.begin(key, event, "crm", "f", "send", "key") is None
+    await ledger.deliveries.failed(key, "Transient: 503", 1)
     [row] = [r for r in await ledger.all_deliveries("crm") if r.key == key]
     assert (row.event_id, row.target, row.flow, row.action, row.status, row.attempts) == (
         event.id, "crm", "f", "send", "failed", 1)
-    assert await ledger.begin(key, event, "crm", "f", "send", "key") is None  # failed: try again
-    await ledger.delivered(key, "crm-7", 2)
-    assert await ledger.begin(key, event, "crm", "f", "send", "key") == "delivered"
+    assert await ledger.deliveries.begin(key, event, "crm", "f", "send", "key") is None  # failed: try again
+    await ledger.deliveries.delivered(key, "crm-7", 2)
+    assert await ledger.deliveries.begin(key, event, "crm", "f", "send", "key") == "delivered"
     [row] = [r for r in await ledger.all_deliveries("crm") if r.key == key]
     assert (row.status, row.external_id, row.attempts) == ("delivered", "crm-7", 2)
 
@@ -286,7 +287,7 @@ async def test_a_first_status_change_that_fails_to_commit_is_written_with_the_ne
     # one (the runner records the failure, or retries) must still find or make the row.
     event = contact_event(event_id=uid("lock"))
     key = f"{event.id}:f:send"
-    assert await ledger.begin(key, event, "mail", "f", "send", "none") is None
+    assert await ledger.deliveries.begin(key, event, "mail", "f", "send", "none") is None
     calls = 0
 
     def locked_once(real):  # type: ignore[no-untyped-def]
@@ -302,8 +303,8 @@ async def test_a_first_status_change_that_fails_to_commit_is_written_with_the_ne
     ledger.db.execute = locked_once(ledger.db.execute)  # type: ignore[method-assign]
     ledger.db.execute_together = locked_once(ledger.db.execute_together)  # type: ignore[method-assign]
     with pytest.raises(RuntimeError):
-        await ledger.sending(key, 1)
-    await ledger.failed(key, "Permanent: the ledger was busy", 1)
+        await ledger.deliveries.sending(key, 1)
+    await ledger.deliveries.failed(key, "Permanent: the ledger was busy", 1)
     [row] = [r for r in await ledger.all_deliveries("mail") if r.key == key]
     assert (row.event_id, row.flow, row.action, row.status) == (event.id, "f", "send", "failed")
 
@@ -313,8 +314,8 @@ async def test_begin_sees_this_process_s_own_queued_change(ledger: SqlLedger) ->
     # worker's "delivered" that is queued and not committed yet.
     event = contact_event(event_id=uid("queued"))
     key = f"{event.id}:f:send"
-    assert await ledger.begin(key, event, "crm", "f", "send", "key") is None
-    writing = asyncio.create_task(ledger.delivered(key, "crm-1", 1))
+    assert await ledger.deliveries.begin(key, event, "crm", "f", "send", "key") is None
+    writing = asyncio.create_task(ledger.deliveries.delivered(key, "crm-1", 1))
     await asyncio.sleep(0)  # one loop turn: the task queues its statements and waits for the commit
-    assert await ledger.begin(key, event, "crm", "f", "send", "key") == "delivered"
+    assert await ledger.deliveries.begin(key, event, "crm", "f", "send", "key") == "delivered"
     await writing

@@ -11,14 +11,14 @@ from tests.sync.test_ledger import ledger, uid  # noqa: F401 - the fixture runs 
 async def test_a_lookup_create_in_flight_or_in_doubt_is_reported_ambiguous_until_settled(ledger: SqlLedger) -> None:  # noqa: F811
     ev = order_event(event_id=uid("ev"))
     key = f"{ev.id}:invoice:create_sales_invoice"
-    assert await ledger.begin(key, ev, "books", "invoice", "create_sales_invoice", "lookup") is None
-    await ledger.sending(key, 1)
+    assert await ledger.deliveries.begin(key, ev, "books", "invoice", "create_sales_invoice", "lookup") is None
+    await ledger.deliveries.sending(key, 1)
     # The process died here, or the answer was lost: Moneybird may hold the invoice.
-    assert await ledger.begin(key, ev, "books", "invoice", "create_sales_invoice", "lookup") == "ambiguous"
-    await ledger.in_doubt(key, "Transient: no answer within 10 s", 2)
-    assert await ledger.begin(key, ev, "books", "invoice", "create_sales_invoice", "lookup") == "ambiguous"
+    assert await ledger.deliveries.begin(key, ev, "books", "invoice", "create_sales_invoice", "lookup") == "ambiguous"
+    await ledger.deliveries.in_doubt(key, "Transient: no answer within 10 s", 2)
+    assert await ledger.deliveries.begin(key, ev, "books", "invoice", "create_sales_invoice", "lookup") == "ambiguous"
     row = await ledger.delivery(key)
     assert row is not None
     assert (row.status, row.attempts, row.last_error) == ("sending", 2, "Transient: no answer within 10 s")
-    await ledger.delivered(key, "inv-1", 3)  # found by the lookup
-    assert await ledger.begin(key, ev, "books", "invoice", "create_sales_invoice", "lookup") == "delivered"
+    await ledger.deliveries.delivered(key, "inv-1", 3)  # found by the lookup
+    assert await ledger.deliveries.begin(key, ev, "books", "invoice", "create_sales_invoice", "lookup") == "delivered"

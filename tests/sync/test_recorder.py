@@ -36,7 +36,7 @@ async def test_a_stopping_recorder_commits_everything_it_recorded(broker: Embedd
     watcher = TopicWatcher(broker.bootstrap_servers, [topic])
     await watcher.start()
     ledger = await open_ledger(settings.ledger.url)
-    recorder = Recorder(settings, ledger, Metrics())
+    recorder = Recorder(settings, ledger.events, Metrics())
     publisher = Publisher(settings.kafka)
     await publisher.start()
     try:

@@ -11,7 +11,8 @@ from pathlib import Path
 from schemas import ContactData, ContactSubmitted, Person
 from services.common.embedded_broker import EmbeddedBroker
 from services.common.kafka import Publisher
-from services.ledger.store import DeliveryRow, SqlLedger
+from services.ledger.rows import DeliveryRow
+from services.ledger.store import SqlLedger
 from tests.conftest import wait_for
 from tests.sync.handover import start_sync
 from tests.sync.target import TargetServer
