@@ -17,7 +17,8 @@ from schemas.events import ContactData, ContactSubmitted, Person
 from services.assembly import parse_settings
 from services.common.errors import ConfigError
 from services.common.metrics import Metrics
-from services.ledger.store import RecordedEvent, SqlLedger
+from services.ledger.rows import RecordedEvent
+from services.ledger.store import SqlLedger
 from services.notify import Notifier
 
 FLOWS = """

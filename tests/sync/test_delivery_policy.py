@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from services.sync.flows import CompiledAction, CompiledFlow, compile_flows, event_context, idempotency_key
 
 from schemas import AnyEvent
-from services.common.config import parse_settings
+from services.assembly import parse_settings
 from services.common.metrics import Metrics
+from services.flows.compile import CompiledAction, CompiledFlow, idempotency_key
+from services.flows.context import event_context
 from services.ledger.deliveries import Deliveries
 from services.ledger.store import SqlLedger
 from services.sync.breaker import Breaker
@@ -130,7 +131,7 @@ class Setup:
     def __init__(self, tmp: Path, ledger: SqlLedger, **sync: int) -> None:  # noqa: F811
         options = {"max_attempts": 3, "threshold": 100, "permanent_attempts": 1, **sync}
         self.settings = parse_settings(CONFIG.format(data_dir=tmp, **options), env={})
-        [self.flow] = compile_flows(self.settings)
+        [self.flow] = self.settings.compiled_flows
         [self.action] = self.flow.actions
         self.ledger = ledger
         self.deliveries: Deliveries = ledger.deliveries
