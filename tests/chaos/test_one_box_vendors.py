@@ -273,7 +273,10 @@ def ledger_actions(db: Path, business: dict[str, tuple[str, str]]) -> list[Vendo
             per_event[event_id].add((flow, action, target))
     out = []
     for event_id, (kind, value) in business.items():
-        assert per_event[event_id] == ACTIONS[kind], (event_id, kind, per_event[event_id])
+        # An accepted event without them would never be delivered (nor re-driven): lost.
+        assert per_event[event_id] == ACTIONS[kind], (
+            f"accepted {kind} event {event_id} expects {sorted(per_event[event_id])} in the ledger, "
+            f"its flows ask for {sorted(ACTIONS[kind])}")
         for flow, action, target in sorted(per_event[event_id]):
             key = f"{event_id}:{flow}:{action}"
             status, external_id, error = rows.get(key, ("", "", ""))
