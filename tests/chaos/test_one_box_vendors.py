@@ -152,7 +152,9 @@ async def vendors() -> AsyncIterator[Vendors]:
     v = Vendors(FakeMoneybird(tax_rate_ids=tuple(TAX_IDS.values())), FakeHubspot(), FakePipedrive())
 
     def creates(path: str) -> RandomFaults:
-        return RandomFaults("POST", path, rng, error_500=0.06, throttle_429=0.03,
+        # A plain 500 may have stored nothing (so the lookup finds nothing, the create goes again
+        # and may meet another): kept low, as each costs the vendor's 10 s search lag.
+        return RandomFaults("POST", path, rng, error_500=0.03, throttle_429=0.03,
                             late=0.05, reset=0.05, error_after=0.05)
 
     v.moneybird.misbehave(creates("/sales_invoices.json"), creates("/contacts.json"),
@@ -160,7 +162,7 @@ async def vendors() -> AsyncIterator[Vendors]:
     v.hubspot.misbehave(RandomFaults("POST", "/tasks/search", rng, error_500=0.05), creates("/crm/v3/objects/"))
     # A person's create loses its answer more often: the next order of that buyer must not make
     # a second person while Pipedrive's search cannot see the first yet.
-    persons = RandomFaults("POST", "/api/v2/persons", rng, error_500=0.05, late=0.12, reset=0.1, error_after=0.1)
+    persons = RandomFaults("POST", "/api/v2/persons", rng, error_500=0.02, late=0.12, reset=0.1, error_after=0.1)
     v.pipedrive.misbehave(persons, creates("/api/v2/"), RandomFaults("GET", "/api/v2/", rng, error_500=0.05))
     for fake in v.all():
         fake.prefix = f"/{uuid.uuid4().hex[:8]}"
@@ -195,7 +197,7 @@ def vendor_webhook(rng: random.Random, n: int, run: str) -> tuple[Webhook, str, 
         return w, "customer", email
     # Orders come from a few returning buyers: several orders of one buyer at once race for
     # its Moneybird contact and its Pipedrive person.
-    buyer = rng.randrange(12)
+    buyer = rng.randrange(6)
     if kind == "shop_order":
         number = f"#V{n}"
         doc["id"], doc["name"], doc["order_number"] = uid, number, n
@@ -335,7 +337,7 @@ async def test_one_box_against_vendors_without_idempotency_keys_survives_kill_9(
     rng = random.Random(18)
     sender = Sender(box.url, retry_after_cap_s=0.5, deadline_s=120)
     run = uuid.uuid4().hex[:6]
-    hooks = [vendor_webhook(rng, i, run) for i in range(240)]
+    hooks = [vendor_webhook(rng, i, run) for i in range(200)]
     business: dict[str, tuple[str, str]] = {}  # Sent key -> (kind, order number or e-mail)
     for w, kind, value in hooks:
         business[w.sent.key] = (kind, value)
@@ -354,7 +356,7 @@ async def test_one_box_against_vendors_without_idempotency_keys_survives_kill_9(
     try:
         await box.start()
         sending = asyncio.create_task(stream())
-        await wait_for(lambda: accepted() >= 40, timeout=60)
+        await wait_for(lambda: accepted() >= 35, timeout=60)
         # Moneybird stores an invoice and the whole box dies before it hears so.
         assert box.process is not None
         mb.kill_pid, mb.kill_group = (lambda: box.process.pid if box.process else None), True
@@ -362,7 +364,7 @@ async def test_one_box_against_vendors_without_idempotency_keys_survives_kill_9(
         mb.fault_after("kill", "POST", "/sales_invoices.json")
         await reaped(box, broker, "kill -9 by Moneybird, invoice stored")
         await box.start()
-        await wait_for(lambda: accepted() >= 100, timeout=60)
+        await wait_for(lambda: accepted() >= 85, timeout=60)
         await asyncio.sleep(rng.uniform(0, 1))  # a random moment, not a synchronisation
         await box.kill()
         await box.start()
@@ -375,7 +377,7 @@ async def test_one_box_against_vendors_without_idempotency_keys_survives_kill_9(
         await wait_for(lambda: sum(bool(mb.invoices_with(n)) for n in ambiguous_invoices(db)) >= 3,
                        timeout=60, interval=0.2)
         mb.fail_lookups = False
-        await wait_for(lambda: accepted() >= 170, timeout=60)
+        await wait_for(lambda: accepted() >= 140, timeout=60)
         await asyncio.sleep(rng.uniform(0, 1))
         await box.kill(broker_first=True)
         await box.start()
