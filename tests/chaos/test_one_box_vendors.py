@@ -1,11 +1,14 @@
 """The one box against vendor APIs that honour no idempotency key, under fire: `handover run`
-(embedded broker, SQLite ledger) makes Moneybird invoices for orders, HubSpot contacts and tasks
-for contact forms and Pipedrive persons and activities for new customers, while the fakes lose
-answers after doing the work (late, reset, 5xx), fail plainly (500, 429), and the whole box is
-SIGKILLed three times: once by Moneybird right after it stored an invoice, twice at random
-moments. The effects are counted AT THE VENDORS by business key (invoice reference, the task's
-or activity's marker, the contact's or person's e-mail): every action of every webhook answered
-2xx took effect exactly once, or is an ambiguous dead letter in the ledger; never two."""
+(embedded broker, SQLite ledger) makes Moneybird invoices and Pipedrive activities for orders
+(of a few returning buyers), HubSpot contacts and tasks for contact forms, Pipedrive persons and
+activities for new customers, while the fakes lose answers after doing the work (late, reset,
+5xx), fail plainly (500, 429), their searches lag, and the whole box is SIGKILLed three times:
+once by Moneybird right after it stored an invoice, once at a random moment, once broker first.
+The effects are counted AT THE VENDORS by business key (invoice reference, the task's or
+activity's marker, the contact's or person's e-mail, the contact's customer_id): every action
+of every webhook answered 2xx took effect exactly once, or is an ambiguous dead letter in the
+ledger, never two; and the owner's `handover replay` of those makes each exactly once.
+"""
 
 from __future__ import annotations
 
@@ -218,7 +221,7 @@ def vendor_webhook(rng: random.Random, n: int, run: str) -> tuple[Webhook, str, 
     return w, "order", number
 
 
-def business_key(target: str, action: str, idempotency_key: str, value: str) -> str:
+def business_key(action: str, idempotency_key: str, value: str) -> str:
     """What the vendor counts this action's effect by."""
     if action in ("create_task", "create_activity"):
         return f"marker {marker_token(idempotency_key)}"
@@ -282,7 +285,7 @@ def ledger_actions(db: Path, business: dict[str, tuple[str, str]]) -> list[Vendo
         for flow, action, target in sorted(per_event[event_id]):
             key = f"{event_id}:{flow}:{action}"
             status, external_id, error = rows.get(key, ("", "", ""))
-            out.append(VendorAction(key, target, business_key(target, action, key, value), status,
+            out.append(VendorAction(key, target, business_key(action, key, value), status,
                                     external_id, error))
     return out
 

@@ -8,8 +8,10 @@ whose answer was lost (timeout, dropped connection, 5xx, crash before the map wr
 up before any retry: a person by the exact e-mail search, after the index has caught up; an
 activity among its person's activities (GET /api/v2/activities?person_id=, SDK docs/v2.md) by
 the marker line Handover writes into its note. One e-mail's person is found or made one call
-at a time in this process. Auth is the `x-api-token` header, which the official SDK switched to
-from the `api_token` query parameter (pipedrive/client-nodejs CHANGELOG, docs/v2.md).
+at a time in this process, and while a create of it is in doubt (noted in the id map before the
+POST, so across restarts too) no action makes another until the search can see it. Auth is the
+`x-api-token` header, which the official SDK switched to from the `api_token` query parameter
+(pipedrive/client-nodejs CHANGELOG, docs/v2.md).
 """
 
 from __future__ import annotations
