@@ -280,3 +280,89 @@ def check(
                         f" before {tk[1]} (offset {p.offset}) was done"
                     )
     return s
+
+
+# --- vendors without idempotency keys: effects counted at the vendor by business key ----------
+
+
+@dataclass
+class VendorAction:
+    """One expected action of an accepted event, as the ledger finished it, and the business key
+    its effect is counted by at the vendor (an invoice reference, a marker, an e-mail)."""
+
+    key: str  # the idempotency key
+    target: str
+    business: str
+    status: str  # the ledger's delivery status
+    external_id: str = ""
+    last_error: str = ""
+
+
+@dataclass
+class VendorSummary:
+    """What the vendors hold against what the ledger says."""
+
+    actions: int = 0
+    delivered: int = 0
+    dead_lettered: int = 0
+    ambiguous: int = 0  # dead-lettered as ambiguous (the effect may or may not be there)
+    ambiguous_with_effect: int = 0
+    twice: int = 0
+    lost: int = 0
+    stranded: int = 0
+    made_up: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Nothing twice, nothing lost, nothing unfinished, nothing nobody asked for."""
+        return not (self.twice or self.lost or self.stranded or self.made_up)
+
+
+def check_vendor_effects(
+    actions: list[VendorAction],
+    effects: dict[tuple[str, str], list[str]],
+    natural: dict[tuple[str, str], list[str]] | None = None,
+) -> VendorSummary:
+    """`effects`: (target, business key) -> the ids of the records a vendor holds for it;
+    `natural`: records that exist once per natural key (a contact per customer_id) with no
+    action of their own. Every action took effect exactly once (its record's id is the one the
+    ledger recorded), or it is dead-lettered with at most one effect, and a dead letter whose
+    effect happened says it is ambiguous; never two records for one key; no record of a key no
+    action asked for."""
+    s = VendorSummary(actions=len(actions))
+    wanted = {(a.target, a.business) for a in actions}
+    for a in actions:
+        ids = effects.get((a.target, a.business), [])
+        if len(ids) > 1:
+            s.twice += 1
+            s.problems.append(f"{a.key} took effect {len(ids)} times at {a.target} ({a.business}): {ids}")
+        if a.status == "delivered":
+            s.delivered += 1
+            if not ids:
+                s.lost += 1
+                s.problems.append(f"{a.key} is delivered in the ledger but {a.target} has no {a.business}")
+            elif a.external_id not in ids:
+                s.lost += 1
+                s.problems.append(f"{a.key} recorded {a.external_id!r}, {a.target} holds {ids}")
+        elif a.status == "deadlettered":
+            s.dead_lettered += 1
+            ambiguous = a.last_error.startswith("Ambiguous")
+            s.ambiguous += ambiguous
+            if ids:
+                s.ambiguous_with_effect += ambiguous
+                if not ambiguous:
+                    s.lost += 1  # the owner is told it failed, yet it happened: replay makes two
+                    s.problems.append(f"{a.key} took effect at {a.target} but its dead letter says {a.last_error!r}")
+        else:
+            s.stranded += 1
+            s.problems.append(f"{a.key} at {a.target} left {a.status or 'unstarted'}")
+    for (target, business), ids in effects.items():
+        if ids and (target, business) not in wanted:
+            s.made_up += len(ids)
+            s.problems.append(f"{target} holds {ids} for {business}, which no action asked for")
+    for (target, business), ids in (natural or {}).items():
+        if len(ids) > 1:
+            s.twice += 1
+            s.problems.append(f"{target} holds {len(ids)} records for {business}: {ids}")
+    return s

@@ -9,7 +9,9 @@ from tests.chaos.checker import (
     Published,
     Sent,
     TargetCall,
+    VendorAction,
     check,
+    check_vendor_effects,
 )
 
 TOPIC = "handover.events.order.created"
@@ -110,3 +112,53 @@ def test_an_offset_committed_before_its_work_was_done_is_caught() -> None:
     # The same commit read after the work was done is fine; another target's commit is not ours.
     assert check(sent, published, calls, dead, [OffsetSnapshot(2.1, "alpha", TOPIC, 0, 1)]).ok
     assert check(sent, published, calls, dead, [OffsetSnapshot(1.5, "beta", TOPIC, 0, 1)]).ok
+
+
+def vendor_run() -> tuple[list[VendorAction], dict[tuple[str, str], list[str]]]:
+    """An invoice delivered, a task found after a lost answer, one ambiguous dead letter whose
+    task is there, one ambiguous dead letter whose task is not."""
+    actions = [
+        VendorAction("e1:invoices:create_sales_invoice", "books", "#1", "delivered", "inv-1"),
+        VendorAction("e2:leads:create_task", "crm", "tok2", "delivered", "task-2"),
+        VendorAction("e3:leads:create_task", "crm", "tok3", "deadlettered", "", "Ambiguous: cannot tell"),
+        VendorAction("e4:leads:create_task", "crm", "tok4", "deadlettered", "", "Ambiguous: cannot tell"),
+    ]
+    effects = {("books", "#1"): ["inv-1"], ("crm", "tok2"): ["task-2"], ("crm", "tok3"): ["task-3"]}
+    return actions, effects
+
+
+def test_the_vendor_check_passes_one_effect_per_action_and_ambiguous_dead_letters() -> None:
+    actions, effects = vendor_run()
+    s = check_vendor_effects(actions, effects, {("books", "customer 7"): ["c-1"]})
+    assert s.ok, s.problems
+    assert (s.delivered, s.dead_lettered, s.ambiguous, s.ambiguous_with_effect) == (2, 2, 2, 1)
+
+
+def test_the_vendor_check_catches_two_invoices_for_one_order() -> None:
+    actions, effects = vendor_run()
+    effects[("books", "#1")] = ["inv-1", "inv-9"]
+    s = check_vendor_effects(actions, effects)
+    assert not s.ok and s.twice == 1 and "#1" in s.problems[0]
+
+
+def test_the_vendor_check_catches_a_delivery_the_vendor_never_got_or_got_under_another_id() -> None:
+    actions, effects = vendor_run()
+    del effects[("books", "#1")]
+    effects[("crm", "tok2")] = ["task-7"]
+    s = check_vendor_effects(actions, effects)
+    assert not s.ok and s.lost == 2
+
+
+def test_the_vendor_check_catches_a_plain_dead_letter_whose_effect_happened() -> None:
+    actions, effects = vendor_run()
+    actions[2].last_error = "Transient: no answer within 1.0 s"
+    s = check_vendor_effects(actions, effects)
+    assert not s.ok and s.lost == 1
+
+
+def test_the_vendor_check_catches_records_nobody_asked_for_duplicate_contacts_and_unfinished_actions() -> None:
+    actions, effects = vendor_run()
+    effects[("crm", "tok-unknown")] = ["task-5"]
+    actions[1].status = "sending"
+    s = check_vendor_effects(actions, effects, {("books", "customer 7"): ["c-1", "c-2"]})
+    assert (s.made_up, s.stranded, s.twice) == (1, 1, 1)

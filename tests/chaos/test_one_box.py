@@ -152,6 +152,10 @@ def check_exactly_once(db: Path, sent: list[Sent], targets: dict[str, ChaosTarge
     recorded, expected, status = ledger_state(db, accepted)
     lost_events = accepted - recorded
     assert not lost_events, f"{len(lost_events)} events answered 2xx are not in the ledger: {sorted(lost_events)[:5]}"
+    # Every event type of the chaos flows asks for at least one action: an event recorded with none
+    # would count as finished and never be delivered (reliability.md, bug 13).
+    bare = recorded - {e for e, _ in expected.values()}
+    assert not bare, f"{len(bare)} events answered 2xx have no expected actions in the ledger: {sorted(bare)[:5]}"
     effects = {name: t.effects for name, t in targets.items()}
     lost, twice, stranded, dead = [], [], [], 0
     for key, (_, target) in expected.items():

@@ -159,6 +159,38 @@ async def test_the_journal_re_drives_exactly_what_is_unfinished_and_prunes_only_
         await ledger.close()
 
 
+async def test_a_recorder_killed_between_an_event_and_its_expected_actions_leaves_it_to_be_re_driven(
+    ledger_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found by the one-box chaos run against the vendor fakes: a power cut between the recorder's
+    # two writes left a form's event recorded with no expected actions; the journal took it for
+    # finished, the new (empty) broker never got it again, and its actions never ran.
+    ledger = await open_ledger(ledger_url)
+    journal = IntakeJournal(ledger.db)
+    try:
+        ev = contact_event(event_id=f"cut-{uuid.uuid4().hex[:6]}")
+        await journal.accept([event_record(ev)], keep_s=60)
+        real = ledger.db.executemany
+        writes = 0
+
+        async def dies_after_one_write(sql: str, rows: object) -> None:
+            nonlocal writes
+            writes += 1
+            if writes > 1:
+                raise OSError("killed")  # the process is gone before its second write
+            await real(sql, rows)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(ledger.db, "executemany", dies_after_one_write)
+        with pytest.raises(OSError):
+            await _record(ledger, ev.id, [("flow", "a", "crm")])
+        monkeypatch.setattr(ledger.db, "executemany", real)
+        assert [r.event_id for r in await journal.unfinished()] == [ev.id]
+        await _record(ledger, ev.id, [("flow", "a", "crm")])  # recorded again from the re-drive
+        assert [r.event_id for r in await journal.unfinished()] == [ev.id]  # its action is still open
+    finally:
+        await ledger.close()
+
+
 async def test_a_resend_journals_nothing_new(ledger_url: str) -> None:
     ledger = await open_ledger(ledger_url)
     journal = IntakeJournal(ledger.db)

@@ -56,6 +56,38 @@ async def test_id_map_prevents_duplicates_while_search_lags(pipedrive, pipedrive
     assert len(pipedrive_fake.calls("GET", "/search")) == 1  # the map answered the second time
 
 
+async def test_a_person_whose_create_lost_its_answer_is_not_made_again_while_the_search_lags(
+    pipedrive, pipedrive_fake, idmap
+) -> None:
+    # Found by the one-box chaos run against the vendor fakes: a buyer's first order made the
+    # person but lost the answer, the buyer's next order searched (the index could not see the
+    # person yet) and made a second one.
+    pipedrive_fake.index_immediately = False
+    pipedrive_fake.fault_after("reset", "POST", "/api/v2/persons")  # stored, answer lost
+    with pytest.raises(Transient) as lost:
+        await pipedrive.deliver(make_request("pipedrive", "create_activity", order_event(event_id="o1")))
+    assert lost.value.sent and len(pipedrive_fake.persons) == 1
+    with pytest.raises(Transient) as held:
+        await pipedrive.deliver(make_request("pipedrive", "create_activity", order_event(event_id="o2")))
+    assert not held.value.sent and 9 < (held.value.retry_after or 0) <= 10  # until the index caught up
+    assert len(pipedrive_fake.calls("POST", "/api/v2/persons")) == 1 and not pipedrive_fake.activities
+    # Ten seconds on, the search sees the person: the second order's activity goes to it.
+    key = ("t1", "person-create:zoe@example.nl")
+    idmap.data[key] = repr(float(idmap.data[key]) - 10)
+    pipedrive_fake.reindex()
+    delivered = await pipedrive.deliver(make_request("pipedrive", "create_activity", order_event(event_id="o2")))
+    [person] = pipedrive_fake.persons.values()
+    assert pipedrive_fake.activities[int(delivered.external_id)]["person_id"] == person["id"]
+
+
+async def test_a_person_create_refused_before_any_work_is_tried_again_at_once(pipedrive, pipedrive_fake) -> None:
+    pipedrive_fake.fail_path("POST", "/api/v2/persons", status=429)
+    with pytest.raises(Transient):
+        await pipedrive.deliver(make_request("pipedrive", "create_activity", order_event(event_id="o1")))
+    await pipedrive.deliver(make_request("pipedrive", "create_activity", order_event(event_id="o1")))
+    assert len(pipedrive_fake.persons) == 1 and len(pipedrive_fake.activities) == 1
+
+
 async def test_existing_person_is_found_by_search_and_updated(
     pipedrive, pipedrive_fake, idmap
 ) -> None:

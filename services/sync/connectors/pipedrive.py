@@ -8,8 +8,10 @@ whose answer was lost (timeout, dropped connection, 5xx, crash before the map wr
 up before any retry: a person by the exact e-mail search, after the index has caught up; an
 activity among its person's activities (GET /api/v2/activities?person_id=, SDK docs/v2.md) by
 the marker line Handover writes into its note. One e-mail's person is found or made one call
-at a time in this process. Auth is the `x-api-token` header, which the official SDK switched to
-from the `api_token` query parameter (pipedrive/client-nodejs CHANGELOG, docs/v2.md).
+at a time in this process, and while a create of it is in doubt (noted in the id map before the
+POST, so across restarts too) no action makes another until the search can see it. Auth is the
+`x-api-token` header, which the official SDK switched to from the `api_token` query parameter
+(pipedrive/client-nodejs CHANGELOG, docs/v2.md).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from services.sync.connectors.base import (
     marker_line,
     with_marker,
 )
-from services.sync.errors import Ambiguous, Permanent, parse_retry_after
+from services.sync.errors import Ambiguous, DeliveryError, Permanent, Transient, parse_retry_after
 
 PERSON_DEFAULTS = {
     "email": "{{ person.email }}",
@@ -244,7 +246,25 @@ class PipedriveConnector(HttpConnectorMixin, Connector):
                 return person_id, "updated"
         if not fields.get("name"):
             raise Permanent("pipedrive: a new person needs a name")
-        data = await self._call("POST", "/api/v2/persons", self._person_body(fields, create=True))
+        # A create of this person whose answer was lost (by any action, in this process or one
+        # that died) may have made it, and the search cannot see it before its index catches up:
+        # until then no second create (the chaos run's buyers got two and three persons).
+        pending = await self.idmap.idmap_get(self.name, f"person-create:{email.lower()}")
+        wait = float(pending) + self.reconcile_after_s - time.time() if pending else 0.0
+        if wait > 0:
+            raise Transient(
+                f"pipedrive {self.name}: a create of the person {email!r} is in doubt; "
+                "waiting for the person search to catch up before creating it",
+                retry_after=wait, sent=False,
+            )
+        await self.idmap.idmap_put(self.name, f"person-create:{email.lower()}", repr(time.time()))
+        try:
+            data = await self._call("POST", "/api/v2/persons", self._person_body(fields, create=True))
+        except DeliveryError as exc:
+            if not (isinstance(exc, Transient) and exc.sent):
+                # Refused before any work (a 4xx, a 429, no connection): nothing to wait for.
+                await self.idmap.idmap_put(self.name, f"person-create:{email.lower()}", "")
+            raise
         person_id = str(data["id"])
         await self.idmap.idmap_put(self.name, key, person_id)
         return person_id, "created"

@@ -10,6 +10,10 @@ and answers only after `late_s` (past the client's timeout), "reset" stores and 
 connection without an answer, "error" stores and answers a 5xx, "kill" stores and SIGKILLs
 the process `kill_pid()` names before it hears the answer. `meet(method, path, parties)`
 holds requests until that many arrived (two workers that both looked a contact up and missed).
+`misbehave(RandomFaults(...))` makes such faults random, for chaos runs: of the matching
+requests, fractions fail before any work (a plain 500, a 429) or do the work and lose the answer.
+`prefix` (set before `start`) serves every route under a path of its own, so a client left by
+another test that reaches a reused port finds nothing there.
 The Moneybird, HubSpot and Pipedrive fakes honour no idempotency key: those vendors document
 none (only the generic JSON receiver, fakes/http.py, dedupes on Idempotency-Key).
 """
@@ -19,9 +23,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import signal
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +67,32 @@ class _After:
 
 
 @dataclass
+class RandomFaults:
+    """Random faults of the requests with `method` whose path contains `path_part`: the first
+    two fractions fail before any work, the last three do the work and then lose the answer."""
+
+    method: str
+    path_part: str
+    rng: random.Random
+    error_500: float = 0.0  # a plain 500 in the vendor's error body, nothing stored
+    throttle_429: float = 0.0  # the vendor's 429 with Retry-After: 1, nothing stored
+    late: float = 0.0  # stored, answered after `late_s` (past the client's timeout)
+    reset: float = 0.0  # stored, connection dropped without an answer
+    error_after: float = 0.0  # stored, answered 502
+
+    def roll(self) -> str:
+        """Which fault (or "" for none) this request gets."""
+        r = self.rng.random()
+        shares = (("500", self.error_500), ("429", self.throttle_429), ("late", self.late),
+                  ("reset", self.reset), ("error", self.error_after))
+        for kind, share in shares:
+            if r < share:
+                return kind
+            r -= share
+        return ""
+
+
+@dataclass
 class _Meeting:
     method: str
     path_part: str
@@ -85,6 +116,10 @@ class FakeVendor:
         self.late_s = 30.0  # how late a "late" answer comes (far past any client timeout)
         self.faults_done: list[str] = []  # kinds of the faults applied, in order
         self.kill_pid: Callable[[], int | None] = lambda: None  # the sender a "kill" fault kills
+        self.kill_group = False  # a "kill" fault kills kill_pid()'s whole process group
+        self.misbehaviours: list[RandomFaults] = []
+        self.fault_counts: Counter[str] = Counter()  # random faults applied, by kind
+        self.prefix = ""  # every route under this path (set before `start`)
         self.server: TestServer | None = None
 
     # --- what subclasses provide -------------------------------------------------------------
@@ -140,6 +175,10 @@ class FakeVendor:
         """Answer the next n matching requests `status` before doing any work."""
         self._before += [_After("error", method, path_part, status) for _ in range(n)]
 
+    def misbehave(self, *rules: RandomFaults) -> None:
+        """Apply random faults to matching requests from now on (the first matching rule)."""
+        self.misbehaviours += rules
+
     def meet(self, method: str, path_part: str, parties: int = 2) -> None:
         """Hold the next `parties` matching requests until all of them arrived, then let them on."""
         self._meetings.append(_Meeting(method, path_part, parties))
@@ -177,6 +216,13 @@ class FakeVendor:
         if before is not None:
             self._before.remove(before)
             return self.error(before.status, f"simulated {before.status}")
+        rule = next((m for m in self.misbehaviours if self._matches(request, m.method, m.path_part)), None)
+        chance = rule.roll() if rule is not None else ""
+        if chance in ("500", "429"):
+            self.fault_counts[chance] += 1
+            if chance == "429":
+                return self.rate_limited("1")
+            return self.error(500, "Internal server error")
         meeting = next((m for m in self._meetings if self._matches(request, m.method, m.path_part)), None)
         if meeting is not None:
             meeting.arrived += 1
@@ -187,16 +233,25 @@ class FakeVendor:
         request[BODY] = body
         response = await handler(request)
         after = next((a for a in self._after if self._matches(request, a.method, a.path_part)), None)
+        queued = after is not None
+        if after is None and chance:
+            after = _After(chance, request.method, request.path, 502)
         if after is None or response.status >= 300:
             return response
-        self._after.remove(after)
+        if queued:
+            self._after.remove(after)
+        else:
+            self.fault_counts[after.kind] += 1
         self.faults_done.append(after.kind)
         if after.kind == "late":
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._release.wait(), self.late_s)
             return response
         if after.kind == "kill" and (pid := self.kill_pid()) is not None:
-            os.kill(pid, signal.SIGKILL)  # the work is done; its sender dies before it hears so
+            if self.kill_group:
+                os.killpg(pid, signal.SIGKILL)  # the work is done; the whole box dies before it hears so
+            else:
+                os.kill(pid, signal.SIGKILL)  # the work is done; its sender dies before it hears so
             return response
         if after.kind == "reset":
             assert request.transport is not None
@@ -207,7 +262,12 @@ class FakeVendor:
     async def start(self) -> str:
         """Serve on 127.0.0.1, a free port; return the base URL."""
         app = web.Application(middlewares=[self._middleware])
-        self.routes(app)
+        if self.prefix:
+            routes = web.Application()
+            self.routes(routes)
+            app.add_subapp(self.prefix, routes)
+        else:
+            self.routes(app)
         self.server = TestServer(app, host="127.0.0.1", port=0)
         await self.server.start_server()
         return self.url
@@ -216,7 +276,7 @@ class FakeVendor:
     def url(self) -> str:
         """The base URL, without a trailing slash."""
         assert self.server is not None
-        return str(self.server.make_url("")).rstrip("/")
+        return str(self.server.make_url("")).rstrip("/") + self.prefix
 
     async def close(self) -> None:
         """Release hung requests and stop serving."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import re
+import time
 import uuid
 from typing import Any
 
@@ -33,6 +34,10 @@ class FakeHubspot(FakeVendor):
         self._ids = itertools.count(94_611_201)
         self.contacts: dict[str, dict[str, Any]] = {}  # email (lower) -> contact
         self.tasks: dict[str, dict[str, Any]] = {}
+        # > 0: a new task shows in CRM search this many seconds after its create (HubSpot's
+        # search index lags its writes; the connector waits reconcile_after_s for it).
+        self.search_lag_s = 0.0
+        self._searchable_at: dict[str, float] = {}  # task id -> monotonic time it shows in search
 
     def routes(self, app: web.Application) -> None:
         """Batch upsert and task creation."""
@@ -158,6 +163,7 @@ class FakeHubspot(FakeVendor):
             "archived": False,
         }
         self.tasks[task_id] = task
+        self._searchable_at[task_id] = time.monotonic() + self.search_lag_s
         return json_response({k: v for k, v in task.items() if k != "associations"}, 201)
 
     def tasks_with(self, text: str) -> list[dict[str, Any]]:
@@ -188,9 +194,11 @@ class FakeHubspot(FakeVendor):
             raise ValueError(f.get("operator"))
 
         try:
+            now = time.monotonic()
             found = [
                 t for t in self.tasks.values()
-                if not groups or any(all(hit(t, f) for f in g.get("filters") or []) for g in groups)
+                if self._searchable_at.get(t["id"], 0.0) <= now
+                and (not groups or any(all(hit(t, f) for f in g.get("filters") or []) for g in groups))
             ]
         except ValueError as exc:
             return self.error(400, f"unsupported operator {exc}")

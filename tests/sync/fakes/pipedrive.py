@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 from typing import Any
@@ -23,6 +24,9 @@ class FakePipedrive(FakeVendor):
         self.activities: dict[int, dict[str, Any]] = {}
         self.indexed: set[int] = set()  # persons the search can see yet
         self.index_immediately = True
+        # > 0: a new person becomes searchable this many seconds after its create, as
+        # Pipedrive's eventually consistent search index does (SDK docs, searchPersons).
+        self.index_lag_s = 0.0
         self.remaining = 39
 
     def routes(self, app: web.Application) -> None:
@@ -141,7 +145,9 @@ class FakePipedrive(FakeVendor):
         pid = next(self._ids)
         person = {"id": pid, **body}
         self.persons[pid] = person
-        if self.index_immediately:
+        if self.index_lag_s > 0:
+            asyncio.get_running_loop().call_later(self.index_lag_s, self.indexed.add, pid)
+        elif self.index_immediately:
             self.indexed.add(pid)
         return self.ok(person)
 
