@@ -29,7 +29,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from services.common.broker import free_port
+from services.common.embedded_broker import free_port
 from services.sync.connectors.base import marker_token
 from tests.chaos.checker import Sent, VendorAction, check_vendor_effects
 from tests.chaos.test_one_box import OneBox, _zombie, accepted_event_ids, finished
