@@ -44,7 +44,8 @@ from tests.sync.fakes.pipedrive import FakePipedrive
 pytestmark = pytest.mark.slow
 
 # The fixtures' orders charge no tax (the WooCommerce one is made so: a Woo line names no rate).
-TAX_IDS = {"0": "400000000000000000", "21": "400000000000000021"}
+# WooCommerce's sample order charges a 7.5% state tax (order 727): Moneybird needs that rate too.
+TAX_IDS = {"0": "400000000000000000", "21": "400000000000000021", "7.5": "400000000000000075"}
 
 CONFIG = """
 data_dir = "{data_dir}"
@@ -86,7 +87,7 @@ kind = "moneybird"
 administration_id = "123456789012345678"
 base_url = "{mb}/api/v2"
 secret = "test-token"
-tax_rates = {{ "0" = "{tax0}", "21" = "{tax21}" }}
+tax_rates = {{ "0" = "{tax0}", "21" = "{tax21}", "7.5" = "{tax75}" }}
 rate_limit = 1000000
 [targets.crm]
 kind = "hubspot"
@@ -213,6 +214,7 @@ def vendor_webhook(rng: random.Random, n: int, run: str) -> tuple[Webhook, str, 
     number = f"VW{n}"
     doc["customer_id"], doc["billing"]["email"] = 8_000_000 + buyer, f"woo-{buyer}-{run}@example.com"
     doc["id"], doc["number"], doc["total_tax"], doc["cart_tax"], doc["tax_lines"] = uid, number, "0.00", "0.00", []
+    doc["total"] = "28.00"  # the lines and shipping without the tax taken off: the invoice must add up
     for line in doc["line_items"]:
         line["total_tax"], line["subtotal_tax"], line["taxes"] = "0.00", "0.00", []
     headers = {"X-WC-Webhook-Topic": "order.created", "X-WC-Webhook-Delivery-ID": d, "X-WC-Webhook-ID": "3"}
@@ -336,7 +338,8 @@ async def test_one_box_against_vendors_without_idempotency_keys_survives_kill_9(
     started = time.monotonic()
     box = OneBox(tmp_path / "handover.toml", tmp_path, free_port())
     box.config.write_text(CONFIG.format(data_dir=tmp_path, port=box.port, mb=mb.url, hs=hs.url, pd=pd.url,
-                                        tax0=TAX_IDS["0"], tax21=TAX_IDS["21"]))
+                                        tax0=TAX_IDS["0"], tax21=TAX_IDS["21"],
+                                        tax75=TAX_IDS["7.5"]))
     rng = random.Random(18)
     sender = Sender(box.url, retry_after_cap_s=0.5, deadline_s=120)
     run = uuid.uuid4().hex[:6]
