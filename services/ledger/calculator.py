@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 import msgspec
 
+from calculator.volumes import ActionVolume
 from services.ledger.store import SqlLedger
-from services.web.calculator import ActionVolume
 
 WEEK_S = 7 * 86400
 TYPED_KEY = "calculator.typed"

@@ -30,6 +30,7 @@ from services.common.clientaddr import client_address, is_https
 from services.common.errors import ConfigError
 from services.web.api import bearer_ok
 from services.web.csrf import FIELD, csrf_protect, csrf_token, set_csrf_cookie, setup_csrf
+from services.web.templates import PAGE_TEMPLATES
 
 SESSION_COOKIE = "handover_session"
 SESSION_TTL_S = 12 * 3600
@@ -201,11 +202,10 @@ def password_ok(request: web.Request, password: str) -> bool:
 
 
 def _render_login(request: web.Request, error: str = "", status: int = 200) -> web.Response:
-    from services.web.app import TEMPLATES  # the template environment setup_web created
     from services.web.password import password_file
 
     settings = request.app[SETTINGS]
-    page = request.app[TEMPLATES].get_template("login.html").render(
+    page = request.app[PAGE_TEMPLATES].get_template("login.html").render(
         csrf=csrf_token(request), field=FIELD, error=error, next=safe_next(request.query.get("next")),
         configured=settings.admin_password is not None or settings.api_token is not None,
         logged_in=False, password_file=password_file(settings),

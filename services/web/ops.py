@@ -29,9 +29,10 @@ from services.sync.replay import DeadLetter, UnknownDeadLetter
 from services.web import i18n
 from services.web.api import REPLAYER
 from services.web.auth import setup_auth
-from services.web.calculator import action_words, event_words
+from services.web.calculator.words import action_words, event_words
 from services.web.csrf import FIELD, csrf_protect, csrf_token, set_csrf_cookie
 from services.web.silence import WOOCOMMERCE_DOC, Silence, assess_silence
+from services.web.templates import PAGE_TEMPLATES
 
 log = structlog.get_logger("handover.web")
 REFRESH_S = web.AppKey("ops_refresh_s", float)
@@ -122,9 +123,7 @@ def describe(row: DeliveryRow, lang: str = "en") -> str:
 
 
 def _render(request: web.Request, name: str, **context: Any) -> web.Response:
-    from services.web.app import TEMPLATES  # created by setup_web
-
-    env = request.app[TEMPLATES]
+    env = request.app[PAGE_TEMPLATES]
     env.filters.setdefault("clock", clock)
     env.filters.setdefault("ago", ago)  # {{ ts|ago(lang) }}
     env.filters.setdefault("duration", lambda seconds, lang="en": i18n.duration(lang, seconds))

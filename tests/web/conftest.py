@@ -8,12 +8,13 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from calculator.volumes import ActionVolume
 from services.common.appkeys import METRICS, SETTINGS
 from services.common.config import parse_settings
 from services.common.metrics import Metrics
 from services.web.app import setup_web
 from services.web.auth import setup_auth
-from services.web.calculator import CALCULATOR_STORE, ActionVolume, MemoryCalculatorStore
+from services.web.calculator.store import CALCULATOR_STORE, MemoryCalculatorStore
 
 ADMIN_PASSWORD = "owner-calculator-pw-4k2j"
 API_TOKEN = "tok-calculator-9d8e"

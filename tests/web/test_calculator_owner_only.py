@@ -14,7 +14,8 @@ import re
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from services.web.calculator import ActionVolume, MemoryCalculatorStore
+from calculator.volumes import ActionVolume
+from services.web.calculator.store import MemoryCalculatorStore
 from services.web.csrf import FIELD
 from tests.web.conftest import API_TOKEN, CRM_FLOW, TOML, handover, login, make_app
 

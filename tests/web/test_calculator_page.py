@@ -10,7 +10,7 @@ from decimal import Decimal as D
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from services.web.calculator import MemoryCalculatorStore
+from services.web.calculator.store import MemoryCalculatorStore
 from services.web.csrf import COOKIE, FIELD
 from services.web.i18n import format_money, format_number
 from tests.web.conftest import ADMIN_PASSWORD, API_TOKEN, login, make_app
