@@ -13,7 +13,7 @@ from typing import Literal, NamedTuple
 import msgspec
 
 from calculator import defaults
-from calculator.messages import error
+from calculator.messages import Text, error
 from calculator.values import Estimate, FieldError, Figure, Provenance
 
 D = Decimal
@@ -342,8 +342,7 @@ def effective_volume(
         measured.per_week,
         measured.high,
         "measured",
-        f"Median of the last {measured.window_weeks} week(s) of successful, de-duplicated "
-        "deliveries in the ledger.",
+        Text("measured_median", n=measured.window_weeks),
     )
 
 

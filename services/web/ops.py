@@ -312,16 +312,17 @@ async def render_dead_letters(request: web.Request) -> web.Response:
 
 async def inspect_dead_letter(request: web.Request) -> web.Response:
     """GET /dead-letters/{id}: one dead letter's headers, error and event."""
+    lang = i18n.pick_lang(request)
     try:
         dl = await request.app[REPLAYER].get(request.match_info["id"])
     except UnknownDeadLetter:
-        raise web.HTTPNotFound(text="No such dead letter (maybe the topic was cleaned up).") from None
+        raise web.HTTPNotFound(text=i18n.translate(lang, "ops.letter_gone")) from None
     try:
         event_json = json.dumps(msgspec.json.decode(dl.value), indent=2, ensure_ascii=False)
         event = decode_event(dl.value)
-        headline = f"{event.type} from {event.source}"
+        headline = i18n.translate(lang, "ops.letter_headline", type=event.type, source=event.source)
     except (msgspec.DecodeError, msgspec.ValidationError):
-        event_json, headline = dl.value.decode("utf-8", "replace"), "an unreadable record"
+        event_json, headline = dl.value.decode("utf-8", "replace"), i18n.translate(lang, "ops.unreadable")
     ev = await request.app[LEDGER].event(dl.event_id) if dl.event_id else None
     return _render(
         request, "dead_letters.html", letters=[], targets=list(request.app[SETTINGS].targets), target=None,
@@ -330,45 +331,50 @@ async def inspect_dead_letter(request: web.Request) -> web.Response:
     )
 
 
-def _outcome_text(dl: DeadLetter, status: str, detail: str) -> str:
-    what = f"{dl.headers.get('action', 'action')} at {dl.target}"
+def _outcome_text(dl: DeadLetter, status: str, detail: str, lang: str) -> str:
+    t = i18n.translate
+    what = t(lang, "ops.replay_what", action=dl.headers.get("action", "action"), target=dl.target)
     if status == "delivered":
-        return f"Replayed: {what} was delivered."
+        return t(lang, "ops.replayed", what=what)
     if status == "already_delivered":
-        return f"Nothing to do: {what} had already been delivered."
-    return f"Replay of {what} did not go through ({status}): {detail}"
+        return t(lang, "ops.replay_nothing", what=what)
+    return t(lang, "ops.replay_failed", what=what, status=status, detail=detail)
 
 
 @csrf_protect
 async def replay_from_page(request: web.Request) -> web.Response:
     """POST /dead-letters/{id}/replay: deliver one dead letter again and show the result."""
+    lang = i18n.pick_lang(request)
     replayer = request.app[REPLAYER]
     try:
         dl = await replayer.get(request.match_info["id"])
     except UnknownDeadLetter:
-        return await _dead_letters_page(request, "No such dead letter.", ok=False, status=404)
+        return await _dead_letters_page(request, i18n.translate(lang, "ops.no_such_letter"), ok=False, status=404)
     outcome = await replayer.replay(dl)
     ok = outcome.status in ("delivered", "already_delivered")
     log.info("dead_letter_replayed", id=dl.id, target=dl.target, event_id=dl.event_id, outcome=outcome.status)
-    return await _dead_letters_page(request, _outcome_text(dl, outcome.status, outcome.detail), ok=ok,
+    return await _dead_letters_page(request, _outcome_text(dl, outcome.status, outcome.detail, lang), ok=ok,
                                     status=200 if ok else 502)
 
 
 @csrf_protect
 async def replay_all_from_page(request: web.Request) -> web.Response:
     """POST /dead-letters/replay-all (target=...): replay every open dead letter of one target."""
+    lang = i18n.pick_lang(request)
     form = await request.post()
     target = form.get("target")
     if not isinstance(target, str) or target not in request.app[SETTINGS].targets:
-        return await _dead_letters_page(request, "Choose a target to replay.", ok=False, status=400)
+        return await _dead_letters_page(request, i18n.translate(lang, "ops.choose_target"), ok=False, status=400)
     results = await request.app[REPLAYER].replay_all(target)
     good = sum(1 for _, o in results if o.status in ("delivered", "already_delivered"))
     bad = [
-        _outcome_text(dl, o.status, o.detail)
+        _outcome_text(dl, o.status, o.detail, lang)
         for dl, o in results
         if o.status not in ("delivered", "already_delivered")
     ]
-    text = f"Replayed {len(results)} dead letter{'s' if len(results) != 1 else ''} of {target}: {good} delivered."
+    text = i18n.translate(
+        lang, f"ops.replayed_all.{'one' if len(results) == 1 else 'other'}", n=len(results), target=target, good=good
+    )
     if bad:
         text += " " + " ".join(bad[:5])
     log.info("dead_letters_replayed", target=target, replayed=len(results), delivered=good)

@@ -269,3 +269,24 @@ async def test_audit_shows_what_each_action_sent_and_the_answer_with_secrets_mas
     assert "k-123" not in page and "target-token-9q8w" not in page
     assert sent.count("•••") == 3  # the credential field, the token in a value, the token in the answer
     assert "What ops_invoices answered:" in sent and "INV-0042" in sent
+
+
+@pytest.mark.parametrize("lang", ["nl", "da"])
+async def test_replay_results_speak_the_owners_language(hub: Hub, admin: aiohttp.ClientSession, lang: str) -> None:
+    from services.web.i18n import CATALOGS
+
+    async with admin.get(f"{hub.url}/dead-letters?lang={lang}") as r:
+        token = _csrf(await r.text())
+    url = f"{hub.url}/dead-letters/replay-all?lang={lang}"
+    async with admin.post(url, data={"csrf_token": token, "target": "no-such-target"}) as r:
+        assert r.status == 400
+        page = await r.text()
+    assert CATALOGS[lang]["ops.choose_target"] in page and "Choose a target" not in page
+    async with admin.post(url, data={"csrf_token": token, "target": "ops_invoices"}) as r:
+        page = await r.text()
+    said = CATALOGS[lang]["ops.replayed_all.other"].format(n=0, target="ops_invoices", good=0)
+    assert said in page and "Replayed" not in page
+    async with admin.post(f"{hub.url}/dead-letters/ops_invoices:0:999999/replay?lang={lang}",
+                          data={"csrf_token": token}) as r:
+        assert r.status == 404
+        assert CATALOGS[lang]["ops.no_such_letter"] in await r.text()

@@ -10,6 +10,7 @@ from typing import Any
 from calculator import (
     FieldError,
 )
+from calculator.messages import error
 from services.web import i18n
 
 SHARE = "share"
@@ -71,7 +72,7 @@ def clean_form(
         m = ROW.fullmatch(name)
         is_setting = name.startswith("settings.") and name[9:] in SETTING_FIELDS
         if not is_setting and not (m and m.group(2) in ROW_FIELDS):
-            errors.append(FieldError(name, "unknown field"))
+            errors.append(error(name, "unknown_field"))
             continue
         if not links and not is_setting and m.group(2) == LINK:
             continue

@@ -18,6 +18,7 @@ from calculator import (
     to_csv,
 )
 from calculator import defaults as model_defaults
+from calculator.messages import InputError, error
 from services.web import i18n
 from services.web.auth import is_admin
 from services.web.calculator.compute import (
@@ -41,7 +42,7 @@ from services.web.templates import PAGE_TEMPLATES
 
 def busy(lang: str) -> web.Response:
     """Answer a computation the gate refused: 503 with Retry-After, in the page's language."""
-    response = problem(503, "Calculator busy", [FieldError("(calculator)", i18n.translate(lang, "busy"))], lang)
+    response = problem(503, "Calculator busy", [error("(calculator)", "busy")], lang)
     response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_S)
     return response
 
@@ -271,9 +272,9 @@ async def _api_input(request: web.Request) -> Mapping[str, Any]:
         try:
             data = msgspec.json.decode(await request.read())
         except msgspec.DecodeError:
-            raise ValueError("the body is not valid JSON") from None
+            raise InputError("body_not_json") from None
         if not isinstance(data, dict):
-            raise ValueError("the body must be a JSON object")
+            raise InputError("body_not_object")
         return _flatten_json(data)
     form = await request.post()
     return {k: v for k, v in form.items() if isinstance(v, str)}
@@ -315,9 +316,9 @@ async def calculate_api(request: web.Request) -> web.Response:
     lang = i18n.pick_lang(request)
     try:
         data = await _api_input(request)
-    except ValueError as exc:
-        return problem(400, "Bad request", [FieldError("(body)", str(exc))], lang)
-    bad = [FieldError(k, "must be text or a number") for k, v in data.items()
+    except InputError as exc:
+        return problem(400, "Bad request", [exc.at("(body)")], lang)
+    bad = [error(k, "text_or_number") for k, v in data.items()
            if not isinstance(v, str | int | float)]  # fmt: skip
     if bad:
         return problem(422, "Invalid input", bad, lang)

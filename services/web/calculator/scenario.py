@@ -24,13 +24,14 @@ from calculator import (
 # Private, but it is the model's own settings parser: a scenario of only connected handovers
 # has settings and no typed handover, which parse_scenario refuses.
 from calculator.inputs import _parse_settings
+from calculator.messages import Text, error
 from services.common.appkeys import SETTINGS
 from services.common.config import Settings as AppSettings
 from services.web.auth import is_admin
 from services.web.calculator.form import LINK, ROW, Inputs, form_path
 
 D = Decimal
-UNMEASURED_SOURCE = "Connected; no full week measured yet: counted as 0 a week until one is."
+UNMEASURED_SOURCE = Text("unmeasured")
 # What people call a system, mapped to the connector kind that talks to it.
 CONNECTOR_ALIASES = {
     "email": "smtp",
@@ -194,7 +195,7 @@ def build_scenario(
         fields["settings.currency"] = "DKK"  # Danish readers see kroner unless they chose
     by_link = {c.link: c for c in connected}
     errors = [
-        FieldError(f"handovers[{i}].{LINK}", f"{_quote(link)} is not a connected flow action")
+        error(f"handovers[{i}].{LINK}", "not_connected", value=_quote(link))
         for i, link in sorted(links.items())
         if link not in by_link
     ]
@@ -224,9 +225,11 @@ def build_scenario(
         if c.link in claimed:
             # Two rows on one connection would count its measured volume twice.
             errors.append(
-                FieldError(
+                error(
                     f"handovers[{i}].{LINK}",
-                    f"{_quote(c.link)} is already linked to handovers[{claimed[c.link]}]",
+                    "already_linked",
+                    value=_quote(c.link),
+                    other=f"handovers[{claimed[c.link]}]",
                 )
             )
         claimed.setdefault(c.link, i)
@@ -253,10 +256,7 @@ def build_scenario(
         first = seen.setdefault(_fold(h.key), n)
         if first != n:
             errors.append(
-                FieldError(
-                    f"handovers[{first}].action",
-                    f"same source, target, record type and action as {_quote(h.key.label())}",
-                )
+                error(f"handovers[{first}].action", "duplicate", other=_quote(h.key.label()))
             )
     if errors:
         return None, _by_form_row(errors, inputs)
@@ -284,7 +284,7 @@ def _connected_handover(c: Connected, typed: Handover | None, settings: Settings
         else Estimate.point(D(0), "default", UNMEASURED_SOURCE)
     )
     minutes = Estimate.point(
-        c.minutes, "typed", f"Minutes saved per delivery, as set in the flow “{c.flow}”."
+        c.minutes, "typed", Text("flow_minutes", flow=c.flow)
     )
     if typed is not None:
         # The owner's labels stay (it is their row); the minutes saved per delivery are the

@@ -27,9 +27,14 @@ SOURCE_KEYS = _source_keys()
 
 
 def source_text(source: str, lang: str) -> str:
-    """Say where a figure comes from in the page's language."""
+    """Say where a figure comes from in the page's language.
+
+    The documented defaults are named by their catalog key (SOURCE_KEYS); any other source is
+    a message code (calculator.messages.Text) rendered like an error; a source without either
+    (an owner's own figure has none) stays as it is.
+    """
     key = SOURCE_KEYS.get(source)
-    return i18n.translate(lang, key) if key else i18n.translate_message(lang, source)
+    return i18n.translate(lang, key) if key else plain_message(source, lang)
 
 
 def action_words(action: str, lang: str) -> str:
@@ -52,17 +57,16 @@ def connected_label(c: Connected, lang: str) -> str:
 
 
 def plain_message(message: str, lang: str) -> str:
-    """Return a validation message in the owner's words ("required": "please fill this in").
+    """Return a message in the owner's words ("required": "please fill this in").
 
-    The model's messages carry their code (calculator.messages.Text): the catalog's
-    "error.<code>" says it, with its values in the language's style. Any other text (a web
-    layer message) goes through translate_message.
+    Every message carries its code (calculator.messages.Text): the catalog's "error.<code>"
+    says it, with its values in the language's style. Text without a code is shown as it is.
     """
     code = getattr(message, "code", "")
-    if code:
-        values = {k: i18n.localize_value(lang, v) for k, v in message.params.items()}  # type: ignore[attr-defined]
-        return i18n.translate(lang, f"error.{code}", **values)
-    return i18n.translate_message(lang, message)
+    if not code:
+        return message
+    values = {k: i18n.localize_value(lang, v) for k, v in message.params.items()}  # type: ignore[attr-defined]
+    return i18n.translate(lang, f"error.{code}", **values)
 
 
 _QUESTION = re.compile(r"handovers\[(\d{1,4})\]\.([a-z_]+)(?:\.(low|likely|high))?")
