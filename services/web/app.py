@@ -56,18 +56,20 @@ async def render_home(request: web.Request) -> web.Response:
     return web.Response(text=page, content_type="text/html")
 
 
+# Every Handover process serves these; the owner's pages only the web and `run` processes.
+OPS_ROUTES = [web.get("/healthz", healthz), web.get("/readyz", readyz), web.get("/metrics", metrics)]
+WEB_ROUTES = [web.get("/try", render_home), web.static("/static/", Path(__file__).parent / "static", name="static")]
+
+
 def setup_ops(app: web.Application) -> None:
     """Health, readiness and metrics: every Handover process serves these."""
     if READY_CHECKS not in app:
         app[READY_CHECKS] = []
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics)
+    app.add_routes(OPS_ROUTES)
 
 
 def setup_web(app: web.Application) -> None:
     """Add the owner's pages to an app that holds settings and metrics."""
     app[PAGE_TEMPLATES] = page_templates()
-    app.router.add_get("/try", render_home)
-    app.router.add_static("/static/", Path(__file__).parent / "static", name="static")
+    app.add_routes(WEB_ROUTES)
     setup_calculator(app)  # the calculator is the landing page, at /

@@ -415,14 +415,19 @@ async def refresher_ctx(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
+ROUTES = [
+    web.get("/status", render_status),
+    web.get("/handoffs", render_handoffs),
+    web.get("/audit", render_audit),
+    web.get("/dead-letters", render_dead_letters),
+    web.post("/dead-letters/replay-all", replay_all_from_page),
+    web.get("/dead-letters/{id}", inspect_dead_letter),
+    web.post("/dead-letters/{id}/replay", replay_from_page),
+]
+
+
 def setup_ops_pages(app: web.Application) -> None:
     """Add login, the operations pages and the gauge refresher (needs setup_web and setup_api)."""
     setup_auth(app)
     app.cleanup_ctx.append(refresher_ctx)
-    app.router.add_get("/status", render_status)
-    app.router.add_get("/handoffs", render_handoffs)
-    app.router.add_get("/audit", render_audit)
-    app.router.add_get("/dead-letters", render_dead_letters)
-    app.router.add_post("/dead-letters/replay-all", replay_all_from_page)
-    app.router.add_get("/dead-letters/{id}", inspect_dead_letter)
-    app.router.add_post("/dead-letters/{id}/replay", replay_from_page)
+    app.add_routes(ROUTES)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import msgspec
@@ -394,6 +394,21 @@ async def export_csv(request: web.Request) -> web.Response:
     )
 
 
+ROUTES = [
+    web.get("/", render_calculator),
+    web.post("/", submit_calculator),
+    web.route("GET", "/api/calculator", calculate_api),
+    web.route("POST", "/api/calculator", calculate_api),
+    web.get("/calculator.csv", export_csv),
+]
+
+
+async def gate_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The calculator's worker threads live as long as the app (stopped on cleanup)."""
+    yield
+    app[CALCULATOR_GATE].close()
+
+
 def setup_calculator(app: web.Application) -> None:
     """Add the calculator routes; use a memory store unless a CalculatorStore is set."""
     setup_csrf(app)
@@ -401,13 +416,5 @@ def setup_calculator(app: web.Application) -> None:
         app[CALCULATOR_STORE] = MemoryCalculatorStore()
     if CALCULATOR_GATE not in app:
         app[CALCULATOR_GATE] = CalculatorGate()
-
-    async def close_gate(app: web.Application) -> None:
-        app[CALCULATOR_GATE].close()
-
-    app.on_cleanup.append(close_gate)
-    app.router.add_get("/", render_calculator)
-    app.router.add_post("/", submit_calculator)
-    app.router.add_route("GET", "/api/calculator", calculate_api)
-    app.router.add_route("POST", "/api/calculator", calculate_api)
-    app.router.add_get("/calculator.csv", export_csv)
+    app.cleanup_ctx.append(gate_ctx)
+    app.add_routes(ROUTES)

@@ -208,6 +208,19 @@ CATALOG: dict[str, str] = {
     "nav.dead_letters": "Fejlede leveringer",
     "nav.log_out": "Log ud",
     "nav.log_in": "Log ind",
+    "login.not_configured": (
+        "Der er ikke sat nogen administratoradgangskode. Sæt {setting} (eller {token}) i "
+        "konfigurationen, og genstart."
+    ),
+    "login.password_file": (
+        "Handover lavede en administratoradgangskode, da den startede første gang, og gemmer den "
+        "i {file} (kun den konto, Handover kører under, kan læse den): {command}. Vil du vælge "
+        "din egen, så sæt {setting} i konfigurationen."
+    ),
+    "login.password": "Administratoradgangskode",
+    "login.too_many.one": "For mange forkerte adgangskoder. Prøv igen om {n} sekund.",
+    "login.too_many.other": "For mange forkerte adgangskoder. Prøv igen om {n} sekunder.",
+    "login.wrong": "Den adgangskode er ikke rigtig.",
     "action.upsert_contact": "gem kontakten",
     "action.create_task": "opret en opfølgningsopgave",
     "action.upsert_person": "gem personen",

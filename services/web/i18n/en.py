@@ -204,6 +204,16 @@ CATALOG: dict[str, str] = {
     "nav.dead_letters": "Dead letters",
     "nav.log_out": "Log out",
     "nav.log_in": "Log in",
+    "login.not_configured": "No admin password is set. Set {setting} (or {token}) in the config and restart.",
+    "login.password_file": (
+        "Handover made an admin password when it first started and keeps it in {file} (only the "
+        "account that runs Handover can read it): {command}. To choose your own, set {setting} in"
+        " the config."
+    ),
+    "login.password": "Admin password",
+    "login.too_many.one": "Too many wrong passwords. Try again in {n} second.",
+    "login.too_many.other": "Too many wrong passwords. Try again in {n} seconds.",
+    "login.wrong": "That password is not right.",
     "action.upsert_contact": "save the contact",
     "action.create_task": "add a follow-up task",
     "action.upsert_person": "save the person",

@@ -219,6 +219,19 @@ CATALOG: dict[str, str] = {
     "nav.dead_letters": "Mislukte leveringen",
     "nav.log_out": "Uitloggen",
     "nav.log_in": "Inloggen",
+    "login.not_configured": (
+        "Er is geen beheerderswachtwoord ingesteld. Zet {setting} (of {token}) in de configuratie"
+        " en start opnieuw."
+    ),
+    "login.password_file": (
+        "Handover heeft bij de eerste start een beheerderswachtwoord gemaakt en bewaart het in "
+        "{file} (alleen het account waaronder Handover draait kan het lezen): {command}. Wilt u "
+        "een eigen wachtwoord, zet dan {setting} in de configuratie."
+    ),
+    "login.password": "Beheerderswachtwoord",
+    "login.too_many.one": "Te veel verkeerde wachtwoorden. Probeer het over {n} seconde opnieuw.",
+    "login.too_many.other": "Te veel verkeerde wachtwoorden. Probeer het over {n} seconden opnieuw.",
+    "login.wrong": "Dat wachtwoord klopt niet.",
     "action.upsert_contact": "contact opslaan",
     "action.create_task": "vervolgtaak maken",
     "action.upsert_person": "persoon opslaan",
