@@ -53,15 +53,13 @@ REASONS = {
 # --- formatting ---------------------------------------------------------------------------------
 
 
-def clock(ts: float | None, now: float | None = None) -> str:
-    """A time as the owner reads it: '10:42' today, 'Tue 3 Mar 10:42' otherwise."""
+def clock(ts: float | None, lang: str = "en", now: float | None = None) -> str:
+    """A time as the owner reads it: '10:42' today, 'Tue 3 Mar 10:42' ('di 3 mrt 10:42') otherwise."""
     if ts is None:
-        return "never"
+        return i18n.translate(lang, "ops.never")
     at = dt.datetime.fromtimestamp(ts)
     today = dt.datetime.fromtimestamp(now or time.time()).date()
-    if at.date() == today:
-        return at.strftime("%H:%M")
-    return at.strftime("%a %-d %b %H:%M")
+    return i18n.format_clock(at, lang, with_day=at.date() != today)
 
 
 def ago(ts: float | None, lang: str = "en", now: float | None = None) -> str:
@@ -95,15 +93,15 @@ def explain(row: DeliveryRow | None, target: str, paused: bool = False, lang: st
     if paused:
         return t(lang, "ops.why.paused", target=target, said=said)
     if row.status == RETRYING and row.next_attempt_at:
-        return t(lang, "ops.why.retry", at=clock(row.next_attempt_at), said=said)
+        return t(lang, "ops.why.retry", at=clock(row.next_attempt_at, lang), said=said)
     if row.status in ("sending", "failed"):
         return t(lang, "ops.why.trying", n=row.attempts, said=said)
     return t(lang, "ops.why.queued")
 
 
-def attempts(n: int | str) -> str:
-    """Say "1 attempt" or "3 attempts"."""
-    return f"{n} attempt" if str(n) == "1" else f"{n} attempts"
+def attempts(n: int | str, lang: str = "en") -> str:
+    """Say "1 attempt" or "3 attempts" in the page's language."""
+    return i18n.plural(lang, "n.attempts", int(n)) if str(n).isdigit() else str(n)
 
 
 def describe(row: DeliveryRow, lang: str = "en") -> str:
@@ -112,11 +110,11 @@ def describe(row: DeliveryRow, lang: str = "en") -> str:
     tries = i18n.plural(lang, "n.attempts", row.attempts)
     if row.status == DELIVERED:
         got = f" → {row.external_id}" if row.external_id else ""
-        return t(lang, "ops.did.delivered", got=got, at=clock(row.delivered_at))
+        return t(lang, "ops.did.delivered", got=got, at=clock(row.delivered_at, lang))
     if row.status == DEADLETTERED:
         return t(lang, "ops.did.dead", attempts=tries, error=plain_error(row.last_error))
     if row.status == RETRYING:
-        return t(lang, "ops.did.retrying", at=clock(row.next_attempt_at), attempts=tries,
+        return t(lang, "ops.did.retrying", at=clock(row.next_attempt_at, lang), attempts=tries,
                  error=plain_error(row.last_error))  # fmt: skip
     return t(lang, "ops.did.other", status=t(lang, f"ops.st.{row.status}") if f"ops.st.{row.status}" in i18n.EN
              else row.status, attempts=tries)  # fmt: skip

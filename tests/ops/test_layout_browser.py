@@ -89,7 +89,8 @@ ENGLISH = ("Log in", "Log out", "Admin password", "That password is not right", 
            "delivered", "not started", "Waiting to retry", "gave up", "is not a connected flow action",
            "Connected; no full week", "Median of the last", "Minutes saved per delivery", "unknown field",
            "please fill this in", "Show the math", "probably between", "hours a week", "a year",
-           "Typing", "Fixing mistakes", "an unreadable record", "from shop", "No such dead letter")
+           "Typing", "Fixing mistakes", "an unreadable record", "from shop", "No such dead letter",
+           "dead-lettered", "audit trail", "Headers", "attempts", "never", "Event:")
 
 
 def _english_markers(lang: str) -> list[str]:

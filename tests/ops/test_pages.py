@@ -284,8 +284,15 @@ async def test_replay_results_speak_the_owners_language(hub: Hub, admin: aiohttp
     assert CATALOGS[lang]["ops.choose_target"] in page and "Choose a target" not in page
     async with admin.post(url, data={"csrf_token": token, "target": "ops_invoices"}) as r:
         page = await r.text()
-    said = CATALOGS[lang]["ops.replayed_all.other"].format(n=0, target="ops_invoices", good=0)
-    assert said in page and "Replayed" not in page
+    # other tests leave dead letters behind (some still refused): whatever the count, in words
+    banner = re.search(r'id="result" role="status">([^<]*)<', page).group(1)  # type: ignore[union-attr]
+    said = "|".join(
+        re.escape(CATALOGS[lang][f"ops.replayed_all.{form}"]).replace(r"\{n\}", r"\d+").replace(r"\{good\}", r"\d+")
+        .replace(r"\{target\}", "ops_invoices")
+        for form in ("one", "other")
+    )
+    assert re.match(said, banner), banner
+    assert "Replayed" not in banner and "did not go through" not in banner
     async with admin.post(f"{hub.url}/dead-letters/ops_invoices:0:999999/replay?lang={lang}",
                           data={"csrf_token": token}) as r:
         assert r.status == 404

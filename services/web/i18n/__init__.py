@@ -8,10 +8,14 @@ placeholders; a key missing at run time falls back to English, so a page never b
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from decimal import ROUND_HALF_UP, Decimal
 
 from aiohttp import web
+from babel import Locale
+from babel.dates import format_datetime
+from babel.numbers import get_decimal_symbol, get_group_symbol
 
 from calculator.messages import Text
 from services.web.i18n import da, en, nl
@@ -21,8 +25,10 @@ DEFAULT_LANG = "en"
 COOKIE = "handover_lang"
 NAMES = {"en": "English", "nl": "Nederlands", "da": "Dansk"}
 
+# The languages' plural rules, separators and date words come from CLDR (Babel).
+LOCALES = {lang: Locale.parse(lang) for lang in LANGS}
 # (thousands separator, decimal separator) per language.
-SEPARATORS = {"en": (",", "."), "nl": (".", ","), "da": (".", ",")}
+SEPARATORS = {lang: (get_group_symbol(lang), get_decimal_symbol(lang)) for lang in LANGS}
 
 EN: dict[str, str] = en.CATALOG
 CATALOGS: dict[str, dict[str, str]] = {"en": en.CATALOG, "nl": nl.CATALOG, "da": da.CATALOG}
@@ -58,9 +64,16 @@ def duration(lang: str, seconds: float) -> str:
 
 
 def plural(lang: str, key: str, n: int, shown: str | None = None) -> str:
-    """Return "{n} thing" or "{n} things" from key.one / key.other (en, nl, da: one is n == 1)."""
-    form = "one" if n == 1 else "other"
+    """Return "{n} thing" or "{n} things": key.<CLDR plural category of n in lang>, else key.other."""
+    form = LOCALES.get(lang, LOCALES[DEFAULT_LANG]).plural_form(n)
+    if f"{key}.{form}" not in EN:
+        form = "other"
     return translate(lang, f"{key}.{form}", n=shown if shown is not None else n)
+
+
+def format_clock(at: dt.datetime, lang: str, *, with_day: bool = True) -> str:
+    """Say a moment as '10:42', or with its day in the language's words ('di 3 mrt 10:42')."""
+    return format_datetime(at, "EEE d MMM HH:mm" if with_day else "HH:mm", locale=LOCALES.get(lang, LOCALES["en"]))
 
 
 def translate(lang: str, key: str, **values: object) -> str:
