@@ -297,3 +297,18 @@ async def test_replay_results_speak_the_owners_language(hub: Hub, admin: aiohttp
                           data={"csrf_token": token}) as r:
         assert r.status == 404
         assert CATALOGS[lang]["ops.no_such_letter"] in await r.text()
+
+
+def test_times_on_the_ops_pages_are_said_in_the_pages_language() -> None:
+    import datetime as dt
+
+    from services.web.ops import attempts, clock
+
+    at = dt.datetime(2026, 3, 3, 10, 42).timestamp()  # a Tuesday
+    later = at + 3 * 86400
+    assert clock(at, "en", now=later) == "Tue 3 Mar 10:42"
+    assert clock(at, "nl", now=later) == "di 3 mrt 10:42"
+    assert clock(at, "da", now=later) == "tirs. 3 mar. 10:42"
+    assert clock(at, "nl", now=at + 60) == "10:42"  # today: the time alone
+    assert clock(None, "da") == "aldrig"
+    assert (attempts(1, "en"), attempts("3", "nl")) == ("1 attempt", "3 pogingen")
