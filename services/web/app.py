@@ -46,14 +46,19 @@ async def render_home(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     # The form posts to the gateway: this process's own, or the one [server] gateway_url names.
     here = SOURCES in request.app
+    lang = i18n.pick_lang(request)
     page = request.app[PAGE_TEMPLATES].get_template("home.html").render(
-        settings=settings,
+        settings=settings, lang=lang, t=lambda key, **values: i18n.translate(lang, key, **values),
+        no_gateway=i18n.with_code(lang, "try.no_gateway", setting="[server] gateway_url",
+                                  example="http://localhost:8081"),
         action_keys=set(i18n.EN),  # flows and actions said in words where the catalog has them
         form_sources=[n for n, s in settings.sources.items() if s.kind == "form"],
         hooks_url=f"{settings.server.gateway_url.rstrip('/')}/hooks" if settings.server.gateway_url else
         "/hooks" if here else "",
     )
-    return web.Response(text=page, content_type="text/html")
+    response = web.Response(text=page, content_type="text/html")
+    i18n.remember_lang(request, response, lang)
+    return response
 
 
 # Every Handover process serves these; the owner's pages only the web and `run` processes.

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit
 
 from aiohttp import web
-from markupsafe import Markup, escape
 
 from services.common.appkeys import SETTINGS
 from services.common.clientaddr import client_address, is_https
@@ -203,13 +202,6 @@ def password_ok(request: web.Request, password: str) -> bool:
     return ok
 
 
-def _with_code(lang: str, key: str, **code: str) -> Markup:
-    """The catalog's text for key, escaped, with each value (a setting, a path) set as <code>."""
-    return Markup(escape(i18n.translate(lang, key))).format(
-        **{name: Markup("<code>{}</code>").format(value) for name, value in code.items()}
-    )
-
-
 def _render_login(request: web.Request, error: str = "", status: int = 200) -> web.Response:
     from services.web.password import password_file
 
@@ -221,9 +213,9 @@ def _render_login(request: web.Request, error: str = "", status: int = 200) -> w
         configured=settings.admin_password is not None or settings.api_token is not None,
         logged_in=False, password_file=file, lang=lang,
         t=lambda key, **values: i18n.translate(lang, key, **values),
-        not_configured=_with_code(lang, "login.not_configured", setting="web.admin_password_env",
+        not_configured=i18n.with_code(lang, "login.not_configured", setting="web.admin_password_env",
                                   token="web.api_token_env"),
-        file_note=_with_code(lang, "login.password_file", file=str(file), command=f"cat {file}",
+        file_note=i18n.with_code(lang, "login.password_file", file=str(file), command=f"cat {file}",
                              setting="[web] admin_password_env") if file else "",
     )
     response = web.Response(text=page, content_type="text/html", status=status)

@@ -90,7 +90,8 @@ ENGLISH = ("Log in", "Log out", "Admin password", "That password is not right", 
            "Connected; no full week", "Median of the last", "Minutes saved per delivery", "unknown field",
            "please fill this in", "Show the math", "probably between", "hours a week", "a year",
            "Typing", "Fixing mistakes", "an unreadable record", "from shop", "No such dead letter",
-           "dead-lettered", "audit trail", "Headers", "attempts", "never", "Event:")
+           "dead-lettered", "audit trail", "Headers", "attempts", "never", "Event:", "What is connected",
+           "Try the form", "Message", "Metrics")
 
 
 def _english_markers(lang: str) -> list[str]:
@@ -138,7 +139,7 @@ async def test_dutch_and_danish_pages_carry_no_english_at_390_px(hub: Hub, brows
     await page.wait_for_url(hub.url + "/status")
     await page.goto(hub.url + "/dead-letters")
     dl_id = await page.locator(f'tr.letter[data-event="{dead}"]').first.get_attribute("data-id")
-    for path in ("/", "/status", "/handoffs", f"/audit?q={event}", "/dead-letters", f"/dead-letters/{dl_id}"):
+    for path in ("/", "/try", "/status", "/handoffs", f"/audit?q={event}", "/dead-letters", f"/dead-letters/{dl_id}"):
         await page.goto(hub.url + path)  # the language stays chosen (cookie)
         assert await page.evaluate("document.documentElement.lang") == lang, path
         assert await english_left(path) == [], path

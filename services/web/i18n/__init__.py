@@ -16,6 +16,7 @@ from aiohttp import web
 from babel import Locale
 from babel.dates import format_datetime
 from babel.numbers import get_decimal_symbol, get_group_symbol
+from markupsafe import Markup, escape
 
 from calculator.messages import Text
 from services.web.i18n import da, en, nl
@@ -83,6 +84,13 @@ def translate(lang: str, key: str, **values: object) -> str:
 
 
 
+
+
+def with_code(lang: str, key: str, **code: str) -> Markup:
+    """The catalog's text for key, escaped, with each value (a setting, a path) set as <code>."""
+    return Markup(escape(translate(lang, key))).format(
+        **{name: Markup("<code>{}</code>").format(value) for name, value in code.items()}
+    )
 
 
 def pick_lang(request: web.Request) -> str:

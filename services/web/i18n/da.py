@@ -208,6 +208,23 @@ CATALOG: dict[str, str] = {
     "nav.dead_letters": "Fejlede leveringer",
     "nav.log_out": "Log ud",
     "nav.log_in": "Log ind",
+    "try.intro": "Handover flytter oplysninger mellem dine systemer, så ingen skal indtaste dem igen.",
+    "try.connected": "Hvad er forbundet",
+    "try.col.flow": "Flow",
+    "try.col.when": "Hvornår",
+    "try.col.does": "Gør",
+    "try.form": "Prøv formularen “{name}”",
+    "try.no_gateway": (
+        "Gatewayen, der modtager denne formular, kører som en separat proces. Sæt {setting} (for "
+        "eksempel {example}) for at prøve formularen fra denne side."
+    ),
+    "try.name": "Navn",
+    "try.email": "E-mail",
+    "try.phone": "Telefon",
+    "try.message": "Besked",
+    "try.leave_empty": "Lad dette felt være tomt",
+    "try.send": "Send",
+    "try.metrics": "Målinger",
     "login.not_configured": (
         "Der er ikke sat nogen administratoradgangskode. Sæt {setting} (eller {token}) i "
         "konfigurationen, og genstart."

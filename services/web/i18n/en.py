@@ -204,6 +204,23 @@ CATALOG: dict[str, str] = {
     "nav.dead_letters": "Dead letters",
     "nav.log_out": "Log out",
     "nav.log_in": "Log in",
+    "try.intro": "Handover carries information between your systems so nobody has to retype it.",
+    "try.connected": "What is connected",
+    "try.col.flow": "Flow",
+    "try.col.when": "When",
+    "try.col.does": "Does",
+    "try.form": "Try the form “{name}”",
+    "try.no_gateway": (
+        "The gateway that receives this form runs as a separate process. Set {setting} (for "
+        "example {example}) to try the form from this page."
+    ),
+    "try.name": "Name",
+    "try.email": "E-mail",
+    "try.phone": "Phone",
+    "try.message": "Message",
+    "try.leave_empty": "Leave this empty",
+    "try.send": "Send",
+    "try.metrics": "Metrics",
     "login.not_configured": "No admin password is set. Set {setting} (or {token}) in the config and restart.",
     "login.password_file": (
         "Handover made an admin password when it first started and keeps it in {file} (only the "

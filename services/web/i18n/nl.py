@@ -219,6 +219,23 @@ CATALOG: dict[str, str] = {
     "nav.dead_letters": "Mislukte leveringen",
     "nav.log_out": "Uitloggen",
     "nav.log_in": "Inloggen",
+    "try.intro": "Handover brengt gegevens over tussen uw systemen, zodat niemand ze hoeft over te typen.",
+    "try.connected": "Wat is gekoppeld",
+    "try.col.flow": "Flow",
+    "try.col.when": "Wanneer",
+    "try.col.does": "Doet",
+    "try.form": "Probeer het formulier “{name}”",
+    "try.no_gateway": (
+        "De gateway die dit formulier ontvangt, draait als apart proces. Zet {setting} "
+        "(bijvoorbeeld {example}) om het formulier vanaf deze pagina te proberen."
+    ),
+    "try.name": "Naam",
+    "try.email": "E-mail",
+    "try.phone": "Telefoon",
+    "try.message": "Bericht",
+    "try.leave_empty": "Laat dit leeg",
+    "try.send": "Versturen",
+    "try.metrics": "Meetgegevens",
     "login.not_configured": (
         "Er is geen beheerderswachtwoord ingesteld. Zet {setting} (of {token}) in de configuratie"
         " en start opnieuw."
