@@ -1,5 +1,6 @@
 """Time-wasters calculator: what retyping records between systems costs, as P10-P50-P90 ranges."""
 
+from calculator.breakdown import show_math
 from calculator.inputs import parse_decimal, parse_scenario, scenario_to_form
 from calculator.model import (
     Block,
@@ -16,7 +17,6 @@ from calculator.model import (
     Settings,
     already_saved,
     check_warnings,
-    compute,
     convert,
     effective_volume,
     error_probability,
@@ -25,7 +25,6 @@ from calculator.model import (
     make_handover,
     measured_weekly_volume,
     minutes_per_dead_letter,
-    show_math,
 )
 from calculator.share import (
     decode_fields,
@@ -34,6 +33,7 @@ from calculator.share import (
     encode_scenario,
     to_csv,
 )
+from calculator.simulation import compute
 from calculator.values import Estimate, FieldError, Figure, Provenance, ValidationError
 
 __all__ = [

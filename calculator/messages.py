@@ -44,6 +44,18 @@ MESSAGES: dict[str, str] = {
     "link_not_scenario": "this link is not a calculator scenario",
     "link_damaged_or_large": "this link is damaged or too large",
     "link_damaged": "this link is damaged",
+    # the web layer's own (services.web.calculator): links, the request body, the queue
+    "not_connected": "{value} is not a connected flow action",
+    "already_linked": "{value} is already linked to {other}",
+    "body_not_json": "the body is not valid JSON",
+    "body_not_object": "the body must be a JSON object",
+    "busy": "The calculator is busy with other requests: try again in a few seconds.",
+    # where a figure comes from (an Estimate's source), when it is not a documented default
+    "measured_median": (
+        "Median of the last {n} week(s) of successful, de-duplicated deliveries in the ledger."
+    ),
+    "unmeasured": "Connected; no full week measured yet: counted as 0 a week until one is.",
+    "flow_minutes": "Minutes saved per delivery, as set in the flow “{flow}”.",
 }
 
 

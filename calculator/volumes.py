@@ -1,4 +1,4 @@
-"""What the ledger measured for one flow action, as the calculator reads it (a pure data type)."""
+"""What the ledger measured for one connected handover: the calculator's input from services.ledger."""
 
 from __future__ import annotations
 

@@ -41,7 +41,7 @@ from services.sync.runner import SyncService
 from services.web.api import setup_api
 from services.web.app import LIVE_CHECKS, READY_CHECKS, healthz, readyz, setup_ops, setup_web
 from services.web.auth import SESSION_KEY, session_key, setup_auth
-from services.web.calculator import CALCULATOR_STORE
+from services.web.calculator.store import CALCULATOR_STORE
 from services.web.ops import setup_ops_pages
 
 log = structlog.get_logger("handover")

@@ -89,7 +89,7 @@ class Notifier:
 
     async def incidents(self, now: float) -> list[Message]:
         """Everything that needs the owner now: new dead letters, long pauses, long silences."""
-        from services.web.calculator import action_words
+        from services.web.calculator.words import action_words
 
         lang, url = self.lang, self.url
         found = []
@@ -171,7 +171,7 @@ class Notifier:
 
     async def digest(self, now: float, key: str = "digest") -> Message:
         """The digest of the week up to now: handovers done, time saved, what needs attention."""
-        from services.web.calculator import connected_handovers
+        from services.web.calculator.scenario import connected_handovers
 
         counts = await self.ledger.delivered_between(now - 7 * 86400, now)
         minutes = {(c.flow, c.action, c.target): c.minutes for c in connected_handovers(self.settings)}

@@ -82,9 +82,14 @@ async def replayer_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[REPLAYER].close()
 
 
+ROUTES = [
+    web.get("/api/dead-letters", list_dead_letters),
+    web.post("/api/dead-letters/{id}/replay", replay_dead_letter),
+]
+
+
 def setup_api(app: web.Application) -> None:
     """Add the admin API routes and the token middleware."""
     app.middlewares.append(require_token)
     app.cleanup_ctx.append(replayer_ctx)
-    app.router.add_get("/api/dead-letters", list_dead_letters)
-    app.router.add_post("/api/dead-letters/{id}/replay", replay_dead_letter)
+    app.add_routes(ROUTES)

@@ -5,30 +5,18 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import jinja2
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.common.appkeys import METRICS, SETTINGS
 from services.gateway.app import SOURCES
 from services.web import i18n
-from services.web.calculator import setup_calculator
+from services.web.calculator.handlers import setup_calculator
+from services.web.templates import PAGE_TEMPLATES, page_templates
 
 ReadyCheck = Callable[[], Awaitable[str | None]]  # None when ready, else why not
 READY_CHECKS = web.AppKey("ready_checks", list[ReadyCheck])
 LIVE_CHECKS = web.AppKey("live_checks", list[ReadyCheck])  # failing: the process cannot recover
-TEMPLATES = web.AppKey("templates", jinja2.Environment)
-
-
-def templates() -> jinja2.Environment:
-    """The page templates (autoescaped: nothing a user typed is rendered raw)."""
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("services.web", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    env.globals["tr"] = i18n.translate  # the navigation's words, in any page's language
-    return env
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -58,28 +46,35 @@ async def render_home(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     # The form posts to the gateway: this process's own, or the one [server] gateway_url names.
     here = SOURCES in request.app
-    page = request.app[TEMPLATES].get_template("home.html").render(
-        settings=settings,
+    lang = i18n.pick_lang(request)
+    page = request.app[PAGE_TEMPLATES].get_template("home.html").render(
+        settings=settings, lang=lang, t=lambda key, **values: i18n.translate(lang, key, **values),
+        no_gateway=i18n.with_code(lang, "try.no_gateway", setting="[server] gateway_url",
+                                  example="http://localhost:8081"),
         action_keys=set(i18n.EN),  # flows and actions said in words where the catalog has them
         form_sources=[n for n, s in settings.sources.items() if s.kind == "form"],
         hooks_url=f"{settings.server.gateway_url.rstrip('/')}/hooks" if settings.server.gateway_url else
         "/hooks" if here else "",
     )
-    return web.Response(text=page, content_type="text/html")
+    response = web.Response(text=page, content_type="text/html")
+    i18n.remember_lang(request, response, lang)
+    return response
+
+
+# Every Handover process serves these; the owner's pages only the web and `run` processes.
+OPS_ROUTES = [web.get("/healthz", healthz), web.get("/readyz", readyz), web.get("/metrics", metrics)]
+WEB_ROUTES = [web.get("/try", render_home), web.static("/static/", Path(__file__).parent / "static", name="static")]
 
 
 def setup_ops(app: web.Application) -> None:
     """Health, readiness and metrics: every Handover process serves these."""
     if READY_CHECKS not in app:
         app[READY_CHECKS] = []
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics)
+    app.add_routes(OPS_ROUTES)
 
 
 def setup_web(app: web.Application) -> None:
     """Add the owner's pages to an app that holds settings and metrics."""
-    app[TEMPLATES] = templates()
-    app.router.add_get("/try", render_home)
-    app.router.add_static("/static/", Path(__file__).parent / "static", name="static")
+    app[PAGE_TEMPLATES] = page_templates()
+    app.add_routes(WEB_ROUTES)
     setup_calculator(app)  # the calculator is the landing page, at /

@@ -28,8 +28,10 @@ from aiohttp import web
 from services.common.appkeys import SETTINGS
 from services.common.clientaddr import client_address, is_https
 from services.common.errors import ConfigError
+from services.web import i18n
 from services.web.api import bearer_ok
 from services.web.csrf import FIELD, csrf_protect, csrf_token, set_csrf_cookie, setup_csrf
+from services.web.templates import PAGE_TEMPLATES
 
 SESSION_COOKIE = "handover_session"
 SESSION_TTL_S = 12 * 3600
@@ -201,17 +203,24 @@ def password_ok(request: web.Request, password: str) -> bool:
 
 
 def _render_login(request: web.Request, error: str = "", status: int = 200) -> web.Response:
-    from services.web.app import TEMPLATES  # the template environment setup_web created
     from services.web.password import password_file
 
     settings = request.app[SETTINGS]
-    page = request.app[TEMPLATES].get_template("login.html").render(
+    lang = i18n.pick_lang(request)
+    file = password_file(settings)
+    page = request.app[PAGE_TEMPLATES].get_template("login.html").render(
         csrf=csrf_token(request), field=FIELD, error=error, next=safe_next(request.query.get("next")),
         configured=settings.admin_password is not None or settings.api_token is not None,
-        logged_in=False, password_file=password_file(settings),
+        logged_in=False, password_file=file, lang=lang,
+        t=lambda key, **values: i18n.translate(lang, key, **values),
+        not_configured=i18n.with_code(lang, "login.not_configured", setting="web.admin_password_env",
+                                  token="web.api_token_env"),
+        file_note=i18n.with_code(lang, "login.password_file", file=str(file), command=f"cat {file}",
+                             setting="[web] admin_password_env") if file else "",
     )
     response = web.Response(text=page, content_type="text/html", status=status)
     set_csrf_cookie(request, response)
+    i18n.remember_lang(request, response, lang)
     return response
 
 
@@ -227,16 +236,15 @@ async def log_in(request: web.Request) -> web.StreamResponse:
     limiter = request.app[LIMITER]
     wait = limiter.retry_after(client)
     if wait:
-        response = _render_login(
-            request, f"Too many wrong passwords. Try again in {int(wait) + 1} seconds.", status=429
-        )
+        lang = i18n.pick_lang(request)
+        response = _render_login(request, i18n.plural(lang, "login.too_many", int(wait) + 1), status=429)
         response.headers["Retry-After"] = str(int(wait) + 1)
         return response
     form = await request.post()
     password = form.get("password")
     if not isinstance(password, str) or not password or not password_ok(request, password):
         limiter.failed(client)
-        return _render_login(request, "That password is not right.", status=401)
+        return _render_login(request, i18n.translate(i18n.pick_lang(request), "login.wrong"), status=401)
     nxt = form.get("next")
     response = see_other(safe_next(nxt if isinstance(nxt, str) else None))
     response.set_cookie(
@@ -273,6 +281,9 @@ def session_key(settings_env_name: str, *credentials: str) -> bytes:
     return hmac.new(base, b"handover-session\0" + bound.encode(), hashlib.sha256).digest()
 
 
+ROUTES = [web.get("/login", show_login), web.post("/login", log_in), web.post("/logout", log_out)]
+
+
 def setup_auth(app: web.Application) -> None:
     """Add /login, /logout and the middleware that guards the operations pages."""
     setup_csrf(app)
@@ -285,6 +296,4 @@ def setup_auth(app: web.Application) -> None:
     if LIMITER not in app:
         app[LIMITER] = LoginLimiter()
     app.middlewares.append(require_login)
-    app.router.add_get("/login", show_login)
-    app.router.add_post("/login", log_in)
-    app.router.add_post("/logout", log_out)
+    app.add_routes(ROUTES)

@@ -31,9 +31,10 @@ from services.sync.replay import DeadLetter, UnknownDeadLetter
 from services.web import i18n
 from services.web.api import REPLAYER
 from services.web.auth import setup_auth
-from services.web.calculator import action_words, event_words
+from services.web.calculator.words import action_words, event_words
 from services.web.csrf import FIELD, csrf_protect, csrf_token, set_csrf_cookie
 from services.web.silence import WOOCOMMERCE_DOC, Silence, assess_silence
+from services.web.templates import PAGE_TEMPLATES
 
 log = structlog.get_logger("handover.web")
 REFRESH_S = web.AppKey("ops_refresh_s", float)
@@ -54,15 +55,13 @@ REASONS = {
 # --- formatting ---------------------------------------------------------------------------------
 
 
-def clock(ts: float | None, now: float | None = None) -> str:
-    """A time as the owner reads it: '10:42' today, 'Tue 3 Mar 10:42' otherwise."""
+def clock(ts: float | None, lang: str = "en", now: float | None = None) -> str:
+    """A time as the owner reads it: '10:42' today, 'Tue 3 Mar 10:42' ('di 3 mrt 10:42') otherwise."""
     if ts is None:
-        return "never"
+        return i18n.translate(lang, "ops.never")
     at = dt.datetime.fromtimestamp(ts)
     today = dt.datetime.fromtimestamp(now or time.time()).date()
-    if at.date() == today:
-        return at.strftime("%H:%M")
-    return at.strftime("%a %-d %b %H:%M")
+    return i18n.format_clock(at, lang, with_day=at.date() != today)
 
 
 def ago(ts: float | None, lang: str = "en", now: float | None = None) -> str:
@@ -96,15 +95,15 @@ def explain(row: DeliveryRow | None, target: str, paused: bool = False, lang: st
     if paused:
         return t(lang, "ops.why.paused", target=target, said=said)
     if row.status == RETRYING and row.next_attempt_at:
-        return t(lang, "ops.why.retry", at=clock(row.next_attempt_at), said=said)
+        return t(lang, "ops.why.retry", at=clock(row.next_attempt_at, lang), said=said)
     if row.status in ("sending", "failed"):
         return t(lang, "ops.why.trying", n=row.attempts, said=said)
     return t(lang, "ops.why.queued")
 
 
-def attempts(n: int | str) -> str:
-    """Say "1 attempt" or "3 attempts"."""
-    return f"{n} attempt" if str(n) == "1" else f"{n} attempts"
+def attempts(n: int | str, lang: str = "en") -> str:
+    """Say "1 attempt" or "3 attempts" in the page's language."""
+    return i18n.plural(lang, "n.attempts", int(n)) if str(n).isdigit() else str(n)
 
 
 def describe(row: DeliveryRow, lang: str = "en") -> str:
@@ -113,20 +112,18 @@ def describe(row: DeliveryRow, lang: str = "en") -> str:
     tries = i18n.plural(lang, "n.attempts", row.attempts)
     if row.status == DELIVERED:
         got = f" → {row.external_id}" if row.external_id else ""
-        return t(lang, "ops.did.delivered", got=got, at=clock(row.delivered_at))
+        return t(lang, "ops.did.delivered", got=got, at=clock(row.delivered_at, lang))
     if row.status == DEADLETTERED:
         return t(lang, "ops.did.dead", attempts=tries, error=plain_error(row.last_error))
     if row.status == RETRYING:
-        return t(lang, "ops.did.retrying", at=clock(row.next_attempt_at), attempts=tries,
+        return t(lang, "ops.did.retrying", at=clock(row.next_attempt_at, lang), attempts=tries,
                  error=plain_error(row.last_error))  # fmt: skip
     return t(lang, "ops.did.other", status=t(lang, f"ops.st.{row.status}") if f"ops.st.{row.status}" in i18n.EN
              else row.status, attempts=tries)  # fmt: skip
 
 
 def _render(request: web.Request, name: str, **context: Any) -> web.Response:
-    from services.web.app import TEMPLATES  # created by setup_web
-
-    env = request.app[TEMPLATES]
+    env = request.app[PAGE_TEMPLATES]
     env.filters.setdefault("clock", clock)
     env.filters.setdefault("ago", ago)  # {{ ts|ago(lang) }}
     env.filters.setdefault("duration", lambda seconds, lang="en": i18n.duration(lang, seconds))
@@ -315,16 +312,17 @@ async def render_dead_letters(request: web.Request) -> web.Response:
 
 async def inspect_dead_letter(request: web.Request) -> web.Response:
     """GET /dead-letters/{id}: one dead letter's headers, error and event."""
+    lang = i18n.pick_lang(request)
     try:
         dl = await request.app[REPLAYER].get(request.match_info["id"])
     except UnknownDeadLetter:
-        raise web.HTTPNotFound(text="No such dead letter (maybe the topic was cleaned up).") from None
+        raise web.HTTPNotFound(text=i18n.translate(lang, "ops.letter_gone")) from None
     try:
         event_json = json.dumps(msgspec.json.decode(dl.value), indent=2, ensure_ascii=False)
         event = decode_event(dl.value)
-        headline = f"{event.type} from {event.source}"
+        headline = i18n.translate(lang, "ops.letter_headline", type=event.type, source=event.source)
     except (msgspec.DecodeError, msgspec.ValidationError):
-        event_json, headline = dl.value.decode("utf-8", "replace"), "an unreadable record"
+        event_json, headline = dl.value.decode("utf-8", "replace"), i18n.translate(lang, "ops.unreadable")
     ev = await request.app[LEDGER].event(dl.event_id) if dl.event_id else None
     return _render(
         request, "dead_letters.html", letters=[], targets=list(request.app[SETTINGS].targets), target=None,
@@ -333,45 +331,50 @@ async def inspect_dead_letter(request: web.Request) -> web.Response:
     )
 
 
-def _outcome_text(dl: DeadLetter, status: str, detail: str) -> str:
-    what = f"{dl.headers.get('action', 'action')} at {dl.target}"
+def _outcome_text(dl: DeadLetter, status: str, detail: str, lang: str) -> str:
+    t = i18n.translate
+    what = t(lang, "ops.replay_what", action=dl.headers.get("action", "action"), target=dl.target)
     if status == "delivered":
-        return f"Replayed: {what} was delivered."
+        return t(lang, "ops.replayed", what=what)
     if status == "already_delivered":
-        return f"Nothing to do: {what} had already been delivered."
-    return f"Replay of {what} did not go through ({status}): {detail}"
+        return t(lang, "ops.replay_nothing", what=what)
+    return t(lang, "ops.replay_failed", what=what, status=status, detail=detail)
 
 
 @csrf_protect
 async def replay_from_page(request: web.Request) -> web.Response:
     """POST /dead-letters/{id}/replay: deliver one dead letter again and show the result."""
+    lang = i18n.pick_lang(request)
     replayer = request.app[REPLAYER]
     try:
         dl = await replayer.get(request.match_info["id"])
     except UnknownDeadLetter:
-        return await _dead_letters_page(request, "No such dead letter.", ok=False, status=404)
+        return await _dead_letters_page(request, i18n.translate(lang, "ops.no_such_letter"), ok=False, status=404)
     outcome = await replayer.replay(dl)
     ok = outcome.status in ("delivered", "already_delivered")
     log.info("dead_letter_replayed", id=dl.id, target=dl.target, event_id=dl.event_id, outcome=outcome.status)
-    return await _dead_letters_page(request, _outcome_text(dl, outcome.status, outcome.detail), ok=ok,
+    return await _dead_letters_page(request, _outcome_text(dl, outcome.status, outcome.detail, lang), ok=ok,
                                     status=200 if ok else 502)
 
 
 @csrf_protect
 async def replay_all_from_page(request: web.Request) -> web.Response:
     """POST /dead-letters/replay-all (target=...): replay every open dead letter of one target."""
+    lang = i18n.pick_lang(request)
     form = await request.post()
     target = form.get("target")
     if not isinstance(target, str) or target not in request.app[SETTINGS].targets:
-        return await _dead_letters_page(request, "Choose a target to replay.", ok=False, status=400)
+        return await _dead_letters_page(request, i18n.translate(lang, "ops.choose_target"), ok=False, status=400)
     results = await request.app[REPLAYER].replay_all(target)
     good = sum(1 for _, o in results if o.status in ("delivered", "already_delivered"))
     bad = [
-        _outcome_text(dl, o.status, o.detail)
+        _outcome_text(dl, o.status, o.detail, lang)
         for dl, o in results
         if o.status not in ("delivered", "already_delivered")
     ]
-    text = f"Replayed {len(results)} dead letter{'s' if len(results) != 1 else ''} of {target}: {good} delivered."
+    text = i18n.translate(
+        lang, f"ops.replayed_all.{'one' if len(results) == 1 else 'other'}", n=len(results), target=target, good=good
+    )
     if bad:
         text += " " + " ".join(bad[:5])
     log.info("dead_letters_replayed", target=target, replayed=len(results), delivered=good)
@@ -412,14 +415,19 @@ async def refresher_ctx(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
+ROUTES = [
+    web.get("/status", render_status),
+    web.get("/handoffs", render_handoffs),
+    web.get("/audit", render_audit),
+    web.get("/dead-letters", render_dead_letters),
+    web.post("/dead-letters/replay-all", replay_all_from_page),
+    web.get("/dead-letters/{id}", inspect_dead_letter),
+    web.post("/dead-letters/{id}/replay", replay_from_page),
+]
+
+
 def setup_ops_pages(app: web.Application) -> None:
     """Add login, the operations pages and the gauge refresher (needs setup_web and setup_api)."""
     setup_auth(app)
     app.cleanup_ctx.append(refresher_ctx)
-    app.router.add_get("/status", render_status)
-    app.router.add_get("/handoffs", render_handoffs)
-    app.router.add_get("/audit", render_audit)
-    app.router.add_get("/dead-letters", render_dead_letters)
-    app.router.add_post("/dead-letters/replay-all", replay_all_from_page)
-    app.router.add_get("/dead-letters/{id}", inspect_dead_letter)
-    app.router.add_post("/dead-letters/{id}/replay", replay_from_page)
+    app.add_routes(ROUTES)

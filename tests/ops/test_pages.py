@@ -269,3 +269,46 @@ async def test_audit_shows_what_each_action_sent_and_the_answer_with_secrets_mas
     assert "k-123" not in page and "target-token-9q8w" not in page
     assert sent.count("•••") == 3  # the credential field, the token in a value, the token in the answer
     assert "What ops_invoices answered:" in sent and "INV-0042" in sent
+
+
+@pytest.mark.parametrize("lang", ["nl", "da"])
+async def test_replay_results_speak_the_owners_language(hub: Hub, admin: aiohttp.ClientSession, lang: str) -> None:
+    from services.web.i18n import CATALOGS
+
+    async with admin.get(f"{hub.url}/dead-letters?lang={lang}") as r:
+        token = _csrf(await r.text())
+    url = f"{hub.url}/dead-letters/replay-all?lang={lang}"
+    async with admin.post(url, data={"csrf_token": token, "target": "no-such-target"}) as r:
+        assert r.status == 400
+        page = await r.text()
+    assert CATALOGS[lang]["ops.choose_target"] in page and "Choose a target" not in page
+    async with admin.post(url, data={"csrf_token": token, "target": "ops_invoices"}) as r:
+        page = await r.text()
+    # other tests leave dead letters behind (some still refused): whatever the count, in words
+    banner = re.search(r'id="result" role="status">([^<]*)<', page).group(1)  # type: ignore[union-attr]
+    said = "|".join(
+        re.escape(CATALOGS[lang][f"ops.replayed_all.{form}"]).replace(r"\{n\}", r"\d+").replace(r"\{good\}", r"\d+")
+        .replace(r"\{target\}", "ops_invoices")
+        for form in ("one", "other")
+    )
+    assert re.match(said, banner), banner
+    assert "Replayed" not in banner and "did not go through" not in banner
+    async with admin.post(f"{hub.url}/dead-letters/ops_invoices:0:999999/replay?lang={lang}",
+                          data={"csrf_token": token}) as r:
+        assert r.status == 404
+        assert CATALOGS[lang]["ops.no_such_letter"] in await r.text()
+
+
+def test_times_on_the_ops_pages_are_said_in_the_pages_language() -> None:
+    import datetime as dt
+
+    from services.web.ops import attempts, clock
+
+    at = dt.datetime(2026, 3, 3, 10, 42).timestamp()  # a Tuesday
+    later = at + 3 * 86400
+    assert clock(at, "en", now=later) == "Tue 3 Mar 10:42"
+    assert clock(at, "nl", now=later) == "di 3 mrt 10:42"
+    assert clock(at, "da", now=later) == "tirs. 3 mar. 10:42"
+    assert clock(at, "nl", now=at + 60) == "10:42"  # today: the time alone
+    assert clock(None, "da") == "aldrig"
+    assert (attempts(1, "en"), attempts("3", "nl")) == ("1 attempt", "3 pogingen")

@@ -14,7 +14,7 @@ from services.common.appkeys import METRICS, SETTINGS
 from services.common.metrics import Metrics
 from services.web.app import setup_web
 from services.web.auth import setup_auth
-from services.web.calculator import CALCULATOR_STORE, MemoryCalculatorStore
+from services.web.calculator.store import CALCULATOR_STORE, MemoryCalculatorStore
 
 ADMIN_PASSWORD = "owner-calculator-pw-4k2j"
 API_TOKEN = "tok-calculator-9d8e"

@@ -11,7 +11,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from services.sync.connectors import connector_kinds
-from services.web.calculator import MemoryCalculatorStore, Present, ready_connector
+from services.web.calculator.present import Present
+from services.web.calculator.scenario import ready_connector
+from services.web.calculator.store import MemoryCalculatorStore
 from tests.web.conftest import CRM_FLOW, crm_volume, handover, login, make_app
 
 CRM_KEY = {

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from services.web.calculator import MemoryCalculatorStore
+from services.web.calculator.store import MemoryCalculatorStore
 from tests.web.conftest import ADMIN_PASSWORD, CRM_FLOW, crm_volume, make_app
 
 pytestmark = pytest.mark.browser

@@ -7,7 +7,7 @@ import threading
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from services.web.calculator import CALCULATOR_GATE, CalculatorGate
+from services.web.calculator.compute import CALCULATOR_GATE, CalculatorGate
 from tests.web.conftest import handover, make_app
 
 

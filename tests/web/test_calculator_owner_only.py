@@ -15,7 +15,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from calculator.volumes import ActionVolume
-from services.web.calculator import MemoryCalculatorStore
+from services.web.calculator.store import MemoryCalculatorStore
 from services.web.csrf import FIELD
 from tests.web.conftest import API_TOKEN, CRM_FLOW, TOML, handover, login, make_app
 

@@ -10,7 +10,7 @@ from decimal import Decimal as D
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from services.web.calculator import MemoryCalculatorStore
+from services.web.calculator.store import MemoryCalculatorStore
 from services.web.csrf import COOKIE, FIELD
 from services.web.i18n import format_money, format_number
 from tests.web.conftest import ADMIN_PASSWORD, API_TOKEN, login, make_app
@@ -723,6 +723,9 @@ def test_every_message_has_a_dutch_and_a_danish_text():
 
     # every code the model can send has its text in the page's catalog
     assert sorted(c for c in MESSAGES if f"error.{c}" not in EN) == []
+    for code, english in MESSAGES.items():
+        # the code's values all reach the page's text (the English one is the API's `message`)
+        assert set(re.findall(r"\{(\w+)\}", english)) == set(re.findall(r"\{(\w+)\}", EN[f"error.{code}"])), code
 
     for lang in ("nl", "da"):
         missing = sorted(set(EN) - set(CATALOGS[lang]))

@@ -169,3 +169,22 @@ async def test_chromium_stays_on_this_site_after_logging_in_with_a_hostile_next(
             assert off_site == []
         finally:
             await browser.close()
+
+
+@pytest.mark.parametrize("lang", ["nl", "da"])
+async def test_the_login_page_speaks_dutch_and_danish(client: TestClient, lang: str) -> None:
+    from services.web.i18n import CATALOGS
+
+    page = await (await client.get(f"/login?lang={lang}&next=/audit")).text()
+    assert f'<html lang="{lang}">' in page
+    assert CATALOGS[lang]["login.password"] in page and "Admin password" not in page
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    # the language stays chosen (cookie) for the POST; the error is in it too
+    r = await client.post("/login", data={"csrf_token": token, "password": "wrong", "next": "/audit"},
+                          allow_redirects=False, cookies={CSRF_COOKIE: token})
+    assert r.status == 401
+    text = await r.text()
+    assert CATALOGS[lang]["login.wrong"] in text and "That password is not right" not in text
+    # and the right password still goes (only) where the owner was going
+    r = await post_login(client, ADMIN_PASSWORD, "/audit")
+    assert r.status == 303 and r.headers["Location"] == "/audit"
