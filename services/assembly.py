@@ -46,17 +46,25 @@ def _unknown_kind(path: str, kind: str, known: Mapping[str, object]) -> ConfigEr
     return ConfigError(f"{path}.kind", f"unknown kind {kind!r}; known: {', '.join(sorted(known))}")
 
 
+def _named_kind(
+    section: str, name: str, table: Mapping[str, object], kinds: Mapping[str, object]
+) -> tuple[str, str]:
+    """The key path of `[<section>s.<name>]` and its kind, once the name and kind are checked."""
+    path = f"{section}s.{name}"
+    if not _NAME.fullmatch(name):
+        raise ConfigError(path, f"a {section} name may use letters, digits, '-' and '_' only")
+    kind = str(table.get("kind", ""))
+    if kind not in kinds:
+        raise _unknown_kind(path, kind, kinds)
+    return path, kind
+
+
 def _sources(tables: Mapping[str, dict[str, object]], env: Mapping[str, str]) -> dict[str, SourceSpec]:
     """Each `[sources.<name>]` table decoded as its kind's config, with its secrets resolved."""
     kinds = source_kinds()
     sources: dict[str, SourceSpec] = {}
     for name, table in tables.items():
-        path = f"sources.{name}"
-        if not _NAME.fullmatch(name):
-            raise ConfigError(path, "a source name may use letters, digits, '-' and '_' only")
-        kind = str(table.get("kind", ""))
-        if kind not in kinds:
-            raise _unknown_kind(path, kind, kinds)
+        path, kind = _named_kind("source", name, table, kinds)
         cfg: SourceConfig = convert(table, kinds[kind].Config, path)
         for i, value in enumerate(cfg.secrets):
             if not value.strip():  # an empty key verifies a signature anyone can make
@@ -84,12 +92,7 @@ def _targets(tables: Mapping[str, dict[str, object]], env: Mapping[str, str]) ->
     connectors = connector_kinds()
     targets: dict[str, TargetSpec] = {}
     for name, table in tables.items():
-        path = f"targets.{name}"
-        if not _NAME.fullmatch(name):
-            raise ConfigError(path, "a target name may use letters, digits, '-' and '_' only")
-        kind = str(table.get("kind", ""))
-        if kind not in connectors:
-            raise _unknown_kind(path, kind, connectors)
+        path, kind = _named_kind("target", name, table, connectors)
         cfg: TargetConfig = convert(table, connectors[kind].Config, path)
         secret = resolve_secret(cfg.secret, cfg.secret_env, env, f"{path}.secret")
         if connectors[kind].needs_secret and secret is None:

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
 from schemas import Address
 from services.gateway.errors import FieldError, Rejected, invalid, too_deep
 from services.gateway.sources.base import Inbound
+
+T = TypeVar("T")
 
 _exact_decoder = msgspec.json.Decoder(float_hook=Decimal)
 _plain_decoder = msgspec.json.Decoder()
@@ -227,16 +229,21 @@ class Payload:
             self.error(keys, str(exc))
             return ""
 
-    def decimal(self, *keys: str | int, required: bool = False) -> Decimal | None:
-        """An exact amount from a string ("414.95") or a JSON number; None when absent."""
+    def _converted(self, keys: tuple[str | int, ...], convert: Callable[[Any], T | None], required: bool) -> T | None:
+        """The member at `keys` through `convert`; its ValueError, or a missing required
+        member, is noted as that member's error (None then)."""
         try:
-            amount = exact_decimal(dig(self.data, *keys))
+            value = convert(dig(self.data, *keys))
         except ValueError as exc:
             self.error(keys, str(exc))
             return None
-        if amount is None and required:
+        if value is None and required:
             self.error(keys, "is required")
-        return amount
+        return value
+
+    def decimal(self, *keys: str | int, required: bool = False) -> Decimal | None:
+        """An exact amount from a string ("414.95") or a JSON number; None when absent."""
+        return self._converted(keys, exact_decimal, required)
 
     def integer(self, *keys: str | int, required: bool = False) -> int | None:
         """A JSON integer; None when absent."""
@@ -262,14 +269,7 @@ class Payload:
 
     def datetime(self, *keys: str | int, required: bool = False) -> dt.datetime | None:
         """An ISO 8601 / RFC 3339 timestamp, offset kept; None when absent."""
-        try:
-            moment = iso_datetime(dig(self.data, *keys))
-        except ValueError as exc:
-            self.error(keys, str(exc))
-            return None
-        if moment is None and required:
-            self.error(keys, "is required")
-        return moment
+        return self._converted(keys, iso_datetime, required)
 
     def epoch(self, *keys: str | int, required: bool = False) -> dt.datetime | None:
         """Unix seconds as an aware UTC datetime; None when absent."""

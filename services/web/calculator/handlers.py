@@ -330,20 +330,30 @@ async def calculate_api(request: web.Request) -> web.Response:
             return problem(422, "Invalid input", list(exc.errors), lang)
     owner = is_admin(request)
     # a link holds dot decimals
-    inputs, errors = clean_form(data, lang, typed=not token, links=owner)
+    outcome = await _computed(request, data, lang, typed=not token, owner=owner)
+    if isinstance(outcome, web.Response):
+        return outcome
+    view = view_model(outcome, lang, owner=owner)
+    if request.query.get("html") == "1":
+        view["html"] = await _results_html(request, outcome, view, lang, owner=owner)
+    return web.json_response(view)
+
+
+async def _computed(
+    request: web.Request, data: Mapping[str, Any], lang: str, *, typed: bool, owner: bool
+) -> Outcome | web.Response:
+    """The scenario in `data` computed, or the answer that says why not (422 naming the fields,
+    503 while the calculator is busy)."""
+    inputs, errors = clean_form(data, lang, typed=typed, links=owner)
     built = None
     if not errors:
         built, errors = build_scenario(inputs, visible_connections(request), lang)
     if built is None:
         return problem(422, "Invalid input", errors, lang)
     try:
-        outcome = await run_model(request.app, built)
+        return await run_model(request.app, built)
     except CalculatorBusy:
         return busy(lang)
-    view = view_model(outcome, lang, owner=owner)
-    if request.query.get("html") == "1":
-        view["html"] = await _results_html(request, outcome, view, lang, owner=owner)
-    return web.json_response(view)
 
 
 async def _results_html(
@@ -369,16 +379,9 @@ async def export_csv(request: web.Request) -> web.Response:
         data: Mapping[str, Any] = decode_fields(token) if token else await _saved(request)
     except ValidationError as exc:
         return problem(422, "Invalid input", list(exc.errors), lang)
-    inputs, errors = clean_form(data, lang, typed=False, links=is_admin(request))
-    built = None
-    if not errors:
-        built, errors = build_scenario(inputs, visible_connections(request), lang)
-    if built is None:
-        return problem(422, "Invalid input", errors, lang)
-    try:
-        outcome = await run_model(request.app, built)
-    except CalculatorBusy:
-        return busy(lang)
+    outcome = await _computed(request, data, lang, typed=False, owner=is_admin(request))
+    if isinstance(outcome, web.Response):
+        return outcome
     return web.Response(
         # One header row, stable column ids (a second, translated one would read as data in
         # spreadsheets and pandas); status, badge and tie cells stay codes.
