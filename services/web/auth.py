@@ -13,25 +13,31 @@ CSRF token from `services.web.csrf`.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import json
 import os
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit
 
+import structlog
 from aiohttp import web
 
 from services.common.appkeys import SETTINGS
 from services.common.clientaddr import client_address, is_https
 from services.common.errors import ConfigError
+from services.ledger.appkeys import LEDGER
 from services.web import i18n
 from services.web.api import bearer_ok
 from services.web.csrf import FIELD, csrf_protect, csrf_token, set_csrf_cookie, setup_csrf
 from services.web.templates import PAGE_TEMPLATES
+
+log = structlog.get_logger("handover.web")
 
 SESSION_COOKIE = "handover_session"
 SESSION_TTL_S = 12 * 3600
@@ -108,8 +114,45 @@ class Revoked:
     def __contains__(self, nonce: str) -> bool:
         return nonce in self._until
 
+    def dump(self) -> str:
+        """The unexpired revocations as JSON (kept in the ledger, so a restart or another web
+        replica does not take a logged-out cookie back)."""
+        now = time.time()
+        return json.dumps({n: t for n, t in self._until.items() if t > now})
+
+    def load(self, text: str | None) -> None:
+        """Add the revocations another process (or an earlier run) kept."""
+        try:
+            kept = json.loads(text) if text else {}
+        except ValueError:
+            return
+        if isinstance(kept, dict):
+            for nonce, until in kept.items():
+                if isinstance(until, int | float) and nonce not in self._until:
+                    self.revoke(str(nonce), float(until))
+
 
 REVOKED = web.AppKey("revoked_sessions", Revoked)
+REVOKED_KEY = "revoked_sessions"  # the ledger's key-value store
+REVOKED_REFRESH_S = 60.0
+
+
+async def _kept_revocations(app: web.Application) -> AsyncIterator[None]:
+    """Load the logouts the ledger kept, and pick up other replicas' now and then."""
+
+    async def refresh() -> None:
+        while True:
+            try:
+                app[REVOKED].load(await app[LEDGER].get_value(REVOKED_KEY))
+            except Exception as exc:  # noqa: BLE001 - the next round tries again
+                log.warning("revoked_sessions_unreadable", error=repr(exc))
+            await asyncio.sleep(REVOKED_REFRESH_S)
+
+    app[REVOKED].load(await app[LEDGER].get_value(REVOKED_KEY))
+    task = asyncio.create_task(refresh())
+    yield
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 def _sign(key: bytes, payload: str) -> str:
@@ -261,7 +304,11 @@ async def log_out(request: web.Request) -> web.StreamResponse:
     if valid_session(request.app[SESSION_KEY], value):
         assert value is not None
         expires, nonce, _ = value.split(".")
-        request.app[REVOKED].revoke(nonce, float(expires))
+        revoked = request.app[REVOKED]
+        revoked.revoke(nonce, float(expires))
+        ledger = request.app.get(LEDGER)
+        if ledger is not None:  # outlives this process; the other replicas read it within a minute
+            await ledger.put_value(REVOKED_KEY, revoked.dump())
     response = see_other("/login")
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
@@ -293,6 +340,8 @@ def setup_auth(app: web.Application) -> None:
         app[SESSION_KEY] = session_key(settings.web.session_secret_env, *credentials)
     if REVOKED not in app:
         app[REVOKED] = Revoked()
+        if LEDGER in app:
+            app.cleanup_ctx.append(_kept_revocations)
     if LIMITER not in app:
         app[LIMITER] = LoginLimiter()
     app.middlewares.append(require_login)

@@ -6,14 +6,22 @@ from __future__ import annotations
 
 import re
 import shutil
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from services.web.auth import LIMITER, SESSION_COOKIE, LoginLimiter, safe_next
+from services.assembly import parse_settings
+from services.common.appkeys import METRICS, SETTINGS
+from services.common.metrics import Metrics
+from services.ledger.appkeys import LEDGER
+from services.ledger.store import open_ledger
+from services.web.app import setup_web
+from services.web.auth import LIMITER, SESSION_COOKIE, SESSION_KEY, LoginLimiter, safe_next
 from services.web.csrf import COOKIE as CSRF_COOKIE
+from services.web.ops import setup_ops_pages
 from tests.web.conftest import ADMIN_PASSWORD, TOML, make_app
 
 CHROMIUM = "/usr/bin/chromium"
@@ -188,3 +196,43 @@ async def test_the_login_page_speaks_dutch_and_danish(client: TestClient, lang: 
     # and the right password still goes (only) where the owner was going
     r = await post_login(client, ADMIN_PASSWORD, "/audit")
     assert r.status == 303 and r.headers["Location"] == "/audit"
+
+
+
+async def test_a_logout_outlives_a_restart_and_reaches_the_other_replicas(tmp_path: Path) -> None:
+    """Web replicas (or one process before and after a restart) share the session key and the
+    ledger: a cookie logged out on one is refused by the others, not only by the one that saw it."""
+    ledger = await open_ledger(f"sqlite:///{tmp_path}/ledger.db")
+
+    def replica() -> web.Application:
+        app = web.Application()
+        app[SETTINGS] = parse_settings(TOML, env={})
+        app[METRICS] = Metrics()
+        app[LEDGER] = ledger
+        app[SESSION_KEY] = b"k" * 32  # web.session_secret_env: the same on every replica
+        setup_web(app)
+        setup_ops_pages(app)  # /status and the other pages behind the login
+        return app
+
+    one, other = TestClient(TestServer(replica())), TestClient(TestServer(replica()))
+    await one.start_server()
+    try:
+        r = await post_login(one, ADMIN_PASSWORD)
+        assert r.status == 303
+        stolen = r.cookies[SESSION_COOKIE].value
+        await other.start_server()  # started before the logout: it learns of it from the ledger
+        status = await other.get("/status", cookies={SESSION_COOKIE: stolen}, allow_redirects=False)
+        assert status.status == 200  # the session works on the other replica
+        token = await csrf(one, "/status")
+        r = await one.post("/logout", data={"csrf_token": token}, allow_redirects=False)
+        assert r.status == 303
+        await other.close()
+        # The other replica after a restart (or its next refresh): the cookie is refused.
+        other = TestClient(TestServer(replica()))
+        await other.start_server()
+        status = await other.get("/status", cookies={SESSION_COOKIE: stolen}, allow_redirects=False)
+        assert status.status == 401  # refused (a browser would be sent to /login)
+    finally:
+        await one.close()
+        await other.close()
+        await ledger.close()
