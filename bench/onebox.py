@@ -56,6 +56,7 @@ admin_password = "bench"
 [sources.website]
 kind = "form"
 rate_limit_per_minute = 0
+client_rate_limit_per_minute = 0
 [targets.crm]
 kind = "file"
 [[flows]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -236,3 +236,12 @@ async def http_fake() -> AsyncIterator[FakeReceiver]:
     secret = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
     async for fake in _serve(FakeReceiver(signing_secret=secret)):
         yield fake
+
+
+@pytest.fixture
+def processes() -> Iterator[list[Any]]:
+    """Subprocesses a test starts (tests.sync.test_faults.SyncProcess); killed at teardown if still running."""
+    started: list[Any] = []
+    yield started
+    for p in started:
+        p.kill()

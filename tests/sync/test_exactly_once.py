@@ -11,7 +11,7 @@ import datetime as dt
 import signal
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -430,15 +430,6 @@ async def test_a_lookup_waits_for_the_vendors_search_to_catch_up(world: World) -
     [search] = [r for r in hs.requests if r.path.endswith("/tasks/search")
                 and r.json["filterGroups"][0]["filters"][0]["value"] == task_token(key)]
     assert search.at - create.at >= 1.5
-
-
-@pytest.fixture
-def processes() -> Iterator[list[SyncProcess]]:
-    """Sync processes a test starts; killed at teardown if still running."""
-    started: list[SyncProcess] = []
-    yield started
-    for p in started:
-        p.kill()
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -525,15 +525,6 @@ class SyncProcess:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-
-
-@pytest.fixture
-def processes() -> Iterator[list[SyncProcess]]:
-    """Sync processes a test starts; killed at teardown if still running."""
-    started: list[SyncProcess] = []
-    yield started
-    for p in started:
-        p.kill()
 
 
 @pytest.mark.slow
