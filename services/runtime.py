@@ -250,7 +250,8 @@ class Runtime:
 
     def rotation_due(self) -> bool:
         """The broker holds more than `kafka.embedded_max_rss_mb` and no webhook came in for a
-        while (or it holds twice that: then now). Only with the journal, which re-drives."""
+        while (or it holds a quarter more: then now, busy or not, since a broker that never gets a
+        quiet moment would otherwise grow without bound). Only with the journal, which re-drives."""
         limit = self.settings.kafka.embedded_max_rss_mb * 1024 * 1024
         if self.broker is None or self.journal is None or not limit:
             return False
@@ -258,7 +259,7 @@ class Runtime:
         if rss is None or rss < limit:
             return False
         quiet = self.publisher is None or time.monotonic() - self.publisher.last_publish >= QUIET_FOR_ROTATION_S
-        return quiet or rss >= 2 * limit
+        return quiet or rss >= limit * 5 // 4
 
     async def rotate_broker(self) -> None:
         """Replace the embedded broker with a fresh, empty one (the journal re-drives what is

@@ -128,7 +128,7 @@ class KafkaConfig(_Section):
     embedded_max_rss_mb: Annotated[int, AtLeast0, about(
         "Past this resident size the embedded broker is replaced by a fresh one at a quiet moment "
         "(the journal re-drives what is unfinished); 0: never."
-    )] = 160
+    )] = 128
     # A consumer that found nothing stops fetching until this process publishes something (it is
     # woken at once).
     idle_fetch_poll_s: Annotated[float, AtLeast0, about(
