@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -330,6 +331,14 @@ async def test_replaying_an_ambiguous_dead_letter_creates_it_when_the_vendor_say
     assert (outcome.status, outcome.detail) == ("delivered", invoice["id"])
 
 
+async def deliver_live(worker: Any, event: Any) -> Any:
+    """Deliver the worker's one action of `event` as the live consumer does (a record in hand)."""
+    [(flow, [action])] = [(f, list(a)) for f, a in worker.flows]
+    record = ConsumerRecord(event_topic(event.type), 0, 10**9, int(time.time() * 1000), 0,
+                            event.subject.encode(), encode_event(event), None, 0, 0, ())
+    return await worker.deliver(event, event_context(event), flow, action, record=record)
+
+
 async def test_a_restart_that_finds_an_invoice_in_flight_looks_it_up_instead_of_creating_it(world: World) -> None:
     mb = world.moneybird
     worker = world.worker(BOOKS)
@@ -348,10 +357,7 @@ async def test_a_restart_that_finds_an_invoice_in_flight_looks_it_up_instead_of_
         await other.close()
     [invoice] = mb.invoices_with(reference)
     posts = len(mb.calls("POST", "/sales_invoices.json"))
-    [(flow, [action])] = [(f, list(a)) for f, a in worker.flows]
-    record = ConsumerRecord(event_topic(event.type), 0, 10**9, int(time.time() * 1000), 0,
-                            event.subject.encode(), encode_event(event), None, 0, 0, ())
-    outcome = await worker.deliver(event, event_context(event), flow, action, record=record)
+    outcome = await deliver_live(worker, event)
     assert (outcome.status, outcome.detail) == ("delivered", invoice["id"])
     assert len(mb.calls("POST", "/sales_invoices.json")) == posts
     assert len(mb.invoices_with(reference)) == 1
@@ -364,10 +370,7 @@ async def test_a_restart_that_finds_an_attempt_in_flight_that_never_arrived_crea
     key, reference = invoice_key(event), event.data.order_number
     await world.ledger.deliveries.begin(key, event, BOOKS, "invoice", "create_sales_invoice", "lookup")
     await world.ledger.deliveries.sending(key, 1)
-    [(flow, [action])] = [(f, list(a)) for f, a in worker.flows]
-    record = ConsumerRecord(event_topic(event.type), 0, 10**9, int(time.time() * 1000), 0,
-                            event.subject.encode(), encode_event(event), None, 0, 0, ())
-    outcome = await worker.deliver(event, event_context(event), flow, action, record=record)
+    outcome = await deliver_live(worker, event)
     [invoice] = mb.invoices_with(reference)
     assert (outcome.status, outcome.detail) == ("delivered", invoice["id"])
 
