@@ -48,11 +48,19 @@ def json_object(body: bytes) -> dict[str, Any]:
     return data
 
 
+def body_object(inbound: Inbound) -> dict[str, Any]:
+    """`json_object(inbound.body)`, decoded once per request however many readers ask."""
+    doc = inbound.memo.get("json")
+    if doc is None:
+        doc = inbound.memo["json"] = json_object(inbound.body)
+    return doc  # type: ignore[return-value]
+
+
 def body_field(inbound: Inbound, *path: str) -> str | None:
     """A non-empty text value at `path` in a JSON-object body (a vendor's delivery id); None
     when the body or the value is not there (parse then reports what is wrong)."""
     try:
-        value: Any = json_object(inbound.body)
+        value: Any = body_object(inbound)
     except Rejected:
         return None
     for key in path:
@@ -64,7 +72,7 @@ def body_id(inbound: Inbound, *path: str) -> str | None:
     """An id at `path` in a JSON-object body, given as an integer or a non-empty string, as
     exact text; None when the body or the value is not there."""
     try:
-        value: Any = json_object(inbound.body)
+        value: Any = body_object(inbound)
     except Rejected:
         return None
     for key in path:

@@ -42,6 +42,9 @@ class Inbound:
     content_type: str  # the media type alone, lower-case ("application/json")
     received_at: dt.datetime  # UTC
     params: Mapping[str, str] = field(default_factory=dict)  # content-type parameters (charset)
+    # What is read from the body once per request (its JSON object: the delivery id, the topic
+    # check and the mapping all read it); see `_payload.body_object`.
+    memo: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
 
 
 def event_id(source: str, delivery_id: str) -> str:

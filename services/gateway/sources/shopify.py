@@ -7,12 +7,8 @@ money comes as strings, so both are taken exactly (no float on the way).
 from __future__ import annotations
 
 import datetime as dt
-import re
-import sys
 from decimal import Decimal
 from typing import Any, ClassVar
-
-import msgspec
 
 from schemas import (
     AnyEvent,
@@ -23,32 +19,31 @@ from schemas import (
     OrderLine,
     Person,
 )
-from services.gateway.errors import Rejected, too_deep
+from services.gateway.errors import Rejected
 from services.gateway.sources._payload import (
     Payload,
     address_from,
     any_text,
     body_field,
     body_id,
-    json_object,
+    body_object,
 )
 from services.gateway.sources._signing import verify_body_hmac
 from services.gateway.sources.base import Ignored, Inbound, Source, header, to_utc
 
 # Members of an order that a customer never has, whatever the unsigned X-Shopify-Topic says.
 ORDER_KEYS = ("line_items", "total_price", "financial_status")
-def _check_topic(topic: str, body: bytes) -> None:
+
+
+def _check_topic(topic: str, doc: dict[str, Any]) -> None:
     """422 `topic_mismatch` when the body's shape does not fit the unsigned topic header."""
-    try:
-        doc = json_object(body)
-    except Rejected:
-        return  # parse names what is wrong with the body
     is_order = any(key in doc for key in ORDER_KEYS)
     if (topic == "orders/create") != is_order:
         raise Rejected(
             422, "topic_mismatch",
             f"X-Shopify-Topic says {topic} but the body is {'an order' if is_order else 'not an order'}",
         )
+
 
 TOPIC = ("X-Shopify-Topic", "Shopify-Topic")
 HMAC = ("X-Shopify-Hmac-Sha256", "Shopify-Hmac-Sha256")
@@ -112,13 +107,11 @@ class ShopifySource(Source):
         topic = header(inbound, *TOPIC) or ""
         if topic not in ("orders/create", "customers/create"):
             return Ignored(f"unknown topic {topic!r}")
-        _check_topic(topic, inbound.body)
+        doc = body_object(inbound)
+        _check_topic(topic, doc)
         # X-Shopify-Test is seen on real deliveries but not documented; the order's `test` is.
         test_header = (header(inbound, "X-Shopify-Test") or "") == "true"
-        if topic == "orders/create":
-            p = Payload(order_members(inbound.body))
-        else:
-            p = Payload(json_object(inbound.body))
+        p = Payload(doc)
         test = p.raw("test") is True or test_header
         if topic == "orders/create":
             return [self._order_event(self._order(p), inbound, event_id, test)]
@@ -257,68 +250,6 @@ class ShopifySource(Source):
         )
 
 
-# --- orders/create: one typed pass over the members Handover maps ----------------------------
-# The decoder skips every member an order has that Handover does not map (most of Shopify's
-# order resource) in C without looking into them, so what only a full decode would refuse is
-# checked first: UTF-8 throughout, no integer longer than Python converts. Each mapped member
-# is taken as sent (Any) and read by the Payload reader, so one 422 names every invalid field.
-
-
-class _Order(msgspec.Struct):
-    id: Any = None
-    name: Any = None
-    order_number: Any = None
-    email: Any = None
-    contact_email: Any = None
-    phone: Any = None
-    currency: Any = None
-    total_price: Any = None
-    subtotal_price: Any = None
-    total_tax: Any = None
-    total_discounts: Any = None
-    taxes_included: Any = None
-    financial_status: Any = None
-    note: Any = None
-    created_at: Any = None
-    test: Any = None
-    customer: Any = None
-    billing_address: Any = None
-    shipping_address: Any = None
-    line_items: Any = None
-    shipping_lines: Any = None
-    total_shipping_price_set: Any = None
-    discount_codes: Any = None
-    note_attributes: Any = None
-    tags: Any = None
-
-
-# Numbers with a fraction as Decimal (never a float), as every other JSON body is read.
-_order_decoder = msgspec.json.Decoder(_Order, float_hook=Decimal)
-
-
 def _tags(text: str) -> list[str]:
     """Shopify's comma-separated `tags` as a list."""
     return [tag.strip() for tag in text.split(",") if tag.strip()]
-
-
-def order_members(body: bytes) -> dict[str, Any]:
-    """The order's mapped members (absent ones as None); 400 for what is not JSON, 422 for
-    JSON that is not an object."""
-    try:
-        body.decode()
-    except UnicodeDecodeError:
-        raise Rejected(400, "invalid_body", "body is not valid JSON: it is not UTF-8") from None
-    limit = sys.get_int_max_str_digits()
-    if limit and len(body) > limit and re.search(rb"[0-9]{%d}" % (limit + 1), body):
-        json_object(body)  # a long run of digits: only a full decode tells a number (400) from text
-    try:
-        order = _order_decoder.decode(body)
-    except msgspec.ValidationError:
-        # Every member is Any: only the body itself is not an object. The typed decoder stops at
-        # its first byte; a full decode says what it is (400 for broken or too deep JSON, else 422).
-        return json_object(body)
-    except msgspec.DecodeError as exc:
-        raise Rejected(400, "invalid_body", f"body is not valid JSON: {exc}") from None
-    except RecursionError:
-        raise too_deep() from None
-    return msgspec.structs.asdict(order)

@@ -36,7 +36,7 @@ from services.common.config import SourceConfig, SourceSpec, about
 from services.common.errors import ConfigError
 from services.common.signing import hex_or_none, hmac_sha256, matches_any
 from services.gateway.errors import Rejected, invalid_signature, missing_signature
-from services.gateway.sources._payload import Payload, address_from, body_field, decode_json_exact, json_object
+from services.gateway.sources._payload import Payload, address_from, body_field, body_object, decode_json_exact
 from services.gateway.sources._signing import check_timestamp, unix_seconds
 from services.gateway.sources.base import Ignored, Inbound, Source, header
 
@@ -202,7 +202,7 @@ class StripeSource(Source):
 
     def parse(self, inbound: Inbound, event_id: str) -> list[AnyEvent] | Ignored:
         """Map the event by its `type` (see the module docstring for the rule)."""
-        p = Payload(json_object(inbound.body))
+        p = Payload(body_object(inbound))
         kind = p.raw("type")
         if kind == "checkout.session.completed":
             return self._checkout(p, inbound, event_id)

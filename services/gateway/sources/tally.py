@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from schemas import AnyEvent
 from services.gateway.sources._forms import ContactBuilder, contact_role, contact_submitted
-from services.gateway.sources._payload import Payload, any_text, as_text, body_field, json_object
+from services.gateway.sources._payload import Payload, any_text, as_text, body_field, body_object
 from services.gateway.sources._signing import verify_body_hmac
 from services.gateway.sources.base import Ignored, Inbound, Source
 
@@ -80,7 +80,7 @@ class TallySource(Source):
 
     def parse(self, inbound: Inbound, event_id: str) -> list[AnyEvent] | Ignored:
         """FORM_RESPONSE -> contact.submitted; other event types are ignored."""
-        p = Payload(json_object(inbound.body))
+        p = Payload(body_object(inbound))
         kind = p.raw("eventType")
         if kind != "FORM_RESPONSE":
             return Ignored(f"unknown topic {kind!r}" if isinstance(kind, str) else "unknown topic")

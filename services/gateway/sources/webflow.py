@@ -15,7 +15,7 @@ from services.common.config import SourceConfig, about
 from services.common.signing import hex_or_none, hmac_sha256, matches_any
 from services.gateway.errors import invalid_signature, missing_signature
 from services.gateway.sources._forms import ContactBuilder, contact_role, contact_submitted
-from services.gateway.sources._payload import Payload, any_text, body_field, json_object
+from services.gateway.sources._payload import Payload, any_text, body_field, body_object
 from services.gateway.sources._signing import check_timestamp, unix_seconds
 from services.gateway.sources.base import Ignored, Inbound, Source, header
 
@@ -62,7 +62,7 @@ class WebflowSource(Source):
 
     def parse(self, inbound: Inbound, event_id: str) -> list[AnyEvent] | Ignored:
         """form_submission -> contact.submitted; other trigger types are ignored."""
-        p = Payload(json_object(inbound.body))
+        p = Payload(body_object(inbound))
         kind = p.raw("triggerType")
         if kind != "form_submission":
             return Ignored(f"unknown topic {kind!r}" if isinstance(kind, str) else "unknown topic")

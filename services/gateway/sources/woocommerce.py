@@ -15,7 +15,7 @@ import msgspec
 
 from schemas import Address, AnyEvent, OrderCreated, OrderData, OrderLine, Person
 from services.gateway.errors import Rejected
-from services.gateway.sources._payload import Payload, address_from, body_field, body_id, json_object
+from services.gateway.sources._payload import Payload, address_from, body_field, body_id, body_object
 from services.gateway.sources._signing import verify_body_hmac
 from services.gateway.sources.base import Ignored, Inbound, Source, header, to_utc
 
@@ -119,7 +119,7 @@ class WooCommerceSource(Source):
         topic = header(inbound, "X-WC-Webhook-Topic") or ""
         if topic != "order.created":
             return Ignored(f"unknown topic {topic!r}")
-        body = json_object(inbound.body)
+        body = body_object(inbound)
         if not isinstance(body.get("line_items"), list) or ("order_key" not in body and "total" not in body):
             raise Rejected(
                 422, "topic_mismatch",
