@@ -32,6 +32,7 @@ from services.common.appkeys import SETTINGS
 from services.common.clientaddr import client_address, is_https
 from services.common.errors import ConfigError
 from services.common.ratelimit import Clock, PerClient, SlidingWindow
+from services.common.signing import hmac_sha256, hmac_sha256_hex
 from services.ledger.appkeys import LEDGER
 from services.web import i18n
 from services.web.api import bearer_ok
@@ -119,14 +120,10 @@ async def _kept_revocations(app: web.Application) -> AsyncIterator[None]:
     await asyncio.gather(task, return_exceptions=True)
 
 
-def _sign(key: bytes, payload: str) -> str:
-    return hmac.new(key, payload.encode("ascii"), hashlib.sha256).hexdigest()
-
-
 def new_session(key: bytes, now: float | None = None) -> str:
     """A session cookie value: expiry, nonce and their HMAC."""
     payload = f"{int((now or time.time()) + SESSION_TTL_S)}.{secrets.token_hex(8)}"
-    return f"{payload}.{_sign(key, payload)}"
+    return f"{payload}.{hmac_sha256_hex(key, payload)}"
 
 
 def valid_session(key: bytes, value: str | None, now: float | None = None, revoked: Revoked | None = None) -> bool:
@@ -134,7 +131,7 @@ def valid_session(key: bytes, value: str | None, now: float | None = None, revok
     if not value or value.count(".") != 2 or len(value) > 200 or not value.isascii():
         return False
     expires, nonce, mac = value.split(".")
-    if not expires.isdigit() or not hmac.compare_digest(mac, _sign(key, f"{expires}.{nonce}")):
+    if not expires.isdigit() or not hmac.compare_digest(mac, hmac_sha256_hex(key, f"{expires}.{nonce}")):
         return False
     if revoked is not None and nonce in revoked:
         return False
@@ -290,7 +287,7 @@ def session_key(settings_env_name: str, *credentials: str) -> bytes:
             raise ConfigError("web.session_secret_env", f"environment variable {settings_env_name} is not set")
         base = hashlib.sha256(value.encode()).digest()
     bound = "\0".join(hashlib.sha256(c.encode()).hexdigest() for c in credentials)
-    return hmac.new(base, b"handover-session\0" + bound.encode(), hashlib.sha256).digest()
+    return hmac_sha256(base, b"handover-session\0" + bound.encode())
 
 
 ROUTES = [web.get("/login", show_login), web.post("/login", log_in), web.post("/logout", log_out)]
