@@ -1,8 +1,10 @@
 """One config builder for tests: the preamble every test needs, plus the tables the test is about.
 
-    settings = make_settings(tmp_path, broker.bootstrap_servers, sources={"website": {"kind": "form"}})
+    settings = make_settings(tmp_path, broker.bootstrap_servers, sources={"website": {"kind": "form"}},
+                             flows=[flow("f", "contact.submitted", action("crm", "upsert_contact"))])
 
-Without `bootstrap` the config has no [kafka] table, so Handover starts its embedded broker.
+Without `bootstrap` (or a `kafka` table) the config has no [kafka] table, so Handover starts its
+embedded broker. Without a `ledger` table the ledger is data_dir/handover.db.
 """
 
 from __future__ import annotations
@@ -16,6 +18,19 @@ from services.assembly import parse_settings
 from services.common.config import Settings
 
 Table = Mapping[str, Any]
+
+# The tests' consumer timings: a member that is gone is noticed within 6 s (default 10), heartbeats each second.
+QUICK_REBALANCE: Table = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000}
+
+
+def action(target: str, what: str, /, **keys: Any) -> dict[str, Any]:
+    """One of a flow's actions: `what` on `target`, with any further keys (name, fields, ...)."""
+    return {"target": target, "action": what, **keys}
+
+
+def flow(name: str, on: str, *actions: Table, when: str = "") -> dict[str, Any]:
+    """A [[flows]] entry: on event type `on`, if `when` (a condition; none: always), do `actions`."""
+    return {"name": name, "on": on, **({"if": when} if when else {}), "actions": list(actions)}
 
 
 def _value(value: Any) -> str:
@@ -37,8 +52,18 @@ def _key(key: str) -> str:
     return key if key.replace("_", "").replace("-", "").isalnum() else json.dumps(key)
 
 
-def _table(header: str, table: Table) -> list[str]:
-    return [f"[{header}]", *(f"{_key(k)} = {_value(v)}" for k, v in table.items())]
+def _table(header: str, table: Table, *, entry: bool = False) -> list[str]:
+    """A [table], or with `entry` one [[entry]] of an array of tables."""
+    head = f"[[{header}]]" if entry else f"[{header}]"
+    return [head, *(f"{_key(k)} = {_value(v)}" for k, v in table.items())]
+
+
+def _flow(table: Table) -> list[str]:
+    """A [[flows]] entry and its [[flows.actions]], as an owner writes them."""
+    lines = _table("flows", {k: v for k, v in table.items() if k != "actions"}, entry=True)
+    for step in table.get("actions", ()):
+        lines += _table("flows.actions", step, entry=True)
+    return lines
 
 
 def config_toml(
@@ -48,7 +73,9 @@ def config_toml(
     server: Table | None = None,
     kafka: Table | None = None,
     ledger: Table | None = None,
+    logging: Table | None = None,
     web: Table | None = None,
+    sync: Table | None = None,
     sources: Mapping[str, Table] | None = None,
     targets: Mapping[str, Table] | None = None,
     flows: list[Table] | None = None,
@@ -56,19 +83,18 @@ def config_toml(
     """handover.toml text: data_dir, a server on a free port, the test broker without idempotence
     (Tansu's), and the given tables (their keys as handover.toml spells them)."""
     lines = [f"data_dir = {_value(data_dir)}"]
-    if flows:
-        lines.append(f"flows = {_value(flows)}")  # top-level keys come before any [table]
     lines += _table("server", {"port": 0, **(server or {})})
     if bootstrap or kafka:
         lines += _table("kafka", {"bootstrap_servers": bootstrap, "idempotence": False, **(kafka or {})})
-    if ledger:
-        lines += _table("ledger", ledger)
-    if web:
-        lines += _table("web", web)
+    for header, table in (("ledger", ledger), ("logging", logging), ("web", web), ("sync", sync)):
+        if table:
+            lines += _table(header, table)
     for name, table in (sources or {}).items():
         lines += _table(f"sources.{_key(name)}", table)
     for name, table in (targets or {}).items():
         lines += _table(f"targets.{_key(name)}", table)
+    for entry in flows or ():
+        lines += _flow(entry)
     return "\n".join(lines) + "\n"
 
 

@@ -8,24 +8,9 @@ from pathlib import Path
 import pytest
 
 from services.cli import main
+from tests.config import action, config_toml, flow
 
 ROOT = Path(__file__).resolve().parents[1]
-
-CONFIG = """\
-data_dir = "{data_dir}"
-[server]
-port = 0
-[ledger]
-url = "sqlite:///{tmp}/l.db"
-[targets.crm]
-kind = "file"
-[[flows]]
-name = "f"
-on = "contact.submitted"
-[[flows.actions]]
-target = "crm"
-action = "append"
-"""
 
 
 def write(path: Path, text: str) -> str:
@@ -39,7 +24,11 @@ def owner_only_file(path: str) -> tuple[int, str]:
 
 
 def config(tmp_path: Path, data_dir: Path) -> str:
-    return write(tmp_path / "handover.toml", CONFIG.format(data_dir=data_dir, tmp=tmp_path))
+    """A config file whose ledger is tmp_path/l.db (so a test sees whether anything started)."""
+    return write(tmp_path / "handover.toml", config_toml(
+        data_dir, ledger={"url": f"sqlite:///{tmp_path}/l.db"}, targets={"crm": {"kind": "file"}},
+        flows=[flow("f", "contact.submitted", action("crm", "append"))],
+    ))
 
 
 @pytest.mark.parametrize("command", [["sync", "--target", "crm", "--target", "crn"], ["replay", "crn"]])
@@ -72,8 +61,8 @@ async def test_handover_run_without_a_password_prints_one_for_this_run_that_open
 
     import aiohttp
 
-    cfg = write(tmp_path / "handover.toml", f'data_dir = "{tmp_path}/var"\n[server]\nport = 0\n[ledger]\n'
-                f'url = "sqlite:///{tmp_path}/l.db"\n[sources.website]\nkind = "form"\n')
+    cfg = write(tmp_path / "handover.toml", config_toml(
+        tmp_path / "var", ledger={"url": f"sqlite:///{tmp_path}/l.db"}, sources={"website": {"kind": "form"}}))
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "services.cli", "run", "--config", cfg, cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,

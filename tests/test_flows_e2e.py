@@ -18,10 +18,10 @@ import msgspec
 import pytest
 
 from schemas import AnyEvent, decode_event, to_builtins
-from services.assembly import parse_settings
 from services.common.embedded_broker import EmbeddedBroker
 from services.gateway.sources.base import event_id
 from services.runtime import Parts, Runtime
+from tests.config import QUICK_REBALANCE, action, flow, make_settings
 from tests.conftest import Inbox, wait_for
 from tests.gateway import signing
 from tests.gateway.fake_stripe import FakeStripe
@@ -34,110 +34,20 @@ STRIPE_SECRET = "whsec_0123456789abcdef"  # a Stripe endpoint secret is always w
 TOKEN = "test-token"
 STRIPE_SESSION = "cs_test_a1enSAC01IA3Ps2vL32mNoWKMCNmmfUGTeEeHXI5tLCvyFNGsdG2UNA7mr"  # Stripe's docs' session
 
-CONFIG = """
-data_dir = "{data_dir}"
-[server]
-port = 0
-[ledger]
-url = "sqlite:///{data_dir}/ledger.db"
-[kafka]
-bootstrap_servers = "{bootstrap}"
-idempotence = false
-session_timeout_ms = 6000
-heartbeat_interval_ms = 1000
-[sync]
-backoff_initial_s = 0.05
-[sources.website]
-kind = "form"
-[sources.shop]
-kind = "shopify"
-secret = "{secret}"
-[sources.woo]
-kind = "woocommerce"
-secret = "{secret}"
-[sources.stripe]
-kind = "stripe"
-secret = "{stripe_secret}"
-api_key_env = "STRIPE_KEY"
-api_base = "{stripe_api}"
-[sources.typeform]
-kind = "typeform"
-secret = "{secret}"
-[sources.tally]
-kind = "tally"
-secret = "{secret}"
-[sources.webflow]
-kind = "webflow"
-secret = "{secret}"
-
-[targets.crm]
-kind = "hubspot"
-base_url = "{hubspot}"
-secret = "{token}"
-[targets.books]
-kind = "moneybird"
-base_url = "{moneybird}/api/v2"
-administration_id = "123456789012345678"
-tax_rates = {{ "0" = "400000000000000009", "21" = "400000000000000021", "7.5" = "400000000000000075" }}
-secret = "{token}"
-[targets.hook]
-kind = "http"
-url = "{receiver}/events/{{{{ event.type }}}}"
-headers = {{ Authorization = "Bearer {{secret}}" }}
-sign = false
-secret = "{token}"
-[targets.mail]
-kind = "smtp"
-host = "127.0.0.1"
-port = {smtp_port}
-
-[[flows]]
-name = "Contact form follow-up"
-on = "contact.submitted"
-if = "contact.email != ''"
-[[flows.actions]]
-target = "crm"
-action = "upsert_contact"
-minutes_saved = 3
-[[flows.actions]]
-target = "crm"
-action = "create_task"
-name = "follow_up"
-minutes_saved = 2
-options = {{ due_in_working_days = 1 }}
-fields = {{ subject = "Call back {{{{ contact.display_name }}}}", body = "{{{{ contact.message }}}}" }}
-[[flows.actions]]
-target = "mail"
-action = "send_email"
-minutes_saved = 2
-
-[[flows]]
-name = "Big orders"
-on = "order.created"
-if = "order.total >= 100"
-[[flows.actions]]
-target = "hook"
-action = "send"
-name = "big_order"
-
-[[flows]]
-name = "Order to books"
-on = "order.created"
-[[flows.actions]]
-target = "books"
-action = "create_sales_invoice"
-minutes_saved = 6
-[[flows.actions]]
-target = "crm"
-action = "upsert_contact"
-name = "order_contact"
-
-{hook_flows}
-"""
-HOOK_FLOWS = "\n".join(
-    f'[[flows]]\nname = "{t} to hook"\non = "{t}"\n[[flows.actions]]\ntarget = "hook"\naction = "send"\n'
-    for t in ("contact.submitted", "customer.created", "order.created", "payment.received")
-)
+FLOWS = [
+    flow("Contact form follow-up", "contact.submitted",
+         action("crm", "upsert_contact", minutes_saved=3),
+         action("crm", "create_task", name="follow_up", minutes_saved=2, options={"due_in_working_days": 1},
+                fields={"subject": "Call back {{ contact.display_name }}", "body": "{{ contact.message }}"}),
+         action("mail", "send_email", minutes_saved=2),
+         when="contact.email != ''"),
+    flow("Big orders", "order.created", action("hook", "send", name="big_order"), when="order.total >= 100"),
+    flow("Order to books", "order.created",
+         action("books", "create_sales_invoice", minutes_saved=6),
+         action("crm", "upsert_contact", name="order_contact")),
+    *(flow(f"{t} to hook", t, action("hook", "send"))
+      for t in ("contact.submitted", "customer.created", "order.created", "payment.received")),
+]
 
 
 @dataclass
@@ -182,14 +92,28 @@ async def world(
     stripe.sessions[sample] = items
     _, smtp_port, inbox = smtp_server
     data_dir = tmp_path_factory.mktemp("flows")
-    settings = parse_settings(
-        CONFIG.format(
-            data_dir=data_dir, bootstrap=broker.bootstrap_servers, secret=SECRET, token=TOKEN,
-            stripe_secret=STRIPE_SECRET,
-            hubspot=hubspot.url, moneybird=moneybird.url, receiver=receiver.url, smtp_port=smtp_port,
-            hook_flows=HOOK_FLOWS, stripe_api=stripe.url,
-        ),
-        env={"STRIPE_KEY": stripe.token},
+    settings = make_settings(
+        data_dir, broker.bootstrap_servers, kafka=QUICK_REBALANCE, sync={"backoff_initial_s": 0.05},
+        sources={
+            "website": {"kind": "form"},
+            "shop": {"kind": "shopify", "secret": SECRET},
+            "woo": {"kind": "woocommerce", "secret": SECRET},
+            "stripe": {"kind": "stripe", "secret": STRIPE_SECRET, "api_key_env": "STRIPE_KEY", "api_base": stripe.url},
+            "typeform": {"kind": "typeform", "secret": SECRET},
+            "tally": {"kind": "tally", "secret": SECRET},
+            "webflow": {"kind": "webflow", "secret": SECRET},
+        },
+        targets={
+            "crm": {"kind": "hubspot", "base_url": hubspot.url, "secret": TOKEN},
+            "books": {"kind": "moneybird", "base_url": f"{moneybird.url}/api/v2",
+                      "administration_id": "123456789012345678", "secret": TOKEN,
+                      "tax_rates": {"0": "400000000000000009", "21": "400000000000000021",
+                                    "7.5": "400000000000000075"}},
+            "hook": {"kind": "http", "url": receiver.url + "/events/{{ event.type }}",
+                     "headers": {"Authorization": "Bearer {secret}"}, "sign": False, "secret": TOKEN},
+            "mail": {"kind": "smtp", "host": "127.0.0.1", "port": smtp_port},
+        },
+        flows=FLOWS, env={"STRIPE_KEY": stripe.token},
     )
     runtime = Runtime(settings, Parts(recorder=False))
     await runtime.start()

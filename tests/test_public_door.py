@@ -12,51 +12,25 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from services.assembly import parse_settings
 from services.common.embedded_broker import EmbeddedBroker
 from services.runtime import Parts, Runtime
+from tests.config import QUICK_REBALANCE, Table, action, flow, make_settings
 from tests.conftest import wait_for
 
-CONFIG = """
-data_dir = "{data_dir}"
-[server]
-port = 0
-read_timeout_s = 1.0
-max_connections_per_client = 8
-trusted_proxies = []  # the test's loopback client is a client here, not a proxy
-{server}
-[web]
-admin_password = "door-pw-1"
-[ledger]
-url = "sqlite:///{data_dir}/handover.db"
-[kafka]
-bootstrap_servers = "{bootstrap}"
-idempotence = false
-session_timeout_ms = 6000
-heartbeat_interval_ms = 1000
-[sources.website]
-kind = "form"
-client_rate_limit_per_minute = 0
-[targets.crm]
-kind = "file"
-[targets.mail]
-kind = "maildir"
-[[flows]]
-name = "f"
-on = "contact.submitted"
-[[flows.actions]]
-target = "crm"
-action = "upsert_contact"
-[[flows.actions]]
-target = "mail"
-action = "send_email"
-"""
 
-
-async def start(broker: EmbeddedBroker, data_dir: Path, server: str = "", parts: Parts | None = None) -> Runtime:
-    """A Runtime on this config."""
-    text = CONFIG.format(data_dir=data_dir, bootstrap=broker.bootstrap_servers, server=server)
-    runtime = Runtime(parse_settings(text, env={}), parts or Parts(gateway=True, web=True, sync=False, recorder=False))
+async def start(broker: EmbeddedBroker, data_dir: Path, server: Table | None = None,
+                parts: Parts | None = None) -> Runtime:
+    """A Runtime with a 1 s read timeout, 8 connections per address, a form to a file and a Maildir."""
+    settings = make_settings(
+        data_dir, broker.bootstrap_servers, kafka=QUICK_REBALANCE, web={"admin_password": "door-pw-1"},
+        server={"read_timeout_s": 1.0, "max_connections_per_client": 8,
+                "trusted_proxies": [],  # the test's loopback client is a client here, not a proxy
+                **(server or {})},
+        sources={"website": {"kind": "form", "client_rate_limit_per_minute": 0}},
+        targets={"crm": {"kind": "file"}, "mail": {"kind": "maildir"}},
+        flows=[flow("f", "contact.submitted", action("crm", "upsert_contact"), action("mail", "send_email"))],
+    )
+    runtime = Runtime(settings, parts or Parts(gateway=True, web=True, sync=False, recorder=False))
     await runtime.start()
     return runtime
 
@@ -134,7 +108,7 @@ async def test_a_normal_client_is_unaffected(gateway: Runtime) -> None:
 async def test_metrics_and_the_owners_pages_answer_only_on_the_ops_listener(
     broker: EmbeddedBroker, tmp_path: Path
 ) -> None:
-    runtime = await start(broker, tmp_path, server='ops_listen = "127.0.0.1:0"')
+    runtime = await start(broker, tmp_path, server={"ops_listen": "127.0.0.1:0"})
     try:
         assert runtime.ops_port and runtime.ops_port != runtime.port
         public, ops = runtime.base_url, f"http://127.0.0.1:{runtime.ops_port}"

@@ -6,21 +6,16 @@ from pathlib import Path
 
 import aiohttp
 
-from services.assembly import parse_settings
 from services.common.embedded_broker import EmbeddedBroker
 from services.runtime import Parts, Runtime
+from tests.config import make_settings
 from tests.conftest import wait_for
 
 
 async def test_readyz_follows_the_broker(tmp_path: Path) -> None:
     kafka = EmbeddedBroker(log_path=tmp_path / "tansu.log")  # our own: this test stops it
     await kafka.astart()
-    settings = parse_settings(
-        f'data_dir = "{tmp_path}"\n[server]\nport = 0\n[ledger]\nurl = "sqlite:///{tmp_path}/l.db"\n'
-        f'[kafka]\nbootstrap_servers = "{kafka.bootstrap_servers}"\nidempotence = false\n'
-        '[sources.website]\nkind = "form"\n',
-        env={},
-    )
+    settings = make_settings(tmp_path, kafka.bootstrap_servers, sources={"website": {"kind": "form"}})
     runtime = Runtime(settings, Parts(gateway=True, web=False, sync=False, recorder=False))
     await runtime.start()
     try:

@@ -15,52 +15,34 @@ import pytest
 
 from schemas import decode_event
 from schemas.topics import event_topic
-from services.assembly import parse_settings
+from services.common.config import Settings
 from services.common.embedded_broker import EmbeddedBroker
 from services.runtime import Runtime
+from tests.config import QUICK_REBALANCE, action, flow, make_settings
 from tests.conftest import Inbox, TopicWatcher, wait_for
 
 TOKEN = "skeleton-owner-token"
-CONFIG = """
-data_dir = "{data_dir}"
-[server]
-port = 0
-[ledger]
-url = "sqlite:///{data_dir}/ledger.db"
-[kafka]
-bootstrap_servers = "{bootstrap}"
-idempotence = false
-session_timeout_ms = 6000
-heartbeat_interval_ms = 1000
-[web]
-api_token = "{token}"
-[sources.website]
-kind = "form"
-max_body_bytes = 4096
-client_rate_limit_per_minute = 0  # the burst test posts 200 forms from one address
-thank_you_url = "https://shop.example/thanks"
-[targets.crm]
-kind = "file"
-[targets.mail]
-kind = "smtp"
-host = "127.0.0.1"
-port = {smtp_port}
-sender = "Shop <shop@example.com>"
-[[flows]]
-name = "Contact form to CRM"
-on = "contact.submitted"
-[[flows.actions]]
-target = "crm"
-action = "upsert_contact"
-minutes_saved = 3
-fields.email = "{{{{ contact.email }}}}"
-fields.name = "{{{{ contact.name }}}}"
-fields.message = "{{{{ contact.message }}}}"
-fields.phone = "{{{{ contact.phone }}}}"
-[[flows.actions]]
-target = "mail"
-action = "send_email"
-"""
+CRM_FIELDS = {"email": "{{ contact.email }}", "name": "{{ contact.name }}", "message": "{{ contact.message }}",
+              "phone": "{{ contact.phone }}"}
+
+
+def skeleton_settings(data_dir: Path, bootstrap: str, smtp_port: int) -> Settings:
+    """The demo-like flow: a website form to a CRM record (a file) and a confirmation mail."""
+    return make_settings(
+        data_dir, bootstrap, kafka=QUICK_REBALANCE, web={"api_token": TOKEN},
+        sources={"website": {
+            "kind": "form", "max_body_bytes": 4096,
+            "client_rate_limit_per_minute": 0,  # the burst test posts 200 forms from one address
+            "thank_you_url": "https://shop.example/thanks",
+        }},
+        targets={
+            "crm": {"kind": "file"},
+            "mail": {"kind": "smtp", "host": "127.0.0.1", "port": smtp_port, "sender": "Shop <shop@example.com>"},
+        },
+        flows=[flow("Contact form to CRM", "contact.submitted",
+                    action("crm", "upsert_contact", minutes_saved=3, fields=CRM_FIELDS),
+                    action("mail", "send_email"))],
+    )
 
 
 @dataclass
@@ -96,11 +78,7 @@ async def skeleton(
     """One running Handover shared by this module's tests (a group join costs seconds)."""
     data_dir = tmp_path_factory.mktemp("skeleton")
     _, port, inbox = smtp_server
-    settings = parse_settings(
-        CONFIG.format(data_dir=data_dir, bootstrap=broker.bootstrap_servers, smtp_port=port, token=TOKEN),
-        env={},
-    )
-    runtime = Runtime(settings)
+    runtime = Runtime(skeleton_settings(data_dir, broker.bootstrap_servers, port))
     await runtime.start()
     assert runtime.sync is not None
     await runtime.sync.wait_assigned()

@@ -1,7 +1,8 @@
 """Rate limits, each with an injectable clock (seconds, monotonic by default).
 
     TokenBucket      `rate_per_minute` a minute, bursts up to the same number (gateway intake)
-    SlidingWindow    at most `limit` in any `window_s` seconds (a vendor's documented quota)
+    SlidingWindow    at most `limit` in any `window_s` seconds (a vendor's documented quota,
+                     failed logins: `wait` asks without taking, `record` counts one regardless)
     PerClient        one limiter per client key, least recently used forgotten past `max_clients`
     Hold             held back until a moment someone named (a vendor said its window is used up)
 
@@ -50,17 +51,28 @@ class SlidingWindow:
         self.limit = limit
         self.window_s = window_s
         self.clock = clock
-        self._taken: deque[float] = deque()
+        # Only the newest `limit` matter: the wait runs until the oldest of them leaves the window.
+        self._taken: deque[float] = deque(maxlen=limit)
 
-    def take(self) -> float:
-        """Take a slot and return 0.0, or return the seconds until one frees (taking none)."""
+    def wait(self) -> float:
+        """The seconds until a slot frees (0.0: one is free now), taking none."""
         now = self.clock()
         while self._taken and self._taken[0] <= now - self.window_s:
             self._taken.popleft()
         if len(self._taken) < self.limit:
-            self._taken.append(now)
             return 0.0
         return self._taken[0] + self.window_s - now
+
+    def record(self) -> None:
+        """Count one use now, whether or not a slot was free (a failed login, say)."""
+        self._taken.append(self.clock())
+
+    def take(self) -> float:
+        """Take a slot and return 0.0, or return the seconds until one frees (taking none)."""
+        wait = self.wait()
+        if not wait:
+            self.record()
+        return wait
 
 
 class Limiter(Protocol):
@@ -85,8 +97,12 @@ class PerClient(Generic[L]):
         self.max_clients = max_clients
         self._limiters: OrderedDict[str, L] = OrderedDict()
 
-    def take(self, client: str) -> float:
-        """Take from this client's limiter; 0.0 when allowed, else seconds to wait."""
+    def get(self, client: str) -> L | None:
+        """This client's limiter if it is remembered (None: it starts fresh), creating none."""
+        return self._limiters.get(client)
+
+    def for_client(self, client: str) -> L:
+        """This client's limiter, a new one if it is not remembered; now the most recently used."""
         limiter = self._limiters.get(client)
         if limiter is None:
             limiter = self._limiters[client] = self.make()
@@ -94,7 +110,18 @@ class PerClient(Generic[L]):
                 self._limiters.popitem(last=False)
         else:
             self._limiters.move_to_end(client)
-        return limiter.take()
+        return limiter
+
+    def take(self, client: str) -> float:
+        """Take from this client's limiter; 0.0 when allowed, else seconds to wait."""
+        return self.for_client(client).take()
+
+    def clear(self, client: str | None = None) -> None:
+        """Forget one client's limiter (it starts fresh), or every client's."""
+        if client is None:
+            self._limiters.clear()
+        else:
+            self._limiters.pop(client, None)
 
     def __len__(self) -> int:
         return len(self._limiters)

@@ -1,4 +1,4 @@
-"""HMAC-SHA256 webhook signatures: the primitives, and Standard Webhooks sign/verify.
+"""HMAC-SHA256 signatures: the primitives, Standard Webhooks sign/verify, our own cookies' MACs.
 
 One implementation for both directions: the gateway verifies what vendors (and `standard`
 senders) sign, the `http` target signs what it sends. Standard Webhooks
@@ -21,6 +21,11 @@ _HEX = re.compile(r"(?:[0-9a-fA-F]{2})+")
 def hmac_sha256(key: bytes, message: bytes) -> bytes:
     """HMAC-SHA256 digest."""
     return hmac.new(key, message, hashlib.sha256).digest()
+
+
+def hmac_sha256_hex(key: bytes, text: str) -> str:
+    """HMAC-SHA256 of ASCII text, as hex: the MAC on our own session cookie and CSRF token."""
+    return hmac_sha256(key, text.encode("ascii")).hex()
 
 
 def matches_any(expected: Iterable[bytes], given: bytes) -> bool:

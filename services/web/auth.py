@@ -20,9 +20,9 @@ import json
 import os
 import secrets
 import time
-from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from functools import partial
 from urllib.parse import quote, urlsplit
 
 import structlog
@@ -31,6 +31,8 @@ from aiohttp import web
 from services.common.appkeys import SETTINGS
 from services.common.clientaddr import client_address, is_https
 from services.common.errors import ConfigError
+from services.common.ratelimit import Clock, PerClient, SlidingWindow
+from services.common.signing import hmac_sha256, hmac_sha256_hex
 from services.ledger.appkeys import LEDGER
 from services.web import i18n
 from services.web.api import bearer_ok
@@ -45,54 +47,17 @@ PROTECTED = ("/status", "/handoffs", "/audit", "/dead-letters")
 SESSION_KEY = web.AppKey("session_key", bytes)
 
 
-@dataclass
-class LoginLimiter:
-    """At most `max_failures` failed logins per client in any `window_s` seconds; at most
-    `max_clients` clients remembered (expired ones dropped first, then the oldest)."""
-
-    max_failures: int = 5
-    window_s: float = 60.0
-    clock: Callable[[], float] = time.monotonic
-    max_clients: int = 10_000
-    _failures: dict[str, deque[float]] = field(default_factory=dict)
-
-    def _recent(self, client: str) -> deque[float]:
-        q = self._failures.setdefault(client, deque())
-        cutoff = self.clock() - self.window_s
-        while q and q[0] <= cutoff:
-            q.popleft()
-        if not q:
-            del self._failures[client]  # bounded memory: forget clients with nothing recent
-            return deque()
-        return q
-
-    def retry_after(self, client: str) -> float:
-        """Seconds until this client may try again (0: it may try now)."""
-        q = self._recent(client)
-        if len(q) < self.max_failures:
-            return 0.0
-        return max(1.0, q[0] + self.window_s - self.clock())
-
-    def failed(self, client: str) -> None:
-        """Count one failed login."""
-        self._recent(client)
-        self._failures.setdefault(client, deque()).append(self.clock())
-        if len(self._failures) > self.max_clients:
-            cutoff = self.clock() - self.window_s
-            for old in [c for c, q in self._failures.items() if q[-1] <= cutoff]:
-                del self._failures[old]
-            while len(self._failures) > self.max_clients:
-                del self._failures[next(iter(self._failures))]  # the longest-known client
-
-    def clear(self, client: str | None = None) -> None:
-        """Forget failures (of one client, or all)."""
-        if client is None:
-            self._failures.clear()
-        else:
-            self._failures.pop(client, None)
+LOGIN_FAILURES = 5  # failed logins a client may make in any LOGIN_WINDOW_S seconds
+LOGIN_WINDOW_S = 60.0
 
 
-LIMITER = web.AppKey("login_limiter", LoginLimiter)
+def login_limiter(clock: Clock = time.monotonic, max_clients: int = 10_000) -> PerClient[SlidingWindow]:
+    """Failed logins per client: at most LOGIN_FAILURES in any LOGIN_WINDOW_S seconds, at most
+    `max_clients` clients remembered (the least recently failing forgotten first)."""
+    return PerClient(partial(SlidingWindow, LOGIN_FAILURES, LOGIN_WINDOW_S, clock), max_clients)
+
+
+LIMITER = web.AppKey("login_limiter", PerClient[SlidingWindow])
 
 
 @dataclass
@@ -155,14 +120,10 @@ async def _kept_revocations(app: web.Application) -> AsyncIterator[None]:
     await asyncio.gather(task, return_exceptions=True)
 
 
-def _sign(key: bytes, payload: str) -> str:
-    return hmac.new(key, payload.encode("ascii"), hashlib.sha256).hexdigest()
-
-
 def new_session(key: bytes, now: float | None = None) -> str:
     """A session cookie value: expiry, nonce and their HMAC."""
     payload = f"{int((now or time.time()) + SESSION_TTL_S)}.{secrets.token_hex(8)}"
-    return f"{payload}.{_sign(key, payload)}"
+    return f"{payload}.{hmac_sha256_hex(key, payload)}"
 
 
 def valid_session(key: bytes, value: str | None, now: float | None = None, revoked: Revoked | None = None) -> bool:
@@ -170,7 +131,7 @@ def valid_session(key: bytes, value: str | None, now: float | None = None, revok
     if not value or value.count(".") != 2 or len(value) > 200 or not value.isascii():
         return False
     expires, nonce, mac = value.split(".")
-    if not expires.isdigit() or not hmac.compare_digest(mac, _sign(key, f"{expires}.{nonce}")):
+    if not expires.isdigit() or not hmac.compare_digest(mac, hmac_sha256_hex(key, f"{expires}.{nonce}")):
         return False
     if revoked is not None and nonce in revoked:
         return False
@@ -276,8 +237,9 @@ async def show_login(request: web.Request) -> web.Response:
 async def log_in(request: web.Request) -> web.StreamResponse:
     """POST /login: check the password, set the session cookie, go where the user was going."""
     client = client_address(request)
-    limiter = request.app[LIMITER]
-    wait = limiter.retry_after(client)
+    failures = request.app[LIMITER]
+    known = failures.get(client)  # a client that never failed is not remembered
+    wait = known.wait() if known is not None else 0.0
     if wait:
         lang = i18n.pick_lang(request)
         response = _render_login(request, i18n.plural(lang, "login.too_many", int(wait) + 1), status=429)
@@ -286,7 +248,7 @@ async def log_in(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     password = form.get("password")
     if not isinstance(password, str) or not password or not password_ok(request, password):
-        limiter.failed(client)
+        failures.for_client(client).record()
         return _render_login(request, i18n.translate(i18n.pick_lang(request), "login.wrong"), status=401)
     nxt = form.get("next")
     response = see_other(safe_next(nxt if isinstance(nxt, str) else None))
@@ -325,7 +287,7 @@ def session_key(settings_env_name: str, *credentials: str) -> bytes:
             raise ConfigError("web.session_secret_env", f"environment variable {settings_env_name} is not set")
         base = hashlib.sha256(value.encode()).digest()
     bound = "\0".join(hashlib.sha256(c.encode()).hexdigest() for c in credentials)
-    return hmac.new(base, b"handover-session\0" + bound.encode(), hashlib.sha256).digest()
+    return hmac_sha256(base, b"handover-session\0" + bound.encode())
 
 
 ROUTES = [web.get("/login", show_login), web.post("/login", log_in), web.post("/logout", log_out)]
@@ -343,6 +305,6 @@ def setup_auth(app: web.Application) -> None:
         if LEDGER in app:
             app.cleanup_ctx.append(_kept_revocations)
     if LIMITER not in app:
-        app[LIMITER] = LoginLimiter()
+        app[LIMITER] = login_limiter()
     app.middlewares.append(require_login)
     app.add_routes(ROUTES)

@@ -11,7 +11,6 @@ restart invalidates old tokens; the page simply hands out a new one on the next 
 from __future__ import annotations
 
 import functools
-import hashlib
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable
@@ -19,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from services.common.clientaddr import is_https
+from services.common.signing import hmac_sha256_hex
 
 CSRF_KEY = web.AppKey("csrf_key", bytes)
 COOKIE = "handover_csrf"
@@ -35,14 +35,10 @@ def setup_csrf(app: web.Application) -> None:
         app[CSRF_KEY] = secrets.token_bytes(32)
 
 
-def _sign(key: bytes, nonce: str) -> str:
-    return hmac.new(key, nonce.encode("ascii"), hashlib.sha256).hexdigest()
-
-
 def new_token(key: bytes) -> str:
     """Return a fresh token: a random nonce and its HMAC under the key."""
     nonce = secrets.token_hex(16)
-    return f"{nonce}.{_sign(key, nonce)}"
+    return f"{nonce}.{hmac_sha256_hex(key, nonce)}"
 
 
 def valid_token(key: bytes, token: str | None) -> bool:
@@ -52,7 +48,7 @@ def valid_token(key: bytes, token: str | None) -> bool:
     nonce, mac = token.split(".")
     if not nonce.isascii():
         return False
-    return hmac.compare_digest(mac, _sign(key, nonce))
+    return hmac.compare_digest(mac, hmac_sha256_hex(key, nonce))
 
 
 def csrf_token(request: web.Request) -> str:

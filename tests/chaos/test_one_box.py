@@ -23,7 +23,7 @@ import pytest
 
 from services.common.embedded_broker import free_port
 from tests.chaos.checker import Sent
-from tests.chaos.world import CONFIG, REPO, ChaosTarget, Misbehaviour, Sender, http_ready, make_webhook
+from tests.chaos.world import REPO, ChaosTarget, Misbehaviour, Sender, chaos_config, http_ready, make_webhook
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.slow
@@ -33,9 +33,7 @@ FINISHED = ("delivered", "deadlettered")
 
 def one_box_config(path: Path, data_dir: Path, port: int, alpha: str, beta: str) -> None:
     """The chaos config on the embedded broker (no bootstrap servers): the journal is on."""
-    text = CONFIG.format(data_dir=data_dir, bootstrap="", port=port, alpha=alpha, beta=beta,
-                         fetch_max_wait_ms=20, breaker_threshold=1_000_000)
-    path.write_text(text)
+    path.write_text(chaos_config(data_dir, "", port, alpha, beta, breaker_threshold=1_000_000))
 
 
 @dataclass

@@ -33,7 +33,8 @@ from services.common.embedded_broker import free_port
 from services.sync.connectors.base import marker_token
 from tests.chaos.checker import Sent, VendorAction, check_vendor_effects
 from tests.chaos.test_one_box import OneBox, _zombie, accepted_event_ids, finished
-from tests.chaos.world import FIXTURES, REPO, SECRETS, Sender, Webhook
+from tests.chaos.world import FIXTURES, KAFKA, REPO, SECRETS, SOURCES, SYNC, UNLIMITED, Sender, Webhook
+from tests.config import action, config_toml, flow
 from tests.conftest import wait_for
 from tests.gateway import signing
 from tests.sync.fakes import FakeVendor, RandomFaults
@@ -47,85 +48,27 @@ pytestmark = pytest.mark.slow
 # WooCommerce's sample order charges a 7.5% state tax (order 727): Moneybird needs that rate too.
 TAX_IDS = {"0": "400000000000000000", "21": "400000000000000021", "7.5": "400000000000000075"}
 
-CONFIG = """
-data_dir = "{data_dir}"
-[server]
-port = {port}
-[ledger]
-url = "sqlite:///{data_dir}/ledger.db"
-[logging]
-level = "info"
-format = "json"
-[kafka]
-bootstrap_servers = ""
-idempotence = false
-session_timeout_ms = 6000
-heartbeat_interval_ms = 1000
-publish_timeout_s = 2.0
-fetch_max_wait_ms = 20
-[sync]
-backoff_initial_s = 0.05
-backoff_max_s = 1.0
-delivery_timeout_s = 1.0
-breaker_threshold = 1000000
-breaker_probe_s = 0.5
-max_attempts = 8
-concurrency = 32
-[sources.shop]
-kind = "shopify"
-secret = "shpss_chaos"
-rate_limit_per_minute = 1000000
-[sources.woo]
-kind = "woocommerce"
-secret = "wc-chaos-secret"
-rate_limit_per_minute = 1000000
-[sources.website]
-kind = "form"
-rate_limit_per_minute = 1000000
-[targets.books]
-kind = "moneybird"
-administration_id = "123456789012345678"
-base_url = "{mb}/api/v2"
-secret = "test-token"
-tax_rates = {{ "0" = "{tax0}", "21" = "{tax21}", "7.5" = "{tax75}" }}
-rate_limit = 1000000
-[targets.crm]
-kind = "hubspot"
-base_url = "{hs}"
-secret = "test-token"
-[targets.pd]
-kind = "pipedrive"
-base_url = "{pd}"
-secret = "test-token"
 
-[[flows]]
-name = "invoices"
-on = "order.created"
-[[flows.actions]]
-target = "books"
-action = "create_sales_invoice"
-[[flows.actions]]
-target = "pd"
-action = "create_activity"
-[[flows]]
-name = "leads"
-on = "contact.submitted"
-[[flows.actions]]
-target = "crm"
-action = "upsert_contact"
-[[flows.actions]]
-target = "crm"
-action = "create_task"
-[[flows]]
-name = "customers"
-on = "customer.created"
-[[flows.actions]]
-target = "pd"
-action = "upsert_person"
-[[flows.actions]]
-target = "pd"
-action = "create_activity"
-"""
+def vendors_config(data_dir: Path, port: int, mb: str, hs: str, pd: str) -> str:
+    """`handover run` on its embedded broker: orders to Moneybird invoices and Pipedrive activities,
+    contact forms to HubSpot contacts and tasks, new customers to Pipedrive persons and activities."""
+    return config_toml(
+        data_dir, server={"port": port}, ledger={"url": f"sqlite:///{data_dir}/ledger.db"},
+        logging={"level": "info", "format": "json"}, kafka=KAFKA, sync={**SYNC, "breaker_threshold": 1_000_000},
+        sources={"shop": SOURCES["shop"], "woo": SOURCES["woo"], "website": {"kind": "form", **UNLIMITED}},
+        targets={
+            "books": {"kind": "moneybird", "administration_id": "123456789012345678", "base_url": f"{mb}/api/v2",
+                      "secret": "test-token", "tax_rates": TAX_IDS, "rate_limit": 1_000_000},
+            "crm": {"kind": "hubspot", "base_url": hs, "secret": "test-token"},
+            "pd": {"kind": "pipedrive", "base_url": pd, "secret": "test-token"},
+        },
+        flows=[
+            flow("invoices", "order.created", action("books", "create_sales_invoice"), action("pd", "create_activity")),
+            flow("leads", "contact.submitted", action("crm", "upsert_contact"), action("crm", "create_task")),
+            flow("customers", "customer.created", action("pd", "upsert_person"), action("pd", "create_activity")),
+        ],
+    )
+
 
 # (flow, action key, target) of each kind of webhook, and what the vendor counts the effect by.
 ACTIONS = {
@@ -275,19 +218,19 @@ def ledger_actions(db: Path, business: dict[str, tuple[str, str]]) -> list[Vendo
     finally:
         conn.close()
     per_event: dict[str, set[tuple[str, str, str]]] = defaultdict(set)
-    for event_id, flow, action, target in expected:
+    for event_id, flow_name, action_key, target in expected:
         if event_id in business:
-            per_event[event_id].add((flow, action, target))
+            per_event[event_id].add((flow_name, action_key, target))
     out = []
     for event_id, (kind, value) in business.items():
         # An accepted event without them would never be delivered (nor re-driven): lost.
         assert per_event[event_id] == ACTIONS[kind], (
             f"accepted {kind} event {event_id} expects {sorted(per_event[event_id])} in the ledger, "
             f"its flows ask for {sorted(ACTIONS[kind])}")
-        for flow, action, target in sorted(per_event[event_id]):
-            key = f"{event_id}:{flow}:{action}"
+        for flow_name, action_key, target in sorted(per_event[event_id]):
+            key = f"{event_id}:{flow_name}:{action_key}"
             status, external_id, error = rows.get(key, ("", "", ""))
-            out.append(VendorAction(key, target, business_key(action, key, value), status,
+            out.append(VendorAction(key, target, business_key(action_key, key, value), status,
                                     external_id, error))
     return out
 
@@ -337,9 +280,7 @@ async def test_one_box_against_vendors_without_idempotency_keys_survives_kill_9(
     mb, hs, pd = vendors.all()
     started = time.monotonic()
     box = OneBox(tmp_path / "handover.toml", tmp_path, free_port())
-    box.config.write_text(CONFIG.format(data_dir=tmp_path, port=box.port, mb=mb.url, hs=hs.url, pd=pd.url,
-                                        tax0=TAX_IDS["0"], tax21=TAX_IDS["21"],
-                                        tax75=TAX_IDS["7.5"]))
+    box.config.write_text(vendors_config(tmp_path, box.port, mb.url, hs.url, pd.url))
     rng = random.Random(18)
     sender = Sender(box.url, retry_after_cap_s=0.5, deadline_s=120)
     run = uuid.uuid4().hex[:6]

@@ -33,6 +33,7 @@ from services.flows.compile import idempotency_key
 from services.flows.context import event_context
 from services.sync.errors import Permanent
 from tests.chaos.checker import Answer, DeadLetterSeen, OffsetSnapshot, Published, Sent, TargetCall
+from tests.config import QUICK_REBALANCE, action, config_toml, flow
 from tests.conftest import wait_for
 from tests.gateway import signing
 
@@ -40,97 +41,44 @@ REPO = Path(__file__).resolve().parents[2]
 SECRETS = {"shop": "shpss_chaos", "woo": "wc-chaos-secret", "stripe": "whsec_chaos"}
 TARGETS = ("alpha", "beta")
 
-CONFIG = """
-data_dir = "{data_dir}"
-[server]
-port = {port}
-[ledger]
-url = "sqlite:///{data_dir}/ledger.db"
-[logging]
-level = "warning"
-format = "json"
-[kafka]
-bootstrap_servers = "{bootstrap}"
-idempotence = false
-session_timeout_ms = 6000
-heartbeat_interval_ms = 1000
-publish_timeout_s = 2.0
-fetch_max_wait_ms = {fetch_max_wait_ms}
-[sync]
-backoff_initial_s = 0.05
-backoff_max_s = 1.0
-delivery_timeout_s = 1.0
-breaker_threshold = {breaker_threshold}
-breaker_probe_s = 0.5
-max_attempts = 8
-concurrency = 32
-[sources.shop]
-kind = "shopify"
-secret = "shpss_chaos"
-rate_limit_per_minute = 1000000
-[sources.woo]
-kind = "woocommerce"
-secret = "wc-chaos-secret"
-rate_limit_per_minute = 1000000
-[sources.stripe]
-kind = "stripe"
-secret = "whsec_chaos"
-rate_limit_per_minute = 1000000
-[sources.website]
-kind = "form"
-rate_limit_per_minute = 1000000
-client_rate_limit_per_minute = 0
-[targets.alpha]
-kind = "http"
-url = "{alpha}/effects/{{{{ event.type }}}}"
-[targets.beta]
-kind = "http"
-url = "{beta}/effects/{{{{ event.type }}}}"
+# The chaos runs' tables: quick retries and timeouts, and sources that never hold a sender back.
+KAFKA = {**QUICK_REBALANCE, "publish_timeout_s": 2.0, "fetch_max_wait_ms": 20}
+SYNC = {"backoff_initial_s": 0.05, "backoff_max_s": 1.0, "delivery_timeout_s": 1.0, "breaker_probe_s": 0.5,
+        "max_attempts": 8, "concurrency": 32}
+UNLIMITED = {"rate_limit_per_minute": 1_000_000}
+SOURCES = {
+    "shop": {"kind": "shopify", "secret": SECRETS["shop"], **UNLIMITED},
+    "woo": {"kind": "woocommerce", "secret": SECRETS["woo"], **UNLIMITED},
+    "stripe": {"kind": "stripe", "secret": SECRETS["stripe"], **UNLIMITED},
+    "website": {"kind": "form", **UNLIMITED, "client_rate_limit_per_minute": 0},
+}
+FLOWS = [
+    flow("orders", "order.created", action("alpha", "send")),
+    flow("big orders", "order.created", action("beta", "send", name="big"), when="order.total >= 100"),
+    flow("customers", "customer.created", action("alpha", "send")),
+    flow("payments", "payment.received", action("beta", "send")),
+    flow("contacts", "contact.submitted", action("alpha", "send"), action("beta", "send", name="copy")),
+]
 
-[[flows]]
-name = "orders"
-on = "order.created"
-[[flows.actions]]
-target = "alpha"
-action = "send"
-[[flows]]
-name = "big orders"
-on = "order.created"
-if = "order.total >= 100"
-[[flows.actions]]
-target = "beta"
-action = "send"
-name = "big"
-[[flows]]
-name = "customers"
-on = "customer.created"
-[[flows.actions]]
-target = "alpha"
-action = "send"
-[[flows]]
-name = "payments"
-on = "payment.received"
-[[flows.actions]]
-target = "beta"
-action = "send"
-[[flows]]
-name = "contacts"
-on = "contact.submitted"
-[[flows.actions]]
-target = "alpha"
-action = "send"
-[[flows.actions]]
-target = "beta"
-action = "send"
-name = "copy"
-"""
+
+def chaos_config(data_dir: Path, bootstrap: str, port: int, alpha: str, beta: str,
+                 fetch_max_wait_ms: int = 20, breaker_threshold: int = 5) -> str:
+    """The chaos config: every event type to the `alpha` and `beta` targets (`bootstrap` empty: the
+    embedded broker)."""
+    return config_toml(
+        data_dir, bootstrap, server={"port": port}, ledger={"url": f"sqlite:///{data_dir}/ledger.db"},
+        logging={"level": "warning", "format": "json"}, kafka={**KAFKA, "fetch_max_wait_ms": fetch_max_wait_ms},
+        sync={**SYNC, "breaker_threshold": breaker_threshold}, sources=SOURCES,
+        targets={name: {"kind": "http", "url": url + "/effects/{{ event.type }}"}
+                 for name, url in (("alpha", alpha), ("beta", beta))},
+        flows=FLOWS,
+    )
 
 
 def write_config(path: Path, data_dir: Path, bootstrap: str, port: int, alpha: str, beta: str,
                  fetch_max_wait_ms: int = 20, breaker_threshold: int = 5) -> Settings:
     """Write the chaos config to `path` and return it parsed."""
-    text = CONFIG.format(data_dir=data_dir, bootstrap=bootstrap, port=port, alpha=alpha, beta=beta,
-                         fetch_max_wait_ms=fetch_max_wait_ms, breaker_threshold=breaker_threshold)
+    text = chaos_config(data_dir, bootstrap, port, alpha, beta, fetch_max_wait_ms, breaker_threshold)
     path.write_text(text)
     return parse_settings(text, env={})
 
@@ -480,15 +428,15 @@ def expected_actions(settings: Settings) -> Callable[[Any], list[tuple[str, str]
     def expected(event: Any) -> list[tuple[str, str]]:
         ctx = event_context(event)
         out = []
-        for flow in flows:
-            if flow.config.on != event.type:
+        for compiled in flows:
+            if compiled.config.on != event.type:
                 continue
             try:
-                if not flow.condition(ctx):
+                if not compiled.condition(ctx):
                     continue
             except Permanent:
                 pass
-            out += [(a.target, idempotency_key(event, flow.name, a.key)) for a in flow.actions]
+            out += [(a.target, idempotency_key(event, compiled.name, a.key)) for a in compiled.actions]
         return out
 
     return expected

@@ -12,20 +12,21 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from services.assembly import parse_settings
+from services.common.config import Settings
 from services.common.embedded_broker import broker_binary
 from services.runtime import Runtime
+from tests.config import QUICK_REBALANCE, Table, action, flow, make_settings
 from tests.conftest import wait_for
 
 
-def _config(tmp_path: Path) -> str:
-    return (
-        f'data_dir = "{tmp_path}"\n[server]\nport = 0\n[ledger]\nurl = "sqlite:///{tmp_path}/l.db"\n'
-        "[kafka]\nsession_timeout_ms = 6000\nheartbeat_interval_ms = 1000\npublish_timeout_s = 2.0\n"
-        '[web]\nadmin_password = "pw"\n'
-        '[sources.website]\nkind = "form"\n[targets.crm]\nkind = "file"\n'
-        '[[flows]]\nname = "Contact to CRM"\non = "contact.submitted"\n'
-        '[[flows.actions]]\ntarget = "crm"\naction = "upsert_contact"\n'
+def _settings(tmp_path: Path, kafka: Table | None = None, api: str = "", sync: Table | None = None) -> Settings:
+    """Handover on its embedded broker: website forms to a CRM file (and, with `api`, to that HTTP API too)."""
+    return make_settings(
+        tmp_path, kafka={**QUICK_REBALANCE, "publish_timeout_s": 2.0, **(kafka or {})}, web={"admin_password": "pw"},
+        sync=sync, sources={"website": {"kind": "form"}},
+        targets={"crm": {"kind": "file"}, **({"api": {"kind": "http", "url": api}} if api else {})},
+        flows=[flow("Contact to CRM", "contact.submitted", action("crm", "upsert_contact"),
+                    *([action("api", "send")] if api else []))],
     )
 
 
@@ -53,7 +54,7 @@ def _outbox(tmp_path: Path) -> list[str]:
 async def test_a_dead_broker_is_replaced_and_the_truth_is_told_meanwhile(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    runtime = Runtime(parse_settings(_config(tmp_path), env={}))
+    runtime = Runtime(_settings(tmp_path))
     await runtime.start()
     try:
         assert runtime.broker is not None and runtime.sync is not None
@@ -102,7 +103,7 @@ async def test_a_dead_broker_is_replaced_and_the_truth_is_told_meanwhile(
 async def test_a_broker_that_cannot_come_back_fails_healthz_and_the_stop_is_still_prompt(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    runtime = Runtime(parse_settings(_config(tmp_path), env={}), restart_attempts=2)
+    runtime = Runtime(_settings(tmp_path), restart_attempts=2)
     await runtime.start()
     stopped = False
     try:
@@ -134,8 +135,7 @@ async def test_a_broker_that_cannot_come_back_fails_healthz_and_the_stop_is_stil
 async def test_idle_consumers_stop_fetching_and_the_next_webhook_wakes_them(tmp_path: Path) -> None:
     """An idle `handover run` stops polling its broker (CPU at both ends), yet the next webhook is
     delivered at once: with a poll interval of an hour, only the publisher's doorbell can wake them."""
-    config = _config(tmp_path).replace("[kafka]\n", "[kafka]\nidle_fetch_poll_s = 3600\n")
-    runtime = Runtime(parse_settings(config, env={}))
+    runtime = Runtime(_settings(tmp_path, kafka={"idle_fetch_poll_s": 3600}))
     await runtime.start()
     try:
         assert runtime.sync is not None and runtime.recorder is not None
@@ -173,13 +173,12 @@ async def test_a_rotated_broker_carries_on_with_nothing_lost_or_repeated(tmp_pat
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    config = (_config(tmp_path) + (
-        f'[targets.api]\nkind = "http"\nurl = "http://127.0.0.1:{port}/contacts"\n'
-        '[[flows.actions]]\ntarget = "api"\naction = "send"\n'
-        "[sync]\nbackoff_initial_s = 0.05\nbackoff_max_s = 0.2\nmax_attempts = 1000\nbreaker_threshold = 1000000\n"
-    )).replace("[kafka]\n", "[kafka]\nembedded_max_rss_mb = 1\n")
+    settings = _settings(
+        tmp_path, kafka={"embedded_max_rss_mb": 1}, api=f"http://127.0.0.1:{port}/contacts",
+        sync={"backoff_initial_s": 0.05, "backoff_max_s": 0.2, "max_attempts": 1000, "breaker_threshold": 1000000},
+    )
     # The supervisor would rotate a 1 MB broker every few seconds: the test rotates it itself, once.
-    runtime = Runtime(parse_settings(config, env={}), rotation_check_s=3600)
+    runtime = Runtime(settings, rotation_check_s=3600)
     await runtime.start()
     try:
         assert runtime.sync is not None and runtime.broker is not None and runtime.ledger is not None

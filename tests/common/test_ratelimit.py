@@ -56,6 +56,38 @@ def test_a_sliding_window_frees_a_slot_when_the_oldest_leaves_the_window() -> No
     assert window.take() == pytest.approx(4.0)  # the +4 slot frees at +14
 
 
+def test_a_sliding_window_answers_the_wait_without_taking_and_records_regardless() -> None:
+    clock = Clock()
+    failures = SlidingWindow(3, 60.0, clock)  # three failed logins a minute, say
+    for _ in range(3):
+        assert failures.wait() == 0.0
+        failures.record()
+        clock.now += 10
+    assert failures.wait() == pytest.approx(30.0)  # the first failure leaves the window at +60
+    assert failures.wait() == pytest.approx(30.0)  # asking took nothing
+    failures.record()  # one more counted anyway (two requests that both passed the check)
+    assert failures.wait() == pytest.approx(40.0)  # now the second (+10) must leave, at +70
+    clock.now += 40
+    assert failures.wait() == 0.0
+
+
+def test_per_client_remembers_a_client_only_once_it_has_a_limiter() -> None:
+    clock = Clock()
+    clients = PerClient(lambda: SlidingWindow(1, 60.0, clock), max_clients=2)
+    assert clients.get("a") is None and len(clients) == 0  # asking remembers nothing
+    clients.for_client("a").record()
+    clients.for_client("b").record()
+    assert clients.for_client("a") is clients.get("a")  # the same limiter; a is now the most recent
+    clients.for_client("c")  # a third client: b, the least recently used, is forgotten
+    assert clients.get("b") is None
+    known = clients.get("a")
+    assert known is not None and known.wait() == pytest.approx(60.0)
+    clients.clear("a")
+    assert clients.get("a") is None and len(clients) == 1
+    clients.clear()
+    assert len(clients) == 0
+
+
 def test_per_client_limits_are_separate_and_bounded() -> None:
     clock = Clock()
     clients = PerClient(lambda: TokenBucket(1, clock), max_clients=2)

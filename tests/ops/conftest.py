@@ -15,9 +15,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from services.assembly import parse_settings
+from services.common.config import Settings
 from services.common.embedded_broker import EmbeddedBroker
 from services.runtime import Runtime
+from tests.config import QUICK_REBALANCE, action, flow, make_settings
 
 ADMIN_PASSWORD = "correct horse battery staple"
 API_TOKEN = "tok-ops-7f3a9c"
@@ -64,56 +65,30 @@ class FakeTarget:
             await self.runner.cleanup()
 
 
-CONFIG = """
-data_dir = "{data_dir}"
-[server]
-port = 0
-[ledger]
-url = "sqlite:///{data_dir}/ledger.db"
-[kafka]
-bootstrap_servers = "{bootstrap}"
-idempotence = false
-session_timeout_ms = 6000
-heartbeat_interval_ms = 1000
-[web]
-admin_password = "{password}"
-api_token = "{token}"
-handoff_after_s = 1
-[sync]
-max_attempts = 1000
-backoff_initial_s = 0.1
-backoff_max_s = 0.5
-breaker_threshold = 1000
-breaker_probe_s = 0.5
-[sources.shop]
-kind = "shopify"
-secret = "{shop_secret}"
-[sources.ops_site]  # a name no other test module uses: the broker is shared
-kind = "form"
-[targets.ops_invoices]
-kind = "http"
-base_url = "{target_url}"
-url = "/invoices"
-headers = {{ Authorization = "Bearer target-token-9q8w" }}
-[targets.ops_archive]
-kind = "file"
-[[flows]]
-name = "Orders to invoicing"
-on = "order.created"
-[[flows.actions]]
-target = "ops_invoices"
-action = "send"
-[[flows.actions]]
-target = "ops_archive"
-action = "archive_order"
-[[flows]]
-name = "Ops contact form"
-on = "contact.submitted"
-if = 'contact.company == "Ops Test BV"'
-[[flows.actions]]
-target = "ops_archive"
-action = "save_contact"
-"""
+def ops_settings(data_dir: Path, bootstrap: str, target_url: str) -> Settings:
+    """Shopify orders to an invoicing API (the breakable target) and an archive; one kind of contact
+    form to the archive; the ops pages behind a password, handed off after 1 s."""
+    return make_settings(
+        data_dir, bootstrap, kafka=QUICK_REBALANCE,
+        web={"admin_password": ADMIN_PASSWORD, "api_token": API_TOKEN, "handoff_after_s": 1},
+        sync={"max_attempts": 1000, "backoff_initial_s": 0.1, "backoff_max_s": 0.5, "breaker_threshold": 1000,
+              "breaker_probe_s": 0.5},
+        sources={
+            "shop": {"kind": "shopify", "secret": SHOP_SECRET},
+            "ops_site": {"kind": "form"},  # a name no other test module uses: the broker is shared
+        },
+        targets={
+            "ops_invoices": {"kind": "http", "base_url": target_url, "url": "/invoices",
+                             "headers": {"Authorization": "Bearer target-token-9q8w"}},
+            "ops_archive": {"kind": "file"},
+        },
+        flows=[
+            flow("Orders to invoicing", "order.created",
+                 action("ops_invoices", "send"), action("ops_archive", "archive_order")),
+            flow("Ops contact form", "contact.submitted", action("ops_archive", "save_contact"),
+                 when='contact.company == "Ops Test BV"'),
+        ],
+    )
 
 
 def shopify_order(number: str, email: str, note: str = "") -> tuple[bytes, dict[str, str]]:
@@ -158,11 +133,7 @@ async def hub(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) 
     data_dir: Path = tmp_path_factory.mktemp("ops")
     target = FakeTarget()
     await target.start()
-    settings = parse_settings(CONFIG.format(
-        data_dir=data_dir, bootstrap=broker.bootstrap_servers, password=ADMIN_PASSWORD, token=API_TOKEN,
-        shop_secret=SHOP_SECRET, target_url=target.url,
-    ), env={})
-    runtime = Runtime(settings)
+    runtime = Runtime(ops_settings(data_dir, broker.bootstrap_servers, target.url))
     await runtime.start()
     assert runtime.sync is not None
     await runtime.sync.wait_assigned()

@@ -12,16 +12,16 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from services.assembly import parse_settings
 from services.common.embedded_broker import EmbeddedBroker, free_port
 from services.runtime import Parts, Runtime
+from tests.config import QUICK_REBALANCE, Table, action, config_toml, flow, make_settings
 from tests.conftest import wait_for
 from tests.ops.conftest import FakeTarget, shopify_order
 
@@ -84,18 +84,8 @@ async def counting_target() -> AsyncIterator[FakeTarget]:
     await target.stop()
 
 
-async def _gateway(broker: EmbeddedBroker, tmp: Path, sources: str) -> Runtime:
-    settings = parse_settings(f"""
-data_dir = "{tmp}"
-[server]
-port = 0
-[ledger]
-url = "sqlite:///{tmp}/gateway.db"
-[kafka]
-bootstrap_servers = "{broker.bootstrap_servers}"
-idempotence = false
-{sources}
-""", env={})
+async def _gateway(broker: EmbeddedBroker, tmp: Path, sources: Mapping[str, Table]) -> Runtime:
+    settings = make_settings(tmp, broker.bootstrap_servers, sources=sources)
     runtime = Runtime(settings, Parts(gateway=True, web=False, sync=False, recorder=False))
     await runtime.start()
     return runtime
@@ -114,40 +104,20 @@ async def test_two_sync_processes_split_the_work_and_deliver_each_action_once(
     tag = uuid.uuid4().hex[:8]
     target = f"scale_{tag}"
     config = tmp_path / "handover.toml"
-    config.write_text(f"""
-data_dir = "{tmp_path}"
-[server]
-host = "127.0.0.1"
-port = 0
-[ledger]
-url = "{PG}?schema=t_{tag}"
-[kafka]
-bootstrap_servers = "{broker.bootstrap_servers}"
-idempotence = false
-session_timeout_ms = 6000
-heartbeat_interval_ms = 1000
-[logging]
-format = "json"
-[sources.website]
-kind = "form"
-[targets.{target}]
-kind = "http"
-base_url = "{counting_target.url}"
-url = "/contacts"
-[[flows]]
-name = "Scale-out"
-on = "contact.submitted"
-if = 'contact.company == "Scale {tag}"'
-[[flows.actions]]
-target = "{target}"
-action = "send"
-""")
+    config.write_text(config_toml(
+        tmp_path, broker.bootstrap_servers, server={"host": "127.0.0.1"}, kafka=QUICK_REBALANCE,
+        ledger={"url": f"{PG}?schema=t_{tag}"}, logging={"format": "json"},
+        sources={"website": {"kind": "form"}},
+        targets={target: {"kind": "http", "base_url": counting_target.url, "url": "/contacts"}},
+        flows=[flow("Scale-out", "contact.submitted", action(target, "send"),
+                    when=f'contact.company == "Scale {tag}"')],
+    ))
     procs = [
         spawn(["sync"], config, tmp_path / f"sync{i}.log", env={"HANDOVER_SERVER_PORT": str(free_port())})
         for i in range(2)
     ]
     # Every form comes from this test's one address: no per-client limit.
-    gateway = await _gateway(broker, tmp_path, '[sources.website]\nkind = "form"\nclient_rate_limit_per_minute = 0')
+    gateway = await _gateway(broker, tmp_path, {"website": {"kind": "form", "client_rate_limit_per_minute": 0}})
     try:
         def split() -> bool:
             for p in procs:
@@ -189,50 +159,19 @@ async def test_logs_carry_no_secrets_signatures_or_payload_values(
     api_token = f"api-{uuid.uuid4().hex}"
     port = free_port()
     config = tmp_path / "handover.toml"
-    config.write_text(f"""
-data_dir = "{tmp_path}"
-[server]
-host = "127.0.0.1"
-port = {port}
-[ledger]
-url = "sqlite:///{tmp_path}/ledger.db"
-[kafka]
-bootstrap_servers = "{broker.bootstrap_servers}"
-idempotence = false
-session_timeout_ms = 6000
-heartbeat_interval_ms = 1000
-[logging]
-format = "json"
-level = "debug"
-[web]
-admin_password_env = "T_ADMIN_PW"
-api_token_env = "T_API_TOKEN"
-[sources.shop_{tag}]
-kind = "shopify"
-secret_env = "T_SHOP_SECRET"
-[sources.form_{tag}]
-kind = "form"
-[targets.crm_{tag}]
-kind = "http"
-base_url = "{counting_target.url}"
-url = "/in"
-secret_env = "T_SIGNING"
-headers = {{ X-Api-Key = "{target_token}" }}
-[[flows]]
-name = "Orders"
-on = "order.created"
-if = 'order.customer.last_name == "{tag}"'
-[[flows.actions]]
-target = "crm_{tag}"
-action = "send"
-[[flows]]
-name = "Forms"
-on = "contact.submitted"
-if = 'contact.company == "Log {tag}"'
-[[flows.actions]]
-target = "crm_{tag}"
-action = "send"
-""")
+    crm = f"crm_{tag}"
+    config.write_text(config_toml(
+        tmp_path, broker.bootstrap_servers, server={"host": "127.0.0.1", "port": port}, kafka=QUICK_REBALANCE,
+        logging={"format": "json", "level": "debug"},
+        web={"admin_password_env": "T_ADMIN_PW", "api_token_env": "T_API_TOKEN"},
+        sources={f"shop_{tag}": {"kind": "shopify", "secret_env": "T_SHOP_SECRET"}, f"form_{tag}": {"kind": "form"}},
+        targets={crm: {"kind": "http", "base_url": counting_target.url, "url": "/in", "secret_env": "T_SIGNING",
+                       "headers": {"X-Api-Key": target_token}}},
+        flows=[
+            flow("Orders", "order.created", action(crm, "send"), when=f'order.customer.last_name == "{tag}"'),
+            flow("Forms", "contact.submitted", action(crm, "send"), when=f'contact.company == "Log {tag}"'),
+        ],
+    ))
     env = {"T_ADMIN_PW": admin_password, "T_API_TOKEN": api_token, "T_SHOP_SECRET": shop_secret,
            "T_SIGNING": signing}
     proc = spawn(["run"], config, tmp_path / "run.log", env=env)
@@ -283,7 +222,7 @@ action = "send"
         assert value not in output, f"a payload value was logged: {value}"  # ...but never the logs
     lines = proc.lines()
     webhooks = [ln for ln in lines if str(ln.get("event", "")).startswith("webhook_")]
-    delivered = [ln for ln in lines if ln.get("event") == "event_delivered" and ln.get("target") == f"crm_{tag}"]
+    delivered = [ln for ln in lines if ln.get("event") == "event_delivered" and ln.get("target") == crm]
     assert len(delivered) == 2
     for ln in delivered:
         assert {"event_id", "target", "outcome", "duration_s"} <= set(ln)

@@ -21,7 +21,7 @@ async def test_a_drained_backlog_is_committed_at_once_not_a_commit_interval_late
 ) -> None:
     target = TargetServer()
     await target.start()
-    runtime, worker = await start_sync(broker, tmp_path, "commits", target, sync="commit_interval_s = 3600")
+    runtime, worker = await start_sync(broker, tmp_path, "commits", target, sync={"commit_interval_s": 3600})
     producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap_servers, acks="all")
     await producer.start()
     try:

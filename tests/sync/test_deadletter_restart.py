@@ -23,6 +23,7 @@ from services.ledger.store import open_ledger
 from services.runtime import Parts, Runtime
 from services.sync.deadletters import read_dead_letters
 from services.sync.replay import Replayer
+from tests.config import QUICK_REBALANCE, action, config_toml, flow
 from tests.sync.target import TargetServer
 from tests.sync.test_deadletter_recovery import make_record
 
@@ -35,12 +36,10 @@ NOTHING_ELSE = Parts(gateway=False, web=False, sync=False, recorder=False)
 def embedded_settings(data_dir: Path, target: TargetServer) -> Settings:
     """No bootstrap servers: the Runtime starts its own broker, as `handover run` does (the
     config is also written to data_dir/handover.toml, for the CLI)."""
-    text = (
-        f'data_dir = "{data_dir}"\n[server]\nport = 0\n[ledger]\nurl = "sqlite:///{data_dir}/l.db"\n'
-        f'[kafka]\nsession_timeout_ms = 6000\nheartbeat_interval_ms = 1000\n'
-        f'[targets.{NAME}]\nkind = "http"\nurl = "{target.url}/{NAME}"\n'
-        f'[targets.crm]\nkind = "file"\n'
-        f'[[flows]]\nname = "f"\non = "contact.submitted"\n[[flows.actions]]\ntarget = "{NAME}"\naction = "send"\n'
+    text = config_toml(
+        data_dir, kafka=QUICK_REBALANCE,
+        targets={NAME: {"kind": "http", "url": f"{target.url}/{NAME}"}, "crm": {"kind": "file"}},
+        flows=[flow("f", "contact.submitted", action(NAME, "send"))],
     )
     (data_dir / "handover.toml").write_text(text)
     return parse_settings(text, env={})

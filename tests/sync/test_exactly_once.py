@@ -34,6 +34,7 @@ from services.sync.connectors.hubspot import task_token
 from services.sync.deadletters import DeadLetter
 from services.sync.replay import Replayer
 from services.sync.runner import TargetWorker
+from tests.config import QUICK_REBALANCE, action, config_toml, flow
 from tests.conftest import wait_for
 from tests.sync.conftest import MemoryIdMap, contact_event, make_request, order_event
 from tests.sync.fakes.hubspot import FakeHubspot
@@ -42,62 +43,28 @@ from tests.sync.fakes.pipedrive import FakePipedrive
 from tests.sync.test_faults import SyncProcess
 
 BOOKS, CRM, PD = "eo-books", "eo-crm", "eo-pd"
-TAX = '{ "21" = "400000000000000021", "9" = "400000000000000009" }'
+TAX = {"21": "400000000000000021", "9": "400000000000000009"}
+SYNC = {"max_attempts": 6, "backoff_initial_s": 0.05, "backoff_max_s": 0.3, "delivery_timeout_s": 1,
+        "concurrency": 8, "breaker_threshold": 100, "breaker_probe_s": 1}
 
-CONFIG = """
-data_dir = "{data_dir}"
-[server]
-port = 0
-[ledger]
-url = "sqlite:///{data_dir}/ledger.db"
-[logging]
-level = "warning"
-[kafka]
-bootstrap_servers = "{bootstrap}"
-idempotence = false
-session_timeout_ms = 6000
-heartbeat_interval_ms = 1000
-[sync]
-max_attempts = 6
-backoff_initial_s = 0.05
-backoff_max_s = 0.3
-delivery_timeout_s = 1
-concurrency = 8
-breaker_threshold = 100
-breaker_probe_s = 1
-[targets.{books}]
-kind = "moneybird"
-administration_id = "123456789012345678"
-base_url = "{mb}/api/v2"
-secret = "test-token"
-tax_rates = {tax}
-[targets.{crm}]
-kind = "hubspot"
-base_url = "{hs}"
-secret = "test-token"
-[targets.{pd}]
-kind = "pipedrive"
-base_url = "{pd_url}"
-secret = "test-token"
-[[flows]]
-name = "invoice"
-on = "order.created"
-[[flows.actions]]
-target = "{books}"
-action = "create_sales_invoice"
-[[flows]]
-name = "task"
-on = "contact.submitted"
-[[flows.actions]]
-target = "{crm}"
-action = "create_task"
-[[flows]]
-name = "activity"
-on = "contact.submitted"
-[[flows.actions]]
-target = "{pd}"
-action = "create_activity"
-"""
+
+def vendors_config(data_dir: Path, bootstrap: str, mb: str, hs: str, pd_url: str, books: str = BOOKS, crm: str = CRM,
+           pd: str = PD, log_level: str = "warning") -> str:
+    """An invoice in Moneybird for every order, a HubSpot task and a Pipedrive activity for every form."""
+    return config_toml(
+        data_dir, bootstrap, kafka=QUICK_REBALANCE, logging={"level": log_level}, sync=SYNC,
+        targets={
+            books: {"kind": "moneybird", "administration_id": "123456789012345678", "base_url": f"{mb}/api/v2",
+                    "secret": "test-token", "tax_rates": TAX},
+            crm: {"kind": "hubspot", "base_url": hs, "secret": "test-token"},
+            pd: {"kind": "pipedrive", "base_url": pd_url, "secret": "test-token"},
+        },
+        flows=[
+            flow("invoice", "order.created", action(books, "create_sales_invoice")),
+            flow("task", "contact.submitted", action(crm, "create_task")),
+            flow("activity", "contact.submitted", action(pd, "create_activity")),
+        ],
+    )
 
 
 @dataclass
@@ -149,10 +116,7 @@ async def world(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory
         await fake.start()
     mb, hs, pd = fakes
     tmp = tmp_path_factory.mktemp("exactly-once")
-    text = CONFIG.format(
-        data_dir=tmp, bootstrap=broker.bootstrap_servers, books=BOOKS, crm=CRM, pd=PD, tax=TAX,
-        mb=mb.url, hs=hs.url, pd_url=pd.url,
-    )
+    text = vendors_config(tmp, broker.bootstrap_servers, mb.url, hs.url, pd.url)
     runtime = Runtime(parse_settings(text, env={}), Parts(gateway=False, web=False, sync=True, recorder=False))
     await runtime.start()
     assert runtime.sync is not None
@@ -442,10 +406,9 @@ async def test_a_sync_process_killed_after_moneybird_stored_the_invoice_finds_it
     mb = FakeMoneybird()
     await mb.start()
     try:
-        text = CONFIG.format(
-            data_dir=tmp_path, bootstrap=broker.bootstrap_servers, books="kill-books", crm="kill-crm",
-            pd="kill-pd", tax=TAX, mb=mb.url, hs="http://127.0.0.1:9", pd_url="http://127.0.0.1:9",
-        ).replace('level = "warning"', 'level = "info"')
+        nowhere = "http://127.0.0.1:9"
+        text = vendors_config(tmp_path, broker.bootstrap_servers, mb.url, nowhere, nowhere,
+                              books="kill-books", crm="kill-crm", pd="kill-pd", log_level="info")
         config = tmp_path / "handover.toml"
         config.write_text(text)
         settings = parse_settings(text, env={})

@@ -29,6 +29,7 @@ from services.ledger.store import open_ledger
 from services.runtime import Parts, Runtime
 from services.sync.replay import DeadLetter, Replayer
 from services.sync.runner import TargetWorker
+from tests.config import QUICK_REBALANCE, action, config_toml, flow
 from tests.conftest import wait_for
 from tests.sync.checker import check_exactly_once
 from tests.sync.target import TargetServer
@@ -37,57 +38,19 @@ ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "faults-api-token"
 TOPIC = event_topic("customer.created")
 
-CONFIG = """
-data_dir = "{data_dir}"
-[server]
-port = 0
-[ledger]
-url = "sqlite:///{data_dir}/ledger.db"
-[logging]
-level = "{log_level}"
-format = "json"
-[kafka]
-bootstrap_servers = "{bootstrap}"
-idempotence = false
-session_timeout_ms = 6000
-heartbeat_interval_ms = 1000
-[web]
-api_token = "{token}"
-[sync]
-max_attempts = 40
-backoff_initial_s = 0.05
-backoff_max_s = 0.5
-delivery_timeout_s = 5
-concurrency = 16
-breaker_threshold = 5
-breaker_probe_s = 1
-[targets.{a}]
-kind = "http"
-url = "{server}/{a}"
-[targets.{b}]
-kind = "http"
-url = "{server}/{b}"
-[[flows]]
-name = "to-a"
-on = "customer.created"
-[[flows.actions]]
-target = "{a}"
-action = "send"
-[[flows]]
-name = "to-b"
-on = "customer.created"
-[[flows.actions]]
-target = "{b}"
-action = "send"
-"""
+SYNC = {"max_attempts": 40, "backoff_initial_s": 0.05, "backoff_max_s": 0.5, "delivery_timeout_s": 5,
+        "concurrency": 16, "breaker_threshold": 5, "breaker_probe_s": 1}
 
 
 def config_text(data_dir: Path, broker: EmbeddedBroker, server: TargetServer, a: str, b: str,
                 log_level: str = "warning") -> str:
     """The TOML config of a hub with http targets `a` and `b` on the test server."""
-    return CONFIG.format(
-        data_dir=data_dir, bootstrap=broker.bootstrap_servers, token=TOKEN, server=server.url, a=a, b=b,
-        log_level=log_level,
+    return config_toml(
+        data_dir, broker.bootstrap_servers, kafka=QUICK_REBALANCE, logging={"level": log_level, "format": "json"},
+        web={"api_token": TOKEN}, sync=SYNC,
+        targets={a: {"kind": "http", "url": f"{server.url}/{a}"}, b: {"kind": "http", "url": f"{server.url}/{b}"}},
+        flows=[flow("to-a", "customer.created", action(a, "send")),
+               flow("to-b", "customer.created", action(b, "send"))],
     )
 
 
@@ -101,9 +64,9 @@ def customer(tag: str, i: int, *, key: str | None = None, marker: str = "") -> C
     )
 
 
-def keys(events: list[CustomerCreated], flow: str) -> set[str]:
+def keys(events: list[CustomerCreated], flow_name: str) -> set[str]:
     """The idempotency keys of one flow's action for these events."""
-    return {f"{e.id}:{flow}:send" for e in events}
+    return {f"{e.id}:{flow_name}:send" for e in events}
 
 
 @dataclass
@@ -138,8 +101,8 @@ class Hub:
 
     async def check(self, events: list[CustomerCreated], *, deadlettered_ok: bool = False) -> None:
         """Both targets: every action exactly once (or once in the dead letters)."""
-        for target, flow in ((self.a, "to-a"), (self.b, "to-b")):
-            check_exactly_once(self.server, target, keys(events, flow), await self.dead_letters(target),
+        for target, name in ((self.a, "to-a"), (self.b, "to-b")):
+            check_exactly_once(self.server, target, keys(events, name), await self.dead_letters(target),
                                deadlettered_ok=deadlettered_ok)
 
 

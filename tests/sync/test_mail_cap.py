@@ -11,44 +11,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from services.assembly import parse_settings
 from services.common.embedded_broker import EmbeddedBroker
 from services.runtime import Runtime
 from services.sync.connectors._mail import RecipientCap
+from tests.config import QUICK_REBALANCE, action, flow, make_settings
 from tests.conftest import Inbox, wait_for
-
-CONFIG = """
-data_dir = "{data_dir}"
-[server]
-port = 0
-trusted_proxies = ["127.0.0.1"]
-[ledger]
-url = "sqlite:///{data_dir}/ledger.db"
-[kafka]
-bootstrap_servers = "{bootstrap}"
-idempotence = false
-session_timeout_ms = 6000
-heartbeat_interval_ms = 1000
-[sources.website]
-kind = "form"
-[targets.mail]
-kind = "smtp"
-host = "127.0.0.1"
-port = {smtp_port}
-max_mails_per_recipient_per_day = 3
-[targets.box]
-kind = "maildir"
-[[flows]]
-name = "Confirm"
-on = "contact.submitted"
-[[flows.actions]]
-target = "mail"
-action = "send_email"
-[[flows.actions]]
-target = "box"
-action = "send_email"
-name = "copy"
-"""
 
 
 @pytest.fixture
@@ -56,8 +23,17 @@ async def hub(
     broker: EmbeddedBroker, tmp_path: Path, smtp_server: tuple[str, int, Inbox]
 ) -> AsyncIterator[Runtime]:
     """Handover with a public form whose confirmation goes out by SMTP and into a Maildir."""
-    text = CONFIG.format(data_dir=tmp_path, bootstrap=broker.bootstrap_servers, smtp_port=smtp_server[1])
-    runtime = Runtime(parse_settings(text, env={}))
+    settings = make_settings(
+        tmp_path, broker.bootstrap_servers, server={"trusted_proxies": ["127.0.0.1"]}, kafka=QUICK_REBALANCE,
+        sources={"website": {"kind": "form"}},
+        targets={
+            "mail": {"kind": "smtp", "host": "127.0.0.1", "port": smtp_server[1], "max_mails_per_recipient_per_day": 3},
+            "box": {"kind": "maildir"},
+        },
+        flows=[flow("Confirm", "contact.submitted", action("mail", "send_email"),
+                    action("box", "send_email", name="copy"))],
+    )
+    runtime = Runtime(settings)
     await runtime.start()
     yield runtime
     await runtime.stop()

@@ -7,30 +7,19 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas.topics import RECORDER_GROUP, event_topic
-from services.assembly import parse_settings
 from services.common.embedded_broker import EmbeddedBroker
 from services.common.kafka import Publisher, ensure_topics
 from services.common.metrics import Metrics
 from services.ledger.store import open_ledger
 from services.sync.recorder import Recorder
+from tests.config import QUICK_REBALANCE, make_settings
 from tests.conftest import TopicWatcher, wait_for
 from tests.sync.test_faults import customer
 
-CONFIG = """
-[kafka]
-bootstrap_servers = "{bootstrap}"
-idempotence = false
-session_timeout_ms = 6000
-heartbeat_interval_ms = 1000
-[ledger]
-url = "sqlite:///{data_dir}/ledger.db"
-[sync]
-commit_interval_s = 3600   # no periodic commit during the test: only the one on stop can count
-"""
-
 
 async def test_a_stopping_recorder_commits_everything_it_recorded(broker: EmbeddedBroker, tmp_path: Path) -> None:
-    settings = parse_settings(CONFIG.format(bootstrap=broker.bootstrap_servers, data_dir=tmp_path), env={})
+    settings = make_settings(tmp_path, broker.bootstrap_servers, kafka=QUICK_REBALANCE,
+                             sync={"commit_interval_s": 3600})  # no periodic commit: only the one on stop counts
     topic = event_topic("customer.created")
     await ensure_topics(settings.kafka, [topic])
     watcher = TopicWatcher(broker.bootstrap_servers, [topic])

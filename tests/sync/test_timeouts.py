@@ -34,7 +34,7 @@ async def test_a_call_without_an_answer_in_time_is_given_up_and_retried(broker: 
     await target.start()
     runtime, _ = await start_sync(
         broker, tmp_path, "slowpoke", target,
-        sync="delivery_timeout_s = 0.3\nbackoff_initial_s = 0.05\nbackoff_max_s = 0.2",
+        sync={"delivery_timeout_s": 0.3, "backoff_initial_s": 0.05, "backoff_max_s": 0.2},
     )
     publisher = Publisher(runtime.settings.kafka)
     await publisher.start()
@@ -78,7 +78,7 @@ async def test_a_stop_lets_the_call_in_flight_finish_and_starts_no_new_one(
     target = TargetServer()
     await target.start()
     runtime, worker = await start_sync(
-        broker, tmp_path, "drainone", target, sync="concurrency = 1\ndelivery_timeout_s = 3",
+        broker, tmp_path, "drainone", target, sync={"concurrency": 1, "delivery_timeout_s": 3},
     )
     publisher = Publisher(runtime.settings.kafka)
     await publisher.start()

@@ -19,7 +19,7 @@ from services.common.metrics import Metrics
 from services.ledger.appkeys import LEDGER
 from services.ledger.store import open_ledger
 from services.web.app import setup_web
-from services.web.auth import LIMITER, SESSION_COOKIE, SESSION_KEY, LoginLimiter, safe_next
+from services.web.auth import LIMITER, LOGIN_FAILURES, SESSION_COOKIE, SESSION_KEY, login_limiter, safe_next
 from services.web.csrf import COOKIE as CSRF_COOKIE
 from services.web.ops import setup_ops_pages
 from tests.web.conftest import ADMIN_PASSWORD, TOML, make_app
@@ -133,14 +133,15 @@ async def test_a_stranger_behind_the_same_proxy_cannot_lock_the_owner_out() -> N
 
 def test_the_login_limiter_remembers_a_bounded_number_of_clients() -> None:
     now = [0.0]
-    limiter = LoginLimiter(max_clients=100, clock=lambda: now[0])
+    failures = login_limiter(max_clients=100, clock=lambda: now[0])
     for i in range(5000):
-        limiter.failed(f"client-{i}")
+        failures.for_client(f"client-{i}").record()
         now[0] += 0.001
-    assert len(limiter._failures) <= 100
-    for _ in range(5):
-        limiter.failed("persistent")
-    assert limiter.retry_after("persistent") > 0
+    assert len(failures) <= 100
+    for _ in range(LOGIN_FAILURES):
+        failures.for_client("persistent").record()
+    known = failures.get("persistent")
+    assert known is not None and known.wait() > 0
 
 
 @pytest.mark.browser
