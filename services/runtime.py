@@ -31,7 +31,7 @@ from services.common.metrics import Metrics
 from services.gateway.app import drain_remembering, setup_gateway
 from services.gateway.dedupe import BatchingDedupe, DedupeStore
 from services.ledger.appkeys import LEDGER
-from services.ledger.calculator import LedgerCalculatorStore
+from services.ledger.calculator_store import LedgerCalculatorStore
 from services.ledger.journal import IntakeJournal
 from services.ledger.store import SqlLedger, open_ledger
 from services.notify import setup_notify

@@ -275,7 +275,7 @@ async def test_the_calculator_counts_what_really_flowed_as_already_saved(skeleto
 
 
 async def test_measured_weekly_volume_comes_from_real_deliveries(skeleton: Skeleton) -> None:
-    from services.ledger.calculator import WEEK_S, LedgerCalculatorStore
+    from services.ledger.calculator_store import WEEK_S, LedgerCalculatorStore
 
     emails = [unique_email(f"measured{i}") for i in range(2)]
     for email in emails:

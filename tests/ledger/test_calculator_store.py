@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from schemas import ContactData, ContactSubmitted, Person
-from services.ledger.calculator import WEEK_S, LedgerCalculatorStore
+from services.ledger.calculator_store import WEEK_S, LedgerCalculatorStore
 from services.ledger.store import SqlLedger, open_ledger
 
 
