@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -19,6 +16,7 @@ from services.common.config import Settings
 from services.common.embedded_broker import EmbeddedBroker
 from services.runtime import Runtime
 from tests.config import QUICK_REBALANCE, action, flow, make_settings
+from tests.gateway import signing
 
 ADMIN_PASSWORD = "correct horse battery staple"
 API_TOKEN = "tok-ops-7f3a9c"
@@ -99,10 +97,9 @@ def shopify_order(number: str, email: str, note: str = "") -> tuple[bytes, dict[
         "note": note, "customer": {"id": 7, "first_name": "Anna", "last_name": "de Vries", "email": email},
         "created_at": "2026-03-03T10:42:00+01:00",
     }).encode()
-    mac = base64.b64encode(hmac.new(SHOP_SECRET.encode(), body, hashlib.sha256).digest()).decode()
     return body, {
         "Content-Type": "application/json", "X-Shopify-Topic": "orders/create",
-        "X-Shopify-Hmac-Sha256": mac, "X-Shopify-Event-Id": uuid.uuid4().hex,
+        "X-Shopify-Event-Id": uuid.uuid4().hex, **signing.shopify(SHOP_SECRET, body),
     }
 
 

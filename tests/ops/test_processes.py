@@ -4,8 +4,6 @@ and a full flow's logs never carry secrets, signatures or payload values."""
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 import os
 import signal
@@ -23,6 +21,7 @@ from services.common.embedded_broker import EmbeddedBroker, free_port
 from services.runtime import Parts, Runtime
 from tests.config import QUICK_REBALANCE, Table, action, config_toml, flow, make_settings
 from tests.conftest import wait_for
+from tests.gateway import signing
 from tests.ops.conftest import FakeTarget, shopify_order
 
 pytestmark = pytest.mark.slow
@@ -154,7 +153,7 @@ async def test_logs_carry_no_secrets_signatures_or_payload_values(
     tag = uuid.uuid4().hex[:8]
     shop_secret = f"shpss_{uuid.uuid4().hex}"
     target_token = f"tgt_{uuid.uuid4().hex}"
-    signing = "whsec_" + base64.b64encode(os.urandom(24)).decode()
+    signing_key = "whsec_" + base64.b64encode(os.urandom(24)).decode()
     admin_password = f"pw-{uuid.uuid4().hex}"
     api_token = f"api-{uuid.uuid4().hex}"
     port = free_port()
@@ -173,7 +172,7 @@ async def test_logs_carry_no_secrets_signatures_or_payload_values(
         ],
     ))
     env = {"T_ADMIN_PW": admin_password, "T_API_TOKEN": api_token, "T_SHOP_SECRET": shop_secret,
-           "T_SIGNING": signing}
+           "T_SIGNING": signing_key}
     proc = spawn(["run"], config, tmp_path / "run.log", env=env)
     base = f"http://127.0.0.1:{port}"
     note, message, street = f"payload-note-{tag}", f"payload-message-{tag}", f"Geheimstraat {tag}"
@@ -194,10 +193,10 @@ async def test_logs_carry_no_secrets_signatures_or_payload_values(
                 "email": f"buyer.{tag}@example.com", "customer": {"id": 1, "first_name": "Kim", "last_name": tag},
                 "billing_address": {"address1": street, "city": "Utrecht"},
             }).encode()
-            mac = base64.b64encode(hmac.new(shop_secret.encode(), body, hashlib.sha256).digest()).decode()
-            sent_signatures.append(mac)
+            signed = signing.shopify(shop_secret, body)
+            sent_signatures.append(signed["X-Shopify-Hmac-Sha256"])
             headers = {"Content-Type": "application/json", "X-Shopify-Topic": "orders/create",
-                       "X-Shopify-Hmac-Sha256": mac, "X-Shopify-Event-Id": uuid.uuid4().hex}
+                       "X-Shopify-Event-Id": uuid.uuid4().hex, **signed}
             async with http.post(f"{base}/hooks/shop_{tag}", data=body, headers=headers) as r:
                 assert r.status == 202, await r.text()
             forged, fheaders = shopify_order(f"#F{tag}", "x@example.com", note=note)  # signed with another key
@@ -215,8 +214,8 @@ async def test_logs_carry_no_secrets_signatures_or_payload_values(
     finally:
         proc.stop()
     output = proc.text()
-    for secret in (shop_secret, target_token, signing, signing.removeprefix("whsec_"), admin_password, api_token,
-                   *sent_signatures):
+    for secret in (shop_secret, target_token, signing_key, signing_key.removeprefix("whsec_"), admin_password,
+                   api_token, *sent_signatures):
         assert secret not in output, "a secret or signature was logged"
     for value in (note, message, street, f"form.{tag}@example.com", f"buyer.{tag}@example.com"):
         assert value not in output, f"a payload value was logged: {value}"  # ...but never the logs
