@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 import structlog
+from structlog.typing import EventDict
 
 from services.common.config import LoggingConfig
 
@@ -49,6 +50,38 @@ class FloodFilter(logging.Filter):
         return True
 
 
+# Handover's own warnings that every request repeats while a shared part is down (one per 503'd
+# webhook: tens of thousands while the embedded broker is replaced under load). The 503s are
+# still counted per request in handover_webhooks_total.
+REPEATING_EVENTS = frozenset({"broker_unavailable", "dedupe_store_unavailable"})
+
+
+class HeldRepeats:
+    """A structlog processor: one line per `interval_s` for each event in `events`; the next one
+    let through carries `repeats_held_back`, how many were dropped since the last."""
+
+    def __init__(self, events: frozenset[str] = REPEATING_EVENTS, interval_s: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.events = events
+        self.interval_s = interval_s
+        self.clock = clock
+        self._seen: dict[str, tuple[float, int]] = {}  # event -> (let through at, held back since)
+
+    def __call__(self, logger: object, method: str, event_dict: EventDict) -> EventDict:
+        event = event_dict.get("event")
+        if event not in self.events:
+            return event_dict
+        now = self.clock()
+        last = self._seen.get(event)
+        if last is not None and now - last[0] < self.interval_s:
+            self._seen[event] = (last[0], last[1] + 1)
+            raise structlog.DropEvent
+        if last is not None and last[1]:
+            event_dict["repeats_held_back"] = last[1]
+        self._seen[event] = (now, 0)
+        return event_dict
+
+
 class _HandoverHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """The root handler configure_logging installs (found again and replaced on a second call)."""
 
@@ -71,7 +104,7 @@ def configure_logging(config: LoggingConfig, stream: TextIO | None = None) -> No
     )
     # Handover's own lines go straight to the stream (no stdlib round trip on the hot path).
     structlog.configure(
-        processors=[*shared, exc, renderer],
+        processors=[HeldRepeats(), *shared, exc, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.PrintLoggerFactory(out),
         cache_logger_on_first_use=False,

@@ -88,3 +88,23 @@ def test_a_library_repeating_itself_is_held_to_one_line_per_interval_with_a_coun
     assert kafka_lines[0] == "Unable connect to node with id 1: Connect call failed"
     assert kafka_lines[1].endswith("(99 more like this in the last 10 s)")
     assert lines.count("broker_died") == 2  # Handover's own lines are never held back
+
+
+def test_a_warning_every_request_repeats_is_held_to_one_line_per_interval_with_a_count(
+    restore_structlog: None,
+) -> None:
+    out = io.StringIO()
+    hlog.configure_logging(LoggingConfig(level="info", format="json"), stream=out)
+    assert isinstance(structlog.get_config()["processors"][0], hlog.HeldRepeats)  # what runs does this
+    now = [0.0]  # the same chain with a clock the test moves
+    held = hlog.HeldRepeats(interval_s=10.0, clock=lambda: now[0])
+    structlog.configure(processors=[held, *structlog.get_config()["processors"][1:]])
+    log = structlog.get_logger("handover.gateway")
+    for i in range(250):  # 25 s of webhooks answered 503 while the broker is replaced
+        now[0] = i * 0.1
+        log.warning("broker_unavailable", source="shop", error="embedded broker is being replaced")
+        log.info("webhook_rejected", source="shop", status=503)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    unavailable = [line for line in lines if line["event"] == "broker_unavailable"]
+    assert [line.get("repeats_held_back") for line in unavailable] == [None, 99, 99]  # at 0, 10, 20 s
+    assert sum(line["event"] == "webhook_rejected" for line in lines) == 250  # other lines all kept
