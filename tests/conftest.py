@@ -44,13 +44,23 @@ def restore_structlog() -> Iterator[None]:
     root.setLevel(level)
 
 
-def handover_check(tmp_path: Path, config_text: str) -> subprocess.CompletedProcess[str]:
-    """`handover check` on this config text, as a user runs it (exit code, stdout, stderr)."""
-    config = tmp_path / "handover.toml"
-    config.write_text(config_text)
-    return subprocess.run(
-        [sys.executable, "-m", "services.cli", "check", "--config", str(config)], capture_output=True, text=True
-    )
+HandoverCheck = Callable[[str | None], subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def handover_check(tmp_path: Path) -> HandoverCheck:
+    """`handover check` in a subprocess, as a user runs it: on a config text (None: the built-in
+    demo), giving its exit code, stdout and stderr. A spawned process: the test is `integration`."""
+
+    def run(config_text: str | None) -> subprocess.CompletedProcess[str]:
+        args = [sys.executable, "-m", "services.cli", "check"]
+        if config_text is not None:
+            config = tmp_path / "handover.toml"
+            config.write_text(config_text)
+            args += ["--config", str(config)]
+        return subprocess.run(args, capture_output=True, text=True)
+
+    return run
 
 
 async def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.02) -> Any:
@@ -160,13 +170,26 @@ def data_dir(tmp_path: Path) -> Path:
     return tmp_path
 
 
+# What makes a test `integration` (see pyproject's markers): a fixture that brings up something
+# outside this process. Tests that start such a thing themselves (their own broker, a `handover`
+# subprocess, PostgreSQL) carry the marker by hand.
+INTEGRATION_FIXTURES = frozenset({"broker", "processes", "handover_check"})
+
+# The ledger's backends for tests that run on both: PostgreSQL is a server, so its half is integration.
+LEDGER_BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)]
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects, so the markers added here count
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Browser tests need Debian chromium; say so plainly where it is missing (CI installs it)."""
-    if os.path.exists("/usr/bin/chromium"):
-        return
-    skip = pytest.mark.skip(reason="/usr/bin/chromium missing: `make test` installs it")
+    """Mark tests on the broker or in a browser `integration`; skip browser tests where Debian
+    chromium is missing, saying so plainly (CI installs it)."""
+    skip = None
+    if not os.path.exists("/usr/bin/chromium") and not os.environ.get("CI"):
+        skip = pytest.mark.skip(reason="/usr/bin/chromium missing: `make test` installs it")
     for item in items:
-        if "browser" in item.keywords and not os.environ.get("CI"):
+        if INTEGRATION_FIXTURES.intersection(getattr(item, "fixturenames", ())) or "browser" in item.keywords:
+            item.add_marker(pytest.mark.integration)
+        if skip is not None and "browser" in item.keywords:
             item.add_marker(skip)
 
 

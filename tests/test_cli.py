@@ -40,6 +40,7 @@ def test_an_unknown_target_is_named_and_nothing_starts(
     assert not (tmp_path / "l.db").exists()
 
 
+@pytest.mark.integration  # `run` starts the embedded broker before it fails
 @pytest.mark.usefixtures("restore_structlog")  # `run` configures logging onto the captured stdout
 def test_a_data_dir_that_cannot_be_made_is_named_not_blamed_on_the_port(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -50,6 +51,7 @@ def test_a_data_dir_that_cannot_be_made_is_named_not_blamed_on_the_port(
     assert "afile" in err and "Not a directory" in err and "cannot listen" not in err, err
 
 
+@pytest.mark.integration  # a `handover run` subprocess
 async def test_handover_run_without_a_password_prints_one_for_this_run_that_opens_the_status_pages(
     tmp_path: Path,
 ) -> None:

@@ -72,6 +72,7 @@ def test_sync_runs_more_than_one_replica() -> None:
     or subprocess.run(["docker", "compose", "version"], capture_output=True).returncode != 0,
     reason="the docker compose plugin is not installed; the YAML checks above still ran",
 )
+@pytest.mark.integration  # a spawned tool
 def test_docker_compose_config_accepts_the_file() -> None:
     result = subprocess.run(["docker", "compose", "config", "-q"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from services.common.embedded_broker import EmbeddedBroker
 from services.runtime import Parts, Runtime
 from tests.config import make_settings
 from tests.conftest import wait_for
+
+pytestmark = pytest.mark.integration  # its own broker, stopped mid-test
 
 
 async def test_readyz_follows_the_broker(tmp_path: Path) -> None:

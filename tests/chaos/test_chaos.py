@@ -31,6 +31,8 @@ from tests.chaos.world import (
 )
 from tests.conftest import wait_for
 
+pytestmark = pytest.mark.integration  # its own broker and `handover` subprocesses
+
 SOAK = os.environ.get("HANDOVER_SOAK") == "1"
 RESULTS = Path(os.environ.get("HANDOVER_CHAOS_RESULTS", "var/chaos"))
 

@@ -8,7 +8,11 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import wait_for
+
+pytestmark = pytest.mark.integration  # a broker in a subprocess, SIGKILLed
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTER = """

@@ -18,6 +18,8 @@ from services.runtime import Runtime
 from tests.config import QUICK_REBALANCE, Table, action, flow, make_settings
 from tests.conftest import wait_for
 
+pytestmark = pytest.mark.integration  # its own brokers, killed and replaced
+
 
 def _settings(tmp_path: Path, kafka: Table | None = None, api: str = "", sync: Table | None = None) -> Settings:
     """Handover on its embedded broker: website forms to a CRM file (and, with `api`, to that HTTP API too)."""

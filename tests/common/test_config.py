@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +9,7 @@ import pytest
 from services.assembly import load_settings, parse_settings
 from services.common.errors import ConfigError
 from services.common.secrets import Secret
-from tests.conftest import handover_check
+from tests.conftest import HandoverCheck
 
 BASE = """
 [sources.website]
@@ -71,15 +69,15 @@ def test_a_broken_config_names_the_key_and_why(text: str, path: str, words: str)
     assert str(err.value).startswith(f"{path}: ")
 
 
-def test_handover_check_prints_the_key_path_and_exits_2(tmp_path: Path) -> None:
-    result = handover_check(tmp_path, '[targets.crm]\nkind = "hubspott"\n')
+def test_handover_check_prints_the_key_path_and_exits_2(handover_check: HandoverCheck) -> None:
+    result = handover_check('[targets.crm]\nkind = "hubspott"\n')
     assert result.returncode == 2
     assert "targets.crm.kind: unknown kind 'hubspott'; known: " in result.stderr
     assert "hubspot" in result.stderr and "smtp" in result.stderr
 
 
-def test_handover_check_accepts_the_built_in_demo_and_says_what_it_does() -> None:
-    result = subprocess.run([sys.executable, "-m", "services.cli", "check"], capture_output=True, text=True)
+def test_handover_check_accepts_the_built_in_demo_and_says_what_it_does(handover_check: HandoverCheck) -> None:
+    result = handover_check(None)
     assert result.returncode == 0, result.stderr
     assert "flow 'Contact form to CRM': on contact.submitted" in result.stdout
 
@@ -253,8 +251,8 @@ def test_an_unknown_key_gets_a_suggestion_and_the_known_keys(text: str, path: st
     assert known in err.value.message
 
 
-def test_handover_check_refuses_an_unsupported_ledger_without_a_traceback(tmp_path: Path) -> None:
-    result = handover_check(tmp_path, '[ledger]\nurl = "mysql://x"\n')
+def test_handover_check_refuses_an_unsupported_ledger_without_a_traceback(handover_check: HandoverCheck) -> None:
+    result = handover_check('[ledger]\nurl = "mysql://x"\n')
     assert result.returncode == 2
     assert "ledger.url: unsupported database URL (scheme 'mysql')" in result.stderr
     assert "Traceback" not in result.stderr

@@ -6,12 +6,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from schemas import decode_event
 from services.common.embedded_broker import EmbeddedBroker
 from tests.conftest import TopicWatcher, wait_for
 from tests.gateway import harness
 from tests.gateway.harness import signed_headers, unique
 from tests.gateway.signing import fixture
+
+pytestmark = pytest.mark.integration  # its own broker, stopped and restarted
 
 
 def order(marker: str) -> bytes:

@@ -32,6 +32,7 @@ async def test_with_an_external_cluster_the_journal_is_off_unless_asked(
         await runtime.stop()
 
 
+@pytest.mark.integration  # starts the embedded broker
 async def test_the_embedded_broker_turns_the_journal_on(tmp_path: Path) -> None:
     settings = make_settings(
         tmp_path, ledger={"url": f"sqlite:///{tmp_path}/l.db"}, sources={"website": {"kind": "form"}}

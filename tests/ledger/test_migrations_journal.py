@@ -15,6 +15,7 @@ from services.ledger.journal import IntakeJournal
 from services.ledger.migrations import LATEST, LedgerTooNew, schema_version
 from services.ledger.rows import RecordedEvent
 from services.ledger.store import SqlLedger, open_ledger
+from tests.conftest import LEDGER_BACKENDS
 from tests.sync.conftest import contact_event
 
 PG = "postgresql://postgres@127.0.0.1:5432/test"
@@ -48,7 +49,7 @@ SCHEMA_BEFORE_MIGRATIONS = [
 ]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=LEDGER_BACKENDS)
 async def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """A URL of an empty ledger: a SQLite file, or a new PostgreSQL schema dropped afterwards."""
     if request.param == "sqlite":

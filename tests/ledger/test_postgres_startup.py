@@ -6,8 +6,11 @@ import asyncio
 import uuid
 
 import asyncpg
+import pytest
 
 from services.ledger.store import open_ledger
+
+pytestmark = pytest.mark.integration  # PostgreSQL
 
 DSN = "postgresql://postgres@127.0.0.1:5432/test"
 

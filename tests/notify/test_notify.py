@@ -20,6 +20,7 @@ from services.common.metrics import Metrics
 from services.ledger.rows import RecordedEvent
 from services.ledger.store import SqlLedger
 from services.notify import Notifier
+from tests.conftest import LEDGER_BACKENDS
 
 FLOWS = """
 [sources.website]
@@ -39,7 +40,7 @@ minutes_saved = 3
 PG = "postgresql://postgres@127.0.0.1:5432/test"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=LEDGER_BACKENDS)
 async def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlLedger]:
     """A fresh ledger: a SQLite file, or a new PostgreSQL schema dropped afterwards."""
     if request.param == "sqlite":

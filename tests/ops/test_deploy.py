@@ -123,12 +123,14 @@ def test_grafana_provisioning_points_at_the_dashboard() -> None:
 
 
 @needs_promtool
+@pytest.mark.integration  # a spawned tool
 def test_promtool_checks_the_rules() -> None:
     result = subprocess.run([PROMTOOL, "check", "rules", "alerts.yml"], cwd=PROM, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 @needs_promtool
+@pytest.mark.integration  # a spawned tool
 def test_promtool_unit_tests_the_alerts() -> None:
     result = subprocess.run([PROMTOOL, "test", "rules", "alerts_test.yml"], cwd=PROM, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -15,7 +15,7 @@ from services.common.errors import ConfigError
 from services.flows.conditions import Condition, compile_condition
 from services.flows.context import event_context
 from services.sync.errors import Permanent
-from tests.conftest import handover_check
+from tests.conftest import HandoverCheck
 
 WHEN = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
 
@@ -87,8 +87,8 @@ def test_a_decimal_comma_amount_is_refused_when_the_config_loads_naming_the_flow
     )
 
 
-def test_handover_check_prints_the_condition_mistake_and_exits_2(tmp_path: Path) -> None:
-    result = handover_check(tmp_path, BIG_ORDERS.format(data_dir=tmp_path / "data", cond="order.total >= '100,00'"))
+def test_handover_check_prints_the_condition_mistake_and_exits_2(tmp_path: Path, handover_check: HandoverCheck) -> None:
+    result = handover_check(BIG_ORDERS.format(data_dir=tmp_path / "data", cond="order.total >= '100,00'"))
     assert result.returncode == 2
     assert "flows[0].if: '100,00' is not a number; order.total is an amount, write 100.00 without quotes" in (
         result.stderr

@@ -27,6 +27,8 @@ from tests.config import QUICK_REBALANCE, action, config_toml, flow
 from tests.sync.target import TargetServer
 from tests.sync.test_deadletter_recovery import make_record
 
+pytestmark = pytest.mark.integration  # `handover run` with its embedded broker
+
 ROOT = Path(__file__).resolve().parents[2]
 NAME = "erp"
 DAY = 86_400.0

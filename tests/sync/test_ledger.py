@@ -15,12 +15,13 @@ import pytest
 from services.ledger.base import KeptDeadLetter
 from services.ledger.rows import RecordedEvent
 from services.ledger.store import SqlLedger, open_ledger
+from tests.conftest import LEDGER_BACKENDS
 from tests.sync.conftest import contact_event, order_event
 
 PG = "postgresql://postgres@127.0.0.1:5432/test"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=LEDGER_BACKENDS)
 async def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlLedger]:
     """A fresh ledger: a SQLite file, or a new PostgreSQL schema dropped afterwards."""
     if request.param == "sqlite":

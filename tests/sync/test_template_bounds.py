@@ -5,7 +5,6 @@ run time is a Permanent failure of that one action, quickly."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 
@@ -13,7 +12,7 @@ from services.assembly import parse_settings
 from services.common.errors import ConfigError
 from services.flows.context import event_context
 from services.sync.errors import Permanent
-from tests.conftest import handover_check
+from tests.conftest import HandoverCheck
 from tests.sync.conftest import contact_event
 
 
@@ -43,8 +42,10 @@ HUGE_CONSTANTS = [
 
 
 @pytest.mark.parametrize("template", HUGE_CONSTANTS)
-def test_handover_check_names_the_key_of_a_template_asking_for_too_much(tmp_path: Path, template: str) -> None:
-    done = handover_check(tmp_path, config(template))
+def test_handover_check_names_the_key_of_a_template_asking_for_too_much(
+    handover_check: HandoverCheck, template: str
+) -> None:
+    done = handover_check(config(template))
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
     assert "flows[0].actions[0].fields.email" in done.stderr + done.stdout
