@@ -8,6 +8,7 @@ scripted connector (our own interface, not a vendor's): it answers each call as 
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from services.ledger.store import SqlLedger
 from services.sync.breaker import Breaker
 from services.sync.connectors.base import ActionRequest, ConnectorContext, Delivered, Repeat
 from services.sync.connectors.file import FileConnector
+from services.sync.deadletters import DeadLetter
 from services.sync.delivery import Delivery, FoundDeadLetter, Outcome
 from services.sync.errors import Ambiguous, DeliveryError, Permanent, Transient
 from tests.sync.conftest import contact_event
@@ -32,6 +34,7 @@ CONFIG = """
 data_dir = "{data_dir}"
 [sync]
 max_attempts = {max_attempts}
+delivery_timeout_s = {timeout}
 backoff_initial_s = 0.5
 backoff_max_s = 4
 breaker_threshold = {threshold}
@@ -45,9 +48,26 @@ on = "contact.submitted"
 [[flows.actions]]
 target = "crm"
 action = "send"
+{fields}
 """
 
-Answer = Delivered | DeliveryError | None  # None: a lookup that finds nothing
+
+
+class Hang:
+    """An answer that never comes."""
+
+
+HANG = Hang()
+Answer = Delivered | Exception | Hang | None  # None: a lookup that finds nothing; an Exception is raised
+
+
+async def answer(scripted: Answer) -> Delivered | None:
+    """Give, raise or withhold one scripted answer."""
+    if isinstance(scripted, Hang):
+        await asyncio.Event().wait()
+    if isinstance(scripted, Exception):
+        raise scripted
+    return scripted
 
 
 class ScriptedConnector(FileConnector):
@@ -67,19 +87,14 @@ class ScriptedConnector(FileConnector):
     async def deliver(self, request: ActionRequest) -> Delivered:
         """The next scripted answer to a create."""
         self.calls.append("create")
-        answer = self.creates.pop(0)
-        if isinstance(answer, DeliveryError):
-            raise answer
-        assert answer is not None
-        return answer
+        delivered = await answer(self.creates.pop(0))
+        assert delivered is not None
+        return delivered
 
     async def reconcile(self, request: ActionRequest) -> Delivered | None:
         """The next scripted answer to a lookup."""
         self.calls.append("lookup")
-        answer = self.lookups.pop(0)
-        if isinstance(answer, DeliveryError):
-            raise answer
-        return answer
+        return await answer(self.lookups.pop(0))
 
 
 class RecordingLane:
@@ -128,9 +143,9 @@ class RecordingLane:
 class Setup:
     """One target's delivery over the real ledger, with a scripted connector."""
 
-    def __init__(self, tmp: Path, ledger: SqlLedger, **sync: int) -> None:  # noqa: F811
-        options = {"max_attempts": 3, "threshold": 100, "permanent_attempts": 1, **sync}
-        self.settings = parse_settings(CONFIG.format(data_dir=tmp, **options), env={})
+    def __init__(self, tmp: Path, ledger: SqlLedger, fields: str = "", **sync: float) -> None:  # noqa: F811
+        options = {"max_attempts": 3, "threshold": 100, "permanent_attempts": 1, "timeout": 5, **sync}
+        self.settings = parse_settings(CONFIG.format(data_dir=tmp, fields=fields, **options), env={})
         [self.flow] = self.settings.compiled_flows
         [self.action] = self.flow.actions
         self.ledger = ledger
@@ -145,10 +160,16 @@ class Setup:
         ctx = ConnectorContext(http=None, data_dir=Path(self.settings.data_dir))
         return ScriptedConnector(ctx, self.settings.targets["crm"], repeat, creates, lookups)
 
-    async def deliver(self, connector: ScriptedConnector, lane: RecordingLane) -> Outcome:
+    async def deliver(
+        self, connector: ScriptedConnector, lane: RecordingLane, failing: Permanent | None = None
+    ) -> Outcome:
         """Deliver the action once, as a worker (or a replay) does."""
         delivery = Delivery("crm", connector, self.deliveries, self.settings.sync, Metrics())
-        return await delivery.deliver(self.event, event_context(self.event), self.flow, self.action, lane)
+        return await delivery.deliver(self.event, event_context(self.event), self.flow, self.action, lane, failing)
+
+    async def begin(self, repeat: Repeat = "natural") -> None:
+        """Register the action in the ledger, as an earlier owner of the record did."""
+        await self.deliveries.begin(self.key, self.event, "crm", self.flow.name, self.action.key, repeat)
 
 
 async def test_transient_failures_are_retried_with_growing_jittered_backoff_until_delivered(
@@ -240,7 +261,7 @@ async def test_an_interrupted_send_without_idempotency_is_dead_lettered_unsent(
     tmp_path: Path, ledger: SqlLedger  # noqa: F811
 ) -> None:
     s = Setup(tmp_path, ledger)
-    await s.deliveries.begin(s.key, s.event, "crm", s.flow.name, s.action.key, "none")
+    await s.begin("none")
     await s.deliveries.sending(s.key, 1)  # the process died before the answer came
     target = s.connector([], repeat="none")
     lane = RecordingLane(s.breaker)
@@ -294,3 +315,153 @@ async def test_a_lookup_create_in_doubt_stays_sending_while_the_lookup_cannot_an
     assert target.calls == ["create", "lookup", "lookup"]
     [(error, attempts)] = lane.deadletters
     assert isinstance(error, Ambiguous) and attempts == 3
+
+
+async def test_a_dead_lettered_action_is_skipped_when_redelivered_and_tried_again_by_a_replay(
+    tmp_path: Path, ledger: SqlLedger  # noqa: F811
+) -> None:
+    s = Setup(tmp_path, ledger)
+    await s.begin()
+    await s.deliveries.deadlettered(s.key, "Permanent: 400 email is invalid", 1, 17)
+    target = s.connector([Delivered("crm-2")])
+    lane = RecordingLane(s.breaker)
+    assert await s.deliver(target, lane) == Outcome("deadlettered", "already dead-lettered")
+    assert target.calls == [] and lane.deadletters == []  # it has its one dead letter already
+    assert await s.deliver(target, RecordingLane(s.breaker, live=False)) == Outcome("delivered", "crm-2")
+
+
+async def test_a_dead_letter_the_last_owner_was_writing_is_not_written_twice(
+    tmp_path: Path, ledger: SqlLedger  # noqa: F811
+) -> None:
+    s = Setup(tmp_path, ledger)
+    await s.begin()
+    await s.deliveries.deadlettering(s.key)  # the process died here, maybe after the write
+    written = DeadLetter("crm", 0, 41, b"", {"error-class": "Permanent", "error-message": "400", "attempts": "3"}, 0.0)
+    target = s.connector([])
+    lane = RecordingLane(s.breaker, found=written)
+    assert await s.deliver(target, lane) == Outcome("deadlettered", "already dead-lettered")
+    assert target.calls == [] and lane.deadletters == []
+    row = await s.deliveries.delivery(s.key)
+    assert row is not None and (row.status, row.attempts, row.dlq_offset) == ("deadlettered", 3, 41)
+
+
+async def test_a_dead_letter_the_last_owner_never_wrote_is_written_once_after_trying_again(
+    tmp_path: Path, ledger: SqlLedger  # noqa: F811
+) -> None:
+    s = Setup(tmp_path, ledger)
+    await s.begin()
+    await s.deliveries.deadlettering(s.key)
+    target = s.connector([Permanent("400 email is invalid")])
+    lane = RecordingLane(s.breaker, found=None)
+    assert await s.deliver(target, lane) == Outcome("deadlettered", "400 email is invalid")
+    assert target.calls == ["create"] and [(type(e), n) for e, n in lane.deadletters] == [(Permanent, 1)]
+
+
+async def test_an_event_its_flow_fails_on_is_dead_lettered_live_and_reported_by_a_replay_unsent(
+    tmp_path: Path, ledger: SqlLedger  # noqa: F811
+) -> None:
+    s = Setup(tmp_path, ledger)
+    failing = Permanent("flows[0].if: order.total is not a number")
+    target = s.connector([])
+    lane = RecordingLane(s.breaker)
+    assert await s.deliver(target, lane, failing) == Outcome("deadlettered", failing.message)
+    assert lane.deadletters == [(failing, 1)]
+    replay = RecordingLane(s.breaker, live=False)
+    assert await s.deliver(target, replay, failing) == Outcome("failed", f"Permanent: {failing.message}")
+    assert replay.deadletters == [] and target.calls == []
+
+
+async def test_a_field_that_cannot_be_rendered_is_dead_lettered_at_once_unsent(
+    tmp_path: Path, ledger: SqlLedger  # noqa: F811
+) -> None:
+    s = Setup(tmp_path, ledger, fields='fields = { note = "{{ contact.message * 100000000 }}" }')
+    target = s.connector([])
+    lane = RecordingLane(s.breaker)
+    assert (await s.deliver(target, lane)).status == "deadlettered"
+    [(error, attempts)] = lane.deadletters
+    assert isinstance(error, Permanent) and "'note'" in error.message and attempts == 1
+    assert target.calls == [] and lane.waits == [] and s.breaker.failures == 0
+
+
+async def test_a_call_without_an_answer_within_the_delivery_timeout_is_a_transient_failure(
+    tmp_path: Path, ledger: SqlLedger  # noqa: F811
+) -> None:
+    s = Setup(tmp_path, ledger, max_attempts=2, timeout=0.05)
+    target = s.connector([HANG, HANG])
+    lane = RecordingLane(s.breaker)
+    assert (await s.deliver(target, lane)).status == "deadlettered"
+    [(error, attempts)] = lane.deadletters
+    assert isinstance(error, Transient) and error.message == "no answer within 0.05 s" and attempts == 2
+    assert target.calls == ["create", "create"] and len(lane.waits) == 1 and s.breaker.failures == 2
+
+
+async def test_a_connector_bug_is_dead_lettered_at_once(tmp_path: Path, ledger: SqlLedger) -> None:  # noqa: F811
+    s = Setup(tmp_path, ledger)
+    target = s.connector([RuntimeError("boom")])
+    lane = RecordingLane(s.breaker)
+    assert await s.deliver(target, lane) == Outcome("deadlettered", "connector error: RuntimeError('boom')")
+    assert target.calls == ["create"] and lane.waits == [] and s.breaker.failures == 0
+
+
+async def test_a_lookup_create_breaking_after_it_may_have_gone_out_is_looked_up_not_sent_again(
+    tmp_path: Path, ledger: SqlLedger  # noqa: F811
+) -> None:
+    s = Setup(tmp_path, ledger)
+    target = s.connector([RuntimeError("id map write failed")], lookups=[Delivered("inv-4")], repeat="lookup")
+    assert await s.deliver(target, RecordingLane(s.breaker)) == Outcome("delivered", "inv-4")
+    assert target.calls == ["create", "lookup"]
+
+
+async def test_a_lookup_without_an_answer_in_time_is_asked_again(tmp_path: Path, ledger: SqlLedger) -> None:  # noqa: F811
+    s = Setup(tmp_path, ledger, timeout=0.05)
+    target = s.connector([Transient("reset", sent=True)], lookups=[HANG, Delivered("inv-5")], repeat="lookup")
+    assert await s.deliver(target, RecordingLane(s.breaker)) == Outcome("delivered", "inv-5")
+    assert target.calls == ["create", "lookup", "lookup"]
+
+
+async def test_a_lookup_that_breaks_is_dead_lettered_as_ambiguous(tmp_path: Path, ledger: SqlLedger) -> None:  # noqa: F811
+    s = Setup(tmp_path, ledger)
+    target = s.connector([Transient("reset", sent=True)], lookups=[KeyError("results")], repeat="lookup")
+    lane = RecordingLane(s.breaker)
+    assert (await s.deliver(target, lane)).status == "deadlettered"
+    [(error, _)] = lane.deadletters
+    assert isinstance(error, Ambiguous) and "the lookup failed: KeyError('results')" in error.message
+
+
+async def test_an_attempt_in_doubt_after_a_restart_waits_for_the_targets_search_before_the_lookup(
+    tmp_path: Path, ledger: SqlLedger  # noqa: F811
+) -> None:
+    s = Setup(tmp_path, ledger)
+    await s.begin("lookup")
+    await s.deliveries.sending(s.key, 1)  # the process died with the create in flight
+    target = s.connector([], lookups=[Delivered("inv-6")], repeat="lookup")
+    target.reconcile_after_s = 30.0
+    lane = RecordingLane(s.breaker)
+    assert await s.deliver(target, lane) == Outcome("delivered", "inv-6")
+    [(settle, _)] = lane.waits
+    assert 29.0 < settle <= 30.0 and target.calls == ["lookup"]
+
+
+class LedgerWatchingConnector(ScriptedConnector):
+    """Notes the action's ledger status at each create."""
+
+    deliveries: Deliveries
+    statuses: list[str]
+
+    async def deliver(self, request: ActionRequest) -> Delivered:
+        """The ledger's status now, then the scripted answer."""
+        row = await self.deliveries.delivery(request.idempotency_key)
+        self.statuses.append(row.status if row else "")
+        return await super().deliver(request)
+
+
+async def test_a_send_without_idempotency_is_marked_in_flight_before_the_call(
+    tmp_path: Path, ledger: SqlLedger  # noqa: F811
+) -> None:
+    s = Setup(tmp_path, ledger)
+    ctx = ConnectorContext(http=None, data_dir=tmp_path)
+    target = LedgerWatchingConnector(ctx, s.settings.targets["crm"], "none", [Transient("503", sent=False),
+                                                                              Delivered("m-1")])
+    target.deliveries, target.statuses = s.deliveries, []
+    assert await s.deliver(target, RecordingLane(s.breaker)) == Outcome("delivered", "m-1")
+    assert target.statuses == ["sending", "sending"]  # a crash during either call leaves it ambiguous
