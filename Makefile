@@ -8,7 +8,7 @@ PIP     := $(PY) -m pip --disable-pip-version-check -q
 CONFIG  ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast soak bench lint check system-deps postgres clean
+.PHONY: run test test-fast test-integration soak bench lint check system-deps postgres clean
 
 $(VENV)/.run-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,9 +49,14 @@ postgres:
 test: $(VENV)/.test-installed system-deps postgres
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-## test-fast: everything but the slow suites
-test-fast: $(VENV)/.test-installed postgres
-	$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)
+## test-fast: the inner loop (under a minute): every package's logic in this one process; no broker,
+## PostgreSQL, browser or spawned process (those are `integration`), no slow suite
+test-fast: $(VENV)/.test-installed
+	$(VENV)/bin/pytest -m "not slow and not integration" $(PYTEST_ARGS)
+
+## test-integration: what test-fast skips but the slow suites (the broker, PostgreSQL, Chromium, subprocesses)
+test-integration: $(VENV)/.test-installed system-deps postgres
+	$(VENV)/bin/pytest -m "integration and not slow" $(PYTEST_ARGS)
 
 ## soak: the full-size chaos run (10,000 webhooks, SIGKILLs, a target down 30 s); prints the summary table
 soak: $(VENV)/.test-installed
