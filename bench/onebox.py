@@ -12,8 +12,9 @@ Two measurements, each against a baseline run in the same invocation:
    before). Goal: under 0.02 of a core, latency kept.
 2. **Months in minutes.** `--events` small forms, closed loop, through the same setup; the
    resident memory of the whole tree is sampled every second (a thread of its own) until every
-   event is delivered. With broker rotation (`kafka.embedded_max_rss_mb`, default 128) against the baseline without it
-   (`--baseline-events` of them, 0 to skip). Goal: the tree under 300 MB after 1,000,000 events.
+   event is delivered. With broker rotation (`kafka.embedded_max_rss_mb`, the shipped default)
+   against the baseline without it (`--baseline-events` of them, 0 to skip). Goal: the tree under
+   300 MB (10^6 bytes) after 1,000,000 events.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import closed_loop
+from services.common.config import KafkaConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 GOAL_IDLE_CORES = 0.02
@@ -269,8 +271,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="handover-onebox-"))
     results: dict[str, dict[str, float]] = {}
-    runs = [("idle", 5.0, 128, "idle"), ("idle (always fetching)", 0.0, 128, "idle"),
-            ("long, rotation at 128 MB", 5.0, 128, "long")]
+    limit = KafkaConfig().embedded_max_rss_mb  # the shipped default
+    rotating = f"long, rotation at {limit} MiB"
+    runs = [("idle", 5.0, limit, "idle"), ("idle (always fetching)", 0.0, limit, "idle"),
+            (rotating, 5.0, limit, "long")]
     baseline = args.events if args.baseline_events is None else args.baseline_events
     if baseline:
         runs.append(("long, no rotation (baseline)", 5.0, 0, "long"))
@@ -292,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
           f"({idle['idle_cores'] / max(busy['idle_cores'], 1e-9):.2f}x; goal < {GOAL_IDLE_CORES}: "
           f"{'met' if idle['idle_cores'] < GOAL_IDLE_CORES else 'NOT met'}); first event after idle "
           f"{idle['first_after_idle_ms']} ms vs {busy['first_after_idle_ms']} ms")
-    long = results["long, rotation at 128 MB"]
+    long = results[rotating]
     line = (f"tree peak {long['peak_tree_mb']} MB after {int(long['events'])} events (goal < {GOAL_RSS_MB:.0f} MB: "
             f"{'met' if long['peak_tree_mb'] < GOAL_RSS_MB else 'NOT met'}), {int(long['rotations'])} rotations")
     if "long, no rotation (baseline)" in results:

@@ -224,12 +224,13 @@ class Runtime:
         """Publish every journaled event that is not finished, under its own event id: the
         consumers skip whatever they had already done."""
         assert self.journal is not None and self.publisher is not None
-        records = await self.journal.unfinished()
-        for i in range(0, len(records), 500):
-            await self.publisher.publish_records(records[i:i + 500])
-        if records:
-            self.metrics.journal_redriven.inc(len(records))
-            log.info("journal_redriven", count=len(records))
+        count = 0
+        async for records in self.journal.unfinished_pages(page=500):
+            await self.publisher.publish_records(records)
+            count += len(records)
+        if count:
+            self.metrics.journal_redriven.inc(count)
+            log.info("journal_redriven", count=count)
 
     async def _supervise_broker(self) -> None:
         """Notice a dead embedded broker within a second and start a fresh one on the same

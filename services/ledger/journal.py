@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 from services.common.kafka import OutRecord
 from services.ledger.db import Database
@@ -53,7 +53,11 @@ class IntakeJournal:
 
     async def unfinished(self, page: int = 1000) -> list[OutRecord]:
         """Every journaled event that is not finished, oldest first: what a new broker lacks."""
-        out: list[OutRecord] = []
+        return [record async for rows in self.unfinished_pages(page) for record in rows]
+
+    async def unfinished_pages(self, page: int = 1000) -> AsyncIterator[list[OutRecord]]:
+        """`unfinished()` a page at a time, so a re-drive holds one page in memory, not the
+        whole backlog (Python keeps the high-water mark of its heap)."""
         after: tuple[float, str] = (-1.0, "")
         while True:
             rows = await self.db.fetch(
@@ -62,13 +66,14 @@ class IntakeJournal:
                 "ORDER BY j.journaled_at, j.event_id LIMIT $3",
                 after[0], after[1], page,
             )
-            out += [
-                OutRecord(r[0], r[1], None if r[2] is None else bytes(r[2]), bytes(r[3]),
-                          tuple((k, v.encode()) for k, v in json.loads(r[4])))
-                for r in rows
-            ]
+            if rows:
+                yield [
+                    OutRecord(r[0], r[1], None if r[2] is None else bytes(r[2]), bytes(r[3]),
+                              tuple((k, v.encode()) for k, v in json.loads(r[4])))
+                    for r in rows
+                ]
             if len(rows) < page:
-                return out
+                return
             after = (float(rows[-1][5]), rows[-1][0])
 
     async def prune(self, now: float | None = None, limit: int = 5000) -> int:
