@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
                 data_dir.mkdir()
                 cfg = data_dir / "handover.toml"
                 cfg.write_text(CONFIG.format(data_dir=data_dir, port=port, bootstrap=broker.bootstrap_servers,
-                                             source=SOURCE, secret=SECRET))
+                                             source=SOURCE, secret=SECRET, journal="off"))
                 cmd = ["-m", "bench.gateway_parts", "--serve", ",".join(VARIANTS[name]), str(cfg)]
             proc = subprocess.Popen([sys.executable, *cmd], cwd=ROOT, env=_env(),
                                     stdout=subprocess.DEVNULL, stderr=open(Path(tmp, f"{port}.log"), "wb"))
