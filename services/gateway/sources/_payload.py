@@ -98,9 +98,11 @@ def json_path(*keys: str | int) -> str:
 
 def dig(data: Any, *keys: str | int) -> Any:
     """The value at a key path, or None if any step is missing or of the wrong shape."""
+    if len(keys) == 1 and type(data) is dict:  # one member of an object: most reads
+        return data.get(keys[0])
     cur = data
     for key in keys:
-        if type(key) is str:  # an object member: most steps (a parser reads every field this way)
+        if type(key) is str:  # an object member
             if not isinstance(cur, dict):
                 return None
             cur = cur.get(key)
