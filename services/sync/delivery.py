@@ -232,7 +232,7 @@ class Delivery:
                     lane.release()
             if error is None and result is not None:
                 duration = time.perf_counter() - started
-                await self.ledger.delivered(key, result.external_id, attempt)
+                await self._note_delivered(lane, key, result.external_id, attempt)
                 await self._record_sent(key, sent, result.detail or result.external_id)
                 lane.succeeded()
                 self.count(name, "delivered")
@@ -297,6 +297,22 @@ class Delivery:
             await self.ledger.record_sent(key, fields, answer, [secret.reveal()] if secret is not None else [])
         except Exception as exc:  # noqa: BLE001 - a missing audit line is not worth a retry
             self.log.warning("sent_record_failed", error=repr(exc))
+
+    async def _note_delivered(self, lane: Lane, key: str, external_id: str, attempt: int) -> None:
+        """The target has the action; only the ledger's note of it is missing. Write the note
+        until it is written (the ledger down, a fail-over), waiting with the usual backoff, and
+        never call the target again meanwhile: a repeat is what the note exists to prevent. A stop
+        while waiting leaves the action as it was before the call (looked up, or held back by the
+        target's own memory of keys, after the restart)."""
+        tries = 0
+        while True:
+            try:
+                await self.ledger.delivered(key, external_id, attempt)
+                return
+            except Exception as exc:  # noqa: BLE001 - any ledger failure: the note is retried
+                tries += 1
+                self.log.warning("ledger_write_retry", action_key=key, tries=tries, error=repr(exc))
+                await lane.wait(backoff(tries, self.cfg, None))
 
     async def _timed(self, call: Awaitable[Delivered | None]) -> Delivered | None:
         """Await a connector call within the delivery timeout (unless it times itself)."""

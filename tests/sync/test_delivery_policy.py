@@ -465,3 +465,25 @@ async def test_a_send_without_idempotency_is_marked_in_flight_before_the_call(
     target.deliveries, target.statuses = s.deliveries, []
     assert await s.deliver(target, RecordingLane(s.breaker)) == Outcome("delivered", "m-1")
     assert target.statuses == ["sending", "sending"]  # a crash during either call leaves it ambiguous
+
+
+async def test_a_delivered_action_the_ledger_cannot_note_yet_is_noted_later_not_sent_again(
+    tmp_path: Path, ledger: SqlLedger, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    s = Setup(tmp_path, ledger)
+    real = s.deliveries.delivered
+    failures = [OSError("database is locked"), ConnectionError("server closed the connection")]
+
+    async def flaky(*args: Any) -> None:
+        if failures:
+            raise failures.pop(0)
+        await real(*args)
+
+    monkeypatch.setattr(s.deliveries, "delivered", flaky)
+    target = s.connector([Delivered("crm-1"), Delivered("crm-2")])
+    lane = RecordingLane(s.breaker)
+    assert await s.deliver(target, lane) == Outcome("delivered", "crm-1")
+    assert target.calls == ["create"]  # the target was called once, the note written on the third try
+    assert len(lane.waits) == 2 and all(w > 0 for w, _ in lane.waits)
+    row = await s.deliveries.delivery(s.key)
+    assert row is not None and (row.status, row.external_id) == ("delivered", "crm-1")

@@ -40,10 +40,11 @@ class OutboxRecord(msgspec.Struct, frozen=True):
     event: dict[str, object]
 
 
-# Keys remembered from the outbox. A repeat comes from a crash between writing a line and the
-# ledger recording the delivery, so only the latest keys matter (at most the records in hand,
-# 4x sync.concurrency per worker); the ledger skips older ones. ~200 bytes a key: 100,000 kept
-# ~20 MB of a one box's memory for nothing (bench/onebox, tracemalloc).
+# Keys remembered from the outbox. A repeat comes only from a crash between writing a line and
+# the ledger noting the delivery (a ledger that cannot note it yet is retried in place, the target
+# not called again), so only the latest keys matter: at most the records in hand (4x
+# sync.concurrency per worker) were written and not noted; the ledger skips older ones. ~200 bytes
+# a key: 100,000 kept ~20 MB of a one box's memory for nothing (bench/onebox, tracemalloc).
 REMEMBERED_KEYS = 10_000
 
 
