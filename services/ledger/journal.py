@@ -57,14 +57,16 @@ class IntakeJournal:
 
     async def unfinished_pages(self, page: int = 1000) -> AsyncIterator[list[OutRecord]]:
         """`unfinished()` a page at a time, so a re-drive holds one page in memory, not the
-        whole backlog (Python keeps the high-water mark of its heap)."""
+        whole backlog (Python keeps the high-water mark of its heap). Only what was journaled
+        before the first page: what the gateway accepts meanwhile went to the new broker itself."""
         after: tuple[float, str] = (-1.0, "")
+        until = time.time()
         while True:
             rows = await self.db.fetch(
                 "SELECT j.event_id, j.topic, j.record_key, j.value, j.headers, j.journaled_at FROM intake_journal j "
-                f"WHERE (j.journaled_at > $1 OR (j.journaled_at = $1 AND j.event_id > $2)) AND NOT ({_FINISHED}) "
-                "ORDER BY j.journaled_at, j.event_id LIMIT $3",
-                after[0], after[1], page,
+                f"WHERE (j.journaled_at > $1 OR (j.journaled_at = $1 AND j.event_id > $2)) AND j.journaled_at <= $4 "
+                f"AND NOT ({_FINISHED}) ORDER BY j.journaled_at, j.event_id LIMIT $3",
+                after[0], after[1], page, until,
             )
             if rows:
                 yield [
