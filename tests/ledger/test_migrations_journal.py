@@ -202,3 +202,22 @@ async def test_a_resend_journals_nothing_new(ledger_url: str) -> None:
         assert await journal.count() == 1
     finally:
         await ledger.close()
+
+
+async def test_a_re_drive_pages_through_what_was_journaled_before_it_began(ledger_url: str) -> None:
+    ledger = await open_ledger(ledger_url)
+    journal = IntakeJournal(ledger.db)
+    try:
+        before = [contact_event(event_id=f"before-{i}-{uuid.uuid4().hex[:6]}") for i in range(3)]
+        for ev in before:
+            await journal.accept([event_record(ev)], keep_s=60)
+        seen: list[list[str]] = []
+        async for page in journal.unfinished_pages(page=2):
+            seen.append([r.event_id for r in page])
+            # Accepted while the re-drive runs: published to the new broker by the gateway itself.
+            await journal.accept([event_record(contact_event(event_id=f"during-{uuid.uuid4().hex[:6]}"))], keep_s=60)
+        assert [len(p) for p in seen] == [2, 1]
+        assert sorted(i for p in seen for i in p) == sorted(ev.id for ev in before)
+        assert len(await journal.unfinished()) == 5  # the next broker gets them all
+    finally:
+        await ledger.close()
