@@ -85,6 +85,9 @@ class Runtime:
     publisher: Publisher | None = None
     journal: IntakeJournal | None = None  # on: every accepted event is in the ledger before its 2xx
     fatal: str | None = None  # set when a part cannot recover: /healthz fails
+    # The embedded broker's size right after a re-drive put a backlog into it (0: it came up
+    # empty): what a rotation cannot free while those events stay unfinished.
+    broker_floor: int = 0
     restart_attempts: int = RESTART_ATTEMPTS
     rotation_check_s: float = ROTATION_CHECK_EVERY_S
     started: bool = False  # every part is up (readiness waits for it)
@@ -217,12 +220,13 @@ class Runtime:
             if restored:
                 log.info("dead_letters_restored", count=restored)
         if self.journal is not None:
-            await self._redrive()
+            redriven = await self._redrive()
+            self.broker_floor = (self.broker.rss_bytes() or 0) if redriven else 0
         publish_address(self.settings.data_dir, self.broker.bootstrap_servers)
 
-    async def _redrive(self) -> None:
+    async def _redrive(self) -> int:
         """Publish every journaled event that is not finished, under its own event id: the
-        consumers skip whatever they had already done."""
+        consumers skip whatever they had already done. How many were published."""
         assert self.journal is not None and self.publisher is not None
         count = 0
         async for records in self.journal.unfinished_pages(page=500):
@@ -231,6 +235,7 @@ class Runtime:
         if count:
             self.metrics.journal_redriven.inc(count)
             log.info("journal_redriven", count=count)
+        return count
 
     async def _supervise_broker(self) -> None:
         """Notice a dead embedded broker within a second and start a fresh one on the same
@@ -253,12 +258,15 @@ class Runtime:
     def rotation_due(self) -> bool:
         """The broker holds more than `kafka.embedded_max_rss_mb` and no webhook came in for a
         while (or it holds a quarter more: then now, busy or not, since a broker that never gets a
-        quiet moment would otherwise grow without bound). Only with the journal, which re-drives."""
+        quiet moment would otherwise grow without bound). Only with the journal, which re-drives.
+        Not until it has grown by half the limit past what the re-drive gave it when it came up:
+        a backlog (a target down for days) would fill a new broker just the same, and rotating
+        over and over would only turn webhooks away."""
         limit = self.settings.kafka.embedded_max_rss_mb * 1024 * 1024
         if self.broker is None or self.journal is None or not limit:
             return False
         rss = self.broker.rss_bytes()
-        if rss is None or rss < limit:
+        if rss is None or rss < limit or rss - self.broker_floor < limit // 2:
             return False
         quiet = self.publisher is None or time.monotonic() - self.publisher.last_publish >= QUIET_FOR_ROTATION_S
         return quiet or rss >= limit * 5 // 4

@@ -206,3 +206,28 @@ async def test_a_rotated_broker_carries_on_with_nothing_lost_or_repeated(tmp_pat
     finally:
         await runtime.stop()
         await runner.cleanup()
+
+
+class _SizedBroker:
+    """Stands in for the embedded broker where only its size is asked."""
+
+    def __init__(self, rss: int) -> None:
+        self.rss = rss
+
+    def rss_bytes(self) -> int:
+        """The resident size the test says."""
+        return self.rss
+
+
+def test_a_broker_holding_mostly_the_backlog_it_was_given_is_not_rotated_again(tmp_path: Path) -> None:
+    mib = 1024 * 1024
+    runtime = Runtime(_settings(tmp_path, kafka={"embedded_max_rss_mb": 100}))
+    broker = _SizedBroker(150 * mib)
+    runtime.broker, runtime.journal = broker, object()  # type: ignore[assignment]
+    assert runtime.rotation_due()  # came up empty: 150 MiB is past the limit and its quarter
+    runtime.broker_floor = 140 * mib  # a target down for days: the re-drive alone filled it to 140
+    assert not runtime.rotation_due()  # a fresh broker would hold the same again
+    broker.rss = 189 * mib
+    assert not runtime.rotation_due()
+    broker.rss = 190 * mib  # grown by half the limit since: rotating frees that much
+    assert runtime.rotation_due()
