@@ -160,6 +160,16 @@ async def test_post_without_a_matching_csrf_token_is_refused(client, store):
     assert (await client.post("/", data=ROW)).status == 403
     await token_of(client)
     assert (await client.post("/", data={**ROW, FIELD: "0" * 32 + "." + "0" * 64})).status == 403
+    assert (await client.post("/", data={**ROW, FIELD: "0" * 32 + "." + "é" * 64})).status == 403  # not a 500
+    assert store.typed is None
+
+
+async def test_a_forged_non_ascii_csrf_cookie_is_refused_not_a_server_error(client, store):
+    token = await token_of(client)
+    nonce, _ = token.split(".")
+    client.session.cookie_jar.clear()
+    forged = {"Cookie": f"{COOKIE}={nonce}.{'é' * 64}"}
+    assert (await client.post("/", data={**ROW, FIELD: token}, headers=forged)).status == 403
     assert store.typed is None
 
 
