@@ -58,7 +58,8 @@ REPEATING_EVENTS = frozenset({"broker_unavailable", "dedupe_store_unavailable"})
 
 class HeldRepeats:
     """A structlog processor: one line per `interval_s` for each event in `events`; the next one
-    let through carries `repeats_held_back`, how many were dropped since the last."""
+    let through carries `repeats_held_back`, how many were dropped since the last, and
+    `held_back_over_s`, the seconds since that last line (a count can wait for the next outage)."""
 
     def __init__(self, events: frozenset[str] = REPEATING_EVENTS, interval_s: float = 10.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -78,6 +79,7 @@ class HeldRepeats:
             raise structlog.DropEvent
         if last is not None and last[1]:
             event_dict["repeats_held_back"] = last[1]
+            event_dict["held_back_over_s"] = round(now - last[0])
         self._seen[event] = (now, 0)
         return event_dict
 

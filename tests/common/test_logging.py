@@ -107,4 +107,5 @@ def test_a_warning_every_request_repeats_is_held_to_one_line_per_interval_with_a
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     unavailable = [line for line in lines if line["event"] == "broker_unavailable"]
     assert [line.get("repeats_held_back") for line in unavailable] == [None, 99, 99]  # at 0, 10, 20 s
+    assert [line.get("held_back_over_s") for line in unavailable] == [None, 10, 10]
     assert sum(line["event"] == "webhook_rejected" for line in lines) == 250  # other lines all kept
