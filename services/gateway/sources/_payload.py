@@ -56,27 +56,26 @@ def body_object(inbound: Inbound) -> dict[str, Any]:
     return doc  # type: ignore[return-value]
 
 
+def _body_at(inbound: Inbound, path: tuple[str, ...]) -> Any:
+    """The value at `path` in a JSON-object body; None when the body or the value is not there
+    (parse then reports what is wrong)."""
+    try:
+        return dig(body_object(inbound), *path)
+    except Rejected:
+        return None
+
+
 def body_field(inbound: Inbound, *path: str) -> str | None:
     """A non-empty text value at `path` in a JSON-object body (a vendor's delivery id); None
     when the body or the value is not there (parse then reports what is wrong)."""
-    try:
-        value: Any = body_object(inbound)
-    except Rejected:
-        return None
-    for key in path:
-        value = value.get(key) if isinstance(value, dict) else None
+    value = _body_at(inbound, path)
     return value if isinstance(value, str) and value else None
 
 
 def body_id(inbound: Inbound, *path: str) -> str | None:
     """An id at `path` in a JSON-object body, given as an integer or a non-empty string, as
     exact text; None when the body or the value is not there."""
-    try:
-        value: Any = body_object(inbound)
-    except Rejected:
-        return None
-    for key in path:
-        value = value.get(key) if isinstance(value, dict) else None
+    value = _body_at(inbound, path)
     try:
         return exact_id(value, required=True)
     except ValueError:
