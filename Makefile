@@ -62,10 +62,11 @@ test-integration: $(VENV)/.test-installed system-deps postgres
 soak: $(VENV)/.test-installed
 	HANDOVER_SOAK=1 $(VENV)/bin/pytest -m slow -s tests/chaos $(PYTEST_ARGS)
 
-## bench: every benchmark (gateway, its parts, sync engine, end to end); figures in docs/benchmarks.md
+## bench: every benchmark (gateway, its parts, the sources on vendor samples, sync engine, end to end); figures in docs/benchmarks.md
 bench: $(VENV)/.test-installed
 	$(PY) -m bench.gateway
 	$(PY) -m bench.gateway_parts
+	$(PY) -m bench.sources
 	$(PY) -m bench.sync
 	$(PY) -m bench.e2e
 
