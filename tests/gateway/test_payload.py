@@ -49,3 +49,16 @@ def test_text_reads_strings_as_sent_and_numbers_as_their_digits() -> None:
     assert p.text("empty", required=True) == " "
     assert p.text("obj") == ""
     assert [(e.path, e.message) for e in p.errors] == [("$.empty", "must not be empty"), ("$.obj", "must be text")]
+
+
+def test_each_reads_every_element_and_names_an_error_by_its_index() -> None:
+    p = Payload(json_object(b'{"lines": [{"price": "1.50"}, {"price": "x"}, 7], "codes": {"a": 1}}'))
+    lines = p.each("lines")
+    assert [line.decimal("price") for line in lines] == [Decimal("1.50"), None, None]
+    assert p.each("missing") == [] and p.each("codes") == []
+    assert [(e.path, e.message) for e in p.errors] == [
+        ("$.lines[1].price", "must be a decimal number"),
+        ("$.codes", "must be an array"),
+    ]
+    lines[2].text("name", required=True)  # a reader of a non-object element: its members are absent
+    assert p.errors[-1].path == "$.lines[2].name"

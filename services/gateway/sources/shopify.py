@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from schemas import (
+    Address,
     AnyEvent,
     CustomerCreated,
     CustomerData,
@@ -31,6 +32,7 @@ from services.gateway.sources._payload import (
 from services.gateway.sources._signing import verify_body_hmac
 from services.gateway.sources.base import Ignored, Inbound, Source, header, to_utc
 
+ZERO = Decimal(0)
 # Members of an order that a customer never has, whatever the unsigned X-Shopify-Topic says.
 ORDER_KEYS = ("line_items", "total_price", "financial_status")
 
@@ -60,8 +62,13 @@ ADDRESS = {
 }
 
 
-def _address(p: Payload) -> dict[str, str]:
-    return ADDRESS | {"country": "country_code" if p.raw("country_code") else "country"}
+ADDRESS_BY_CODE = ADDRESS | {"country": "country_code"}
+ADDRESS_BY_NAME = ADDRESS | {"country": "country"}
+
+
+def _address(p: Payload) -> Address | None:
+    """A Shopify address; its country as the ISO code when sent, else as the name."""
+    return address_from(p, ADDRESS_BY_CODE if p.raw("country_code") else ADDRESS_BY_NAME)
 
 
 class ShopifySource(Source):
@@ -126,7 +133,7 @@ class ShopifySource(Source):
             last_name=p.text("last_name"),
             phone=p.text("phone"),
             external_id=external_id,
-            address=address_from(address, _address(address)),
+            address=_address(address),
         )
         created = p.datetime("created_at")
         marketing = p.raw("email_marketing_consent", "state")
@@ -162,25 +169,19 @@ class ShopifySource(Source):
             external_id=c.id("id"),
         )
         lines = []
-        for i, _ in enumerate(p.items("line_items")):
-            line = p.at("line_items", i)
-            quantity = line.decimal("quantity", required=True) or Decimal(0)
-            price = line.decimal("price", required=True) or Decimal(0)
-            allocations = line.items("discount_allocations")
+        for line in p.each("line_items"):
+            quantity = line.decimal("quantity", required=True) or ZERO
+            price = line.decimal("price", required=True) or ZERO
+            allocations = line.each("discount_allocations")
             if allocations:  # every discount application's share of this line
-                discount = sum(
-                    (line.decimal("discount_allocations", j, "amount") or Decimal(0) for j in range(len(allocations))),
-                    Decimal(0),
-                )
+                discount = sum((a.decimal("amount") or ZERO for a in allocations), ZERO)
             else:
-                discount = line.decimal("total_discount") or Decimal(0)
-            taxes = line.items("tax_lines")
-            tax = sum(
-                (line.decimal("tax_lines", j, "price") or Decimal(0) for j in range(len(taxes))),
-                Decimal(0),
-            )
-            rates = [r for j in range(len(taxes)) if (r := line.decimal("tax_lines", j, "rate")) is not None]
-            rate = sum(rates, Decimal(0)) if taxes and len(rates) == len(taxes) else None
+                discount = line.decimal("total_discount") or ZERO
+            tax = ZERO
+            rates: list[Decimal | None] = []
+            for tax_line in line.each("tax_lines"):
+                tax += tax_line.decimal("price") or ZERO
+                rates.append(tax_line.decimal("rate"))
             lines.append(
                 OrderLine(
                     name=line.text("name") or line.text("title"),
@@ -188,51 +189,41 @@ class ShopifySource(Source):
                     unit_price=price,
                     total=price * quantity - discount,
                     sku=line.text("sku"),
-                    tax_rate=None if rate is None else rate * 100,
+                    # the rates of all tax lines added up; none when one has no rate
+                    tax_rate=sum(rates, ZERO) * 100 if rates and None not in rates else None,  # type: ignore[arg-type]
                     tax_amount=tax,
                     external_id=line.id("id"),
                     discount=discount,
                 )
             )
+        shipping_lines = p.each("shipping_lines")
         shipping_total = p.decimal("total_shipping_price_set", "shop_money", "amount")
         if shipping_total is None:
-            shipping_total = sum(
-                (
-                    p.decimal("shipping_lines", i, "price") or Decimal(0)
-                    for i in range(len(p.items("shipping_lines")))
-                ),
-                Decimal(0),
-            )
+            shipping_total = sum((s.decimal("price") or ZERO for s in shipping_lines), ZERO)
         placed_at = p.datetime("created_at")
         data = OrderData(
             order_id=order_id,
             order_number=number or order_id,
             currency=currency,
-            total=total or Decimal(0),
+            total=total or ZERO,
             customer=customer,
             lines=lines,
             subtotal=p.decimal("subtotal_price"),
-            tax_total=p.decimal("total_tax") or Decimal(0),
+            tax_total=p.decimal("total_tax") or ZERO,
             shipping_total=shipping_total,
-            discount_total=p.decimal("total_discounts") or Decimal(0),
+            discount_total=p.decimal("total_discounts") or ZERO,
             prices_include_tax=p.boolean("taxes_included"),
-            billing_address=address_from(billing, _address(billing)),
-            shipping_address=address_from(shipping, _address(shipping)),
+            billing_address=_address(billing),
+            shipping_address=_address(shipping),
             placed_at=placed_at,
             placed_at_utc=to_utc(placed_at),
             payment_status=p.text("financial_status"),
             note=p.text("note"),
-            shipping_method=", ".join(
-                t for i in range(len(p.items("shipping_lines"))) if (t := p.text("shipping_lines", i, "title"))
-            ),
-            discount_codes=[
-                code for i in range(len(p.items("discount_codes"))) if (code := p.text("discount_codes", i, "code"))
-            ],
+            shipping_method=", ".join(t for s in shipping_lines if (t := s.text("title"))),
+            discount_codes=[code for d in p.each("discount_codes") if (code := d.text("code"))],
             tags=_tags(p.text("tags")),
             attributes={
-                name: any_text(p.raw("note_attributes", i, "value"))
-                for i in range(len(p.items("note_attributes")))
-                if (name := p.text("note_attributes", i, "name"))
+                name: any_text(a.raw("value")) for a in p.each("note_attributes") if (name := a.text("name"))
             },
         )
         p.check()
