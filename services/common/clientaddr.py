@@ -27,6 +27,9 @@ def networks(proxies: tuple[str, ...]) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(p.strip(), strict=False) for p in proxies)
 
 
+# Peers and forwarded hops repeat request after request: parsing them is cached (bounded, so a
+# client inventing addresses only evicts).
+@lru_cache(maxsize=4096)
 def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     value = value.strip()
     if value.startswith("[") and "]" in value:  # "[2001:db8::1]:443" (RFC 7239 style)
@@ -63,13 +66,20 @@ def from_trusted_proxy(request: web.Request) -> bool:
     return _trusted(_ip(request.remote or ""), _trusted_proxies(request))
 
 
+@lru_cache(maxsize=4096)
+def _as_text(value: str) -> str:
+    """An address in its normal form (an IPv4-mapped IPv6 one as IPv4); anything else as given."""
+    ip = _ip(value)
+    return str(ip) if ip is not None else value
+
+
 def client_address(request: web.Request) -> str:
     """The address of the client behind any trusted proxies (the socket peer without them)."""
     peer = request.remote or "unknown"
     trusted = _trusted_proxies(request)
+    if not trusted or not _trusted(_ip(peer), trusted):
+        return _as_text(peer)
     current = _ip(peer)
-    if not trusted or not _trusted(current, trusted):
-        return str(current) if current is not None else peer
     for hop in reversed(_hops(request)):
         ip = _ip(hop)
         if ip is None:

@@ -205,6 +205,11 @@ async def test_x_forwarded_for_counts_only_from_a_trusted_proxy() -> None:
     assert client_address(request("10.1.1.1")) == "10.1.1.1"
     assert is_https(request("10.1.1.1", **{"X-Forwarded-Proto": "https"}))
     assert not is_https(request("198.51.100.1", **{"X-Forwarded-Proto": "https"}))
+    # An IPv4 client on a dual-stack socket is the same client as over IPv4, asked once or often.
+    for _ in range(2):
+        assert client_address(request("::ffff:198.51.100.1")) == "198.51.100.1"
+        assert client_address(request("::ffff:10.1.1.1", **{"X-Forwarded-For": "203.0.113.7"})) == "203.0.113.7"
+        assert client_address(request("unknown-peer")) == "unknown-peer"
 
 
 class _Transport:
