@@ -76,6 +76,7 @@ def config_toml(
     logging: Table | None = None,
     web: Table | None = None,
     sync: Table | None = None,
+    notify: Table | None = None,
     sources: Mapping[str, Table] | None = None,
     targets: Mapping[str, Table] | None = None,
     flows: list[Table] | None = None,
@@ -86,7 +87,7 @@ def config_toml(
     lines += _table("server", {"port": 0, **(server or {})})
     if bootstrap or kafka:
         lines += _table("kafka", {"bootstrap_servers": bootstrap, "idempotence": False, **(kafka or {})})
-    for header, table in (("ledger", ledger), ("logging", logging), ("web", web), ("sync", sync)):
+    for header, table in (("ledger", ledger), ("logging", logging), ("web", web), ("sync", sync), ("notify", notify)):
         if table:
             lines += _table(header, table)
     for name, table in (sources or {}).items():

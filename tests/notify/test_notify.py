@@ -4,7 +4,6 @@ message per incident, in the owner's language, rate-limited, and a weekly digest
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,27 +13,25 @@ import pytest
 from aiohttp import web
 
 from schemas.events import ContactData, ContactSubmitted, Person
-from services.assembly import parse_settings
+from services.common.config import Settings
 from services.common.errors import ConfigError
 from services.common.metrics import Metrics
 from services.ledger.rows import RecordedEvent
 from services.ledger.store import SqlLedger
 from services.notify import Notifier
+from tests.config import Table, action, flow, make_settings
 from tests.conftest import LEDGER_BACKENDS
 
-FLOWS = """
-[sources.website]
-kind = "form"
-[targets.crm]
-kind = "file"
-[[flows]]
-name = "Contact form to CRM"
-on = "contact.submitted"
-[[flows.actions]]
-target = "crm"
-action = "upsert_contact"
-minutes_saved = 3
-"""
+
+def notify_settings(notify: Table, **targets: Table) -> Settings:
+    """A contact-form flow into a file CRM, plus the given targets and [notify] table."""
+    return make_settings(
+        "var",
+        sources={"website": {"kind": "form"}},
+        targets={"crm": {"kind": "file"}, **targets},
+        flows=[flow("Contact form to CRM", "contact.submitted", action("crm", "upsert_contact", minutes_saved=3))],
+        notify=notify,
+    )
 
 
 PG = "postgresql://postgres@127.0.0.1:5432/test"
@@ -99,20 +96,10 @@ def quiet_day() -> int:
     return (dt.datetime.now().weekday() + 3) % 7
 
 
-def smtp_settings(host: str, port: int, to: str, lang: str = "en", **notify: object):
+def smtp_settings(host: str, port: int, to: str, lang: str = "en", **notify: object) -> Settings:
     notify.setdefault("digest_weekday", quiet_day())
-    extra = "".join(f"{k} = {json.dumps(v)}\n" for k, v in notify.items())
-    return parse_settings(FLOWS + f"""
-[targets.owner_mail]
-kind = "smtp"
-host = "{host}"
-port = {port}
-sender = "Handover <handover@shop.example>"
-[notify]
-target = "owner_mail"
-to = "{to}"
-lang = "{lang}"
-{extra}""", env={})  # fmt: skip
+    owner_mail = {"kind": "smtp", "host": host, "port": port, "sender": "Handover <handover@shop.example>"}
+    return notify_settings({"target": "owner_mail", "to": to, "lang": lang, **notify}, owner_mail=owner_mail)
 
 
 async def test_one_mail_per_new_dead_letter_in_the_owners_language(smtp_server, ledger) -> None:
@@ -191,19 +178,11 @@ async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
     await runner.cleanup()
 
 
-def http_settings(base: str, **notify: object):
+def http_settings(base: str, **notify: object) -> Settings:
     notify.setdefault("digest_weekday", quiet_day())
-    extra = "".join(f"{k} = {json.dumps(v)}\n" for k, v in notify.items())
-    return parse_settings(FLOWS + f"""
-[targets.chat]
-kind = "http"
-base_url = "{base}"
-url = "/hook"
-secret = "s3cret-chat"
-headers = {{ Authorization = "Bearer {{secret}}" }}
-[notify]
-target = "chat"
-{extra}""", env={})  # fmt: skip
+    chat = {"kind": "http", "base_url": base, "url": "/hook", "secret": "s3cret-chat",
+            "headers": {"Authorization": "Bearer {secret}"}}
+    return notify_settings({"target": "chat", **notify}, chat=chat)
 
 
 async def test_a_paused_target_and_a_silent_source_each_send_one_message(receiver, ledger) -> None:
@@ -279,12 +258,12 @@ async def test_weekly_digest_says_what_was_done_saved_and_needs_attention(smtp_s
 
 def test_notify_config_names_the_key_that_is_wrong() -> None:
     with pytest.raises(ConfigError) as exc:
-        parse_settings(FLOWS + '[notify]\ntarget = "nope"\n', env={})
+        notify_settings({"target": "nope"})
     assert str(exc.value).startswith("notify.target: no target named 'nope'")
     with pytest.raises(ConfigError, match=r"notify\.to"):
-        parse_settings(FLOWS + '[targets.m]\nkind = "maildir"\n[notify]\ntarget = "m"\n', env={})
+        notify_settings({"target": "m"}, m={"kind": "maildir"})
     with pytest.raises(ConfigError, match=r"notify\.target: must be a smtp, maildir or http target"):
-        parse_settings(FLOWS + '[notify]\ntarget = "crm"\n', env={})  # a file target cannot reach a person
+        notify_settings({"target": "crm"})  # a file target cannot reach a person
 
 
 async def test_the_web_app_runs_the_notifier_when_notify_is_configured(receiver, ledger) -> None:

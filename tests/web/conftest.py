@@ -15,49 +15,37 @@ from services.common.metrics import Metrics
 from services.web.app import setup_web
 from services.web.auth import setup_auth
 from services.web.calculator.store import CALCULATOR_STORE, MemoryCalculatorStore
+from tests.config import Table, action, config_toml, flow
 
 ADMIN_PASSWORD = "owner-calculator-pw-4k2j"
 API_TOKEN = "tok-calculator-9d8e"
 
-WEB = f"""
-[web]
-admin_password = "{ADMIN_PASSWORD}"
-api_token = "{API_TOKEN}"
-"""
-
-# Top-level keys first: after [web] they would belong to that table.
-TOML = (
-    'data_dir = "var"\n'
-    + WEB
-    + """
-[sources.website]
-kind = "form"
-
-[targets.crm]
-kind = "file"
-
-[targets.mail]
-kind = "maildir"
-sender = "Shop <hello@shop.invalid>"
-
-[[flows]]
-name = "Contact form to CRM"
-on = "contact.submitted"
-
-[[flows.actions]]
-target = "crm"
-action = "upsert_contact"
-minutes_saved = 3
-fields = { email = "{{ contact.email }}", name = "{{ contact.name }}" }
-
-[[flows.actions]]
-target = "mail"
-action = "send_email"
-minutes_saved = 2
-"""
-)
-
 CRM_FLOW = "Contact form to CRM"
+
+
+def web_toml(
+    data_dir: str = "var", *, server: Table | None = None, web: Table | None = None, flow_name: str = CRM_FLOW
+) -> str:
+    """The web tests' handover.toml: the owner's login and API token, a contact form, and one flow
+    (upsert the contact in a file CRM, send a mail) with minutes saved per action."""
+    return config_toml(
+        data_dir,
+        server=server,
+        # a key given as None is left out (no admin_password: Handover makes one)
+        web={k: v for k, v in {"admin_password": ADMIN_PASSWORD, "api_token": API_TOKEN, **(web or {})}.items()
+             if v is not None},
+        sources={"website": {"kind": "form"}},
+        targets={"crm": {"kind": "file"}, "mail": {"kind": "maildir", "sender": "Shop <hello@shop.invalid>"}},
+        flows=[flow(
+            flow_name, "contact.submitted",
+            action("crm", "upsert_contact", minutes_saved=3,
+                   fields={"email": "{{ contact.email }}", "name": "{{ contact.name }}"}),
+            action("mail", "send_email", minutes_saved=2),
+        )],
+    )
+
+
+TOML = web_toml()
 
 
 def make_app(store: MemoryCalculatorStore | None = None, toml: str = TOML) -> web.Application:

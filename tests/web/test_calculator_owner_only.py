@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from calculator.volumes import ActionVolume
 from services.web.calculator.store import MemoryCalculatorStore
 from services.web.csrf import FIELD
-from tests.web.conftest import API_TOKEN, CRM_FLOW, TOML, handover, login, make_app
+from tests.web.conftest import API_TOKEN, handover, login, make_app, web_toml
 
 # A flow name and ledger figures nobody would type or compute by chance.
 FLOW = "Zebra Ledger Flow 7319"
@@ -52,13 +52,13 @@ def store() -> MemoryCalculatorStore:
 
 @pytest.fixture
 async def anon():
-    async with TestClient(TestServer(make_app(store(), TOML.replace(CRM_FLOW, FLOW)))) as c:
+    async with TestClient(TestServer(make_app(store(), web_toml(flow_name=FLOW)))) as c:
         yield c
 
 
 @pytest.fixture
 async def boss():
-    async with TestClient(TestServer(make_app(store(), TOML.replace(CRM_FLOW, FLOW)))) as c:
+    async with TestClient(TestServer(make_app(store(), web_toml(flow_name=FLOW)))) as c:
         await login(c)
         yield c
 

@@ -22,7 +22,8 @@ from services.web.app import setup_web
 from services.web.auth import LIMITER, LOGIN_FAILURES, SESSION_COOKIE, SESSION_KEY, login_limiter, safe_next
 from services.web.csrf import COOKIE as CSRF_COOKIE
 from services.web.ops import setup_ops_pages
-from tests.web.conftest import ADMIN_PASSWORD, TOML, make_app
+from tests.config import Table
+from tests.web.conftest import ADMIN_PASSWORD, TOML, make_app, web_toml
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -45,11 +46,6 @@ NEXTS = [
     ("/audit?q=#1001", "/audit?q=#1001"),
     ("/dead-letters", "/dead-letters"),
 ]
-
-
-def with_server(lines: str) -> str:
-    """The web tests' config with a [server] table (after the top-level keys)."""
-    return TOML.replace('data_dir = "var"\n', f'data_dir = "var"\n[server]\n{lines}\n', 1)
 
 
 async def csrf(client: TestClient, path: str = "/login") -> str:
@@ -97,24 +93,25 @@ async def test_a_logout_ends_the_session_on_the_server(client: TestClient) -> No
 
 async def test_a_new_password_ends_every_session(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HANDOVER_TEST_SESSION_SECRET", "shared-by-every-replica")
-    toml = TOML.replace("[web]\n", '[web]\nsession_secret_env = "HANDOVER_TEST_SESSION_SECRET"\n')
+    shared = {"session_secret_env": "HANDOVER_TEST_SESSION_SECRET"}
+    toml = web_toml(web=shared)
     async with TestClient(TestServer(make_app(toml=toml))) as old:
         cookie = (await post_login(old, ADMIN_PASSWORD)).cookies[SESSION_COOKIE].value
     async with TestClient(TestServer(make_app(toml=toml))) as same:  # a restart, same password
         assert (await same.get("/status", cookies={SESSION_COOKIE: cookie})).status != 401
-    changed = toml.replace(ADMIN_PASSWORD, "a-brand-new-password-77")
+    changed = web_toml(web={**shared, "admin_password": "a-brand-new-password-77"})
     async with TestClient(TestServer(make_app(toml=changed))) as new:
         assert (await new.get("/status", cookies={SESSION_COOKIE: cookie})).status == 401
 
 
 @pytest.mark.parametrize(("server", "headers", "secure"), [
-    ("", {}, False),
-    ('public_url = "https://hub.example"', {}, True),
-    ("", {"X-Forwarded-Proto": "https"}, True),  # a proxy on this machine (the default)
-    ("trusted_proxies = []", {"X-Forwarded-Proto": "https"}, False),  # anyone can send it: not believed
+    ({}, {}, False),
+    ({"public_url": "https://hub.example"}, {}, True),
+    ({}, {"X-Forwarded-Proto": "https"}, True),  # a proxy on this machine (the default)
+    ({"trusted_proxies": []}, {"X-Forwarded-Proto": "https"}, False),  # anyone can send it: not believed
 ])
-async def test_the_session_cookie_is_secure_behind_tls(server: str, headers: dict[str, str], secure: bool) -> None:
-    toml = with_server(server)
+async def test_the_session_cookie_is_secure_behind_tls(server: Table, headers: dict[str, str], secure: bool) -> None:
+    toml = web_toml(server=server)
     async with TestClient(TestServer(make_app(toml=toml))) as c:
         r = await post_login(c, ADMIN_PASSWORD, **headers)
         assert r.status == 303
@@ -122,7 +119,7 @@ async def test_the_session_cookie_is_secure_behind_tls(server: str, headers: dic
 
 
 async def test_a_stranger_behind_the_same_proxy_cannot_lock_the_owner_out() -> None:
-    toml = with_server('trusted_proxies = ["127.0.0.1"]')
+    toml = web_toml(server={"trusted_proxies": ["127.0.0.1"]})
     async with TestClient(TestServer(make_app(toml=toml))) as c:
         stranger = {"X-Forwarded-For": "203.0.113.66"}
         answers = [(await post_login(c, f"guess-{i}", **stranger)).status for i in range(7)]

@@ -9,7 +9,7 @@ from pathlib import Path
 from aiohttp.test_utils import TestClient, TestServer
 
 from services.web.password import made_password
-from tests.web.conftest import ADMIN_PASSWORD, TOML, make_app
+from tests.web.conftest import make_app, web_toml
 
 
 def test_the_made_password_is_kept_owner_only_and_the_same_after_a_restart(tmp_path: Path):
@@ -28,12 +28,12 @@ def test_the_made_password_is_kept_owner_only_and_the_same_after_a_restart(tmp_p
 async def test_login_page_says_where_the_made_password_is(tmp_path: Path):
     data_dir = tmp_path / "var"
     made_password(data_dir)
-    toml = TOML.replace('data_dir = "var"', f'data_dir = "{data_dir}"')
+    toml = web_toml(str(data_dir))
     # the config chose no password: only then is the made one the password
     chosen = make_app(toml=toml)
     async with TestClient(TestServer(chosen)) as c:
         assert "admin-password" not in await (await c.get("/login")).text()
-    made = make_app(toml=toml.replace(f'admin_password = "{ADMIN_PASSWORD}"\n', ""))
+    made = make_app(toml=web_toml(str(data_dir), web={"admin_password": None}))
     async with TestClient(TestServer(made)) as c:
         page = await (await c.get("/login")).text()
         assert f"<code>{data_dir / 'admin-password'}</code>" in page
