@@ -106,6 +106,13 @@ async def test_a_failed_task_delivery_is_retried_without_duplicates(
     assert len(hubspot_fake.tasks) == 1 and len(hubspot_fake.contacts) == 1
 
 
+async def test_a_task_in_doubt_is_looked_up_after_the_configured_search_lag(hubspot_fake, connect) -> None:
+    default = await connect({"kind": "hubspot", "base_url": hubspot_fake.url}, hubspot_fake.token)
+    slow = await connect({"kind": "hubspot", "base_url": hubspot_fake.url, "search_lag_s": 45}, hubspot_fake.token)
+    # The sync worker waits this long after a create that lost its answer before searching.
+    assert (default.reconcile_after_s, slow.reconcile_after_s) == (10.0, 45.0)
+
+
 def test_bad_due_in_working_days_is_a_config_error() -> None:
     from services.common.config import ActionConfig
     from services.common.errors import ConfigError

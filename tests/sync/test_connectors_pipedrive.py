@@ -80,6 +80,19 @@ async def test_a_person_whose_create_lost_its_answer_is_not_made_again_while_the
     assert pipedrive_fake.activities[int(delivered.external_id)]["person_id"] == person["id"]
 
 
+async def test_an_account_whose_search_lags_longer_is_waited_for_as_configured(pipedrive_fake, connect) -> None:
+    slow = await connect({"kind": "pipedrive", "base_url": pipedrive_fake.url, "search_lag_s": 30},
+                         pipedrive_fake.token)
+    pipedrive_fake.index_immediately = False
+    pipedrive_fake.fault_after("reset", "POST", "/api/v2/persons")  # stored, answer lost
+    with pytest.raises(Transient):
+        await slow.deliver(make_request("pipedrive", "create_activity", order_event(event_id="o1")))
+    with pytest.raises(Transient) as held:
+        await slow.deliver(make_request("pipedrive", "create_activity", order_event(event_id="o2")))
+    assert not held.value.sent and 29 < (held.value.retry_after or 0) <= 30
+    assert len(pipedrive_fake.calls("POST", "/api/v2/persons")) == 1 and slow.reconcile_after_s == 30
+
+
 async def test_a_person_create_refused_before_any_work_is_tried_again_at_once(pipedrive, pipedrive_fake) -> None:
     pipedrive_fake.fail_path("POST", "/api/v2/persons", status=429)
     with pytest.raises(Transient):

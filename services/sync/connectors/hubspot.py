@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
-from services.common.config import ActionConfig, AtLeast0, TargetConfig, about
+from services.common.config import ActionConfig, AtLeast0, TargetConfig, TargetSpec, about
 from services.common.errors import ConfigError
 from services.sync.connectors._vendor_http import (
     HttpConnectorMixin,
@@ -32,6 +32,7 @@ from services.sync.connectors.base import (
     ActionRequest,
     ActionSpec,
     Connector,
+    ConnectorContext,
     Delivered,
     KeyedLocks,
     Repeat,
@@ -65,6 +66,13 @@ class HubspotConfig(TargetConfig, frozen=True, kw_only=True):
     owner_id: Annotated[str, about("The hubspot_owner_id of created tasks.", "12345678")] = ""
     # A DAILY 429 must not be retried before midnight in the portal's time zone.
     portal_timezone: Annotated[str, about("The HubSpot account's time zone.", "Europe/Amsterdam")] = "UTC"
+    # HubSpot: "It may take a few moments for newly created or updated CRM objects to appear in
+    # search results" (search-the-crm guide); Okta's HubSpot connector advises waiting 10 s.
+    search_lag_s: Annotated[float, AtLeast0, about(
+        "Seconds HubSpot's CRM search may take to show a new task. A task whose create lost its answer "
+        "is looked up only this long after the attempt, so that 'not found' means not made; raise it if "
+        "your account's search lags more (a duplicate task is the cost of too little).", 30
+    )] = 10.0
 
     def __post_init__(self) -> None:
         try:
@@ -113,10 +121,11 @@ class HubspotConnector(HttpConnectorMixin, Connector):
     }
     idempotency = "natural"
     repeats: ClassVar[dict[str, Repeat]] = {"create_task": "lookup"}
-    # CRM search sees a new record a few seconds after its create (Okta's HubSpot connector
-    # advises waiting 10 s: help.okta.com/wf/.../hubspotcrm/actions/searchcontacts.htm).
-    reconcile_after_s = 10.0
     config: HubspotConfig
+
+    def __init__(self, spec: TargetSpec, ctx: ConnectorContext) -> None:
+        super().__init__(spec, ctx)
+        self.reconcile_after_s = self.config.search_lag_s
 
     @classmethod
     def check_action(cls, action: ActionConfig, path: str, event_type: str) -> None:

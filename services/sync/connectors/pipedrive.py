@@ -23,7 +23,7 @@ from typing import Annotated, Any, ClassVar
 
 import msgspec
 
-from services.common.config import ActionConfig, AtLeast0, TargetConfig, about
+from services.common.config import ActionConfig, AtLeast0, TargetConfig, TargetSpec, about
 from services.common.errors import ConfigError
 from services.sync.connectors._vendor_http import (
     HttpConnectorMixin,
@@ -37,6 +37,7 @@ from services.sync.connectors.base import (
     ActionRequest,
     ActionSpec,
     Connector,
+    ConnectorContext,
     Delivered,
     KeyedLocks,
     Repeat,
@@ -65,6 +66,12 @@ class PipedriveConfig(TargetConfig, frozen=True, kw_only=True):
     )] = "task"
     owner_id: Annotated[int | None, about("The user who owns created records; unset: the token's user.")] = None
     visible_to: Annotated[int | None, about("Pipedrive's visibility group of created records.", 3)] = None
+    # The person search is eventually consistent (Pipedrive's API reference, searchPersons).
+    search_lag_s: Annotated[float, AtLeast0, about(
+        "Seconds Pipedrive's search may take to show a new person or activity. One whose create lost "
+        "its answer is looked up only this long after the attempt, so that 'not found' means not made; "
+        "raise it if your account's search lags more (a duplicate is the cost of too little).", 30
+    )] = 10.0
 
     @property
     def root(self) -> str:
@@ -137,9 +144,11 @@ class PipedriveConnector(HttpConnectorMixin, Connector):
     }
     idempotency = "natural"
     repeats: ClassVar[dict[str, Repeat]] = {"upsert_person": "lookup", "create_activity": "lookup"}
-    # The person search is eventually consistent (SDK docs): a lookup waits for the index.
-    reconcile_after_s = 10.0
     config: PipedriveConfig
+
+    def __init__(self, spec: TargetSpec, ctx: ConnectorContext) -> None:
+        super().__init__(spec, ctx)
+        self.reconcile_after_s = self.config.search_lag_s
 
     @classmethod
     def check_action(cls, action: ActionConfig, path: str, event_type: str) -> None:
