@@ -27,10 +27,16 @@ def networks(proxies: tuple[str, ...]) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(p.strip(), strict=False) for p in proxies)
 
 
+def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    # No address, even IPv6 with a zone and a port, is this long; not cached, so a forwarded
+    # list of long junk cannot fill the cache.
+    return None if len(value) > 100 else _parsed_ip(value)
+
+
 # Peers and forwarded hops repeat request after request: parsing them is cached (bounded, so a
 # client inventing addresses only evicts).
 @lru_cache(maxsize=4096)
-def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+def _parsed_ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     value = value.strip()
     if value.startswith("[") and "]" in value:  # "[2001:db8::1]:443" (RFC 7239 style)
         value = value[1 : value.index("]")]

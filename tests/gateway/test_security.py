@@ -210,6 +210,12 @@ async def test_x_forwarded_for_counts_only_from_a_trusted_proxy() -> None:
         assert client_address(request("::ffff:198.51.100.1")) == "198.51.100.1"
         assert client_address(request("::ffff:10.1.1.1", **{"X-Forwarded-For": "203.0.113.7"})) == "203.0.113.7"
         assert client_address(request("unknown-peer")) == "unknown-peer"
+    # A hop too long to be an address is garbage, like any other, and is not kept in the cache.
+    from services.common.clientaddr import _parsed_ip
+
+    cached = _parsed_ip.cache_info().currsize
+    assert client_address(request("10.1.1.1", **{"X-Forwarded-For": "203.0.113.7, " + "1" * 5000})) == "10.1.1.1"
+    assert _parsed_ip.cache_info().currsize == cached
 
 
 class _Transport:

@@ -286,14 +286,7 @@ class Payload:
 
     def decimal(self, *keys: str | int, required: bool = False) -> Decimal | None:
         """An exact amount from a string ("414.95") or a JSON number; None when absent."""
-        try:
-            value = exact_decimal(self._get(keys))
-        except ValueError as exc:
-            self.error(keys, str(exc))
-            return None
-        if value is None and required:
-            self.error(keys, "is required")
-        return value
+        return self._converted(keys, exact_decimal, required)
 
     def integer(self, *keys: str | int, required: bool = False) -> int | None:
         """A JSON integer; None when absent."""
