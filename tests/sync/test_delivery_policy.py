@@ -293,13 +293,19 @@ async def test_a_refused_request_that_never_left_is_retried_without_a_lookup(tmp
     assert target.calls == ["create", "create"]
 
 
-async def test_a_lookup_the_target_refuses_is_dead_lettered_as_ambiguous(tmp_path: Path, ledger: SqlLedger) -> None:  # noqa: F811
+@pytest.mark.parametrize(("failure", "said"), [
+    (Permanent("403 missing scope"), "403 missing scope"),  # the target refuses the lookup
+    (KeyError("results"), "KeyError('results')"),  # the lookup itself breaks
+], ids=["refused", "breaks"])
+async def test_a_lookup_that_fails_is_dead_lettered_as_ambiguous(
+    tmp_path: Path, ledger: SqlLedger, failure: Exception, said: str  # noqa: F811
+) -> None:
     s = Setup(tmp_path, ledger)
-    target = s.connector([Transient("timeout", sent=True)], lookups=[Permanent("403 missing scope")], repeat="lookup")
+    target = s.connector([Transient("timeout", sent=True)], lookups=[failure], repeat="lookup")
     lane = RecordingLane(s.breaker)
     assert (await s.deliver(target, lane)).status == "deadlettered"
     [(error, _)] = lane.deadletters
-    assert isinstance(error, Ambiguous) and "the lookup failed: 403 missing scope" in error.message
+    assert isinstance(error, Ambiguous) and f"the lookup failed: {said}" in error.message
     row = await s.deliveries.delivery(s.key)
     assert row is not None and row.status == "failed"  # not "sending": nothing is looked up again
 
@@ -417,15 +423,6 @@ async def test_a_lookup_without_an_answer_in_time_is_asked_again(tmp_path: Path,
     target = s.connector([Transient("reset", sent=True)], lookups=[HANG, Delivered("inv-5")], repeat="lookup")
     assert await s.deliver(target, RecordingLane(s.breaker)) == Outcome("delivered", "inv-5")
     assert target.calls == ["create", "lookup", "lookup"]
-
-
-async def test_a_lookup_that_breaks_is_dead_lettered_as_ambiguous(tmp_path: Path, ledger: SqlLedger) -> None:  # noqa: F811
-    s = Setup(tmp_path, ledger)
-    target = s.connector([Transient("reset", sent=True)], lookups=[KeyError("results")], repeat="lookup")
-    lane = RecordingLane(s.breaker)
-    assert (await s.deliver(target, lane)).status == "deadlettered"
-    [(error, _)] = lane.deadletters
-    assert isinstance(error, Ambiguous) and "the lookup failed: KeyError('results')" in error.message
 
 
 async def test_an_attempt_in_doubt_after_a_restart_waits_for_the_targets_search_before_the_lookup(
